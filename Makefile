@@ -1,0 +1,58 @@
+# taglake: two commands on a fresh machine.
+#   make demo   set everything up, generate the small lake, build it on DuckDB, print a summary and a sample query
+#   make test   set everything up and run every test (lint included)
+# Nothing is installed by hand: `setup` makes .venv from requirements.lock (PyPI only).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export DBT_PROFILES_DIR := $(CURDIR)
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export DO_NOT_TRACK := 1
+
+.PHONY: help setup demo test lint lint-python lint-sql generate build docs clean lock
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+setup: $(STAMP)  ## create .venv with the pinned toolchain (dbt-core 1.11, adapters, sqlfluff, moto, …)
+
+demo: setup  ## generate the small lake, dbt build on DuckDB, print a summary and a sample query
+	$(BIN)/taglake demo
+
+test: setup lint  ## run every test: lint, then pytest (generator, CLI, dbt build on a generated lake)
+	$(BIN)/pytest
+
+lint: lint-python lint-sql  ## ruff and sqlfluff
+
+lint-python: setup
+	$(BIN)/ruff check taglake tests_py
+	$(BIN)/ruff format --check taglake tests_py
+
+lint-sql: setup
+	mkdir -p build
+	$(BIN)/sqlfluff lint models analyses tests snapshots
+
+generate: setup  ## write the small synthetic lake to lake/ (taglake generate --help for sizes)
+	$(BIN)/taglake generate
+
+build: setup  ## dbt deps + dbt build on the local target
+	$(BIN)/taglake build
+
+docs: setup  ## dbt docs generate (target/index.html)
+	$(BIN)/taglake dbt docs generate
+
+lock:  ## re-pin requirements.lock from the current .venv
+	{ echo "# Exact versions installed by \`make setup\` (pip install -r requirements.lock). Regenerate with \`make lock\`."; \
+	  $(BIN)/pip freeze --exclude-editable | grep -v '^taglake'; } > requirements.lock
+
+clean:  ## remove build output and the generated lake (keeps .venv)
+	rm -rf build target logs dbt_packages lake

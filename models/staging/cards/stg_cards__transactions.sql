@@ -1,0 +1,42 @@
+-- Card transactions, typed and converted to TWD, with every row kept and a reason on those to quarantine.
+-- The currency reference is joined here only to validate and convert: it is reference data, not a source.
+-- Walking skeleton: the cardholder's national ID is checked for presence but not selected until masking lands.
+with
+
+source as (
+    select * from {{ source('cards', 'transactions') }}
+),
+
+currencies as (
+    select * from {{ ref('ref_currencies') }}
+),
+
+typed as (
+    select
+        {{ landing_date() }} as landing_date,
+        source.transaction_id,
+        source.card_id,
+        source.transaction_at,
+        cast(source.transaction_at as date) as transaction_date,
+        source.amount,
+        upper(source.currency) as currency_code,
+        cast(source.amount * currencies.twd_per_unit as decimal(18, 2)) as amount_twd,
+        source.merchant_category_code,
+        upper(source.merchant_country) as merchant_country_code,
+        lower(source.channel) as channel,
+        lower(source.wallet_type) as wallet_type,
+        case
+            when
+                {{ is_blank('source.transaction_id') }} or {{ is_blank('source.national_id') }}
+                or source.transaction_at is null or source.amount is null or {{ is_blank('source.currency') }}
+                then 'missing_required'
+            when currencies.currency_code is null then 'unknown_currency'
+            when source.amount < 0 then 'negative_amount'
+            when source.amount * currencies.twd_per_unit >= {{ var('absurd_amount_twd') }} then 'absurd_amount'
+        end as reject_reason
+    from source
+    left join currencies
+        on upper(source.currency) = currencies.currency_code
+)
+
+select * from typed

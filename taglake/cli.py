@@ -1,0 +1,182 @@
+"""The `taglake` command: generate the synthetic lake, build it with dbt, and look at the result.
+
+Every subcommand is a thin layer over a function the tests call directly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+from taglake import __version__
+from taglake.dbt import DbtError, build, run_dbt
+from taglake.project import Project
+from taglake.tables import format_table
+
+DEMO_ANALYSIS = "card_spend_by_category"
+
+DESCRIPTION = """\
+taglake builds a bank's customer-segment tag lake (客群標籤) with dbt: raw data in S3 (Glue catalog) becomes
+staging, intermediate and mart tables on Amazon Athena or Redshift Spectrum in production, and on DuckDB on any
+laptop or CI machine, over a synthetic lake laid out exactly as S3 holds it.
+
+Start with `taglake demo` (what `make demo` runs): it generates the small lake, builds it on DuckDB and prints a
+summary and one sample query."""
+
+EPILOG = """\
+environment:
+  TAGLAKE_TARGET        dbt target (default: local); athena and redshift read their settings from
+                        TAGLAKE_* variables, see docs/deployment.md
+  TAGLAKE_LAKE_DIR      the lake the local target reads (default: lake/ in the checkout)
+  TAGLAKE_DUCKDB_PATH   the local DuckDB database (default: build/taglake.duckdb)
+
+examples:
+  taglake generate --scale medium --seed 7
+  taglake build
+  taglake dbt source freshness
+  taglake dbt build --select staging"""
+
+
+def _add_generate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "generate",
+        help="write the synthetic raw zone and its defect manifest",
+        description="Write a deterministic synthetic raw zone for a Taiwanese bank under OUT/raw, laid out as the "
+        "S3 raw bucket (<source>/<table>/year=YYYY/month=MM/day=DD/<file>), with real-world defects injected "
+        "and counted in OUT/manifest.json. See docs/raw-zone.md.",
+    )
+    p.add_argument("--out", type=Path, default=None, help="lake folder (default: lake/ in the checkout)")
+    p.add_argument(
+        "--scale",
+        choices=["small", "medium", "large"],
+        default="small",
+        help="small: 2,000 customers, 30 days (default); medium: 100,000, 90; "
+        "large: 1,000,000 customers, 365 days, ~50M card transactions",
+    )
+    p.add_argument("--customers", type=int, default=None, help="override the scale's customer count")
+    p.add_argument("--days", type=int, default=None, help="override the scale's number of landing days")
+    p.add_argument("--seed", type=int, default=42, help="random seed: the same seed gives the same files")
+    p.add_argument(
+        "--end-date",
+        type=date.fromisoformat,
+        default=date(2026, 10, 31),
+        help="last landing day, YYYY-MM-DD (default: 2026-10-31)",
+    )
+    p.add_argument("--defect-rate", type=float, default=0.01, help="share of records given a defect (default: 0.01)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _add_build(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "build",
+        help="dbt deps + dbt build on a target (default: local DuckDB)",
+        description="Install the project's (local) dbt packages, then seed, run and test every node.",
+    )
+    p.add_argument("--target", default=None, help="dbt target (default: TAGLAKE_TARGET or local)")
+    p.add_argument("dbt_args", nargs=argparse.REMAINDER, help="more arguments for dbt build, after --")
+
+
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    sub.add_parser(
+        "demo",
+        help="generate the small lake, build it on DuckDB, print a summary and a sample query",
+        description="The main job on a laptop: generate the default lake (unless one is there), dbt build on "
+        "the local target, then print what landed, what staging accepted and quarantined, the tables built, "
+        f"and the result of analyses/{DEMO_ANALYSIS}.sql.",
+    )
+
+
+def _add_dbt(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "dbt",
+        help="run any dbt command with this checkout's profiles.yml",
+        description="Run dbt in the project folder with DBT_PROFILES_DIR pointing at the repo's profiles.yml.",
+    )
+    p.add_argument("dbt_args", nargs=argparse.REMAINDER, help="the dbt command and its arguments")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="taglake",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"taglake {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_generate(sub)
+    _add_build(sub)
+    _add_demo(sub)
+    _add_dbt(sub)
+    return parser
+
+
+def _strip_separator(args: Sequence[str]) -> list[str]:
+    return list(args[1:]) if args and args[0] == "--" else list(args)
+
+
+def cmd_generate(ns: argparse.Namespace, project: Project) -> int:
+    from taglake.generate import generate_lake
+
+    out = (ns.out or project.lake_dir).resolve()
+    manifest = generate_lake(
+        out,
+        scale=ns.scale,
+        customers=ns.customers,
+        days=ns.days,
+        seed=ns.seed,
+        end_date=ns.end_date,
+        defect_rate=ns.defect_rate,
+        progress=not ns.no_progress,
+    )
+    rows = [
+        (table, info["files"], info["rows"], sum(info["defects"].values()))
+        for table, info in manifest["tables"].items()
+    ]
+    print(f"lake written to {out}")
+    print(format_table(["table", "files", "rows", "defects"], rows))
+    return 0
+
+
+def cmd_demo(project: Project) -> int:
+    from taglake import local_build
+    from taglake.generate import generate_lake
+
+    if not (project.lake_dir / "manifest.json").is_file():
+        print(f"generating the small lake in {project.lake_dir} …")
+        generate_lake(project.lake_dir, progress=sys.stderr.isatty())
+    build(project, target="local")
+    print("\nWhat landed, and what staging did with it:")
+    print(format_table(*local_build.intake_summary(project)))
+    print("\nTables built:")
+    print(format_table(*local_build.mart_row_counts(project)))
+    sql = local_build.compile_analysis(project, DEMO_ANALYSIS)
+    print(f"\nSample query (analyses/{DEMO_ANALYSIS}.sql):")
+    print(format_table(*local_build.run_sql(project, sql)))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ns = build_parser().parse_args(argv)
+    project = Project.locate()
+    try:
+        if ns.command == "generate":
+            return cmd_generate(ns, project)
+        if ns.command == "build":
+            build(project, target=ns.target, extra=_strip_separator(ns.dbt_args))
+            return 0
+        if ns.command == "demo":
+            return cmd_demo(project)
+        if ns.command == "dbt":
+            return run_dbt(project, _strip_separator(ns.dbt_args), check=False)
+    except (DbtError, FileNotFoundError, ValueError) as exc:
+        print(f"taglake: {exc}", file=sys.stderr)
+        return 1
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

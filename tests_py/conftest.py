@@ -1,0 +1,55 @@
+"""Shared fixtures: one small generated lake and one local dbt build of it per test session."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from taglake.dbt import build
+from taglake.generate import generate_lake
+from taglake.project import Project
+
+# Small, but with a defect rate high enough that every defect kind occurs.
+BUILD_LAKE = {"customers": 400, "days": 12, "seed": 7, "defect_rate": 0.03}
+
+
+@pytest.fixture(scope="session")
+def built_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+    """A local build of a freshly generated small lake, with its own database, target/ and logs/."""
+    work = tmp_path_factory.mktemp("build")
+    project = Project.locate(
+        lake_dir=work / "lake", duckdb_path=work / "taglake.duckdb", artifacts_dir=work / "artifacts"
+    )
+    generate_lake(project.lake_dir, progress=False, **BUILD_LAKE)
+    build(project, target="local")
+    yield project
+
+
+@pytest.fixture(scope="session")
+def built_manifest(built_project: Project) -> dict:
+    """The generator's manifest of the lake `built_project` was built from."""
+    return json.loads((built_project.lake_dir / "manifest.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def dbt_manifest(built_project: Project) -> dict:
+    """dbt's manifest.json of that build."""
+    return json.loads((built_project.target_path / "manifest.json").read_text(encoding="utf-8"))
+
+
+def source_pii_columns(dbt_manifest: dict) -> dict[str, str]:
+    """Every source column classified as personal data, name → class, from the source YAML (`meta.pii`)."""
+    found: dict[str, str] = {}
+    for node in dbt_manifest["sources"].values():
+        for name, column in node["columns"].items():
+            pii = (column.get("meta") or {}).get("pii")
+            if pii:
+                found[name] = pii
+    return found
+
+
+def repo_root() -> Path:
+    return Path(__file__).resolve().parents[1]
