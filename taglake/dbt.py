@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -41,3 +42,27 @@ def build(project: Project, *, target: str | None = None, extra: Sequence[str] =
     """Install the (local) packages, then seed, run and test every node: `dbt deps` + `dbt build`."""
     run_dbt(project, ["deps"], target=target)
     run_dbt(project, ["build", *extra], target=target)
+
+
+def compile_inline(project: Project, sql: str, *, target: str | None = None) -> str:
+    """Compile a Jinja-SQL snippet for a target without touching its database (no cache, no introspection), so
+    the AWS targets compile offline; returns the SQL the target's adapter would run."""
+    cmd = [
+        dbt_executable(),
+        "--quiet",
+        "--no-populate-cache",
+        "compile",
+        "--no-introspect",
+        "--output",
+        "json",
+        "--inline",
+        sql,
+    ]
+    if (target or "local").startswith("local"):
+        project.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(
+        cmd, cwd=project.root, env=project.dbt_env(target), capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise DbtError(f"dbt compile --inline failed for target {target or 'local'}:\n{result.stdout}{result.stderr}")
+    return json.loads(result.stdout)["compiled"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -40,6 +39,7 @@ def dbt_manifest(built_project: Project) -> dict:
     return json.loads((built_project.target_path / "manifest.json").read_text(encoding="utf-8"))
 
 
+@pytest.fixture(scope="session")
 def source_pii_columns(dbt_manifest: dict) -> dict[str, str]:
     """Every source column classified as personal data, name → class, from the source YAML (`meta.pii`)."""
     found: dict[str, str] = {}
@@ -49,7 +49,3 @@ def source_pii_columns(dbt_manifest: dict) -> dict[str, str]:
             if pii:
                 found[name] = pii
     return found
-
-
-def repo_root() -> Path:
-    return Path(__file__).resolve().parents[1]

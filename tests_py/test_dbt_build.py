@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import duckdb
 import pytest
-from conftest import source_pii_columns
 
 from taglake import local_build
 from taglake.project import Project
+from taglake.raw_tables import QUARANTINE_KINDS
 
 pytestmark = pytest.mark.dbt
 
@@ -18,8 +20,6 @@ def _query(project: Project, sql: str) -> list[tuple]:
 
 def test_dbt_build_passes_on_local(built_project: Project) -> None:
     # The session fixture raised DbtError if `dbt build` failed; the run results say every node succeeded.
-    import json
-
     results = json.loads((built_project.target_path / "run_results.json").read_text(encoding="utf-8"))
     statuses = {r["unique_id"]: r["status"] for r in results["results"]}
     assert statuses, "dbt build ran nothing"
@@ -40,6 +40,7 @@ def test_every_raw_row_is_accepted_or_quarantined(built_project: Project, built_
         raw, accepted, quarantined = intake[table]
         assert raw == info["rows"], f"{table}: staging saw {raw} rows, the generator wrote {info['rows']}"
         assert raw == accepted + quarantined
+        assert quarantined == info["expected"]["quarantined"], table
 
 
 def test_quarantine_reasons_match_the_injected_defects(built_project: Project, built_manifest: dict) -> None:
@@ -50,14 +51,13 @@ def test_quarantine_reasons_match_the_injected_defects(built_project: Project, b
     )
     found = {(table, reason): int(n) for table, reason, n in rows}
     for table, info in built_manifest["tables"].items():
-        quarantine_kinds = {k for k, d in built_manifest["dispositions"].items() if d == "quarantine"}
-        expected = {(table, k): n for k, n in info["defects"].items() if k in quarantine_kinds and n}
+        expected = {(table, k): n for k, n in info["defects"].items() if k in QUARANTINE_KINDS and n}
         actual = {key: n for key, n in found.items() if key[0] == table}
         assert actual == expected, table
 
 
-def test_skeleton_models_select_no_personal_data(built_project: Project, dbt_manifest: dict) -> None:
-    pii = source_pii_columns(dbt_manifest)
+def test_skeleton_models_select_no_personal_data(built_project: Project, source_pii_columns: dict) -> None:
+    pii = source_pii_columns
     assert {"national_id", "name_zh", "mobile", "email", "address", "birth_date"} <= set(pii)
     with duckdb.connect(str(built_project.duckdb_path), read_only=True) as con:
         columns = con.sql(

@@ -14,3 +14,25 @@
 {% macro redshift__regex_matches(expr, pattern) -%}
     ({{ expr }} ~ '{{ pattern }}')
 {%- endmacro %}
+
+
+{#- The `group`-th capture group of the first match of `pattern` in `expr`, or null. -#}
+{% macro regex_extract(expr, pattern, group) %}
+    {{- return(adapter.dispatch('regex_extract', 'taglake')(expr, pattern, group)) -}}
+{% endmacro %}
+
+{% macro default__regex_extract(expr, pattern, group) -%}
+    nullif(regexp_extract({{ expr }}, '{{ pattern }}', {{ group }}), '')
+{%- endmacro %}
+
+{% macro athena__regex_extract(expr, pattern, group) -%}
+    regexp_extract({{ expr }}, '{{ pattern }}', {{ group }})
+{%- endmacro %}
+
+{% macro redshift__regex_extract(expr, pattern, group) -%}
+    {#- REGEXP_SUBSTR's 'e' parameter returns the first capture group only. -#}
+    {%- if group != 1 -%}
+        {{ exceptions.raise_compiler_error('regex_extract on Redshift supports capture group 1 only') }}
+    {%- endif -%}
+    nullif(regexp_substr({{ expr }}, '{{ pattern }}', 1, 1, 'e'), '')
+{%- endmacro %}

@@ -9,9 +9,9 @@ daily as (
     select
         source_table,
         landing_date,
-        sum(row_count) as raw_rows,
-        sum(case when reject_reason is null then row_count else 0 end) as accepted_rows,
-        sum(case when reject_reason is not null then row_count else 0 end) as quarantined_rows
+        cast(sum(row_count) as bigint) as raw_rows,
+        cast(sum(case when reject_reason is null then row_count else 0 end) as bigint) as accepted_rows,
+        cast(sum(case when reject_reason is not null then row_count else 0 end) as bigint) as quarantined_rows
     from classified
     group by source_table, landing_date
 )

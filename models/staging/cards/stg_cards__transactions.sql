@@ -26,10 +26,7 @@ typed as (
         lower(source.channel) as channel,
         lower(source.wallet_type) as wallet_type,
         case
-            when
-                {{ is_blank('source.transaction_id') }} or {{ is_blank('source.national_id') }}
-                or source.transaction_at is null or source.amount is null or {{ is_blank('source.currency') }}
-                then 'missing_required'
+            when {{ missing_required('cards', 'transactions') }} then 'missing_required'
             when currencies.currency_code is null then 'unknown_currency'
             when source.amount < 0 then 'negative_amount'
             when source.amount * currencies.twd_per_unit >= {{ var('absurd_amount_twd') }} then 'absurd_amount'

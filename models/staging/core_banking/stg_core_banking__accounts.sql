@@ -19,20 +19,8 @@ typed as (
         {{ safe_cast('credit_limit_twd', 'decimal(18, 2)') }} as credit_limit_twd,
         {{ safe_cast('updated_at', 'timestamp') }} as updated_at,
         case
-            when
-                {{ is_blank('account_id') }} or {{ is_blank('national_id') }}
-                or {{ is_blank('product_type') }} or {{ is_blank('balance_twd') }} or {{ is_blank('updated_at') }}
-                then 'missing_required'
-            when
-                {{ safe_cast('balance_twd', 'decimal(18, 2)') }} is null
-                or {{ safe_cast('updated_at', 'timestamp') }} is null
-                or ({{ safe_cast('opened_date', 'date') }} is null and not {{ is_blank('opened_date') }})
-                or ({{ safe_cast('closed_date', 'date') }} is null and not {{ is_blank('closed_date') }})
-                or (
-                    {{ safe_cast('credit_limit_twd', 'decimal(18, 2)') }} is null
-                    and not {{ is_blank('credit_limit_twd') }}
-                )
-                then 'wrong_type'
+            when {{ missing_required('core_banking', 'accounts') }} then 'missing_required'
+            when {{ wrong_type('core_banking', 'accounts') }} then 'wrong_type'
             when {{ safe_cast('balance_twd', 'decimal(18, 2)') }} < 0 then 'negative_amount'
             when {{ safe_cast('balance_twd', 'decimal(18, 2)') }} >= {{ var('absurd_amount_twd') }}
                 then 'absurd_amount'

@@ -16,13 +16,9 @@ typed as (
         {{ safe_cast('customer_since', 'date') }} as customer_since_date,
         {{ safe_cast('updated_at', 'timestamp') }} as updated_at,
         case
-            when {{ is_blank('national_id') }} or {{ is_blank('updated_at') }} then 'missing_required'
-            when not {{ national_id_is_valid('national_id') }} then 'invalid_checksum'
-            when
-                {{ safe_cast('updated_at', 'timestamp') }} is null
-                or ({{ safe_cast('birth_date', 'date') }} is null and not {{ is_blank('birth_date') }})
-                or ({{ safe_cast('customer_since', 'date') }} is null and not {{ is_blank('customer_since') }})
-                then 'wrong_type'
+            when {{ missing_required('crm', 'customers') }} then 'missing_required'
+            when not {{ national_id_is_valid('source.national_id') }} then 'invalid_checksum'
+            when {{ wrong_type('crm', 'customers') }} then 'wrong_type'
         end as reject_reason
     from source
 )

@@ -14,10 +14,7 @@ typed as (
         scored_at,
         score,
         case
-            when
-                {{ is_blank('national_id') }} or {{ is_blank('model_name') }} or {{ is_blank('model_version') }}
-                or scored_at is null or score is null
-                then 'missing_required'
+            when {{ missing_required('ml', 'model_scores') }} then 'missing_required'
             when score < 0 or score > 1 then 'score_out_of_range'
         end as reject_reason
     from source

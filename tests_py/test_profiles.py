@@ -1,0 +1,57 @@
+"""profiles.yml: local needs nothing; the AWS targets render from environment variables and only from them."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from offline_env import ATHENA_ENV, REDSHIFT_ENV
+
+from taglake.dbt import dbt_executable
+from taglake.project import Project
+
+ALL_TAGLAKE_VARS = set(ATHENA_ENV) | set(REDSHIFT_ENV) | {"TAGLAKE_REDSHIFT_PASSWORD", "TAGLAKE_TARGET"}
+
+
+def _parse(tmp_path: Path, target: str, extra_env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    project = Project.locate(artifacts_dir=tmp_path, duckdb_path=tmp_path / "t.duckdb")
+    env = {k: v for k, v in project.dbt_env(target).items() if k not in ALL_TAGLAKE_VARS - {"TAGLAKE_TARGET"}}
+    env.update(extra_env)
+    return subprocess.run(
+        [dbt_executable(), "parse", "--no-partial-parse"],
+        cwd=project.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(("target", "env"), [("local", {}), ("athena", ATHENA_ENV), ("redshift", REDSHIFT_ENV)])
+def test_every_target_parses_from_environment_variables_alone(tmp_path: Path, target: str, env: dict) -> None:
+    result = _parse(tmp_path, target, env)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(("target", "env"), [("athena", ATHENA_ENV), ("redshift", REDSHIFT_ENV)])
+def test_an_unset_variable_fails_with_its_name(tmp_path: Path, target: str, env: dict) -> None:
+    missing = sorted(env)[0]
+    result = _parse(tmp_path, target, {k: v for k, v in env.items() if k != missing})
+    assert result.returncode != 0
+    assert f"Env var required but not provided: '{missing}'" in result.stdout + result.stderr
+
+
+def test_aws_targets_take_every_account_value_from_the_environment() -> None:
+    # Only engine settings may be literal; everything account-specific or secret is an env_var() with no real
+    # default (an empty default is allowed for the fields one auth method leaves unused).
+    import yaml
+
+    profile = yaml.safe_load((Project.locate().root / "profiles.yml").read_text(encoding="utf-8"))["taglake"]
+    literal_ok = {"type", "database", "s3_data_naming", "sslmode", "threads", "num_retries"}
+    for target in ("athena", "redshift"):
+        for key, value in profile["outputs"][target].items():
+            if key in literal_ok:
+                continue
+            assert isinstance(value, str) and value.startswith("{{ env_var('TAGLAKE_"), (target, key, value)
+            assert "," not in value or value.split(",", 1)[1].startswith(" '')"), (target, key, value)
