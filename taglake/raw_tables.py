@@ -1,6 +1,7 @@
 """What lands in the raw zone: each table's file format, columns (in file order) and the defects it can carry.
 
-The column names and order follow docs/raw-zone.md and the source YAMLs under models/staging/.
+Columns, keys, required columns and parse types come from the source YAMLs under models/staging/ (taglake.sources),
+the one declaration of each raw table; what is kept here is what only the generator needs: the defects it injects.
 """
 
 from __future__ import annotations
@@ -8,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
+
+from taglake.sources import source_tables
 
 Format = Literal["csv", "parquet", "jsonl"]
 ValueType = Literal["date", "timestamp", "decimal"]
@@ -53,56 +56,43 @@ class RawTable:
         return f"raw/{self.source}/{self.table}/year={day:%Y}/month={day:%m}/day={day:%d}"
 
 
-CUSTOMERS = RawTable(
-    source="crm",
-    table="customers",
-    format="csv",
-    columns=(
-        "national_id",
-        "name_zh",
-        "birth_date",
-        "gender",
-        "mobile",
-        "email",
-        "address",
-        "home_branch",
-        "risk_grade",
-        "customer_status",
-        "customer_since",
-        "updated_at",
+def _value_type(parses_as: str) -> ValueType:
+    kind = parses_as.split("(")[0].strip()
+    if kind not in ("date", "timestamp", "decimal"):
+        raise ValueError(f"parses_as {parses_as!r}: the generator knows date, timestamp and decimal(p, s)")
+    return kind  # type: ignore[return-value]
+
+
+def _from_yaml(name: str, *, defect_kinds: tuple[str, ...], versioned: bool = False) -> RawTable:
+    """A raw table's schema as the source YAML declares it, with the defects the generator gives it."""
+    declared = source_tables()[name]
+    fields = declared.file_fields
+    return RawTable(
+        source=declared.source,
+        table=declared.table,
+        format=declared.format,  # type: ignore[arg-type]
+        columns=tuple(c.name for c in fields),
+        key=declared.key,
+        required=tuple(c.name for c in fields if c.required),
+        typed={c.name: _value_type(c.parses_as) for c in fields if c.parses_as and declared.format == "csv"},
+        defect_kinds=defect_kinds,
+        versioned=versioned,
+    )
+
+
+CUSTOMERS = _from_yaml(
+    "crm.customers",
+    defect_kinds=(
+        "missing_required",
+        "wrong_type",
+        "invalid_checksum",
+        "exact_duplicate",
+        "newer_version",
     ),
-    key=("national_id",),
-    required=("national_id", "name_zh", "birth_date", "customer_status", "updated_at"),
-    typed={"birth_date": "date", "customer_since": "date", "updated_at": "timestamp"},
-    defect_kinds=("missing_required", "wrong_type", "invalid_checksum", "exact_duplicate", "newer_version"),
     versioned=True,
 )
-
-ACCOUNTS = RawTable(
-    source="core_banking",
-    table="accounts",
-    format="csv",
-    columns=(
-        "account_id",
-        "national_id",
-        "product_type",
-        "product_code",
-        "account_status",
-        "opened_date",
-        "closed_date",
-        "balance_twd",
-        "credit_limit_twd",
-        "updated_at",
-    ),
-    key=("account_id",),
-    required=("account_id", "national_id", "product_type", "account_status", "balance_twd", "updated_at"),
-    typed={
-        "opened_date": "date",
-        "closed_date": "date",
-        "balance_twd": "decimal",
-        "credit_limit_twd": "decimal",
-        "updated_at": "timestamp",
-    },
+ACCOUNTS = _from_yaml(
+    "core_banking.accounts",
     defect_kinds=(
         "missing_required",
         "wrong_type",
@@ -113,25 +103,8 @@ ACCOUNTS = RawTable(
     ),
     versioned=True,
 )
-
-TRANSACTIONS = RawTable(
-    source="cards",
-    table="transactions",
-    format="parquet",
-    columns=(
-        "transaction_id",
-        "card_id",
-        "national_id",
-        "transaction_at",
-        "amount",
-        "currency",
-        "merchant_category_code",
-        "merchant_country",
-        "channel",
-        "wallet_type",  # only in files from the schema change on
-    ),
-    key=("transaction_id",),
-    required=("transaction_id", "card_id", "national_id", "transaction_at", "amount", "currency"),
+TRANSACTIONS = _from_yaml(
+    "cards.transactions",
     defect_kinds=(
         "missing_required",
         "negative_amount",
@@ -141,27 +114,27 @@ TRANSACTIONS = RawTable(
         "late_arrival",
     ),
 )
-WALLET_COLUMN = "wallet_type"
+WALLET_COLUMN = "wallet_type"  # the column the card feed gains part way through its history
 
-APP_EVENTS = RawTable(
-    source="digital",
-    table="app_events",
-    format="jsonl",
-    columns=("event_id", "national_id", "event_type", "event_at", "page", "product_code", "device"),
-    key=("event_id",),
-    required=("event_id", "national_id", "event_type", "event_at"),
-    defect_kinds=("malformed_json", "missing_required", "wrong_type", "exact_duplicate", "late_arrival"),
+APP_EVENTS = _from_yaml(
+    "digital.app_events",
+    defect_kinds=(
+        "malformed_json",
+        "missing_required",
+        "wrong_type",
+        "exact_duplicate",
+        "late_arrival",
+    ),
 )
 DEVICE_KEYS: tuple[str, ...] = ("os", "os_version", "app_version", "device_model")
 
-MODEL_SCORES = RawTable(
-    source="ml",
-    table="model_scores",
-    format="parquet",
-    columns=("national_id", "model_name", "model_version", "scored_at", "score"),
-    key=("national_id", "model_name", "model_version", "scored_at"),
-    required=("national_id", "model_name", "model_version", "scored_at", "score"),
-    defect_kinds=("missing_required", "score_out_of_range", "exact_duplicate"),
+MODEL_SCORES = _from_yaml(
+    "ml.model_scores",
+    defect_kinds=(
+        "missing_required",
+        "score_out_of_range",
+        "exact_duplicate",
+    ),
 )
 
 TABLES: tuple[RawTable, ...] = (CUSTOMERS, ACCOUNTS, TRANSACTIONS, APP_EVENTS, MODEL_SCORES)

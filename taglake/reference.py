@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from taglake.sources import project_var, read_seed
+
 # ---- limits the defect checks use ----------------------------------------------------------------------
-ABSURD_AMOUNT_TWD = 100_000_000  # an amount of this many TWD (equivalent) or more is absurd
+ABSURD_AMOUNT_TWD: int = project_var("absurd_amount_twd")  # this many TWD (equivalent) or more is absurd
 SCORE_MIN, SCORE_MAX = 0.0, 1.0
 
 # ---- places ----------------------------------------------------------------------------------------------
@@ -197,11 +199,11 @@ ONLINE_ABROAD: tuple[Destination, ...] = (
     Destination("GB", "GBP", 5), Destination("SG", "SGD", 5),
 )  # fmt: skip
 
-# Reference rates, TWD per unit: used to express amounts as TWD-equivalent (for the absurd-amount check)
+# Reference rates, TWD per unit, from the bank's currency seed (seeds/ref_currencies.csv, the one list staging
+# validates currencies against): used to express amounts as TWD-equivalent (for the absurd-amount check).
 FX_TWD_PER_UNIT: dict[str, float] = {
-    "TWD": 1.0, "USD": 32.0, "JPY": 0.215, "KRW": 0.0235, "EUR": 34.8, "GBP": 40.5, "HKD": 4.1,
-    "SGD": 24.0, "THB": 0.92, "AUD": 21.0, "CNY": 4.45, "MYR": 7.0, "VND": 0.00127, "PHP": 0.57,
-}  # fmt: skip
+    row["currency_code"]: float(row["twd_per_unit"]) for row in read_seed("ref_currencies")
+}
 ZERO_DECIMAL_CURRENCIES: frozenset[str] = frozenset({"JPY", "KRW", "VND"})
 
 # Active ISO 4217 alphabetic codes (funds and metals included): a currency outside this set is unknown.

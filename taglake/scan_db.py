@@ -58,7 +58,7 @@ def _column_sql(relation: str, expr: str, *, words: bool, cells: bool, needles: 
         )
     if cells:
         parts.append(
-            f"select e.gid, count(*) as n from (select {expr} as v from {relation}) as c "
+            f"select e.gid, count(*) as n from (select trim({expr}) as v from {relation}) as c "
             "join scan_cells as e on c.v = e.cell group by e.gid"
         )
     if needles:

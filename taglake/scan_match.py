@@ -95,7 +95,7 @@ def sql_word_keys(expr: str) -> str:
     mobile = f"case when {digits} like '886%' and length({digits}) = 12 then '0' || {digits}[4:] else {digits} end"
     word = (
         f"case when regexp_full_match(x, '{ID_SHAPE}') then upper(x) "
-        f"when regexp_full_match(x, '[0-9+ \\-]+') then {mobile} end"
+        f"when regexp_full_match(x, '{MOBILE_SHAPE}') then {mobile} end"
     )
     words = f"list_transform(regexp_extract_all({expr}, '{SQL_WORD_PATTERN}', 1), lambda x: {word})"
     emails = (
@@ -112,14 +112,15 @@ def iter_words(text: str) -> Iterator[tuple[int, str]]:
     for m in _WORD.finditer(text):
         word = m.group()
         yield m.start(), (word.upper() if _ID.fullmatch(word) else normalize(word, "mobile"))
-    at = text.find("@")
+    at, taken = text.find("@"), 0  # like a regex, addresses do not overlap: `taken` is where the last one ended
     while at != -1:
         start = at
-        while start > 0 and text[start - 1] in _LOCAL:
+        while start > taken and text[start - 1] in _LOCAL:
             start -= 1
         domain = _EMAIL_DOMAIN.match(text, at + 1)
         if start < at and domain:
             yield start, text[start : domain.end()].lower()
+            taken = domain.end()
         at = text.find("@", at + 1)
 
 
@@ -181,12 +182,14 @@ def prepare(canaries: Mapping[str, Iterable[str]]) -> Prepared:
                 prepared.file_needles[value.strip().lower()] = gid
             else:  # a national ID or address in a spelling no word rule recognises
                 prepared.needles[norm.lower()] = gid
-    # A key canary that contains another (k_outer contains its own first 16 hex digits) would count a leak twice;
-    # the shorter needle finds it alone.
+    prepared.file_needles.update(prepared.needles)
+    # Files match needles with one alternation, longest first, so k_outer is found as itself and not also as its
+    # own first 16 hex digits. A relation cell is tested against each needle, so a key canary that contains another
+    # would count the cell twice: there the shorter needle finds both.
+    prepared.file_needles.update(key_needles)
     for needle, gid in key_needles.items():
         if not any(other != needle and other in needle for other in key_needles):
             prepared.needles[needle] = gid
-    prepared.file_needles.update(prepared.needles)
     return prepared
 
 

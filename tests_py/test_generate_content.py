@@ -164,3 +164,15 @@ def test_the_heavy_spender_tail_exists(lake):
     counts = sorted(per_holder.values())
     median = counts[len(counts) // 2]
     assert counts[-1] > 8 * median
+
+
+def test_reference_data_the_generator_draws_from_is_the_projects_seed_data() -> None:
+    # One list each: what the generator emits must be what staging validates and categorises against.
+    from taglake.sources import project_var, read_seed
+
+    seed_mccs = {row["merchant_category_code"] for row in read_seed("ref_merchant_categories")}
+    assert {m.code for m in ref.MCCS} <= seed_mccs
+    seed_currencies = {row["currency_code"] for row in read_seed("ref_currencies")}
+    assert {d.currency for d in (*ref.DESTINATIONS, *ref.ONLINE_ABROAD)} <= seed_currencies
+    assert not seed_currencies & set(ref.UNKNOWN_CURRENCY_CODES)
+    assert project_var("absurd_amount_twd") == ref.ABSURD_AMOUNT_TWD

@@ -1,5 +1,6 @@
-{#- Checks on raw rows derived from the source YAML, where each column's `meta.required` and `meta.parses_as`
-    are declared once. Staging models use them to give a row its reject reason. -#}
+{#- Checks on raw rows derived from the source YAML, where each column's (or JSON key's) `required` and
+    `parses_as` are declared once. Staging models use them to give a row its reject reason; the generator reads the
+    same declarations (taglake.sources). -#}
 
 {#- The declared columns of a source table, in YAML order (empty while dbt parses). -#}
 {% macro raw_table_columns(source_name, table_name) %}
@@ -11,24 +12,51 @@
 {% endmacro %}
 
 
-{#- True where any required column is blank (text) or null (typed). -#}
-{% macro missing_required(source_name, table_name, relation='source') -%}
+{#- The keys a JSON-lines source table declares (`meta.json_keys`), each {name, required, parses_as, pii, …}. -#}
+{% macro raw_json_keys(source_name, table_name) %}
+    {%- if not execute -%}
+        {{- return([]) -}}
+    {%- endif -%}
+    {%- set node = graph.sources['source.' ~ project_name ~ '.' ~ source_name ~ '.' ~ table_name] -%}
+    {{- return(node.meta.get('json_keys', [])) -}}
+{% endmacro %}
+
+
+{#- The fields a raw record holds, each as {name, ref, is_text, required, parses_as}: the declared JSON keys of a
+    JSON-lines table (read from the JSON text in `json_column`), else the declared columns. -#}
+{% macro raw_fields(source_name, table_name, relation, json_column) %}
+    {%- set fields = [] -%}
+    {%- for key in raw_json_keys(source_name, table_name) -%}
+        {%- do fields.append({
+            'name': key.name, 'ref': json_text(relation ~ '.' ~ json_column, [key.name]), 'is_text': true,
+            'required': key.get('required', false), 'parses_as': key.get('parses_as')}) -%}
+    {%- else -%}
+        {%- for column in raw_table_columns(source_name, table_name) -%}
+            {%- do fields.append({
+                'name': column.name, 'ref': relation ~ '.' ~ column.name, 'is_text': column.data_type == 'string',
+                'required': column.meta.get('required', false), 'parses_as': column.meta.get('parses_as')}) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {{- return(fields) -}}
+{% endmacro %}
+
+
+{#- True where any required field is blank (text) or null (typed). -#}
+{% macro missing_required(source_name, table_name, relation='source', json_column='json_line') -%}
     {%- set checks = [] -%}
-    {%- for column in raw_table_columns(source_name, table_name) if column.meta.get('required') -%}
-        {%- set ref = relation ~ '.' ~ column.name -%}
-        {%- do checks.append(is_blank(ref) if column.data_type == 'string' else '(' ~ ref ~ ' is null)') -%}
+    {%- for field in raw_fields(source_name, table_name, relation, json_column) if field.required -%}
+        {%- do checks.append(is_blank(field.ref) if field.is_text else '(' ~ field.ref ~ ' is null)') -%}
     {%- endfor -%}
     ({{ checks | join('\n        or ') if checks else 'false' }})
 {%- endmacro %}
 
 
-{#- True where any text column declared to parse as a type holds a value that does not. -#}
-{% macro wrong_type(source_name, table_name, relation='source') -%}
+{#- True where any text field declared to parse as a type holds a value that does not. -#}
+{% macro wrong_type(source_name, table_name, relation='source', json_column='json_line') -%}
     {%- set checks = [] -%}
-    {%- for column in raw_table_columns(source_name, table_name) if column.meta.get('parses_as') -%}
-        {%- set ref = relation ~ '.' ~ column.name -%}
+    {%- for field in raw_fields(source_name, table_name, relation, json_column) if field.parses_as -%}
         {%- do checks.append(
-            '(' ~ safe_cast(ref, column.meta['parses_as']) ~ ' is null and not ' ~ is_blank(ref) ~ ')'
+            '(' ~ safe_cast(field.ref, field.parses_as) ~ ' is null and not ' ~ is_blank(field.ref) ~ ')'
         ) -%}
     {%- endfor -%}
     ({{ checks | join('\n        or ') if checks else 'false' }})

@@ -28,13 +28,8 @@ typed as (
         {{ json_text('json_line', ['device', 'device_model']) }} as device_model,
         case
             when not is_valid_json then 'malformed_json'
-            when
-                {{ is_blank(json_text('json_line', ['event_id'])) }}
-                or {{ is_blank(json_text('json_line', ['national_id'])) }}
-                or {{ is_blank(json_text('json_line', ['event_type'])) }}
-                or {{ is_blank(json_text('json_line', ['event_at'])) }}
-                then 'missing_required'
-            when {{ safe_cast(json_text('json_line', ['event_at']), 'timestamp') }} is null then 'wrong_type'
+            when {{ missing_required('digital', 'app_events', relation='parsed') }} then 'missing_required'
+            when {{ wrong_type('digital', 'app_events', relation='parsed') }} then 'wrong_type'
         end as reject_reason
     from parsed
 )

@@ -1,0 +1,140 @@
+"""The raw tables as the dbt source YAML declares them (models/staging/<source>/_<source>__sources.yml).
+
+The YAML is the one declaration of each raw table's schema: columns and types, personal-data classes, required
+columns, the type each text column must parse as, key, file format. The generator, the leak scanner and the Glue
+catalog read it from here instead of keeping copies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from taglake.project import find_project_dir
+
+
+@dataclass(frozen=True)
+class SourceColumn:
+    name: str
+    data_type: str
+    description: str = ""
+    pii: str | None = None
+    required: bool = False
+    parses_as: str | None = None
+    partition_key: bool = False
+
+
+@dataclass(frozen=True)
+class SourceTable:
+    source: str
+    table: str
+    schema: str  # the Glue database / Spectrum external schema
+    raw_prefix: str  # the folder under raw/ in the lake and the S3 raw bucket
+    format: str  # csv | parquet | jsonl
+    key: tuple[str, ...]
+    columns: tuple[SourceColumn, ...]  # as declared, partition keys included
+    json_keys: tuple[SourceColumn, ...] = ()  # for a JSON-lines table: the keys each line holds
+
+    @property
+    def name(self) -> str:
+        return f"{self.source}.{self.table}"
+
+    @property
+    def file_fields(self) -> tuple[SourceColumn, ...]:
+        """What each record holds, in file order: the JSON keys of a JSON-lines table, else its non-partition
+        columns."""
+        return self.json_keys or tuple(c for c in self.columns if not c.partition_key)
+
+    @property
+    def partition_keys(self) -> tuple[SourceColumn, ...]:
+        return tuple(c for c in self.columns if c.partition_key)
+
+
+def _meta(node: dict[str, Any]) -> dict[str, Any]:
+    return {**(node.get("meta") or {}), **((node.get("config") or {}).get("meta") or {})}
+
+
+def _column(node: dict[str, Any]) -> SourceColumn:
+    meta = _meta(node)
+    return SourceColumn(
+        name=node["name"],
+        data_type=node.get("data_type", "string"),
+        description=(node.get("description") or "").strip(),
+        pii=meta.get("pii"),
+        required=bool(meta.get("required", False)),
+        parses_as=meta.get("parses_as"),
+        partition_key=bool(meta.get("partition_key", False)),
+    )
+
+
+def _json_key(node: dict[str, Any]) -> SourceColumn:
+    return SourceColumn(
+        name=node["name"],
+        data_type=node.get("data_type", "string"),
+        description=(node.get("description") or "").strip(),
+        pii=node.get("pii"),
+        required=bool(node.get("required", False)),
+        parses_as=node.get("parses_as"),
+    )
+
+
+def _tables_in(path: Path) -> list[SourceTable]:
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    found = []
+    for source in doc.get("sources", []):
+        source_meta = _meta(source)
+        for table in source.get("tables", []):
+            meta = {**source_meta, **_meta(table)}
+            if "format" not in meta:
+                continue  # not a raw lake table (the masking key relation)
+            found.append(
+                SourceTable(
+                    source=source["name"],
+                    table=table["name"],
+                    schema=source["schema"],
+                    raw_prefix=meta.get("raw_prefix", source["name"]),
+                    format=meta["format"],
+                    key=tuple(meta.get("key", ())),
+                    columns=tuple(_column(c) for c in table.get("columns", [])),
+                    json_keys=tuple(_json_key(k) for k in meta.get("json_keys", [])),
+                )
+            )
+    return found
+
+
+@cache
+def _load(project_dir: Path) -> dict[str, SourceTable]:
+    tables: dict[str, SourceTable] = {}
+    for path in sorted((project_dir / "models" / "staging").glob("*/_*__sources.yml")):
+        for table in _tables_in(path):
+            tables[table.name] = table
+    if not tables:
+        raise FileNotFoundError(f"no raw source tables declared under {project_dir / 'models' / 'staging'}")
+    return tables
+
+
+def source_tables(project_dir: Path | None = None) -> dict[str, SourceTable]:
+    """Every raw table the project declares, by `source.table`."""
+    return _load((project_dir or find_project_dir()).resolve())
+
+
+def read_seed(name: str, project_dir: Path | None = None) -> list[dict[str, str]]:
+    """The rows of seeds/<name>.csv: reference data the dbt project owns (currencies, merchant categories)."""
+    import csv
+
+    path = (project_dir or find_project_dir()) / "seeds" / f"{name}.csv"
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def project_var(name: str, project_dir: Path | None = None) -> Any:
+    """A var's value as dbt_project.yml declares it (thresholds the SQL and the generator share)."""
+    doc = yaml.safe_load(((project_dir or find_project_dir()) / "dbt_project.yml").read_text(encoding="utf-8"))
+    try:
+        return doc["vars"][name]
+    except KeyError:
+        raise KeyError(f"dbt_project.yml declares no var {name!r}") from None
