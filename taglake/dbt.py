@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from taglake.keys import ensure_key
 from taglake.project import Project
 
 
@@ -27,10 +29,17 @@ def dbt_executable() -> str:
     return found
 
 
+def prepare_local(project: Project, target: str | None) -> None:
+    """What a local (DuckDB) target needs before dbt runs: the database folder, and the masking key file, made
+    with strong randomness on first use."""
+    if (target or os.environ.get("TAGLAKE_TARGET") or "local").startswith("local"):
+        project.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_key(project.key_file)
+
+
 def run_dbt(project: Project, args: Sequence[str], *, target: str | None = None, check: bool = True) -> int:
     """Run `dbt ARGS` in the project folder; raise DbtError on failure when `check`."""
-    if (target or "local").startswith("local"):
-        project.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+    prepare_local(project, target)
     cmd = [dbt_executable(), *args]
     result = subprocess.run(cmd, cwd=project.root, env=project.dbt_env(target), check=False)
     if check and result.returncode != 0:
@@ -58,8 +67,7 @@ def compile_inline(project: Project, sql: str, *, target: str | None = None) -> 
         "--inline",
         sql,
     ]
-    if (target or "local").startswith("local"):
-        project.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+    prepare_local(project, target)
     result = subprocess.run(
         cmd, cwd=project.root, env=project.dbt_env(target), capture_output=True, text=True, check=False
     )

@@ -23,6 +23,10 @@ def find_project_dir(start: Path | None = None) -> Path:
     raise FileNotFoundError("no dbt project found: run taglake inside the taglake checkout or set TAGLAKE_PROJECT_DIR")
 
 
+# The local masking key, outside git (.gitignore has /.secrets/); see taglake.keys.
+KEY_FILE = Path(".secrets") / "masking_keys.csv"
+
+
 @dataclass(frozen=True)
 class Project:
     """A taglake checkout: the dbt project, the lake it reads locally and the DuckDB file it builds."""
@@ -32,6 +36,7 @@ class Project:
     duckdb_path: Path
     target_path: Path
     log_path: Path
+    key_file: Path
 
     @classmethod
     def locate(
@@ -40,6 +45,7 @@ class Project:
         lake_dir: Path | None = None,
         duckdb_path: Path | None = None,
         artifacts_dir: Path | None = None,
+        key_file: Path | None = None,
     ) -> Project:
         """The checkout found from the working directory. Each path comes from the argument, else its environment
         variable, else its default in the checkout; `artifacts_dir` puts dbt's target/ and logs/ under it."""
@@ -57,6 +63,7 @@ class Project:
             duckdb_path=(root / db).resolve(),
             target_path=(root / target).resolve(),
             log_path=(root / logs).resolve(),
+            key_file=(root / (key_file or os.environ.get("TAGLAKE_KEY_FILE", KEY_FILE))).resolve(),
         )
 
     def dbt_env(self, target: str | None = None) -> dict[str, str]:
@@ -73,6 +80,7 @@ class Project:
                 "TAGLAKE_DUCKDB_PATH": str(self.duckdb_path),
                 "DBT_TARGET_PATH": str(self.target_path),
                 "DBT_LOG_PATH": str(self.log_path),
+                "TAGLAKE_KEY_FILE": str(self.key_file),
             }
         )
         if target:

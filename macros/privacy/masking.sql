@@ -11,15 +11,6 @@
 {%- endmacro %}
 
 
-{#- The personal-data class of a source column, or none. -#}
-{% macro pii_class(source_name, table_name, column_name) %}
-    {%- for column in raw_table_columns(source_name, table_name) if column.name == column_name -%}
-        {{- return(column.meta.get('pii')) -}}
-    {%- endfor -%}
-    {{- return(none) -}}
-{% endmacro %}
-
-
 {#- Each distinct value of a column with its token, computed once: a table that repeats a key on many rows joins
     this instead of hashing every row. Columns: `value` (as landed) and `token`. -#}
 {% macro token_lookup(relation, column_name, pii_class, keys='masking_keys') -%}
@@ -35,46 +26,62 @@
 {%- endmacro %}
 
 
-{#- The select-list entries (`expr as name`, comma-separated) a classified column becomes, per its class's
-    treatments: tokenize → <token_name or column>_token, mask → <column>_masked, generalize → class-specific
-    columns (address → city, district; birth_date → birth_year, age_band as of `as_of`), drop → nothing.
-    Fails the compile for a column that is not classified, or a class with no treatment. -#}
-{% macro treat_pii(source_name, table_name, column_name, relation='source', keys='masking_keys', as_of=none) %}
+{#- The select-list entries (`expr as name`, joined by commas) that every classified column of a source table
+    becomes, per its class's treatments (var pii_treatments): tokenize → <token_name or column>_token,
+    mask → <column>_masked, generalize → address: city, district; birth_date: birth_year, age_band as of `as_of`,
+    drop → nothing. Every classified column is covered, so none can be forgotten; a class with no treatment fails
+    the compile. `lookups` maps a column to a token_lookup() relation joined on `value`, whose `token` is used
+    instead of hashing every row. For a JSON-lines table the declared JSON keys are the columns, read from the
+    JSON text in `relation.json_column`. -#}
+{% macro masked_columns(source_name, table_name, relation='source', keys='masking_keys', as_of=none, lookups={},
+                        json_column='json_line') %}
     {%- if not execute -%}
-        {{- return('null as ' ~ column_name ~ '_pending') -}}
+        {{- return('null as masked_columns_pending') -}}
     {%- endif -%}
-    {%- set cls = pii_class(source_name, table_name, column_name) -%}
-    {%- if cls is none -%}
-        {{ exceptions.raise_compiler_error(
-            source_name ~ '.' ~ table_name ~ '.' ~ column_name ~ ' has no meta.pii class in the source YAML') }}
-    {%- endif -%}
-    {%- set treatments = var('pii_treatments').get(cls) -%}
-    {%- if not treatments -%}
-        {{ exceptions.raise_compiler_error("personal-data class '" ~ cls ~ "' has no entry in var pii_treatments") }}
-    {%- endif -%}
-    {%- set ref = relation ~ '.' ~ column_name -%}
-    {%- set meta = (raw_table_columns(source_name, table_name) | selectattr('name', 'equalto', column_name) | first).meta -%}
-    {%- set out = [] -%}
-    {%- for treatment in treatments -%}
-        {%- if treatment == 'tokenize' -%}
-            {%- do out.append(tokenize(ref, cls, keys) ~ ' as ' ~ meta.get('token_name', column_name ~ '_token')) -%}
-        {%- elif treatment == 'mask' and cls == 'mobile' -%}
-            {%- do out.append(mask_mobile(ref) ~ ' as ' ~ column_name ~ '_masked') -%}
-        {%- elif treatment == 'mask' and cls == 'email' -%}
-            {%- do out.append(mask_email(ref) ~ ' as ' ~ column_name ~ '_masked') -%}
-        {%- elif treatment == 'generalize' and cls == 'address' -%}
-            {%- do out.append(address_city(ref) ~ ' as city') -%}
-            {%- do out.append(address_district(ref) ~ ' as district') -%}
-        {%- elif treatment == 'generalize' and cls == 'birth_date' -%}
-            {%- if as_of is none -%}
-                {{ exceptions.raise_compiler_error('treat_pii: a birth date needs as_of for its age band') }}
-            {%- endif -%}
-            {%- do out.append(birth_year(ref) ~ ' as birth_year') -%}
-            {%- do out.append(age_band(ref, as_of) ~ ' as age_band') -%}
-        {%- elif treatment == 'drop' -%}
-        {%- else -%}
-            {{ exceptions.raise_compiler_error("no treatment '" ~ treatment ~ "' for class '" ~ cls ~ "'") }}
-        {%- endif -%}
+    {%- set classified = [] -%}
+    {%- for key in raw_json_keys(source_name, table_name) if key.get('pii') -%}
+        {%- do classified.append({'name': key.name, 'pii': key.pii, 'token_name': key.get('token_name'),
+                                  'ref': json_text(relation ~ '.' ~ json_column, [key.name])}) -%}
+    {%- else -%}
+        {%- for column in raw_table_columns(source_name, table_name) if column.meta.get('pii') -%}
+            {%- do classified.append({'name': column.name, 'pii': column.meta.pii,
+                                      'token_name': column.meta.get('token_name'),
+                                      'ref': relation ~ '.' ~ column.name}) -%}
+        {%- endfor -%}
     {%- endfor -%}
+    {%- set out = [] -%}
+    {%- for column in classified -%}
+        {%- set cls = column.pii -%}
+        {%- set treatments = var('pii_treatments').get(cls) -%}
+        {%- if not treatments -%}
+            {{ exceptions.raise_compiler_error("personal-data class '" ~ cls ~ "' has no entry in var pii_treatments") }}
+        {%- endif -%}
+        {%- set ref = column.ref -%}
+        {%- for treatment in treatments -%}
+            {%- if treatment == 'tokenize' -%}
+                {%- set token = lookups[column.name] ~ '.token' if column.name in lookups else tokenize(ref, cls, keys) -%}
+                {%- do out.append(token ~ ' as ' ~ (column.token_name or column.name ~ '_token')) -%}
+            {%- elif treatment == 'mask' and cls == 'mobile' -%}
+                {%- do out.append(mask_mobile(ref) ~ ' as ' ~ column.name ~ '_masked') -%}
+            {%- elif treatment == 'mask' and cls == 'email' -%}
+                {%- do out.append(mask_email(ref) ~ ' as ' ~ column.name ~ '_masked') -%}
+            {%- elif treatment == 'generalize' and cls == 'address' -%}
+                {%- do out.append(address_city(ref) ~ ' as city') -%}
+                {%- do out.append(address_district(ref) ~ ' as district') -%}
+            {%- elif treatment == 'generalize' and cls == 'birth_date' -%}
+                {%- if as_of is none -%}
+                    {{ exceptions.raise_compiler_error('masked_columns: a birth date needs as_of for its age band') }}
+                {%- endif -%}
+                {%- do out.append(birth_year(ref) ~ ' as birth_year') -%}
+                {%- do out.append(age_band(ref, as_of) ~ ' as age_band') -%}
+            {%- elif treatment == 'drop' -%}
+            {%- else -%}
+                {{ exceptions.raise_compiler_error("no treatment '" ~ treatment ~ "' for class '" ~ cls ~ "'") }}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {%- if not out -%}
+        {{ exceptions.raise_compiler_error(source_name ~ '.' ~ table_name ~ ' has no classified column to mask') }}
+    {%- endif -%}
     {{- return(out | join(',\n        ')) -}}
 {% endmacro %}

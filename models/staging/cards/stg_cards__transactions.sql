@@ -1,10 +1,18 @@
--- Card transactions, typed and converted to TWD, with every row kept and a reason on those to quarantine.
--- The currency reference is joined here only to validate and convert: it is reference data, not a source.
--- Walking skeleton: the cardholder's national ID is checked for presence but not selected until masking lands.
+-- Card transactions, typed, masked and converted to TWD, one row per raw row, with a reason on those to
+-- quarantine. The cardholder's national ID becomes customer_token, tokenized once per distinct ID (the feed
+-- repeats each customer on many rows). The currency reference is joined only to validate and convert.
 with
 
 source as (
     select * from {{ source('cards', 'transactions') }}
+),
+
+masking_keys as (
+    {{ masking_keys() }}
+),
+
+customer_tokens as (
+    {{ token_lookup('source', 'national_id', 'national_id') }}
 ),
 
 currencies as (
@@ -13,6 +21,7 @@ currencies as (
 
 typed as (
     select
+        {{ masked_columns('cards', 'transactions', lookups={'national_id': 'customer_tokens'}) }},
         {{ landing_date() }} as landing_date,
         source.transaction_id,
         source.card_id,
@@ -32,6 +41,8 @@ typed as (
             when source.amount * currencies.twd_per_unit >= {{ var('absurd_amount_twd') }} then 'absurd_amount'
         end as reject_reason
     from source
+    left join customer_tokens
+        on source.national_id = customer_tokens.value
     left join currencies
         on upper(source.currency) = currencies.currency_code
 )

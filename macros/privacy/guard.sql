@@ -1,0 +1,67 @@
+{#- The privacy guard: run as a post-hook on every model (dbt_project.yml), it fails the model, and drops what it
+    built, when the model has a column whose name looks like personal data (var privacy_guard.name_patterns, plus
+    every column the source YAML classifies), or text that looks like it (content_patterns, checked on a sample).
+    Vault models, which exist only on the system targets, are the one exception. -#}
+{% macro privacy_guard() %}
+    {%- if not execute or model.fqn[1] == 'vault' -%}
+        {{- return('') -}}
+    {%- endif -%}
+    {%- set policy = var('privacy_guard') -%}
+    {%- set columns = adapter.get_columns_in_relation(this) -%}
+    {%- set findings = [] -%}
+
+    {#- Names: the classified source columns and JSON keys, and the name patterns. -#}
+    {%- set classified = [] -%}
+    {%- for node in graph.sources.values() -%}
+        {%- for column in node.columns.values() if column.meta.get('pii') or column.meta.get('secret') -%}
+            {%- do classified.append(column.name | lower) -%}
+        {%- endfor -%}
+        {%- for key in node.meta.get('json_keys', []) if key.get('pii') -%}
+            {%- do classified.append(key.name | lower) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {%- for column in columns -%}
+        {%- set name = column.name | lower -%}
+        {%- if name in classified -%}
+            {%- do findings.append(name ~ ': a classified personal-data column, untreated') -%}
+        {%- else -%}
+            {%- for pattern in policy.name_patterns if modules.re.search(pattern, name) -%}
+                {%- do findings.append(name ~ ': its name looks like personal data') -%}
+            {%- endfor -%}
+        {%- endif -%}
+    {%- endfor -%}
+
+    {#- Content: text columns, on a sample. -#}
+    {%- set text_columns = columns | selectattr('dtype', 'string') | list -%}
+    {%- set checks = [] -%}
+    {%- for column in columns if column.is_string() -%}
+        {%- for kind, pattern in policy.content_patterns.items() -%}
+            {%- do checks.append((column.name, kind,
+                'sum(case when ' ~ regex_matches(adapter.quote(column.name), pattern) ~ ' then 1 else 0 end)')) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {%- if checks -%}
+        {%- set sql -%}
+            select
+            {%- for name, kind, expr in checks %}
+                {{ expr }} as c{{ loop.index }}{{ ',' if not loop.last }}
+            {%- endfor %}
+            from (select * from {{ this }} limit {{ policy.sample_rows }}) as sampled
+        {%- endset -%}
+        {%- set row = run_query(sql).rows[0] -%}
+        {%- for name, kind, expr in checks -%}
+            {%- if (row[loop.index0] or 0) > 0 -%}
+                {%- do findings.append(name ~ ': ' ~ row[loop.index0] ~ ' sampled values look like a ' ~ kind) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+
+    {%- if findings -%}
+        {%- do adapter.drop_relation(this.incorporate(type='table' if model.config.materialized != 'view' else 'view')) -%}
+        {{ exceptions.raise_compiler_error(
+            'privacy guard: ' ~ this ~ ' may not hold clear personal data outside the vault, and was dropped:\n  - '
+            ~ (findings | join('\n  - '))
+            ~ '\nTreat the column in staging (masked_columns), or classify it in the source YAML.') }}
+    {%- endif -%}
+    {{- return('') -}}
+{% endmacro %}

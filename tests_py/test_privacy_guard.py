@@ -1,0 +1,112 @@
+"""Fail closed: a model that carries personal data in clear text fails the build, and what it built is dropped."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from taglake.dbt import dbt_executable, prepare_local
+from taglake.generate import generate_lake
+from taglake.project import Project
+
+pytestmark = pytest.mark.dbt
+
+PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "packages.yml", "selectors.yml")
+PROJECT_DIRS = ("models", "macros", "seeds", "tests", "snapshots", "analyses", "docs")
+MODEL = Path("models/staging/crm/stg_crm__customers.sql")
+ANCHOR = "        {{ landing_date() }} as landing_date,\n"
+
+
+@pytest.fixture(scope="module")
+def project_copy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+    """A private copy of the dbt project over a small lake, free to be broken."""
+    work = tmp_path_factory.mktemp("guard")
+    real = Project.locate()
+    for name in PROJECT_FILES:
+        shutil.copy2(real.root / name, work / name)
+    for name in PROJECT_DIRS:
+        shutil.copytree(real.root / name, work / name)
+    project = Project(
+        root=work,
+        lake_dir=work / "lake",
+        duckdb_path=work / "build" / "t.duckdb",
+        target_path=work / "target",
+        log_path=work / "logs",
+        key_file=work / ".secrets" / "keys.csv",
+    )
+    generate_lake(project.lake_dir, customers=200, days=3, progress=False)
+    prepare_local(project, "local")
+    yield project
+
+
+def _build_customers(project: Project) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [dbt_executable(), "run", "--select", "stg_crm__customers"],
+        cwd=project.root,
+        env=project.dbt_env("local"),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def _columns(project: Project) -> set[str]:
+    """The columns stg_crm__customers has in the database now (empty when it does not exist)."""
+    with duckdb.connect(str(project.duckdb_path), read_only=True) as con:
+        rows = con.sql(
+            "select column_name from information_schema.columns "
+            "where table_schema = 'taglake_staging' and table_name = 'stg_crm__customers'"
+        ).fetchall()
+    return {r[0] for r in rows}
+
+
+def test_the_unbroken_model_passes_the_guard(project_copy: Project) -> None:
+    result = _build_customers(project_copy)
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert "customer_token" in _columns(project_copy)
+
+
+@pytest.mark.parametrize(
+    ("added", "finding"),
+    [
+        ("source.mobile,", "mobile: a classified personal-data column, untreated"),
+        ("source.email as email_address,", "email_address: its name looks like personal data"),
+        ("source.national_id as reference_code,", "reference_code: "),
+        ("'***' || source.mobile as contact_hint,", "look like a mobile"),
+    ],
+    ids=["classified-column", "personal-name", "id-under-innocent-name", "mobile-inside-text"],
+)
+def test_adding_an_unmasked_column_fails_the_build(project_copy: Project, added: str, finding: str) -> None:
+    safe_columns = _columns(project_copy)
+    assert "customer_token" in safe_columns
+    model = project_copy.root / MODEL
+    original = model.read_text(encoding="utf-8")
+    assert ANCHOR in original
+    try:
+        model.write_text(original.replace(ANCHOR, f"        {added}\n{ANCHOR}"), encoding="utf-8")
+        result = _build_customers(project_copy)
+    finally:
+        model.write_text(original, encoding="utf-8")
+    assert result.returncode != 0
+    assert "privacy guard:" in result.stdout and finding in result.stdout, result.stdout[-3000:]
+    # What the refused build wrote is gone: the table is the last good (masked) one, never the new one.
+    assert _columns(project_copy) == safe_columns
+
+
+def test_a_refused_first_build_leaves_nothing(project_copy: Project) -> None:
+    with duckdb.connect(str(project_copy.duckdb_path)) as con:
+        con.execute("drop table if exists taglake_staging.stg_crm__customers")
+    model = project_copy.root / MODEL
+    original = model.read_text(encoding="utf-8")
+    try:
+        model.write_text(original.replace(ANCHOR, f"        source.address,\n{ANCHOR}"), encoding="utf-8")
+        result = _build_customers(project_copy)
+    finally:
+        model.write_text(original, encoding="utf-8")
+    assert result.returncode != 0 and "privacy guard:" in result.stdout
+    assert _columns(project_copy) == set()
