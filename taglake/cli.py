@@ -24,7 +24,7 @@ staging, intermediate and mart tables on Amazon Athena or Redshift Spectrum in p
 laptop or CI machine, over a synthetic lake laid out exactly as S3 holds it.
 
 Start with `taglake demo` (what `make demo` runs): it generates the small lake, builds it on DuckDB and prints a
-summary and one sample query."""
+summary, one sample query and a leak scan. Personal data is masked in the first layer: see docs/privacy.md."""
 
 EPILOG = """\
 environment:
@@ -32,9 +32,11 @@ environment:
                         TAGLAKE_* variables, see docs/deployment.md
   TAGLAKE_LAKE_DIR      the lake the local target reads (default: lake/ in the checkout)
   TAGLAKE_DUCKDB_PATH   the local DuckDB database (default: build/taglake.duckdb)
+  TAGLAKE_KEY_FILE      the local masking key, outside git (default: .secrets/masking_keys.csv)
 
 examples:
   taglake generate --scale medium --seed 7
+  taglake scan-pii
   taglake build
   taglake dbt source freshness
   taglake dbt build --select staging"""
@@ -82,10 +84,10 @@ def _add_build(sub: argparse._SubParsersAction) -> None:
 def _add_demo(sub: argparse._SubParsersAction) -> None:
     sub.add_parser(
         "demo",
-        help="generate the small lake, build it on DuckDB, print a summary and a sample query",
+        help="generate the small lake, build it on DuckDB, print a summary, a sample query and a leak scan",
         description="The main job on a laptop: generate the default lake (unless one is there), dbt build on "
         "the local target, then print what landed, what staging accepted and quarantined, the tables built, "
-        f"and the result of analyses/{DEMO_ANALYSIS}.sql.",
+        f"the result of analyses/{DEMO_ANALYSIS}.sql, and the leak scan of the build (exit 1 on any hit).",
     )
 
 
@@ -96,6 +98,56 @@ def _add_dbt(sub: argparse._SubParsersAction) -> None:
         description="Run dbt in the project folder with DBT_PROFILES_DIR pointing at the repo's profiles.yml.",
     )
     p.add_argument("dbt_args", nargs=argparse.REMAINDER, help="the dbt command and its arguments")
+
+
+def _add_scan(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "scan-pii",
+        help="search a build and its artifacts for clear personal data and key material",
+        description="Take every clear value of the raw zone (national IDs, mobiles, e-mails, names) and the masking "
+        "key as canaries, and search the local build (every text column of every relation) and the files under "
+        "dbt's target/ and logs/ for them. Exit 1 with a report of every hit; the report never shows a value.",
+    )
+    p.add_argument("--lake", type=Path, default=None, help="the raw zone to take canaries from (default: lake/)")
+    p.add_argument("--db", type=Path, default=None, help="the DuckDB build (default: build/taglake.duckdb)")
+    p.add_argument(
+        "--folder",
+        type=Path,
+        action="append",
+        default=None,
+        help="a folder of files to scan (repeatable; default: dbt's target/ and logs/)",
+    )
+    p.add_argument("--key-file", type=Path, default=None, help="the masking key file (default: .secrets/…)")
+
+
+def _add_keys(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "keys",
+        help="make or rotate the local masking key (never prints it)",
+        description="The local target's masking key lives in a file outside git (TAGLAKE_KEY_FILE, default "
+        ".secrets/masking_keys.csv), made with strong randomness on first use. See docs/privacy.md.",
+    )
+    p.add_argument(
+        "action",
+        choices=["init", "rotate", "status"],
+        help="init: make if missing; rotate: new "
+        "version (every token changes: rebuild with --full-refresh); status: show the version",
+    )
+
+
+def _add_bench(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="benchmarks: the cost of masking",
+        description="Measure each masking treatment's throughput on DuckDB, and the full build's wall time with "
+        "masking against an identity treatment built into a throwaway database. See docs/benchmarks.md.",
+    )
+    p.add_argument("what", choices=["masking"], help="the benchmark to run")
+    p.add_argument("--lake", type=Path, default=None, help="the lake to build (default: lake/)")
+    p.add_argument("--rows", type=int, default=5_000_000, help="rows per treatment throughput run")
+    p.add_argument("--runs", type=int, default=3, help="throughput runs (the median is reported)")
+    p.add_argument("--build-runs", type=int, default=1, help="full builds of each kind (median reported)")
+    p.add_argument("--out", type=Path, default=None, help="JSON results (default: bench/results/masking.json)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -111,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_build(sub)
     _add_demo(sub)
     _add_dbt(sub)
+    _add_scan(sub)
+    _add_keys(sub)
+    _add_bench(sub)
     return parser
 
 
@@ -133,11 +188,18 @@ def cmd_generate(ns: argparse.Namespace, project: Project) -> int:
         progress=not ns.no_progress,
     )
     rows = [
-        (table, info["files"], info["rows"], sum(info["defects"].values()))
+        (
+            table,
+            info["files"],
+            info["rows"],
+            info["expected"]["accepted"],
+            info["expected"]["collapsed"],
+            info["expected"]["quarantined"],
+        )
         for table, info in manifest["tables"].items()
     ]
-    print(f"lake written to {out}")
-    print(format_table(["table", "files", "rows", "defects"], rows))
+    print(f"lake written to {out} (every defect counted in manifest.json)")
+    print(format_table(["table", "files", "rows", "accepted", "collapsed", "quarantined"], rows))
     return 0
 
 
@@ -156,6 +218,57 @@ def cmd_demo(project: Project) -> int:
     sql = local_build.compile_analysis(project, DEMO_ANALYSIS)
     print(f"\nSample query (analyses/{DEMO_ANALYSIS}.sql):")
     print(format_table(*local_build.run_sql(project, sql)))
+    from taglake.scan import format_report, scan
+
+    hits = scan(
+        project.lake_dir,
+        db_path=project.duckdb_path,
+        folders=[p for p in (project.target_path, project.log_path) if p.is_dir()],
+        key_file=project.key_file,
+    )
+    print("\nLeak scan of the build, target/ and logs/:")
+    print(format_report(hits), end="")
+    return 1 if hits else 0
+
+
+def cmd_scan(ns: argparse.Namespace, project: Project) -> int:
+    from taglake.scan import format_report, scan
+
+    db = ns.db or project.duckdb_path
+    if not db.is_file():
+        raise FileNotFoundError(f"no build at {db}: run `taglake build` first")
+    folders = ns.folder or [p for p in (project.target_path, project.log_path) if p.is_dir()]
+    hits = scan(ns.lake or project.lake_dir, db_path=db, folders=folders, key_file=ns.key_file or project.key_file)
+    print(format_report(hits), end="")
+    return 1 if hits else 0
+
+
+def cmd_keys(ns: argparse.Namespace, project: Project) -> int:
+    from taglake.keys import ensure_key, read_key, rotate_key
+
+    if ns.action == "init":
+        key = ensure_key(project.key_file)
+    elif ns.action == "rotate":
+        key = rotate_key(project.key_file)
+        print("rotated: every token changes; rebuild with `taglake build -- --full-refresh`")
+    else:
+        key = read_key(project.key_file)
+    print(f"masking key version {key.key_version} in {project.key_file}")
+    return 0
+
+
+def cmd_bench(ns: argparse.Namespace, project: Project) -> int:
+    from taglake.bench import format_masking_report, run_masking_benchmark
+
+    result = run_masking_benchmark(
+        project,
+        lake_dir=(ns.lake or project.lake_dir).resolve(),
+        rows=ns.rows,
+        runs=ns.runs,
+        build_runs=ns.build_runs,
+        out_json=ns.out or project.root / "bench" / "results" / "masking.json",
+    )
+    print(format_masking_report(result))
     return 0
 
 
@@ -172,7 +285,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_demo(project)
         if ns.command == "dbt":
             return run_dbt(project, _strip_separator(ns.dbt_args), check=False)
-    except (DbtError, FileNotFoundError, ValueError) as exc:
+        if ns.command == "scan-pii":
+            return cmd_scan(ns, project)
+        if ns.command == "keys":
+            return cmd_keys(ns, project)
+        if ns.command == "bench":
+            return cmd_bench(ns, project)
+    except (DbtError, FileNotFoundError, ValueError, KeyError) as exc:
         print(f"taglake: {exc}", file=sys.stderr)
         return 1
     return 2

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from taglake.scan_canaries import CanaryReadError, collect_canaries, key_canaries, raw_pii
+from taglake.scan_canaries import CanaryReadError, collect_canaries, key_canaries, pii_fields
 from taglake.scan_db import ScanError, scan_duckdb
 from taglake.scan_files import scan_files
 from taglake.scan_match import KINDS, Hit, new_salt, prepare, sort_hits
@@ -26,7 +26,7 @@ __all__ = [
     "collect_canaries",
     "format_report",
     "key_canaries",
-    "raw_pii",
+    "pii_fields",
     "scan",
     "scan_duckdb",
     "scan_files",

@@ -1,22 +1,20 @@
 """Leak scanner, canaries: the clear values a leak scan looks for, read from the raw zone and the key file.
 
-Which raw columns hold which personal data is read from the source YAMLs (`meta: {pii: <class>}` on a column,
-`json_pii` on a JSON-lines table), the project's one source of truth for it. Only the classes a scan reports are
-collected: national IDs, mobiles, e-mail addresses and names.
+Which raw columns (and JSON keys) hold which personal data comes from the source YAMLs through taglake.sources,
+the project's one declaration of it. Only the classes a scan reports are collected: national IDs, mobiles, e-mail
+addresses and names.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-import yaml
 
 from taglake.keys import read_key
-from taglake.project import find_project_dir
+from taglake.sources import SourceTable, source_tables
 from taglake.tokens import normalize
 
 CANARY_CLASSES: tuple[str, ...] = ("national_id", "mobile", "email", "name")
@@ -24,88 +22,38 @@ MIN_LENGTH = 4  # shorter values are too common as substrings to mean anything
 MIN_NAME_LENGTH = 2  # names are matched as whole values only, so a two-character name is safe (see collect_canaries)
 KEY_PREFIX_CHARS = 16
 EXTENSIONS = {"csv": ".csv", "parquet": ".parquet", "jsonl": ".jsonl"}
-PARTITION_COLUMNS = frozenset({"year", "month", "day"})
 
 
 class CanaryReadError(RuntimeError):
     """Raw files could not be read. The reader's own message is withheld: it may quote a raw line."""
 
 
-@dataclass(frozen=True)
-class RawPii:
-    """The personal-data columns of one raw table, as its source YAML declares them."""
-
-    source: str
-    table: str
-    raw_prefix: str
-    format: str | None  # csv, parquet or jsonl; None to go by the files' extension
-    columns: dict[str, str]  # column -> class (canary classes only)
-    json_keys: dict[str, str]  # JSON lines: top-level key -> class
-
-    @property
-    def name(self) -> str:
-        return f"{self.source}.{self.table}"
-
-
-def _meta(node: dict) -> dict:
-    return {**(node.get("meta") or {}), **((node.get("config") or {}).get("meta") or {})}
-
-
-def raw_pii(project_dir: Path | None = None) -> list[RawPii]:
-    """Every raw table with personal data of a canary class, from models/staging/*/_*__sources.yml."""
-    root = project_dir or find_project_dir()
-    tables: list[RawPii] = []
-    for path in sorted((root / "models" / "staging").glob("*/_*__sources.yml")):
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        for source in doc.get("sources") or []:
-            source_meta = _meta(source)
-            for table in source.get("tables") or []:
-                meta = {**source_meta, **_meta(table)}
-                columns = {
-                    c["name"]: _meta(c)["pii"]
-                    for c in table.get("columns") or []
-                    if _meta(c).get("pii") in CANARY_CLASSES
-                }
-                json_keys = {k: v for k, v in (meta.get("json_pii") or {}).items() if v in CANARY_CLASSES}
-                if columns or json_keys:
-                    tables.append(
-                        RawPii(
-                            source=source["name"],
-                            table=table["name"],
-                            raw_prefix=str(meta.get("raw_prefix") or source["name"]),
-                            format=meta.get("format"),
-                            columns=columns,
-                            json_keys=json_keys,
-                        )
-                    )
-    if not tables:
-        raise FileNotFoundError(f"no source YAML under {root / 'models' / 'staging'} declares personal data")
-    return tables
+def pii_fields(table: SourceTable) -> dict[str, str]:
+    """The table's fields of a canary class, field -> class: JSON keys for a JSON-lines table, else columns."""
+    fields = table.json_keys if table.format == "jsonl" else [c for c in table.columns if not c.partition_key]
+    return {f.name: f.pii for f in fields if f.pii in CANARY_CLASSES}
 
 
 def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def _files(lake_dir: Path, spec: RawPii) -> tuple[str, list[str]]:
-    folder = lake_dir / "raw" / spec.raw_prefix / spec.table
-    formats = [spec.format] if spec.format in EXTENSIONS else list(EXTENSIONS)
-    for fmt in formats:
-        files = sorted(str(p) for p in folder.rglob(f"*{EXTENSIONS[fmt]}") if p.is_file())
-        if files:
-            return fmt, files
-    return formats[0], []
+def _files(lake_dir: Path, table: SourceTable) -> list[str]:
+    folder = lake_dir / "raw" / table.raw_prefix / table.table
+    return sorted(str(p) for p in folder.rglob(f"*{EXTENSIONS[table.format]}") if p.is_file())
 
 
-def _read_values(con: duckdb.DuckDBPyConnection, fmt: str, files: list[str], spec: RawPii) -> list[tuple[str, str]]:
+def _read_values(
+    con: duckdb.DuckDBPyConnection, table: SourceTable, fields: dict[str, str], files: list[str]
+) -> list[tuple[str, str]]:
     """(class, value) for every distinct non-blank personal value in the files."""
-    if fmt == "jsonl":
+    if table.format == "jsonl":
         lines = (
             "read_csv($files, columns={'raw_line': 'VARCHAR'}, header=false, delim=E'\\x01', quote='', escape='', "
             "new_line='\\n', auto_detect=false)"
         )
         parts = []
-        for key, cls in spec.json_keys.items():
+        for key, cls in fields.items():
             if not key.replace("_", "").isalnum():
                 continue
             # A malformed line is not parsed; its value is still taken when the key and a string value are intact.
@@ -115,15 +63,15 @@ def _read_values(con: duckdb.DuckDBPyConnection, fmt: str, files: list[str], spe
     else:
         reader = (
             "read_parquet($files, union_by_name=true)"
-            if fmt == "parquet"
+            if table.format == "parquet"
             else "read_csv($files, header=true, all_varchar=true, delim=',', quote='\"', escape='\"', "
             "union_by_name=true, ignore_errors=true, strict_mode=false)"
         )
         present = {row[0] for row in con.execute(f"describe select * from {reader}", {"files": files}).fetchall()}
         parts = [
             f"select '{cls}' as cls, cast({_quote(col)} as varchar) as v from {reader}"
-            for col, cls in spec.columns.items()
-            if col in present and col not in PARTITION_COLUMNS
+            for col, cls in fields.items()
+            if col in present
         ]
     if not parts:
         return []
@@ -167,14 +115,15 @@ def collect_canaries(
     found: dict[str, dict[str, set[str]]] = {cls: {} for cls in CANARY_CLASSES}
     con = duckdb.connect()
     try:
-        for spec in raw_pii(project_dir):
-            fmt, files = _files(lake_dir, spec)
+        for table in source_tables(project_dir).values():
+            fields = pii_fields(table)
+            files = _files(lake_dir, table) if fields and table.format in EXTENSIONS else []
             if not files:
                 continue
             try:
-                rows = _read_values(con, fmt, files, spec)
+                rows = _read_values(con, table, fields, files)
             except duckdb.Error as exc:
-                raise CanaryReadError(f"{spec.name}: could not read its {fmt} files ({type(exc).__name__})") from None
+                raise CanaryReadError(f"{table.name}: could not read its files ({type(exc).__name__})") from None
             for cls, value in rows:
                 forms = _forms(cls, value)
                 if forms:

@@ -57,8 +57,14 @@ def _column_sql(relation: str, expr: str, *, words: bool, cells: bool, needles: 
             "join scan_words as w on c.word = w.word group by w.gid"
         )
     if cells:
+        # Canary cells are trimmed; trimming every cell costs more than the join, so only padded cells are trimmed.
         parts.append(
-            f"select e.gid, count(*) as n from (select trim({expr}) as v from {relation}) as c "
+            f"select e.gid, count(*) as n from (select {expr} as v from {relation}) as c "
+            "join scan_cells as e on c.v = e.cell group by e.gid"
+        )
+        parts.append(
+            f"select e.gid, count(*) as n from (select trim({expr}) as v from {relation} "
+            f"where {expr} like ' %' or {expr} like '% ') as c "
             "join scan_cells as e on c.v = e.cell group by e.gid"
         )
     if needles:

@@ -7,8 +7,9 @@ line is never counted twice for the same group:
 
 - **words**: national IDs, mobiles and e-mail addresses in a recognised spelling are found as whole words inside
   any text (see `iter_words`) and compared in canonical form, through a set (or a join in DuckDB);
-- **cells**: names (and mobiles spelled some other way) are matched as whole values only: equal to a relation cell;
-  in files, names are matched on runs of letters (see scan_files);
+- **cells**: names (and mobiles spelled some other way) are matched as whole values only: equal to a relation cell
+  (trimmed of spaces). Files have no cells: there a name is looked up among the runs of non-ASCII letters (see
+  scan_files), and a mobile in another spelling is a needle;
 - **needles**: key material, and national IDs or addresses in an unrecognised spelling, are found as substrings
   (case-insensitive).
 
@@ -141,7 +142,7 @@ class Prepared:
     cells: dict[str, int] = field(default_factory=dict)  # whole relation cell -> gid
     needles: dict[str, int] = field(default_factory=dict)  # lower-case substring -> gid
     names: dict[str, int] = field(default_factory=dict)  # name made of NAME_RUN letters -> gid (files)
-    file_needles: dict[str, int] = field(default_factory=dict)  # needles plus names/mobiles of other spellings
+    file_needles: dict[str, int] = field(default_factory=dict)  # needles, every key canary, odd names and mobiles
 
     def __repr__(self) -> str:  # never print canaries
         return f"Prepared(groups={len(self.groups)})"
@@ -170,7 +171,7 @@ def prepare(canaries: Mapping[str, Iterable[str]]) -> Prepared:
             if kind == "key_material":
                 key_needles[norm] = gid
             elif kind == "name":
-                prepared.cells[value] = prepared.cells[norm] = gid
+                prepared.cells[norm] = gid  # relation cells are compared trimmed
                 if NAME_RUN.fullmatch(norm):
                     prepared.names[norm] = gid
                 else:
@@ -178,7 +179,7 @@ def prepare(canaries: Mapping[str, Iterable[str]]) -> Prepared:
             elif norm in words_of(value):
                 prepared.words[norm] = gid
             elif kind == "mobile":
-                prepared.cells[value] = gid
+                prepared.cells[value.strip(" ")] = gid
                 prepared.file_needles[value.strip().lower()] = gid
             else:  # a national ID or address in a spelling no word rule recognises
                 prepared.needles[norm.lower()] = gid

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 
 import pytest
 
-from taglake.dbt import build
+from taglake.dbt import build, run_dbt
 from taglake.generate import generate_lake
 from taglake.project import Project
 
@@ -20,11 +21,23 @@ def built_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]
     """A local build of a freshly generated small lake, with its own database, target/ and logs/."""
     work = tmp_path_factory.mktemp("build")
     project = Project.locate(
-        lake_dir=work / "lake", duckdb_path=work / "taglake.duckdb", artifacts_dir=work / "artifacts"
+        lake_dir=work / "lake",
+        duckdb_path=work / "taglake.duckdb",
+        artifacts_dir=work / "artifacts",
+        key_file=work / "secrets" / "masking_keys.csv",
     )
     generate_lake(project.lake_dir, progress=False, **BUILD_LAKE)
     build(project, target="local")
+    shutil.copy2(project.target_path / "run_results.json", work / "build_run_results.json")
+    run_dbt(project, ["docs", "generate"], target="local")  # the docs site and catalog are scanned too
     yield project
+
+
+@pytest.fixture(scope="session")
+def build_run_results(built_project: Project) -> dict:
+    """run_results.json of the `dbt build` behind `built_project` (before docs generate replaced it)."""
+    path = built_project.duckdb_path.parent / "build_run_results.json"
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="session")

@@ -17,4 +17,18 @@ REDSHIFT_ENV = {
     "TAGLAKE_REDSHIFT_USER": "taglake_pipeline",
     "TAGLAKE_REDSHIFT_CLUSTER_ID": "example",
 }
-OFFLINE_TARGET_ENV: dict[str, dict[str, str]] = {"local": {}, "athena": ATHENA_ENV, "redshift": REDSHIFT_ENV}
+ATHENA_SYSTEM_ENV = {
+    **ATHENA_ENV,
+    "TAGLAKE_ATHENA_SYSTEM_S3_STAGING_DIR": "s3://example-restricted-results/taglake/",
+    "TAGLAKE_ATHENA_SYSTEM_S3_DATA_DIR": "s3://example-restricted/taglake/",
+    "TAGLAKE_ATHENA_SYSTEM_WORK_GROUP": "taglake-system",
+}
+REDSHIFT_SYSTEM_ENV = {**REDSHIFT_ENV, "TAGLAKE_REDSHIFT_SYSTEM_USER": "taglake_system"}
+OFFLINE_TARGET_ENV: dict[str, dict[str, str]] = {
+    "local": {},
+    "local_system": {},
+    "athena": ATHENA_ENV,
+    "athena_system": ATHENA_SYSTEM_ENV,
+    "redshift": REDSHIFT_ENV,
+    "redshift_system": REDSHIFT_SYSTEM_ENV,
+}

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
-
 import duckdb
 import pytest
 
 from taglake import local_build
+from taglake.keys import read_key
 from taglake.project import Project
 from taglake.raw_tables import QUARANTINE_KINDS
+from taglake.scan import format_report, scan
+from taglake.tokens import tokenize
 
 pytestmark = pytest.mark.dbt
 
@@ -18,9 +19,9 @@ def _query(project: Project, sql: str) -> list[tuple]:
     return local_build.run_sql(project, sql)[1]
 
 
-def test_dbt_build_passes_on_local(built_project: Project) -> None:
+def test_dbt_build_passes_on_local(build_run_results: dict) -> None:
     # The session fixture raised DbtError if `dbt build` failed; the run results say every node succeeded.
-    results = json.loads((built_project.target_path / "run_results.json").read_text(encoding="utf-8"))
+    results = build_run_results
     statuses = {r["unique_id"]: r["status"] for r in results["results"]}
     assert statuses, "dbt build ran nothing"
     assert {s for s in statuses.values()} <= {"success", "pass"}, statuses
@@ -56,16 +57,16 @@ def test_quarantine_reasons_match_the_injected_defects(built_project: Project, b
         assert actual == expected, table
 
 
-def test_skeleton_models_select_no_personal_data(built_project: Project, source_pii_columns: dict) -> None:
+def test_no_built_relation_has_a_classified_column(built_project: Project, source_pii_columns: dict) -> None:
     pii = source_pii_columns
-    assert {"national_id", "name_zh", "mobile", "email", "address", "birth_date"} <= set(pii)
+    assert {"national_id", "name_zh", "mobile", "email", "address", "birth_date", "raw_line"} <= set(pii)
     with duckdb.connect(str(built_project.duckdb_path), read_only=True) as con:
         columns = con.sql(
             "select table_schema, table_name, column_name from information_schema.columns "
             "where table_schema like 'taglake%'"
         ).fetchall()
     leaked = [c for c in columns if c[2] in pii]
-    assert not leaked, f"personal-data columns selected before masking lands: {leaked}"
+    assert not leaked, f"classified columns outside the vault: {leaked}"
 
 
 def test_built_tables_hold_no_national_id_from_the_lake(built_project: Project) -> None:
@@ -89,3 +90,29 @@ def test_built_tables_hold_no_national_id_from_the_lake(built_project: Project) 
             if n:
                 hits.append((schema, table, column, n))
     assert not hits, hits
+
+
+def test_the_build_and_its_artifacts_hold_no_clear_personal_data_or_key(built_project: Project) -> None:
+    # The leak scanner, with every clear value of the lake and the key as canaries, over every relation of the
+    # build and every file dbt wrote (compiled SQL, manifest, run results, catalog, docs site, logs).
+    hits = scan(
+        built_project.lake_dir,
+        db_path=built_project.duckdb_path,
+        folders=[built_project.target_path, built_project.log_path],
+        key_file=built_project.key_file,
+    )
+    assert (built_project.target_path / "catalog.json").is_file()
+    assert not hits, format_report(hits)
+
+
+def test_staging_tokens_are_the_keyed_pseudonym_of_the_national_id(built_project: Project) -> None:
+    # Independent of the SQL: recompute a customer's token in Python from the raw ID and the key file.
+    key = read_key(built_project.key_file)
+    with duckdb.connect(str(built_project.duckdb_path), read_only=True) as con:
+        tokens = {r[0] for r in con.sql("select customer_token from taglake_staging.stg_crm__customers").fetchall()}
+        raw = con.sql(
+            f"select national_id from read_csv('{built_project.lake_dir}/raw/crm/customers/*/*/*/*.csv', "
+            "all_varchar=true) where national_id is not null limit 50"
+        ).fetchall()
+    expected = {tokenize(nid, "national_id", key.k_inner, key.k_outer) for (nid,) in raw}
+    assert expected <= tokens

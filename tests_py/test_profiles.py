@@ -6,12 +6,17 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from offline_env import ATHENA_ENV, REDSHIFT_ENV
+from offline_env import OFFLINE_TARGET_ENV
 
 from taglake.dbt import dbt_executable
 from taglake.project import Project
 
-ALL_TAGLAKE_VARS = set(ATHENA_ENV) | set(REDSHIFT_ENV) | {"TAGLAKE_REDSHIFT_PASSWORD", "TAGLAKE_TARGET"}
+ALL_TAGLAKE_VARS = {name for env in OFFLINE_TARGET_ENV.values() for name in env} | {
+    "TAGLAKE_REDSHIFT_PASSWORD",
+    "TAGLAKE_REDSHIFT_SYSTEM_PASSWORD",
+    "TAGLAKE_TARGET",
+}
+AWS_TARGETS = ["athena", "athena_system", "redshift", "redshift_system"]
 
 
 def _parse(tmp_path: Path, target: str, extra_env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -28,15 +33,23 @@ def _parse(tmp_path: Path, target: str, extra_env: dict[str, str]) -> subprocess
     )
 
 
-@pytest.mark.parametrize(("target", "env"), [("local", {}), ("athena", ATHENA_ENV), ("redshift", REDSHIFT_ENV)])
-def test_every_target_parses_from_environment_variables_alone(tmp_path: Path, target: str, env: dict) -> None:
-    result = _parse(tmp_path, target, env)
+@pytest.mark.parametrize("target", list(OFFLINE_TARGET_ENV))
+def test_every_target_parses_from_environment_variables_alone(tmp_path: Path, target: str) -> None:
+    result = _parse(tmp_path, target, OFFLINE_TARGET_ENV[target])
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize(("target", "env"), [("athena", ATHENA_ENV), ("redshift", REDSHIFT_ENV)])
-def test_an_unset_variable_fails_with_its_name(tmp_path: Path, target: str, env: dict) -> None:
-    missing = sorted(env)[0]
+@pytest.mark.parametrize(
+    ("target", "missing"),
+    [
+        ("athena", "TAGLAKE_ATHENA_S3_DATA_DIR"),
+        ("athena_system", "TAGLAKE_ATHENA_SYSTEM_WORK_GROUP"),
+        ("redshift", "TAGLAKE_REDSHIFT_HOST"),
+        ("redshift_system", "TAGLAKE_REDSHIFT_SYSTEM_USER"),
+    ],
+)
+def test_an_unset_variable_fails_with_its_name(tmp_path: Path, target: str, missing: str) -> None:
+    env = OFFLINE_TARGET_ENV[target]
     result = _parse(tmp_path, target, {k: v for k, v in env.items() if k != missing})
     assert result.returncode != 0
     assert f"Env var required but not provided: '{missing}'" in result.stdout + result.stderr
@@ -49,7 +62,7 @@ def test_aws_targets_take_every_account_value_from_the_environment() -> None:
 
     profile = yaml.safe_load((Project.locate().root / "profiles.yml").read_text(encoding="utf-8"))["taglake"]
     literal_ok = {"type", "database", "s3_data_naming", "sslmode", "threads", "num_retries"}
-    for target in ("athena", "redshift"):
+    for target in AWS_TARGETS:
         for key, value in profile["outputs"][target].items():
             if key in literal_ok:
                 continue

@@ -27,7 +27,28 @@
     appears in SQL text. Blank input gives null, never a token of the empty string. -#}
 {% macro tokenize(expr, pii_class, keys='masking_keys') -%}
     {%- set value = normalize_pii(expr, pii_class) -%}
+    {%- if masking_benchmark_identity() -%}
+        {#- Benchmark only (see masking_benchmark_identity): the same plan with the hashing left out. -#}
+        case when nullif({{ value }}, '') is not null then {{ value }} end
+    {%- else -%}
     case when nullif({{ value }}, '') is not null then
         {{ sha256_hex(keys ~ '.k_outer || ' ~ sha256_hex(keys ~ '.k_inner || ' ~ value)) }}
     end
+    {%- endif -%}
 {%- endmacro %}
+
+
+{#- True when the masking benchmark (`taglake bench masking`) builds its baseline: the identity treatment, which
+    leaves values unhashed to measure what hashing costs. It writes clear text, so it is refused anywhere but a
+    local DuckDB target, and the benchmark builds it into a throwaway database it deletes afterwards. -#}
+{% macro masking_benchmark_identity() %}
+    {%- set mode = var('masking_benchmark', 'mask') -%}
+    {%- if mode == 'mask' -%}
+        {{- return(false) -}}
+    {%- endif -%}
+    {%- if mode != 'identity' or target.type != 'duckdb' or target.name != 'local' -%}
+        {{ exceptions.raise_compiler_error(
+            "var masking_benchmark='" ~ mode ~ "' is refused: only 'identity', only on the local DuckDB target") }}
+    {%- endif -%}
+    {{- return(true) -}}
+{% endmacro %}
