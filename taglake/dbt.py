@@ -37,11 +37,18 @@ def prepare_local(project: Project, target: str | None) -> None:
         ensure_key(project.key_file)
 
 
-def run_dbt(project: Project, args: Sequence[str], *, target: str | None = None, check: bool = True) -> int:
-    """Run `dbt ARGS` in the project folder; raise DbtError on failure when `check`."""
+def run_dbt(
+    project: Project, args: Sequence[str], *, target: str | None = None, check: bool = True, quiet: bool = False
+) -> int:
+    """Run `dbt ARGS` in the project folder; raise DbtError on failure when `check`. With `quiet`, dbt's output is
+    shown only if it fails."""
     prepare_local(project, target)
     cmd = [dbt_executable(), *args]
-    result = subprocess.run(cmd, cwd=project.root, env=project.dbt_env(target), check=False)
+    result = subprocess.run(
+        cmd, cwd=project.root, env=project.dbt_env(target), check=False, capture_output=quiet, text=quiet
+    )
+    if quiet and result.returncode != 0:
+        print(result.stdout, result.stderr, sep="", end="")
     if check and result.returncode != 0:
         raise DbtError(f"`dbt {' '.join(args)}` failed with exit code {result.returncode}")
     return result.returncode

@@ -56,7 +56,7 @@ def compile_analysis(project: Project, name: str) -> str:
     """Compile analyses/<name>.sql for the local target and return its SQL."""
     if not (project.root / "analyses" / f"{name}.sql").is_file():
         raise FileNotFoundError(f"no analysis named {name!r} under analyses/")
-    run_dbt(project, ["compile", "--quiet", "--select", name], target="local")
+    run_dbt(project, ["compile", "--select", name], target="local", quiet=True)
     compiled = next((project.target_path / "compiled").glob(f"*/analyses/{name}.sql"), None)
     if compiled is None:
         raise FileNotFoundError(f"dbt did not write a compiled {name}.sql under {project.target_path}")

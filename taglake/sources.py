@@ -58,8 +58,8 @@ def _meta(node: dict[str, Any]) -> dict[str, Any]:
     return {**(node.get("meta") or {}), **((node.get("config") or {}).get("meta") or {})}
 
 
-def _column(node: dict[str, Any]) -> SourceColumn:
-    meta = _meta(node)
+def _field(node: dict[str, Any], meta: dict[str, Any]) -> SourceColumn:
+    """A declared column (its attributes in `config.meta`) or JSON key (its attributes inline)."""
     return SourceColumn(
         name=node["name"],
         data_type=node.get("data_type", "string"),
@@ -68,17 +68,6 @@ def _column(node: dict[str, Any]) -> SourceColumn:
         required=bool(meta.get("required", False)),
         parses_as=meta.get("parses_as"),
         partition_key=bool(meta.get("partition_key", False)),
-    )
-
-
-def _json_key(node: dict[str, Any]) -> SourceColumn:
-    return SourceColumn(
-        name=node["name"],
-        data_type=node.get("data_type", "string"),
-        description=(node.get("description") or "").strip(),
-        pii=node.get("pii"),
-        required=bool(node.get("required", False)),
-        parses_as=node.get("parses_as"),
     )
 
 
@@ -99,8 +88,8 @@ def _tables_in(path: Path) -> list[SourceTable]:
                     raw_prefix=meta.get("raw_prefix", source["name"]),
                     format=meta["format"],
                     key=tuple(meta.get("key", ())),
-                    columns=tuple(_column(c) for c in table.get("columns", [])),
-                    json_keys=tuple(_json_key(k) for k in meta.get("json_keys", [])),
+                    columns=tuple(_field(c, _meta(c)) for c in table.get("columns", [])),
+                    json_keys=tuple(_field(k, k) for k in meta.get("json_keys", [])),
                 )
             )
     return found
