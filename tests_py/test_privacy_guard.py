@@ -18,7 +18,7 @@ pytestmark = pytest.mark.dbt
 
 PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "packages.yml", "selectors.yml")
 PROJECT_DIRS = ("models", "macros", "seeds", "tests", "snapshots", "analyses", "docs")
-MODEL = Path("models/staging/crm/stg_crm__customers.sql")
+MODEL = Path("models/staging/crm/base/base_crm__customers.sql")
 ANCHOR = "        {{ landing_date() }} as landing_date,\n"
 
 
@@ -46,7 +46,7 @@ def project_copy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
 
 def _build_customers(project: Project) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [dbt_executable(), "run", "--select", "stg_crm__customers"],
+        [dbt_executable(), "run", "--select", "base_crm__customers"],
         cwd=project.root,
         env=project.dbt_env("local"),
         capture_output=True,
@@ -56,11 +56,11 @@ def _build_customers(project: Project) -> subprocess.CompletedProcess[str]:
 
 
 def _columns(project: Project) -> set[str]:
-    """The columns stg_crm__customers has in the database now (empty when it does not exist)."""
+    """The columns base_crm__customers has in the database now (empty when it does not exist)."""
     with duckdb.connect(str(project.duckdb_path), read_only=True) as con:
         rows = con.sql(
             "select column_name from information_schema.columns "
-            "where table_schema = 'taglake_staging' and table_name = 'stg_crm__customers'"
+            "where table_schema = 'taglake_staging' and table_name = 'base_crm__customers'"
         ).fetchall()
     return {r[0] for r in rows}
 
@@ -74,10 +74,10 @@ def test_the_unbroken_model_passes_the_guard(project_copy: Project) -> None:
 @pytest.mark.parametrize(
     ("added", "finding"),
     [
-        ("source.mobile,", "mobile: a classified personal-data column, untreated"),
-        ("source.email as email_address,", "email_address: its name looks like personal data"),
-        ("source.national_id as reference_code,", "reference_code: "),
-        ("'***' || source.mobile as contact_hint,", "look like a mobile"),
+        ("checked.mobile,", "mobile: a classified personal-data column, untreated"),
+        ("checked.email as email_address,", "email_address: its name looks like personal data"),
+        ("checked.national_id as reference_code,", "reference_code: "),
+        ("'***' || checked.mobile as contact_hint,", "look like a mobile"),
     ],
     ids=["classified-column", "personal-name", "id-under-innocent-name", "mobile-inside-text"],
 )
@@ -100,11 +100,11 @@ def test_adding_an_unmasked_column_fails_the_build(project_copy: Project, added:
 
 def test_a_refused_first_build_leaves_nothing(project_copy: Project) -> None:
     with duckdb.connect(str(project_copy.duckdb_path)) as con:
-        con.execute("drop table if exists taglake_staging.stg_crm__customers")
+        con.execute("drop table if exists taglake_staging.base_crm__customers")
     model = project_copy.root / MODEL
     original = model.read_text(encoding="utf-8")
     try:
-        model.write_text(original.replace(ANCHOR, f"        source.address,\n{ANCHOR}"), encoding="utf-8")
+        model.write_text(original.replace(ANCHOR, f"        checked.address,\n{ANCHOR}"), encoding="utf-8")
         result = _build_customers(project_copy)
     finally:
         model.write_text(original, encoding="utf-8")

@@ -36,3 +36,21 @@
     {%- endif -%}
     nullif(regexp_substr({{ expr }}, '{{ pattern }}', 1, 1, 'e'), '')
 {%- endmacro %}
+
+
+{#- `expr` with every match of `pattern` replaced by `replacement`. -#}
+{% macro regex_replace_all(expr, pattern, replacement) %}
+    {{- return(adapter.dispatch('regex_replace_all', 'taglake')(expr, pattern, replacement)) -}}
+{% endmacro %}
+
+{% macro default__regex_replace_all(expr, pattern, replacement) -%}
+    regexp_replace({{ expr }}, '{{ pattern }}', '{{ replacement }}', 'g')
+{%- endmacro %}
+
+{% macro athena__regex_replace_all(expr, pattern, replacement) -%}
+    regexp_replace({{ expr }}, '{{ pattern }}', '{{ replacement }}')
+{%- endmacro %}
+
+{% macro redshift__regex_replace_all(expr, pattern, replacement) -%}
+    regexp_replace({{ expr }}, '{{ pattern }}', '{{ replacement }}')
+{%- endmacro %}

@@ -85,3 +85,30 @@
     {%- endif -%}
     {{- return(out | join(',\n        ')) -}}
 {% endmacro %}
+
+
+{#- A raw record as text for the quarantine, with personal data masked: the declared fields in file order joined
+    by commas, every classified field replaced by its class in brackets ([national_id], [mobile], …), or left
+    empty when it was blank, so the record still shows what was missing. A JSON-lines
+    table's raw line is free text, possibly malformed, so its personal values are redacted by pattern instead:
+    the national_id value (whole or cut off), then anything shaped like an ID, a mobile or an e-mail. -#}
+{% macro masked_record(source_name, table_name, relation='source', raw_line_column='raw_line') %}
+    {%- if raw_json_keys(source_name, table_name) -%}
+        {%- set line = relation ~ '.' ~ raw_line_column -%}
+        {%- set line = regex_replace_all(line, '"national_id" *: *"[^"]*("|$)', '"national_id":"[national_id]"') -%}
+        {%- set line = regex_replace_all(line, '[A-Za-z][0-9]{9}', '[national_id]') -%}
+        {%- set line = regex_replace_all(line, '(09|[+]886[ -]?9)[0-9 -]{7,12}[0-9]', '[mobile]') -%}
+        {%- set line = regex_replace_all(line, '[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+', '[email]') -%}
+        {{- return(line) -}}
+    {%- endif -%}
+    {%- set fields = [] -%}
+    {%- for column in raw_table_columns(source_name, table_name) if not column.meta.get('partition_key') -%}
+        {%- if column.meta.get('pii') -%}
+            {%- set ref = relation ~ '.' ~ column.name -%}
+            {%- do fields.append("case when " ~ is_blank(ref) ~ " then '' else '[" ~ column.meta.pii ~ "]' end") -%}
+        {%- else -%}
+            {%- do fields.append("coalesce(cast(" ~ relation ~ "." ~ column.name ~ " as varchar), '')") -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{- return(fields | join(" || ',' || ") if fields else "''") -}}
+{% endmacro %}

@@ -3,7 +3,6 @@ with
 
 transactions as (
     select * from {{ ref('stg_cards__transactions') }}
-    where reject_reason is null
 ),
 
 merchant_categories as (

@@ -1,10 +1,10 @@
 -- Every raw row of every source table, reduced to where it landed and whether staging accepted it.
 {%- set staged = [
-    ('crm.customers', 'stg_crm__customers'),
-    ('core_banking.accounts', 'stg_core_banking__accounts'),
-    ('cards.transactions', 'stg_cards__transactions'),
-    ('digital.app_events', 'stg_digital__app_events'),
-    ('ml.model_scores', 'stg_ml__model_scores'),
+    ('crm.customers', 'base_crm__customers'),
+    ('core_banking.accounts', 'base_core_banking__accounts'),
+    ('cards.transactions', 'base_cards__transactions'),
+    ('digital.app_events', 'base_digital__app_events'),
+    ('ml.model_scores', 'base_ml__model_scores'),
 ] %}
 with
 

@@ -1,55 +1,25 @@
--- App events: each raw line parsed as JSON, one row per raw line (malformed lines included), masked, with a
--- reason on those to quarantine. The raw line itself never leaves: only the declared keys, treated.
+-- One row per app event, accepted and masked, as first landed (a duplicate landing later collapses here).
 with
 
-source as (
-    select * from {{ source('digital', 'app_events') }}
+accepted as (
+    select * from {{ ref('base_digital__app_events') }}
+    where reject_reason is null
 ),
 
-masking_keys as (
-    {{ masking_keys() }}
-),
-
-parsed as (
-    select
-        {{ landing_date() }} as landing_date,
-        {{ json_is_valid('raw_line') }} as is_valid_json,
-        case when {{ json_is_valid('raw_line') }} then raw_line end as json_line
-    from source
-),
-
-logins as (
-    select
-        parsed.*,
-        {{ json_text('parsed.json_line', ['national_id']) }} as login_national_id
-    from parsed
-),
-
-customer_tokens as (
-    {{ token_lookup('logins', 'login_national_id', 'national_id') }}
-),
-
-typed as (
-    select
-        {{ masked_columns('digital', 'app_events', relation='logins', lookups={'national_id': 'customer_tokens'}) }},
-        logins.landing_date,
-        {{ json_text('logins.json_line', ['event_id']) }} as event_id,
-        lower({{ json_text('logins.json_line', ['event_type']) }}) as event_type,
-        {{ safe_cast(json_text('logins.json_line', ['event_at']), 'timestamp') }} as event_at,
-        {{ json_text('logins.json_line', ['page']) }} as page,
-        {{ json_text('logins.json_line', ['product_code']) }} as product_code,
-        lower({{ json_text('logins.json_line', ['device', 'os']) }}) as device_os,
-        {{ json_text('logins.json_line', ['device', 'os_version']) }} as device_os_version,
-        {{ json_text('logins.json_line', ['device', 'app_version']) }} as app_version,
-        {{ json_text('logins.json_line', ['device', 'device_model']) }} as device_model,
-        case
-            when not logins.is_valid_json then 'malformed_json'
-            when {{ missing_required('digital', 'app_events', relation='logins') }} then 'missing_required'
-            when {{ wrong_type('digital', 'app_events', relation='logins') }} then 'wrong_type'
-        end as reject_reason
-    from logins
-    left join customer_tokens
-        on logins.login_national_id = customer_tokens.value
+first_landed as (
+    {{ deduplicated('accepted', ['event_id'], 'landing_date asc') }}
 )
 
-select * from typed
+select
+    event_id,
+    customer_token,
+    event_type,
+    event_at,
+    page,
+    product_code,
+    device_os,
+    device_os_version,
+    app_version,
+    device_model,
+    landing_date
+from first_landed

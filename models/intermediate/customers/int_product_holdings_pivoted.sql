@@ -1,0 +1,40 @@
+-- Per customer: the products held (accounts not closed) by type, and balances in TWD. One row per customer with
+-- at least one account.
+with
+
+accounts as (
+    select * from {{ ref('stg_core_banking__accounts') }}
+    where account_status <> 'closed'
+),
+
+pivoted as (
+    select
+        customer_token,
+        count(*) as open_account_count,
+        {%- for product in ['deposit', 'credit_card', 'loan', 'wealth', 'insurance'] %}
+        sum(case when product_type = '{{ product }}' then 1 else 0 end) as {{ product }}_account_count,
+        {%- endfor %}
+        sum(case when product_type = 'deposit' then balance_twd else 0 end) as deposit_balance_twd,
+        sum(case when product_type = 'wealth' then balance_twd else 0 end) as wealth_balance_twd,
+        sum(case when product_type = 'loan' then balance_twd else 0 end) as loan_balance_twd,
+        sum(case when product_type = 'credit_card' then credit_limit_twd else 0 end) as credit_limit_twd,
+        sum(case when account_status = 'dormant' then 1 else 0 end) as dormant_account_count
+    from accounts
+    group by customer_token
+)
+
+select
+    customer_token,
+    open_account_count,
+    deposit_account_count,
+    credit_card_account_count,
+    loan_account_count,
+    wealth_account_count,
+    insurance_account_count,
+    dormant_account_count,
+    deposit_balance_twd,
+    wealth_balance_twd,
+    loan_balance_twd,
+    credit_limit_twd,
+    deposit_balance_twd + wealth_balance_twd as assets_under_management_twd
+from pivoted

@@ -1,0 +1,33 @@
+-- Per customer and month: pre-computed card spend metrics, what tags and dashboards are computed from.
+with
+
+monthly as (
+    select * from {{ ref('int_card_spend_aggregated_monthly') }}
+),
+
+metrics as (
+    select
+        customer_token,
+        spend_month,
+        sum(transaction_count) as transaction_count,
+        sum(spend_twd) as spend_twd,
+        sum(case when is_foreign then spend_twd else 0 end) as foreign_spend_twd,
+        sum(case when channel = 'online' then spend_twd else 0 end) as online_spend_twd,
+        sum(case when spend_category = 'travel' then spend_twd else 0 end) as travel_spend_twd,
+        sum(case when spend_category = 'dining' then spend_twd else 0 end) as dining_spend_twd,
+        count(distinct spend_category) as spend_category_count
+    from monthly
+    group by customer_token, spend_month
+)
+
+select
+    customer_token,
+    spend_month,
+    cast(transaction_count as bigint) as transaction_count,
+    cast(spend_twd as decimal(18, 2)) as spend_twd,
+    cast(foreign_spend_twd as decimal(18, 2)) as foreign_spend_twd,
+    cast(online_spend_twd as decimal(18, 2)) as online_spend_twd,
+    cast(travel_spend_twd as decimal(18, 2)) as travel_spend_twd,
+    cast(dining_spend_twd as decimal(18, 2)) as dining_spend_twd,
+    cast(spend_category_count as integer) as spend_category_count
+from metrics

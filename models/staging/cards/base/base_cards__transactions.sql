@@ -1,0 +1,63 @@
+-- Every card transaction: checked, typed, masked and converted to TWD, with the reason a rejected row is
+-- quarantined and its raw record (personal data masked). The cardholder's national ID becomes customer_token,
+-- tokenized once per distinct ID (the feed repeats each customer on many rows). The currency reference is joined
+-- only to validate and convert. stg_cards__transactions keeps one accepted row per transaction.
+with
+
+source as (
+    select * from {{ source('cards', 'transactions') }}
+),
+
+masking_keys as (
+    {{ masking_keys() }}
+),
+
+customer_tokens as (
+    {{ token_lookup('source', 'national_id', 'national_id') }}
+),
+
+currencies as (
+    select * from {{ ref('ref_currencies') }}
+),
+
+checked as (
+    select
+        source.*,
+        currencies.twd_per_unit,
+        case
+            when {{ missing_required('cards', 'transactions') }} then 'missing_required'
+            when currencies.currency_code is null then 'unknown_currency'
+            when source.amount < 0 then 'negative_amount'
+            when source.amount * currencies.twd_per_unit >= {{ var('absurd_amount_twd') }} then 'absurd_amount'
+        end as reject_reason
+    from source
+    left join currencies
+        on upper(source.currency) = currencies.currency_code
+),
+
+typed as (
+    select
+        {{ masked_columns('cards', 'transactions', relation='checked', lookups={'national_id': 'customer_tokens'}) }},
+        {{ landing_date() }} as landing_date,
+        checked.transaction_id,
+        checked.card_id,
+        checked.transaction_at,
+        cast(checked.transaction_at as date) as transaction_date,
+        checked.amount,
+        upper(checked.currency) as currency_code,
+        cast(checked.amount * checked.twd_per_unit as decimal(18, 2)) as amount_twd,
+        checked.merchant_category_code,
+        upper(checked.merchant_country) as merchant_country_code,
+        lower(checked.channel) as channel,
+        lower(checked.wallet_type) as wallet_type,
+        checked.reject_reason,
+        case
+            when checked.reject_reason is not null
+                then {{ masked_record('cards', 'transactions', relation='checked') }}
+        end as quarantined_record
+    from checked
+    left join customer_tokens
+        on checked.national_id = customer_tokens.value
+)
+
+select * from typed

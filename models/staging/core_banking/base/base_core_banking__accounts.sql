@@ -1,0 +1,56 @@
+-- Every row of core banking's account change extract: checked, typed and masked, with the reason a rejected row
+-- is quarantined and its raw record (personal data masked). The holder's national ID becomes customer_token,
+-- tokenized once per distinct ID. stg_core_banking__accounts keeps the accepted, latest versions.
+with
+
+source as (
+    select * from {{ source('core_banking', 'accounts') }}
+),
+
+masking_keys as (
+    {{ masking_keys() }}
+),
+
+customer_tokens as (
+    {{ token_lookup('source', 'national_id', 'national_id') }}
+),
+
+checked as (
+    select
+        source.*,
+        case
+            when {{ missing_required('core_banking', 'accounts') }} then 'missing_required'
+            when {{ wrong_type('core_banking', 'accounts') }} then 'wrong_type'
+            when {{ safe_cast('source.balance_twd', 'decimal(18, 2)') }} < 0 then 'negative_amount'
+            when {{ safe_cast('source.balance_twd', 'decimal(18, 2)') }} >= {{ var('absurd_amount_twd') }}
+                then 'absurd_amount'
+        end as reject_reason
+    from source
+),
+
+typed as (
+    select
+        {{ masked_columns(
+            'core_banking', 'accounts', relation='checked', lookups={'national_id': 'customer_tokens'}
+        ) }},
+        {{ landing_date() }} as landing_date,
+        trim(checked.account_id) as account_id,
+        lower(trim(checked.product_type)) as product_type,
+        trim(checked.product_code) as product_code,
+        lower(trim(checked.account_status)) as account_status,
+        {{ safe_cast('checked.opened_date', 'date') }} as opened_date,
+        {{ safe_cast('checked.closed_date', 'date') }} as closed_date,
+        {{ safe_cast('checked.balance_twd', 'decimal(18, 2)') }} as balance_twd,
+        {{ safe_cast('checked.credit_limit_twd', 'decimal(18, 2)') }} as credit_limit_twd,
+        {{ safe_cast('checked.updated_at', 'timestamp') }} as updated_at,
+        checked.reject_reason,
+        case
+            when checked.reject_reason is not null
+                then {{ masked_record('core_banking', 'accounts', relation='checked') }}
+        end as quarantined_record
+    from checked
+    left join customer_tokens
+        on checked.national_id = customer_tokens.value
+)
+
+select * from typed

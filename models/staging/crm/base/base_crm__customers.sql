@@ -1,0 +1,43 @@
+-- Every row of the CRM change extract: checked, typed and masked, with the reason a rejected row is quarantined
+-- and its raw record (personal data masked). stg_crm__customers keeps the accepted, latest versions.
+with
+
+source as (
+    select * from {{ source('crm', 'customers') }}
+),
+
+masking_keys as (
+    {{ masking_keys() }}
+),
+
+checked as (
+    select
+        source.*,
+        case
+            when {{ missing_required('crm', 'customers') }} then 'missing_required'
+            when not {{ national_id_is_valid('source.national_id') }} then 'invalid_checksum'
+            when {{ wrong_type('crm', 'customers') }} then 'wrong_type'
+        end as reject_reason
+    from source
+),
+
+typed as (
+    select
+        {{ masked_columns('crm', 'customers', relation='checked', as_of=safe_cast('checked.updated_at', 'date')) }},
+        {{ landing_date() }} as landing_date,
+        upper(trim(checked.gender)) as gender,
+        trim(checked.home_branch) as home_branch_code,
+        upper(trim(checked.risk_grade)) as risk_grade,
+        lower(trim(checked.customer_status)) as customer_status,
+        {{ safe_cast('checked.customer_since', 'date') }} as customer_since_date,
+        {{ safe_cast('checked.updated_at', 'timestamp') }} as updated_at,
+        masking_keys.key_version as masking_key_version,
+        checked.reject_reason,
+        case
+            when checked.reject_reason is not null then {{ masked_record('crm', 'customers', relation='checked') }}
+        end as quarantined_record
+    from checked
+    cross join masking_keys
+)
+
+select * from typed

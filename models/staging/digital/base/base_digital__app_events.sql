@@ -1,0 +1,62 @@
+-- Every app event line: parsed as JSON (malformed lines included), checked, typed and masked, with the reason a
+-- rejected line is quarantined and the line itself with personal data redacted. The raw line never leaves
+-- otherwise: only the declared keys, treated. stg_digital__app_events keeps one accepted row per event.
+with
+
+source as (
+    select * from {{ source('digital', 'app_events') }}
+),
+
+masking_keys as (
+    {{ masking_keys() }}
+),
+
+parsed as (
+    select
+        source.raw_line,
+        {{ landing_date() }} as landing_date,
+        {{ json_is_valid('source.raw_line') }} as is_valid_json,
+        case when {{ json_is_valid('source.raw_line') }} then source.raw_line end as json_line
+    from source
+),
+
+checked as (
+    select
+        parsed.*,
+        {{ json_text('parsed.json_line', ['national_id']) }} as login_national_id,
+        case
+            when not parsed.is_valid_json then 'malformed_json'
+            when {{ missing_required('digital', 'app_events', relation='parsed') }} then 'missing_required'
+            when {{ wrong_type('digital', 'app_events', relation='parsed') }} then 'wrong_type'
+        end as reject_reason
+    from parsed
+),
+
+customer_tokens as (
+    {{ token_lookup('checked', 'login_national_id', 'national_id') }}
+),
+
+typed as (
+    select
+        {{ masked_columns('digital', 'app_events', relation='checked', lookups={'national_id': 'customer_tokens'}) }},
+        checked.landing_date,
+        {{ json_text('checked.json_line', ['event_id']) }} as event_id,
+        lower({{ json_text('checked.json_line', ['event_type']) }}) as event_type,
+        {{ safe_cast(json_text('checked.json_line', ['event_at']), 'timestamp') }} as event_at,
+        {{ json_text('checked.json_line', ['page']) }} as page,
+        {{ json_text('checked.json_line', ['product_code']) }} as product_code,
+        lower({{ json_text('checked.json_line', ['device', 'os']) }}) as device_os,
+        {{ json_text('checked.json_line', ['device', 'os_version']) }} as device_os_version,
+        {{ json_text('checked.json_line', ['device', 'app_version']) }} as app_version,
+        {{ json_text('checked.json_line', ['device', 'device_model']) }} as device_model,
+        checked.reject_reason,
+        case
+            when checked.reject_reason is not null
+                then {{ masked_record('digital', 'app_events', relation='checked') }}
+        end as quarantined_record
+    from checked
+    left join customer_tokens
+        on checked.login_national_id = customer_tokens.value
+)
+
+select * from typed

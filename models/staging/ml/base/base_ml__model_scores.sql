@@ -1,0 +1,46 @@
+-- Every model score: checked, typed and masked, with the reason a rejected row is quarantined and its raw record
+-- (personal data masked). The scored customer's national ID becomes customer_token, tokenized once per distinct ID.
+-- stg_ml__model_scores keeps one accepted row per customer, model, version and scoring run.
+with
+
+source as (
+    select * from {{ source('ml', 'model_scores') }}
+),
+
+masking_keys as (
+    {{ masking_keys() }}
+),
+
+customer_tokens as (
+    {{ token_lookup('source', 'national_id', 'national_id') }}
+),
+
+checked as (
+    select
+        source.*,
+        case
+            when {{ missing_required('ml', 'model_scores') }} then 'missing_required'
+            when source.score < 0 or source.score > 1 then 'score_out_of_range'
+        end as reject_reason
+    from source
+),
+
+typed as (
+    select
+        {{ masked_columns('ml', 'model_scores', relation='checked', lookups={'national_id': 'customer_tokens'}) }},
+        {{ landing_date() }} as landing_date,
+        lower(checked.model_name) as model_name,
+        checked.model_version,
+        checked.scored_at,
+        checked.score,
+        checked.reject_reason,
+        case
+            when checked.reject_reason is not null
+                then {{ masked_record('ml', 'model_scores', relation='checked') }}
+        end as quarantined_record
+    from checked
+    left join customer_tokens
+        on checked.national_id = customer_tokens.value
+)
+
+select * from typed
