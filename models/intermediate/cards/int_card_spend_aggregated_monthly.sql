@@ -2,26 +2,20 @@
 with
 
 transactions as (
-    select * from {{ ref('stg_cards__transactions') }}
-),
-
-merchant_categories as (
-    select * from {{ ref('ref_merchant_categories') }}
+    select * from {{ ref('int_card_transactions_categorized') }}
 ),
 
 aggregated as (
     select
-        transactions.customer_token,
-        transactions.channel,
-        {{ dbt.date_trunc('month', 'transactions.transaction_date') }} as spend_month,
-        coalesce(merchant_categories.spend_category, 'other') as spend_category,
-        transactions.merchant_country_code <> 'TW' as is_foreign,
+        customer_token,
+        channel,
+        spend_category,
+        is_foreign,
+        {{ dbt.date_trunc('month', 'transaction_date') }} as spend_month,
         count(*) as transaction_count,
-        sum(transactions.amount_twd) as spend_twd
+        sum(amount_twd) as spend_twd
     from transactions
-    left join merchant_categories
-        on transactions.merchant_category_code = merchant_categories.merchant_category_code
-    group by 1, 2, 3, 4, 5
+    group by customer_token, channel, spend_category, is_foreign, {{ dbt.date_trunc('month', 'transaction_date') }}
 )
 
 select

@@ -2,29 +2,23 @@
 with
 
 transactions as (
-    select * from {{ ref('stg_cards__transactions') }}
-),
-
-merchant_categories as (
-    select * from {{ ref('ref_merchant_categories') }}
+    select * from {{ ref('int_card_transactions_categorized') }}
 )
 
 select
-    transactions.transaction_id,
-    transactions.customer_token,
-    transactions.card_id,
-    transactions.transaction_at,
-    transactions.transaction_date,
-    transactions.currency_code,
-    transactions.merchant_category_code,
-    transactions.merchant_country_code,
-    transactions.channel,
-    transactions.wallet_type,
-    transactions.landing_date,
-    cast(transactions.amount as decimal(18, 2)) as amount,
-    cast(transactions.amount_twd as decimal(18, 2)) as amount_twd,
-    coalesce(merchant_categories.spend_category, 'other') as spend_category,
-    transactions.merchant_country_code <> 'TW' as is_foreign
+    transaction_id,
+    customer_token,
+    card_id,
+    transaction_at,
+    transaction_date,
+    currency_code,
+    merchant_category_code,
+    merchant_country_code,
+    channel,
+    wallet_type,
+    landing_date,
+    spend_category,
+    is_foreign,
+    cast(amount as decimal(18, 2)) as amount,
+    cast(amount_twd as decimal(18, 2)) as amount_twd
 from transactions
-left join merchant_categories
-    on transactions.merchant_category_code = merchant_categories.merchant_category_code
