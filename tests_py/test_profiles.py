@@ -61,7 +61,7 @@ def test_aws_targets_take_every_account_value_from_the_environment() -> None:
     import yaml
 
     profile = yaml.safe_load((Project.locate().root / "profiles.yml").read_text(encoding="utf-8"))["taglake"]
-    literal_ok = {"type", "database", "s3_data_naming", "sslmode", "threads", "num_retries"}
+    literal_ok = {"type", "database", "s3_data_naming", "sslmode", "autocommit", "threads", "num_retries"}
     for target in AWS_TARGETS:
         for key, value in profile["outputs"][target].items():
             if key in literal_ok:
