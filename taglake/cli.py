@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
-from taglake import __version__
+from taglake import __version__, verify
 from taglake.dbt import DbtError, build, run_dbt
 from taglake.project import Project
 from taglake.tables import format_table
@@ -166,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_scan(sub)
     _add_keys(sub)
     _add_bench(sub)
+    verify.add_parser(sub)
     return parser
 
 
@@ -291,6 +292,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_keys(ns, project)
         if ns.command == "bench":
             return cmd_bench(ns, project)
+        if ns.command == "verify":
+            return verify.run(ns, project)
     except (DbtError, FileNotFoundError, ValueError, KeyError) as exc:
         print(f"taglake: {exc}", file=sys.stderr)
         return 1
