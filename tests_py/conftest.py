@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from taglake.dbt import build, run_dbt
 from taglake.generate import generate_lake
+from taglake.offline import CompiledProject
 from taglake.project import Project
 
 # Small, but with a defect rate high enough that every defect kind occurs.
@@ -62,3 +63,20 @@ def source_pii_columns(dbt_manifest: dict) -> dict[str, str]:
             if pii:
                 found[name] = pii
     return found
+
+
+@pytest.fixture(scope="session")
+def aws_compiled(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], CompiledProject]:
+    """Every node compiled offline for an AWS target (athena, redshift, athena_system, redshift_system), once per
+    session and target: `aws_compiled("athena")`."""
+    from taglake.offline import compile_project
+
+    work = tmp_path_factory.mktemp("aws_compiled")
+    cache: dict[str, CompiledProject] = {}
+
+    def compiled(target: str) -> CompiledProject:
+        if target not in cache:
+            cache[target] = compile_project(Project.locate(), target, artifacts_dir=work)
+        return cache[target]
+
+    return compiled

@@ -1,0 +1,68 @@
+"""The SQL compiled for Athena and Redshift, run on the local lake, builds every mart exactly as the local build."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import replace
+from decimal import Decimal
+
+import pytest
+
+from taglake.conformance import _normal, marts, run_conformance
+from taglake.offline import CompiledProject
+from taglake.project import Project
+
+Compiled = Callable[[str], CompiledProject]
+
+
+def _local_marts(built_project: Project) -> set[str]:
+    manifest = json.loads((built_project.target_path / "manifest.json").read_text(encoding="utf-8"))
+    return {
+        n["name"]
+        for n in manifest["nodes"].values()
+        if n["resource_type"] == "model"
+        and n["original_file_path"].startswith("models/marts/")
+        and n["config"]["materialized"] != "ephemeral"
+    }
+
+
+@pytest.mark.dbt
+@pytest.mark.parametrize("target", ["athena", "redshift"])
+def test_every_mart_from_the_engines_sql_equals_the_local_build(
+    aws_compiled: Compiled, built_project: Project, target: str
+) -> None:
+    compiled = aws_compiled(target)
+    assert {m.name for m in marts(compiled)} == _local_marts(built_project) != set()
+    results = run_conformance(
+        compiled, built_project.target_path / "manifest.json", built_project.duckdb_path, upstream_too=True
+    )
+    compared = {r.mart for r in results}
+    assert _local_marts(built_project) <= compared
+    assert any(name.startswith("base_") for name in compared), "conformance starts from staging"
+    assert all(r.native_rows > 0 for r in results if r.mart in _local_marts(built_project))
+    unequal = [str(r) for r in results if not r.equal]
+    assert not unequal, "\n".join(unequal)
+
+
+@pytest.mark.dbt
+def test_a_changed_upstream_model_is_noticed_in_the_mart(aws_compiled: Compiled, built_project: Project) -> None:
+    compiled = aws_compiled("athena")
+    holdings = next(n for n in compiled.nodes.values() if n.name == "int_product_holdings_pivoted")
+    assert "'deposit'" in holdings.sql
+    broken = replace(holdings, sql=holdings.sql.replace("'deposit'", "'loan'"))
+    tampered = replace(compiled, nodes={**compiled.nodes, holdings.unique_id: broken})
+    (result,) = run_conformance(
+        tampered, built_project.target_path / "manifest.json", built_project.duckdb_path, only=["dim_customers"]
+    )
+    assert not result.equal
+    assert "assets_under_management_twd" in result.differing_columns
+    assert "customer_token" not in result.differing_columns
+
+
+def test_values_compare_exactly_except_floats_to_nine_significant_digits() -> None:
+    assert _normal(0.1 + 0.2) == _normal(0.3)
+    assert _normal(1.0000001) != _normal(1.0000002)
+    assert _normal(Decimal("1.50")) == _normal(Decimal("1.5"))
+    assert _normal(Decimal("1.51")) != _normal(Decimal("1.5"))
+    assert _normal("a") == "a"

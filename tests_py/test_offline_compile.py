@@ -1,0 +1,93 @@
+"""Every node compiles for the AWS targets with no AWS account and no network, and parses in its engine's dialect."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+
+from taglake.offline import (
+    CLOSED_ENDPOINT,
+    CompiledNode,
+    CompiledProject,
+    offline_env,
+    sqlfluff_failures,
+    sqlglot_failures,
+)
+from taglake.project import Project
+
+AWS_TARGETS = ["athena", "redshift", "athena_system", "redshift_system"]
+Compiled = Callable[[str], CompiledProject]
+
+
+def _node(sql: str) -> CompiledNode:
+    return CompiledNode("model.taglake.probe", "model", "probe", "models/probe.sql", "table", None, sql, (), ())
+
+
+def _enabled_in_manifest(compiled: CompiledProject, kinds: tuple[str, ...]) -> set[str]:
+    manifest = json.loads(compiled.manifest_path.read_text(encoding="utf-8"))
+    return {
+        uid
+        for uid, n in manifest["nodes"].items()
+        if n["resource_type"] in kinds and (n.get("config") or {}).get("enabled", True)
+    }
+
+
+def test_the_offline_environment_has_no_credentials_and_no_reachable_endpoint(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
+    monkeypatch.setenv("AWS_PROFILE", "prod")
+    env = offline_env(Project.locate(), "athena")
+    assert "AWS_ACCESS_KEY_ID" not in env and "AWS_PROFILE" not in env
+    assert env["AWS_ENDPOINT_URL"] == CLOSED_ENDPOINT and env["AWS_EC2_METADATA_DISABLED"] == "true"
+    assert env["TAGLAKE_TARGET"] == "athena"
+
+
+@pytest.mark.dbt
+@pytest.mark.parametrize("target", AWS_TARGETS)
+def test_every_node_compiles_offline(aws_compiled: Compiled, target: str) -> None:
+    compiled = aws_compiled(target)
+    expected = _enabled_in_manifest(compiled, ("model", "test", "snapshot", "analysis"))
+    got = {n.unique_id for n in compiled.checked()}
+    assert expected - got == set(), f"compiled without SQL: {sorted(expected - got)}"
+    kinds = {n.resource_type for n in compiled.checked()}
+    assert {"model", "test", "analysis"} <= kinds
+    vault = {n.name for n in compiled.checked() if n.path.startswith("models/vault/")}
+    assert bool(vault) == target.endswith("_system"), "the vault compiles on the system targets only"
+
+
+@pytest.mark.dbt
+@pytest.mark.parametrize("target", AWS_TARGETS)
+def test_every_compiled_node_parses_in_its_dialect(aws_compiled: Compiled, target: str) -> None:
+    compiled = aws_compiled(target)
+    nodes = compiled.checked()
+    if target.endswith("_system"):
+        # The system target compiles the same SQL plus the vault: parse what differs from the pipeline's target.
+        base = {n.unique_id: n.sql for n in aws_compiled(target.removesuffix("_system")).checked()}
+        nodes = [n for n in nodes if base.get(n.unique_id) != n.sql]
+        assert any(n.path.startswith("models/vault/") for n in nodes)
+    failures = sqlglot_failures(nodes, compiled.engine) + sqlfluff_failures(nodes, compiled.engine)
+    assert not failures, f"{len({f.unique_id for f in failures})} nodes do not parse:\n" + "\n".join(map(str, failures))
+
+
+@pytest.mark.parametrize(
+    ("sql", "engine", "checkers"),
+    [
+        ("select a from t where (", "athena", {"sqlglot", "sqlfluff"}),
+        ("selec 1", "redshift", {"sqlglot", "sqlfluff"}),
+        ("select 1 from t qualify x = 1", "athena", {"sqlglot", "sqlfluff"}),  # Athena has no QUALIFY
+        ("select x ~ 'a' from t", "athena", {"sqlglot"}),  # Redshift's regex operator
+    ],
+)
+def test_the_parse_checks_reject_what_the_dialect_cannot_parse(sql: str, engine: str, checkers: set[str]) -> None:
+    failures = sqlglot_failures([_node(sql)], engine) + sqlfluff_failures([_node(sql)], engine)
+    assert {f.checker for f in failures} == checkers
+    assert all(f.unique_id == "model.taglake.probe" for f in failures)
+
+
+@pytest.mark.parametrize("engine", ["athena", "redshift"])
+def test_the_parse_checks_accept_what_the_dialect_parses(engine: str) -> None:
+    sql = "with a as (select 1 as x) select x, count(*) as n from a group by x"
+    assert sqlglot_failures([_node(sql)], engine) == [] and sqlfluff_failures([_node(sql)], engine) == []
