@@ -11,7 +11,7 @@ export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
-.PHONY: help setup demo test lint lint-python lint-sql generate build docs clean lock
+.PHONY: help setup demo test lint lint-python lint-sql generate build docs verify clean lock
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -49,6 +49,9 @@ build: setup  ## dbt deps + dbt build on the local target
 
 docs: setup  ## dbt docs generate (target/index.html)
 	$(BIN)/taglake dbt docs generate
+
+verify: setup  ## prove the Athena and Redshift targets offline: compile, parse, conformance with the local build
+	$(BIN)/taglake verify
 
 lock:  ## re-pin requirements.lock from the current .venv
 	{ echo "# Exact versions installed by \`make setup\` (pip install -r requirements.lock). Regenerate with \`make lock\`."; \

@@ -66,3 +66,27 @@ def test_values_compare_exactly_except_floats_to_nine_significant_digits() -> No
     assert _normal(Decimal("1.50")) == _normal(Decimal("1.5"))
     assert _normal(Decimal("1.51")) != _normal(Decimal("1.5"))
     assert _normal("a") == "a"
+
+
+@pytest.mark.dbt
+def test_without_the_json_path_fix_redshift_app_events_do_not_conform(
+    aws_compiled: Compiled, built_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlglot import exp
+
+    import taglake.transpile as transpile
+
+    fixes = transpile._redshift_fixes
+    monkeypatch.setattr(
+        transpile, "_redshift_fixes", lambda node: node if isinstance(node, exp.JSONExtractScalar) else fixes(node)
+    )
+    results = run_conformance(
+        aws_compiled("redshift"),
+        built_project.target_path / "manifest.json",
+        built_project.duckdb_path,
+        only=["fct_quarantined_rows"],
+        upstream_too=True,
+    )
+    unequal = {r.mart: r for r in results if not r.equal}
+    assert "base_digital__app_events" in unequal
+    assert "device_os" in unequal["base_digital__app_events"].differing_columns
