@@ -115,8 +115,8 @@ def test_lake_formation_tags_follow_the_source_classification(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dbt_manifest: dict
 ) -> None:
     columns = ["customer_token", "mobile_masked", "email_token", "city", "age_band", "spend_twd", "national_id"]
-    sql = "{{ tojson(pii_lf_tags_config(" + repr(columns) + ", 'marts')) }}"
-    config = json.loads(_compile(tmp_path, monkeypatch, "athena", sql))
+    sql = "{{ tojson([pii_lf_tags_config(" + repr(columns) + ", 'marts'), pii_column_kinds()]) }}"
+    config, kinds = json.loads(_compile(tmp_path, monkeypatch, "athena", sql))
     assert config["enabled"] is True and config["tags"] == {"layer": "marts"}
     tagged = {c: kind for kind, cols in config["tags_columns"]["pii"].items() for c in cols}
     assert tagged == {
@@ -129,7 +129,6 @@ def test_lake_formation_tags_follow_the_source_classification(
         "national_id": "clear",
     }
     # Every classified source column is `clear` under its own name: the one source of truth is the source YAML.
-    kinds = json.loads(_compile(tmp_path, monkeypatch, "athena", "{{ tojson(pii_column_kinds()) }}"))
     classified = {
         name
         for source in dbt_manifest["sources"].values()
