@@ -130,17 +130,39 @@ def engine_of(target: str) -> str:
     return AWS_TARGETS[target]
 
 
-def compile_project(project: Project, target: str, *, artifacts_dir: Path) -> CompiledProject:
-    """`dbt compile` of every node for an AWS target, offline; the artifacts go under `artifacts_dir/target`."""
+def compile_project(
+    project: Project, target: str, *, artifacts_dir: Path, incremental: bool = False
+) -> CompiledProject:
+    """`dbt compile` of every node for an AWS target, offline; the artifacts go under `artifacts_dir/target`.
+    is_incremental() cannot look the relation up offline (macros/aws/offline_compile.sql): it is false, so each
+    incremental model compiles to its full-refresh SQL, or true with `incremental`, to its incremental SQL."""
     engine = engine_of(target)
-    here = replace(project, target_path=artifacts_dir / target / "target", log_path=artifacts_dir / target / "logs")
-    cmd = [dbt_executable(), "--quiet", "--no-populate-cache", "compile", "--no-introspect", "--select", "fqn:*"]
+    folder = artifacts_dir / target / ("incremental" if incremental else "full")
+    here = replace(project, target_path=folder / "target", log_path=folder / "logs")
+    offline_vars = json.dumps({"offline_compile": True, "offline_incremental": incremental})
+    cmd = [
+        dbt_executable(),
+        "--quiet",
+        "--no-populate-cache",
+        "compile",
+        "--no-introspect",
+        "--select",
+        "fqn:*",
+        "--vars",
+        offline_vars,
+    ]
     result = subprocess.run(
         cmd, cwd=here.root, env=offline_env(here, target), capture_output=True, text=True, check=False
     )
     if result.returncode != 0:
-        raise DbtError(f"offline dbt compile failed for target {target}:\n{result.stdout}{result.stderr}")
+        kind = "incremental" if incremental else "full-refresh"
+        raise DbtError(f"offline dbt compile ({kind}) failed for target {target}:\n{result.stdout}{result.stderr}")
     return load_compiled(here.target_path / "manifest.json", target, engine)
+
+
+def incremental_models(compiled: CompiledProject) -> list[CompiledNode]:
+    """The incremental models of a compiled project."""
+    return [n for n in compiled.nodes.values() if n.resource_type == "model" and n.materialized == "incremental"]
 
 
 def load_compiled(manifest_path: Path, target: str, engine: str) -> CompiledProject:
@@ -220,11 +242,20 @@ def parse_failures(compiled: CompiledProject) -> list[ParseFailure]:
 def verify_offline(
     project: Project, targets: Iterable[str], *, artifacts_dir: Path
 ) -> dict[str, tuple[CompiledProject, list[ParseFailure]]]:
-    """Compile every node for each target offline and check its SQL parses; target → (compiled, failures)."""
+    """Compile every node for each target offline and check its SQL parses, an incremental model's incremental SQL
+    too (a second compile); target → (compiled full-refresh project, failures)."""
     out = {}
     for target in targets:
         compiled = compile_project(project, target, artifacts_dir=artifacts_dir)
-        out[target] = (compiled, parse_failures(compiled))
+        failures = parse_failures(compiled)
+        if incremental_models(compiled):
+            again = compile_project(project, target, artifacts_dir=artifacts_dir, incremental=True)
+            nodes = incremental_models(again)
+            failures += [
+                replace(f, unique_id=f"{f.unique_id} (incremental)")
+                for f in sqlglot_failures(nodes, again.engine) + sqlfluff_failures(nodes, again.engine)
+            ]
+        out[target] = (compiled, failures)
     return out
 
 
