@@ -444,6 +444,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (DbtError, FileNotFoundError, ValueError, KeyError, RuntimeError) as exc:
         print(f"taglake: {exc}", file=sys.stderr)
         return 1
+    except Exception as exc:
+        if type(exc).__module__.startswith(("botocore", "boto3")):  # AWS said no: credentials, permissions, …
+            print(f"taglake: {exc}", file=sys.stderr)
+            return 1
+        raise
     return 2
 
 

@@ -13,7 +13,7 @@ import math
 import os
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -292,7 +292,3 @@ def run_query(
         return run_athena(client or athena_client(region=settings.region), sql, settings)
     raise ValueError("taglake query runs on local and athena targets; on Redshift use the query editor or psql")
 
-
-def rows_as_text(rows: Sequence[Sequence[Any]]) -> list[list[str]]:
-    """Rows as the CSV holds them (for tests and comparisons)."""
-    return [["" if v is None else str(v) for v in row] for row in rows]

@@ -87,6 +87,9 @@ def _tables_in(path: Path) -> list[SourceTable]:
         source_meta = _meta(source)
         for table in source.get("tables", []):
             meta = {**source_meta, **_meta(table)}
+            restricted = meta.get("restricted_file")  # the masking key's file, in its own restricted location
+            if restricted:
+                meta = {**meta, **restricted}
             if "format" not in meta:
                 continue  # not a file-backed table
             found.append(
@@ -103,7 +106,7 @@ def _tables_in(path: Path) -> list[SourceTable]:
                     source_description=_text(source),
                     format_options=tuple(sorted((meta.get("format_options") or {}).items())),
                     partition_years=str(meta.get("partition_years", "")),
-                    restricted=bool(meta.get("restricted", False)),
+                    restricted=bool(restricted),
                 )
             )
     return found

@@ -66,6 +66,7 @@ def _declared(project_dir: Path) -> dict[tuple[str, str], dict[str, Any]]:
             source_meta = (source.get("config") or {}).get("meta") or {}
             for table in source["tables"]:
                 meta = {**source_meta, **((table.get("config") or {}).get("meta") or {})}
+                meta.update(meta.get("restricted_file") or {})  # the masking key, outside the lake
                 if "format" not in meta:
                     continue
                 columns = table["columns"]
@@ -99,7 +100,7 @@ def test_catalog_registers_every_source_table_as_the_yaml_declares_it(aws: None)
         assert [(c["Name"], c["Type"]) for c in table.get("PartitionKeys", [])] == spec["partitions"]
         assert sd["SerdeInfo"]["SerializationLibrary"] == SERDES[spec["meta"]["format"]]
         params = table["Parameters"]
-        if spec["meta"].get("restricted"):
+        if spec["meta"].get("restricted_file"):
             assert sd["Location"] == KEYS
             assert "projection.enabled" not in params
         else:
