@@ -291,4 +291,3 @@ def run_query(
         settings = athena or athena_settings(target)
         return run_athena(client or athena_client(region=settings.region), sql, settings)
     raise ValueError("taglake query runs on local and athena targets; on Redshift use the query editor or psql")
-
