@@ -250,6 +250,10 @@ def format_result(result: QueryResult, limit: int | None) -> str:
     """An aligned table of the first `limit` rows, with a note of the rows left out."""
     from taglake.tables import format_table
 
+    if not result.columns:
+        return "(the statement returned no result set)"
+    if not result.rows:
+        return format_table(result.columns, []) + "\n(no rows)"
     shown = result.rows if limit is None else result.rows[:limit]
     text = format_table(result.columns, shown)
     if len(shown) < len(result.rows):
