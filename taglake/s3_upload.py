@@ -1,9 +1,10 @@
 """Put a generated lake into S3 (`taglake upload`), with the keys the Glue catalog expects.
 
 `<lake>/raw/<source>/<table>/year=…/month=…/day=…/<file>` goes to `s3://bucket/<prefix>/<source>/<table>/…`, the
-layout `taglake catalog` registers. An object already there with the same size and ETag is skipped, so a second
-run uploads nothing. The masking key never goes with it: hidden files and folders (`.secrets/`) and key files are
-refused; the key is provisioned separately into its restricted location (docs/privacy.md).
+layout `taglake catalog` registers. An object already there with the same size and ETag (or, in a KMS-encrypted
+bucket, the ETag recorded in its metadata) is skipped, so a second run uploads nothing. The masking key never goes
+with it: hidden files and folders (`.secrets/`) and key files (by name or header) are refused; the key is
+provisioned separately into its restricted location (docs/privacy.md).
 """
 
 from __future__ import annotations
@@ -26,8 +27,17 @@ class UploadReport:
     bytes_uploaded: int = 0
 
 
-def _is_secret(path: Path) -> bool:
-    return any(part.startswith(".") for part in path.parts) or path.name == "masking_keys.csv"
+KEY_FILE_HEADER = b"key_version,k_inner,k_outer"
+# Each object carries the ETag its content would have unencrypted: with SSE-KMS, S3's own ETag is not an MD5.
+ETAG_METADATA = "taglake-etag"
+
+
+def _is_secret(rel: Path, path: Path) -> bool:
+    """A hidden file or folder (`.secrets/`), or a masking key file by name or by its header."""
+    if any(part.startswith(".") for part in rel.parts) or rel.name == "masking_keys.csv":
+        return True
+    with path.open("rb") as fh:
+        return fh.read(len(KEY_FILE_HEADER)) == KEY_FILE_HEADER
 
 
 def lake_files(lake_dir: Path) -> Iterator[tuple[Path, str]]:
@@ -38,7 +48,7 @@ def lake_files(lake_dir: Path) -> Iterator[tuple[Path, str]]:
         raise FileNotFoundError(f"no raw zone at {raw}: run `taglake generate` first")
     for path in sorted(raw.rglob("*")):
         rel = path.relative_to(raw)
-        if path.is_file() and not _is_secret(rel):
+        if path.is_file() and not _is_secret(rel, path):
             yield path, rel.as_posix()
 
 
@@ -86,16 +96,28 @@ def upload_lake(
     report = UploadReport()
     for i, (path, rel) in enumerate(files, start=1):
         key = base + rel
-        size = path.stat().st_size
-        if existing.get(key) == (size, local_etag(path)):
+        size, etag = path.stat().st_size, local_etag(path)
+        if key in existing and _same(s3, bucket, key, existing[key], size, etag):
             report.skipped.append(key)
         else:
-            s3.upload_file(str(path), bucket, key, Config=config)
+            s3.upload_file(str(path), bucket, key, Config=config, ExtraArgs={"Metadata": {ETAG_METADATA: etag}})
             report.uploaded.append(key)
             report.bytes_uploaded += size
         if progress:
             progress(i, len(files), key)
     return report
+
+
+def _same(s3: Any, bucket: str, key: str, remote: tuple[int, str], size: int, etag: str) -> bool:
+    """The object holds the file: same size, and the same ETag, or (KMS-encrypted, where the ETag is no MD5) the
+    ETag recorded in its metadata when it was uploaded."""
+    remote_size, remote_etag = remote
+    if remote_size != size:
+        return False
+    if remote_etag == etag:
+        return True
+    metadata = s3.head_object(Bucket=bucket, Key=key).get("Metadata", {})
+    return metadata.get(ETAG_METADATA) == etag
 
 
 def print_progress(done: int, total: int, key: str) -> None:

@@ -250,3 +250,30 @@ def test_local_etag_matches_s3_for_a_file_uploaded_in_parts(aws: None, tmp_path:
     etag = remote_objects(s3, BUCKET, "raw/")["raw/cards/transactions/year=2026/month=01/day=01/big.parquet"][1]
     assert etag.endswith("-2") and etag == local_etag(big)
     assert upload_lake(s3, lake, BUCKET, "raw").uploaded == []
+
+
+def test_an_object_whose_etag_is_not_an_md5_is_recognised_by_its_recorded_etag(aws: None, tmp_path: Path) -> None:
+    """With SSE-KMS, S3's ETag is not the content's MD5: the ETag recorded at upload decides."""
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    lake = tmp_path / "lake"
+    path = lake / "raw" / "ml" / "model_scores" / "year=2026" / "month=01" / "day=01" / "model_scores_20260101.parquet"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"0123456789")
+    key = "raw/ml/model_scores/year=2026/month=01/day=01/model_scores_20260101.parquet"
+    # Same size, other bytes (so another ETag), but the metadata of an upload of this very file: skipped.
+    s3.put_object(Bucket=BUCKET, Key=key, Body=b"abcdefghij", Metadata={"taglake-etag": local_etag(path)})
+    assert upload_lake(s3, lake, BUCKET, "raw").skipped == [key]
+    # Same size, other bytes, no such metadata: uploaded again.
+    s3.put_object(Bucket=BUCKET, Key=key, Body=b"abcdefghij")
+    assert upload_lake(s3, lake, BUCKET, "raw").uploaded == [key]
+    assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == b"0123456789"
+
+
+def test_a_key_file_under_any_name_is_never_uploaded(aws: None, tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    folder = lake / "raw" / "crm" / "customers" / "year=2026" / "month=01" / "day=01"
+    folder.mkdir(parents=True)
+    (folder / "customers_20260101.csv").write_text("national_id\n", encoding="utf-8")
+    (folder / "copy.csv").write_text("key_version,k_inner,k_outer\n1,aa,bb\n", encoding="utf-8")
+    assert [rel for _, rel in lake_files(lake)] == ["crm/customers/year=2026/month=01/day=01/customers_20260101.csv"]
