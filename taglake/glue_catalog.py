@@ -217,6 +217,23 @@ def _differs(wanted: Any, have: Any) -> bool:
     return wanted != have
 
 
+# Table parameters this module writes: one Glue holds but the plan lacks (a projection setting or header count the
+# YAML no longer implies) is a difference too. Others (set by Athena, Lake Formation, people) are kept on update.
+MANAGED_PARAMETERS = (
+    "classification",
+    "EXTERNAL",
+    "taglake.source",
+    "skip.header.line.count",
+    "projection.",
+    "storage.",
+)
+
+
+def _table_differs(wanted: dict[str, Any], have: dict[str, Any]) -> bool:
+    managed = {k: v for k, v in (have.get("Parameters") or {}).items() if k.startswith(MANAGED_PARAMETERS)}
+    return managed != wanted.get("Parameters", {}) or _differs(wanted, have)
+
+
 def _item_differs(wanted: Any, have: Any) -> bool:
     if isinstance(wanted, dict) and isinstance(have, dict) and set(have) - set(wanted) - {"Parameters"}:
         return True
@@ -247,8 +264,10 @@ def sync_catalog(glue: Any, plan: CatalogPlan) -> list[tuple[str, str]]:
             glue.create_table(DatabaseName=database, TableInput=wanted)
             report.append((name, "created"))
             continue
-        if _differs(wanted, have):
-            glue.update_table(DatabaseName=database, TableInput=wanted)
+        if _table_differs(wanted, have):
+            kept = {k: v for k, v in (have.get("Parameters") or {}).items() if not k.startswith(MANAGED_PARAMETERS)}
+            update = {**wanted, "Parameters": {**kept, **wanted["Parameters"]}}
+            glue.update_table(DatabaseName=database, TableInput=update)
             report.append((name, "updated"))
         else:
             report.append((name, "unchanged"))

@@ -158,6 +158,20 @@ def test_a_column_added_to_the_yaml_updates_that_table_only(aws: None, tmp_path:
     assert columns_now[-1] == {"Name": "score_band", "Type": "string", "Comment": "Decile."}
 
 
+def test_a_table_is_updated_when_glue_holds_a_setting_the_yaml_no_longer_implies(aws: None) -> None:
+    _, _, glue = _sync()
+    table = glue.get_table(DatabaseName="raw_cards", Name="transactions")["Table"]
+    stale = {**table["Parameters"], "skip.header.line.count": "1", "owner.note": "set by a person"}
+    keep = ("Name", "TableType", "StorageDescriptor", "PartitionKeys", "Description")
+    glue.update_table(DatabaseName="raw_cards", TableInput={**{k: table[k] for k in keep}, "Parameters": stale})
+    report, log, glue = _sync()
+    assert dict(report)["raw_cards.transactions"] == "updated" and log.count("UpdateTable") == 1
+    params = glue.get_table(DatabaseName="raw_cards", Name="transactions")["Table"]["Parameters"]
+    assert "skip.header.line.count" not in params
+    assert params["owner.note"] == "set by a person"
+    assert _sync()[0] == [(name, "unchanged") for name, _ in report]
+
+
 def test_catalog_without_a_key_location_leaves_the_key_table_out(aws: None) -> None:
     plan = plan_catalog(bucket=BUCKET)
     assert "restricted_keys" not in plan.databases

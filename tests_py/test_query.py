@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -208,3 +209,57 @@ def test_an_analysis_is_compiled_for_athena_before_it_runs(
     assert "agg_card_spend_daily" in sent and "{{" not in sent
     assert "awsdatacatalog" in sent  # the Athena adapter's catalog: compiled for athena, not for DuckDB
     assert "at USD 6.25 per TB" in capsys.readouterr().out
+
+
+def test_athena_results_are_read_page_by_page_after_polling_until_done() -> None:
+    """Real Athena answers RUNNING before SUCCEEDED and pages a large result (moto does neither): botocore's Stubber
+    plays those answers in order and fails on any call not expected."""
+    from botocore.stub import Stubber
+
+    client = boto3.client("athena", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    columns = [{"Name": "n", "Label": "n", "Type": "integer"}, {"Name": "amount", "Label": "amount", "Type": "decimal"}]
+
+    def page(rows: list[list[str]], token: str | None) -> dict[str, Any]:
+        result = {
+            "ResultSet": {
+                "Rows": [{"Data": [{"VarCharValue": v} for v in row]} for row in rows],
+                "ResultSetMetadata": {"ColumnInfo": columns},
+            }
+        }
+        return {**result, "NextToken": token} if token else result
+
+    def execution(state: str) -> dict[str, Any]:
+        return {"QueryExecution": {"Status": {"State": state}, "Statistics": {"DataScannedInBytes": 42}}}
+
+    sleeps: list[float] = []
+    with Stubber(client) as stub:
+        stub.add_response(
+            "start_query_execution", {"QueryExecutionId": "q1"}, {"QueryString": "select 1", "WorkGroup": "wg"}
+        )
+        stub.add_response("get_query_execution", execution("QUEUED"), {"QueryExecutionId": "q1"})
+        stub.add_response("get_query_execution", execution("RUNNING"), {"QueryExecutionId": "q1"})
+        stub.add_response("get_query_execution", execution("SUCCEEDED"), {"QueryExecutionId": "q1"})
+        stub.add_response(
+            "get_query_results", page([["n", "amount"], ["1", "10.50"]], "t2"), {"QueryExecutionId": "q1"}
+        )
+        stub.add_response(
+            "get_query_results", page([["2", "0.25"]], None), {"QueryExecutionId": "q1", "NextToken": "t2"}
+        )
+        settings = query.AthenaSettings(region=REGION, workgroup="wg", output_location=None)
+        result = query.run_athena(client, "select 1", settings, poll_seconds=0.5, sleep=sleeps.append)
+        stub.assert_no_pending_responses()
+    assert result.columns == ["n", "amount"]
+    assert result.rows == [(1, Decimal("10.50")), (2, Decimal("0.25"))]  # the second page's first row is data
+    assert result.scanned_bytes == 42 and sleeps == [0.5, 0.5]
+
+
+def test_a_failed_athena_query_raises_with_its_reason() -> None:
+    from botocore.stub import Stubber
+
+    client = boto3.client("athena", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    failed = {"QueryExecution": {"Status": {"State": "FAILED", "StateChangeReason": "TABLE_NOT_FOUND: x"}}}
+    with Stubber(client) as stub:
+        stub.add_response("start_query_execution", {"QueryExecutionId": "q2"})
+        stub.add_response("get_query_execution", failed)
+        with pytest.raises(query.QueryFailed, match="TABLE_NOT_FOUND"):
+            query.run_athena(client, "select * from x", query.AthenaSettings(None, None, None), sleep=lambda _: None)
