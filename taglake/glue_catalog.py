@@ -194,6 +194,8 @@ def plan_catalog(
             if not keys_location:
                 continue
             location = keys_location if keys_location.endswith("/") else keys_location + "/"
+            if not location.startswith("s3://") or location.startswith(s3_uri(bucket, prefix)):
+                raise CatalogError(f"--keys-location must be an S3 folder outside the raw zone, not {keys_location}")
         else:
             location = table_location(table, bucket, prefix)
         database = rename.get(table.schema, table.schema)

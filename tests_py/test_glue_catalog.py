@@ -178,6 +178,13 @@ def test_catalog_without_a_key_location_leaves_the_key_table_out(aws: None) -> N
     assert all(database.startswith("raw_") for database, _ in plan.tables)
 
 
+def test_the_key_table_may_not_point_into_the_raw_zone() -> None:
+    with pytest.raises(ValueError, match="outside the raw zone"):
+        plan_catalog(bucket=BUCKET, keys_location=f"s3://{BUCKET}/raw/restricted_keys/masking_keys/")
+    with pytest.raises(ValueError, match="outside the raw zone"):
+        plan_catalog(bucket=BUCKET, keys_location="restricted_keys/masking_keys/")
+
+
 def test_catalog_dry_run_prints_the_table_inputs_and_calls_nothing(capsys: pytest.CaptureFixture[str]) -> None:
     code = cli.main(["catalog", "--bucket", BUCKET, "--dry-run", "--database", "raw_crm=prod_raw_crm"])
     assert code == 0
