@@ -24,8 +24,14 @@ def test_dbt_build_passes_on_local(build_run_results: dict) -> None:
     results = build_run_results
     statuses = {r["unique_id"]: r["status"] for r in results["results"]}
     assert statuses, "dbt build ran nothing"
-    # Exposures are documentation nodes: dbt reports them as no-ops.
-    assert {s for uid, s in statuses.items() if not uid.startswith("exposure.")} <= {"success", "pass"}, statuses
+    # Exposures are documentation nodes: dbt reports them as no-ops. Only tests set to warn may warn.
+    warn_only = {"test.taglake.assert_every_active_tag_has_holders"}
+    failing = {
+        uid: s
+        for uid, s in statuses.items()
+        if not uid.startswith("exposure.") and s not in {"success", "pass"} and not (uid in warn_only and s == "warn")
+    }
+    assert not failing, failing
     kinds = {uid.split(".")[0] for uid in statuses}
     assert {"model", "seed", "test", "unit_test", "snapshot", "exposure"} <= kinds
 
