@@ -36,6 +36,8 @@ environment:
 
 examples:
   taglake generate --scale medium --seed 7
+  taglake query card_spend_by_category --csv spend.csv
+  taglake upload --bucket bank-lake-raw && taglake catalog --bucket bank-lake-raw
   taglake scan-pii
   taglake build
   taglake dbt source freshness
@@ -150,6 +152,79 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=None, help="JSON results (default: bench/results/masking.json)")
 
 
+def _add_aws(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--region", default=None, help="AWS region (default: TAGLAKE_AWS_REGION, else the AWS chain's)")
+    p.add_argument("--endpoint-url", default=None, help="another endpoint, e.g. moto_server on 127.0.0.1 for tests")
+
+
+def _add_catalog(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "catalog",
+        help="create or update the raw Glue databases and tables from the source YAML",
+        description="Register the raw zone in the AWS Glue catalog from the dbt source YAML, the one declaration of "
+        "each raw table: a database per source (its `schema:`), a table per source table with its columns, hive "
+        "types, year/month/day partition keys, format and SerDe, description, its S3 location "
+        "s3://BUCKET/PREFIX/<source>/<table>/ and partition projection (no crawler, no MSCK REPAIR). With "
+        "--keys-location, also restricted_keys.masking_keys over the restricted key folder (docs/privacy.md). "
+        "Idempotent: prints created, updated or unchanged per database and table.",
+    )
+    p.add_argument("--bucket", required=True, help="the raw bucket")
+    p.add_argument("--prefix", default="raw", help="key prefix of the raw zone in the bucket (default: raw)")
+    p.add_argument(
+        "--keys-location",
+        default=None,
+        help="S3 folder of the masking key (restricted, KMS-encrypted); without it the key table is not registered",
+    )
+    p.add_argument(
+        "--database",
+        action="append",
+        default=[],
+        metavar="SCHEMA=NAME",
+        help="register a source schema under another Glue database name (repeatable)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="print the databases and TableInput JSON; call nothing")
+    _add_aws(p)
+
+
+def _add_upload(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "upload",
+        help="put a generated lake's raw zone into S3, skipping what is already there",
+        description="Upload LAKE/raw/<source>/<table>/year=…/month=…/day=…/<file> to "
+        "s3://BUCKET/PREFIX/<source>/<table>/…, the layout `taglake catalog` registers. An object already there "
+        "with the same size and ETag is skipped, so a second run uploads nothing. Hidden files and folders and key "
+        "files are never uploaded: the masking key is provisioned on its own (docs/privacy.md).",
+    )
+    p.add_argument("--bucket", required=True, help="the raw bucket")
+    p.add_argument("--prefix", default="raw", help="key prefix of the raw zone in the bucket (default: raw)")
+    p.add_argument("--lake-dir", type=Path, default=None, help="the generated lake (default: lake/ in the checkout)")
+    _add_aws(p)
+
+
+def _add_query(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "query",
+        help="run an analysis or ad hoc SQL on a target; print a table or write CSV",
+        description="Run analyses/NAME.sql (compiled by dbt for the target) or ad hoc SQL (--sql, --file; "
+        "compiled too when it holds Jinja such as {{ ref('dim_customers') }}) against a target: the local DuckDB "
+        "build (read-only), or Athena through its workgroup, which also prints the data scanned and its cost. "
+        "SQL that names the vault runs only on the system account's targets (*_system).",
+    )
+    p.add_argument("analysis", nargs="?", default=None, help="an analysis under analyses/, without .sql")
+    p.add_argument("--sql", default=None, help="ad hoc SQL")
+    p.add_argument("--file", type=Path, default=None, help="a file of ad hoc SQL")
+    p.add_argument("--target", default=None, help="dbt target (default: TAGLAKE_TARGET or local)")
+    p.add_argument("--limit", type=int, default=50, help="rows to print (default: 50; --csv writes all)")
+    p.add_argument("--csv", type=Path, default=None, help="write every row to this CSV file instead of printing")
+    p.add_argument("--db", type=Path, default=None, help="local targets: the DuckDB build to read")
+    p.add_argument("--workgroup", default=None, help="Athena workgroup (default: TAGLAKE_ATHENA_WORK_GROUP)")
+    p.add_argument(
+        "--output-location", default=None, help="Athena result location (default: TAGLAKE_ATHENA_S3_STAGING_DIR)"
+    )
+    p.add_argument("--usd-per-tb", type=float, default=5.0, help="Athena price per TB scanned (default: 5)")
+    _add_aws(p)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="taglake",
@@ -166,6 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_scan(sub)
     _add_keys(sub)
     _add_bench(sub)
+    _add_catalog(sub)
+    _add_upload(sub)
+    _add_query(sub)
     verify.add_parser(sub)
     return parser
 
@@ -273,6 +351,72 @@ def cmd_bench(ns: argparse.Namespace, project: Project) -> int:
     return 0
 
 
+def _database_names(pairs: Sequence[str]) -> dict[str, str]:
+    names = {}
+    for pair in pairs:
+        schema, sep, name = pair.partition("=")
+        if not sep or not schema or not name:
+            raise ValueError(f"--database takes SCHEMA=NAME, not {pair!r}")
+        names[schema] = name
+    return names
+
+
+def cmd_catalog(ns: argparse.Namespace) -> int:
+    import json
+    import os
+
+    from taglake.glue_catalog import glue_client, plan_catalog, sync_catalog
+
+    plan = plan_catalog(
+        bucket=ns.bucket, prefix=ns.prefix, keys_location=ns.keys_location, database_names=_database_names(ns.database)
+    )
+    if ns.dry_run:
+        print(json.dumps({"databases": plan.databases, "tables": plan.tables}, indent=2, ensure_ascii=False))
+        return 0
+    glue = glue_client(region=ns.region or os.environ.get("TAGLAKE_AWS_REGION"), endpoint_url=ns.endpoint_url)
+    print(format_table(["database or table", "result"], sync_catalog(glue, plan)))
+    return 0
+
+
+def cmd_upload(ns: argparse.Namespace, project: Project) -> int:
+    import os
+
+    from taglake.s3_upload import print_progress, s3_client, upload_lake
+
+    s3 = s3_client(region=ns.region or os.environ.get("TAGLAKE_AWS_REGION"), endpoint_url=ns.endpoint_url)
+    lake = (ns.lake_dir or project.lake_dir).resolve()
+    report = upload_lake(s3, lake, ns.bucket, ns.prefix, progress=print_progress)
+    print(
+        f"uploaded {len(report.uploaded):,} files ({report.bytes_uploaded:,} bytes) to s3://{ns.bucket}/"
+        f"{ns.prefix.strip('/')}; {len(report.skipped):,} already there"
+    )
+    return 0
+
+
+def cmd_query(ns: argparse.Namespace, project: Project) -> int:
+    import os
+
+    from taglake import query
+
+    target = ns.target or os.environ.get("TAGLAKE_TARGET") or "local"
+    sql = query.resolve_sql(project, target, analysis=ns.analysis, sql=ns.sql, sql_file=ns.file)
+    athena = client = None
+    if query.engine_of(target) == "athena":
+        athena = query.athena_settings(
+            target, region=ns.region, workgroup=ns.workgroup, output_location=ns.output_location
+        )
+        client = query.athena_client(region=athena.region, endpoint_url=ns.endpoint_url)
+    result = query.run_query(project, target, sql, db_path=ns.db, athena=athena, client=client)
+    if ns.csv:
+        query.write_csv(result, ns.csv)
+        print(f"wrote {len(result.rows):,} rows to {ns.csv}")
+    else:
+        print(query.format_result(result, ns.limit))
+    if result.scanned_bytes is not None:
+        print(query.scan_summary(result.scanned_bytes, ns.usd_per_tb))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ns = build_parser().parse_args(argv)
     project = Project.locate()
@@ -292,11 +436,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_keys(ns, project)
         if ns.command == "bench":
             return cmd_bench(ns, project)
+        if ns.command == "catalog":
+            return cmd_catalog(ns)
+        if ns.command == "upload":
+            return cmd_upload(ns, project)
+        if ns.command == "query":
+            return cmd_query(ns, project)
         if ns.command == "verify":
             return verify.run(ns, project)
-    except (DbtError, FileNotFoundError, ValueError, KeyError) as exc:
+    except (DbtError, FileNotFoundError, ValueError, KeyError, RuntimeError) as exc:
         print(f"taglake: {exc}", file=sys.stderr)
         return 1
+    except Exception as exc:
+        if type(exc).__module__.startswith(("botocore", "boto3")):  # AWS said no: credentials, permissions, …
+            print(f"taglake: {exc}", file=sys.stderr)
+            return 1
+        raise
     return 2
 
 

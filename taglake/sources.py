@@ -38,6 +38,11 @@ class SourceTable:
     key: tuple[str, ...]
     columns: tuple[SourceColumn, ...]  # as declared, partition keys included
     json_keys: tuple[SourceColumn, ...] = ()  # for a JSON-lines table: the keys each line holds
+    description: str = ""
+    source_description: str = ""
+    format_options: tuple[tuple[str, Any], ...] = ()  # how the file is written (CSV delimiter, …), as pairs
+    partition_years: str = ""  # the landing years partition projection covers, "first,last"
+    restricted: bool = False  # not a lake table: the masking key, in its own restricted location
 
     @property
     def name(self) -> str:
@@ -71,6 +76,10 @@ def _field(node: dict[str, Any], meta: dict[str, Any]) -> SourceColumn:
     )
 
 
+def _text(node: dict[str, Any]) -> str:
+    return " ".join((node.get("description") or "").split())
+
+
 def _tables_in(path: Path) -> list[SourceTable]:
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     found = []
@@ -78,8 +87,11 @@ def _tables_in(path: Path) -> list[SourceTable]:
         source_meta = _meta(source)
         for table in source.get("tables", []):
             meta = {**source_meta, **_meta(table)}
+            restricted = meta.get("restricted_file")  # the masking key's file, in its own restricted location
+            if restricted:
+                meta = {**meta, **restricted}
             if "format" not in meta:
-                continue  # not a raw lake table (the masking key relation)
+                continue  # not a file-backed table
             found.append(
                 SourceTable(
                     source=source["name"],
@@ -90,6 +102,11 @@ def _tables_in(path: Path) -> list[SourceTable]:
                     key=tuple(meta.get("key", ())),
                     columns=tuple(_field(c, _meta(c)) for c in table.get("columns", [])),
                     json_keys=tuple(_field(k, k) for k in meta.get("json_keys", [])),
+                    description=_text(table),
+                    source_description=_text(source),
+                    format_options=tuple(sorted((meta.get("format_options") or {}).items())),
+                    partition_years=str(meta.get("partition_years", "")),
+                    restricted=bool(restricted),
                 )
             )
     return found
@@ -107,7 +124,12 @@ def _load(project_dir: Path) -> dict[str, SourceTable]:
 
 
 def source_tables(project_dir: Path | None = None) -> dict[str, SourceTable]:
-    """Every raw table the project declares, by `source.table`."""
+    """Every raw table the project declares, by `source.table` (the lake's tables, not the masking key)."""
+    return {name: t for name, t in catalog_tables(project_dir).items() if not t.restricted}
+
+
+def catalog_tables(project_dir: Path | None = None) -> dict[str, SourceTable]:
+    """Every file-backed source table the Glue catalog registers: the raw tables and the restricted masking key."""
     return _load((project_dir or find_project_dir()).resolve())
 
 

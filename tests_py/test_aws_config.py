@@ -88,10 +88,12 @@ def test_redshift_facts_have_keys_marts_are_granted_to_groups_and_views_late_bin
         assert marts[name]["config"]["dist"] == "customer_token", name
         assert marts[name]["config"]["sort"], name
     for name, node in marts.items():
-        assert node["config"]["grants"] == {"select": ["group:taglake_analysts", "group:taglake_applications"]}, name
+        assert node["config"]["grants"] == {"select": ["group:taglake_analyst", "group:taglake_app"]}, name
         assert node["config"]["incremental_strategy"] == "merge", name
     for name, node in _models(manifest, "staging").items():
         assert not node["config"].get("grants"), f"{name}: staging is granted to nobody"
+    seeds = [n for n in manifest["nodes"].values() if n["resource_type"] == "seed"]
+    assert seeds and all(n["config"]["grants"] == {"select": ["group:taglake_analyst"]} for n in seeds)
     assert all(n["config"].get("bind") is False for n in manifest["nodes"].values() if n["resource_type"] == "model")
 
 

@@ -25,7 +25,7 @@ def _taglake(args: list[str], env: dict[str, str] | None = None) -> subprocess.C
 def test_help_names_every_command() -> None:
     result = _taglake(["--help"])
     assert result.returncode == 0
-    for command in ("generate", "build", "demo", "dbt"):
+    for command in ("generate", "build", "demo", "dbt", "catalog", "upload", "query"):
         assert f"\n    {command} " in result.stdout
     assert "make demo" in result.stdout
 

@@ -24,9 +24,16 @@ def test_dbt_build_passes_on_local(build_run_results: dict) -> None:
     results = build_run_results
     statuses = {r["unique_id"]: r["status"] for r in results["results"]}
     assert statuses, "dbt build ran nothing"
-    assert {s for s in statuses.values()} <= {"success", "pass"}, statuses
+    # Exposures are documentation nodes: dbt reports them as no-ops. Only tests set to warn may warn.
+    warn_only = {"test.taglake.assert_every_active_tag_has_holders"}
+    failing = {
+        uid: s
+        for uid, s in statuses.items()
+        if not uid.startswith("exposure.") and s not in {"success", "pass"} and not (uid in warn_only and s == "warn")
+    }
+    assert not failing, failing
     kinds = {uid.split(".")[0] for uid in statuses}
-    assert {"model", "seed", "test"} <= kinds
+    assert {"model", "seed", "test", "unit_test", "snapshot", "exposure"} <= kinds
 
 
 def test_every_raw_row_is_accepted_or_quarantined(built_project: Project, built_manifest: dict) -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 import pytest
+from project_copy import copy_project
 
 from taglake.dbt import dbt_executable, prepare_local
 from taglake.generate import generate_lake
@@ -16,8 +16,6 @@ from taglake.project import Project
 
 pytestmark = pytest.mark.dbt
 
-PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "packages.yml", "selectors.yml")
-PROJECT_DIRS = ("models", "macros", "seeds", "tests", "snapshots", "analyses", "docs")
 MODEL = Path("models/staging/crm/base/base_crm__customers.sql")
 ANCHOR = "        {{ landing_date() }} as landing_date,\n"
 
@@ -25,20 +23,7 @@ ANCHOR = "        {{ landing_date() }} as landing_date,\n"
 @pytest.fixture(scope="module")
 def project_copy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     """A private copy of the dbt project over a small lake, free to be broken."""
-    work = tmp_path_factory.mktemp("guard")
-    real = Project.locate()
-    for name in PROJECT_FILES:
-        shutil.copy2(real.root / name, work / name)
-    for name in PROJECT_DIRS:
-        shutil.copytree(real.root / name, work / name)
-    project = Project(
-        root=work,
-        lake_dir=work / "lake",
-        duckdb_path=work / "build" / "t.duckdb",
-        target_path=work / "target",
-        log_path=work / "logs",
-        key_file=work / ".secrets" / "keys.csv",
-    )
+    project = copy_project(tmp_path_factory.mktemp("guard"))
     generate_lake(project.lake_dir, customers=200, days=3, progress=False)
     prepare_local(project, "local")
     yield project

@@ -1,10 +1,10 @@
 {#- Cast text to a type, null when it does not parse (and for blank text, which Redshift's TRY_CAST rejects).
     Staging uses it to type raw text; a null result where the text was not blank is a `wrong_type` reject. -#}
-{% macro safe_cast(expr, type) %}
-    {{- return(adapter.dispatch('safe_cast', 'taglake')(expr, type)) -}}
+{% macro cast_text(expr, type) %}
+    {{- return(adapter.dispatch('cast_text', 'taglake')(expr, type)) -}}
 {% endmacro %}
 
-{% macro default__safe_cast(expr, type) -%}
+{% macro default__cast_text(expr, type) -%}
     try_cast(nullif(trim({{ expr }}), '') as {{ type }})
 {%- endmacro %}
 

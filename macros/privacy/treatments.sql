@@ -25,12 +25,12 @@
 
 {#- Birth date → birth year. -#}
 {% macro birth_year(expr) -%}
-    extract(year from {{ safe_cast(expr, 'date') }})
+    extract(year from {{ cast_text(expr, 'date') }})
 {%- endmacro %}
 
 {#- Birth date → age band on a date (exact age in whole years, banded by decade: <20, 20-29, …, 70+). -#}
 {% macro age_band(birth_expr, as_of_expr) -%}
-    {%- set born = safe_cast(birth_expr, 'date') -%}
+    {%- set born = cast_text(birth_expr, 'date') -%}
     {%- set age -%}
         (extract(year from {{ as_of_expr }}) - extract(year from {{ born }})
         - case

@@ -17,7 +17,7 @@
             {%- endfor %}
             end
             {%- for weight in [8, 7, 6, 5, 4, 3, 2, 1, 1] %}
-            + {{ weight }} * {{ safe_cast('substr(' ~ id ~ ', ' ~ (loop.index + 1) ~ ', 1)', 'integer') }}
+            + {{ weight }} * {{ cast_text('substr(' ~ id ~ ', ' ~ (loop.index + 1) ~ ', 1)', 'integer') }}
             {%- endfor %}
         ) % 10 = 0,
         false

@@ -56,7 +56,7 @@
     {%- set checks = [] -%}
     {%- for field in raw_fields(source_name, table_name, relation, json_column) if field.parses_as -%}
         {%- do checks.append(
-            '(' ~ safe_cast(field.ref, field.parses_as) ~ ' is null and not ' ~ is_blank(field.ref) ~ ')'
+            '(' ~ cast_text(field.ref, field.parses_as) ~ ' is null and not ' ~ is_blank(field.ref) ~ ')'
         ) -%}
     {%- endfor -%}
     ({{ checks | join('\n        or ') if checks else 'false' }})

@@ -16,11 +16,11 @@ identified as (
         {{ tokenize('source.national_id', 'national_id') }} as customer_token,
         upper(trim(source.national_id)) as national_id,
         trim(source.name_zh) as name_zh,
-        {{ safe_cast('source.birth_date', 'date') }} as birth_date,
+        {{ cast_text('source.birth_date', 'date') }} as birth_date,
         {{ normalize_pii('source.mobile', 'mobile') }} as mobile,
         {{ normalize_pii('source.email', 'email') }} as email,
         trim(source.address) as address,
-        {{ safe_cast('source.updated_at', 'timestamp') }} as updated_at,
+        {{ cast_text('source.updated_at', 'timestamp') }} as updated_at,
         masking_keys.key_version as masking_key_version
     from source
     cross join masking_keys

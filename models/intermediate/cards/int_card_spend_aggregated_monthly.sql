@@ -1,4 +1,5 @@
--- Per customer and calendar month: card spend by spend category, channel and domestic/foreign, in TWD.
+-- Per customer and calendar month: card spend by spend category, channel and merchant country (with whether that
+-- is abroad), in TWD.
 with
 
 transactions as (
@@ -10,12 +11,19 @@ aggregated as (
         customer_token,
         channel,
         spend_category,
+        merchant_country_code,
         is_foreign,
         {{ dbt.date_trunc('month', 'transaction_date') }} as spend_month,
         count(*) as transaction_count,
         sum(amount_twd) as spend_twd
     from transactions
-    group by customer_token, channel, spend_category, is_foreign, {{ dbt.date_trunc('month', 'transaction_date') }}
+    group by
+        customer_token,
+        channel,
+        spend_category,
+        merchant_country_code,
+        is_foreign,
+        {{ dbt.date_trunc('month', 'transaction_date') }}
 )
 
 select
@@ -23,6 +31,7 @@ select
     cast(spend_month as date) as spend_month,
     spend_category,
     channel,
+    merchant_country_code,
     is_foreign,
     transaction_count,
     spend_twd

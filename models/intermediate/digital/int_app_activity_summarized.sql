@@ -1,4 +1,5 @@
--- Per customer seen in the app: how recently and how often they used it, as of the newest landing day.
+-- Per customer seen in the app: how recently and how often they used it, as of the lake's as-of date (the newest
+-- landing day of any raw table, as every tag window counts from).
 with
 
 events as (
@@ -6,7 +7,7 @@ events as (
 ),
 
 as_of as (
-    select max(landing_date) as as_of_date from events
+    select max(landing_date) as as_of_date from {{ ref('int_raw_rows_classified') }}
 ),
 
 summarized as (

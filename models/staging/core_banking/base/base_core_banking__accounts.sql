@@ -21,8 +21,8 @@ checked as (
         case
             when {{ missing_required('core_banking', 'accounts') }} then 'missing_required'
             when {{ wrong_type('core_banking', 'accounts') }} then 'wrong_type'
-            when {{ safe_cast('source.balance_twd', 'decimal(18, 2)') }} < 0 then 'negative_amount'
-            when {{ safe_cast('source.balance_twd', 'decimal(18, 2)') }} >= {{ var('absurd_amount_twd') }}
+            when {{ cast_text('source.balance_twd', 'decimal(18, 2)') }} < 0 then 'negative_amount'
+            when {{ cast_text('source.balance_twd', 'decimal(18, 2)') }} >= {{ var('absurd_amount_twd') }}
                 then 'absurd_amount'
         end as reject_reason
     from source
@@ -38,11 +38,11 @@ typed as (
         lower(trim(checked.product_type)) as product_type,
         trim(checked.product_code) as product_code,
         lower(trim(checked.account_status)) as account_status,
-        {{ safe_cast('checked.opened_date', 'date') }} as opened_date,
-        {{ safe_cast('checked.closed_date', 'date') }} as closed_date,
-        {{ safe_cast('checked.balance_twd', 'decimal(18, 2)') }} as balance_twd,
-        {{ safe_cast('checked.credit_limit_twd', 'decimal(18, 2)') }} as credit_limit_twd,
-        {{ safe_cast('checked.updated_at', 'timestamp') }} as updated_at,
+        {{ cast_text('checked.opened_date', 'date') }} as opened_date,
+        {{ cast_text('checked.closed_date', 'date') }} as closed_date,
+        {{ cast_text('checked.balance_twd', 'decimal(18, 2)') }} as balance_twd,
+        {{ cast_text('checked.credit_limit_twd', 'decimal(18, 2)') }} as credit_limit_twd,
+        {{ cast_text('checked.updated_at', 'timestamp') }} as updated_at,
         checked.reject_reason,
         case
             when checked.reject_reason is not null

@@ -23,14 +23,14 @@ checked as (
 
 typed as (
     select
-        {{ masked_columns('crm', 'customers', relation='checked', as_of=safe_cast('checked.updated_at', 'date')) }},
+        {{ masked_columns('crm', 'customers', relation='checked', as_of=cast_text('checked.updated_at', 'date')) }},
         {{ landing_date() }} as landing_date,
         upper(trim(checked.gender)) as gender,
         trim(checked.home_branch) as home_branch_code,
         upper(trim(checked.risk_grade)) as risk_grade,
         lower(trim(checked.customer_status)) as customer_status,
-        {{ safe_cast('checked.customer_since', 'date') }} as customer_since_date,
-        {{ safe_cast('checked.updated_at', 'timestamp') }} as updated_at,
+        {{ cast_text('checked.customer_since', 'date') }} as customer_since_date,
+        {{ cast_text('checked.updated_at', 'timestamp') }} as updated_at,
         masking_keys.key_version as masking_key_version,
         checked.reject_reason,
         case

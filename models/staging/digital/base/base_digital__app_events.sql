@@ -42,7 +42,7 @@ typed as (
         checked.landing_date,
         {{ json_text('checked.json_line', ['event_id']) }} as event_id,
         lower({{ json_text('checked.json_line', ['event_type']) }}) as event_type,
-        {{ safe_cast(json_text('checked.json_line', ['event_at']), 'timestamp') }} as event_at,
+        {{ cast_text(json_text('checked.json_line', ['event_at']), 'timestamp') }} as event_at,
         {{ json_text('checked.json_line', ['page']) }} as page,
         {{ json_text('checked.json_line', ['product_code']) }} as product_code,
         lower({{ json_text('checked.json_line', ['device', 'os']) }}) as device_os,

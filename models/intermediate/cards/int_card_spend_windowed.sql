@@ -1,0 +1,47 @@
+-- Per customer with card spend in the last 90 days: spend over the windows the tag rules and the training
+-- features read, counted back from the lake's as-of date (the newest landing day of any raw table).
+with
+
+transactions as (
+    select * from {{ ref('int_card_transactions_categorized') }}
+),
+
+as_of as (
+    select max(landing_date) as as_of_date from {{ ref('int_raw_rows_classified') }}
+),
+
+recent as (
+    select
+        transactions.customer_token,
+        transactions.amount_twd,
+        transactions.spend_category,
+        transactions.channel,
+        transactions.is_foreign,
+        as_of.as_of_date,
+        transactions.transaction_date > {{ dbt.dateadd('day', -30, 'as_of.as_of_date') }} as is_last_30d
+    from transactions
+    cross join as_of
+    where
+        transactions.transaction_date > {{ dbt.dateadd('day', -90, 'as_of.as_of_date') }}
+        and transactions.transaction_date <= as_of.as_of_date
+),
+
+windowed as (
+    select
+        customer_token,
+        max(as_of_date) as as_of_date,
+        sum(case when is_last_30d then 1 else 0 end) as transaction_count_30d,
+        sum(case when is_last_30d then amount_twd else 0 end) as spend_30d_twd,
+        count(*) as transaction_count_90d,
+        sum(amount_twd) as spend_90d_twd,
+        sum(case when is_foreign then 1 else 0 end) as foreign_transaction_count_90d,
+        sum(case when is_foreign then amount_twd else 0 end) as foreign_spend_90d_twd,
+        sum(case when spend_category = 'travel' then amount_twd else 0 end) as travel_spend_90d_twd,
+        sum(case when channel = 'online' then 1 else 0 end) as online_transaction_count_90d,
+        sum(case when channel = 'online' then amount_twd else 0 end) as online_spend_90d_twd,
+        sum(case when spend_category = 'dining' then 1 else 0 end) as dining_transaction_count_90d
+    from recent
+    group by customer_token
+)
+
+select * from windowed

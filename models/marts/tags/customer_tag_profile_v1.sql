@@ -1,0 +1,41 @@
+-- One row per customer: which tags they hold as of the lake's as-of date, one yes/no column per tag — what the
+-- tag API serves to applications. The tag columns are the ones this model's YAML declares (`meta.tag_code`):
+-- the contract is the public shape, so adding or removing a tag is a new version, never a silent change.
+with
+
+customers as (
+    select * from {{ ref('dim_customers') }}
+),
+
+tags as (
+    select * from {{ ref('fct_customer_tags') }}
+),
+
+as_of as (
+    select max(landing_date) as as_of_date from {{ ref('int_raw_rows_classified') }}
+),
+
+pivoted as (
+    select
+        customer_token,
+        {{ dbt.listagg('tag_code', "','", 'order by tag_code') }} as tag_codes,
+        {%- for column in model.columns.values() if column.meta.get('tag_code') %}
+        max(case when tag_code = '{{ column.meta.tag_code }}' then 1 else 0 end) = 1 as {{ column.name }},
+        {%- endfor %}
+        count(*) as tag_count
+    from tags
+    group by customer_token
+)
+
+select
+    customers.customer_token,
+    as_of.as_of_date,
+    cast(coalesce(pivoted.tag_count, 0) as integer) as tag_count,
+    {%- for column in model.columns.values() if column.meta.get('tag_code') %}
+    coalesce(pivoted.{{ column.name }}, false) as {{ column.name }},
+    {%- endfor %}
+    pivoted.tag_codes
+from customers
+cross join as_of
+left join pivoted
+    on customers.customer_token = pivoted.customer_token

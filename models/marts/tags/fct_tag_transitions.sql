@@ -1,0 +1,56 @@
+-- Who entered or left which tag, and when: one row per customer, tag and as-of date on which the customer's
+-- holding of the tag changed, from the tag history (snap_customer_tags). The first version of a customer counts
+-- as entering every tag it holds (`is_first_observation`).
+{%- set tag_columns = tag_profile_columns() %}
+with
+
+history as (
+    select * from {{ ref('snap_customer_tags') }}
+),
+
+versions as (
+    select
+        customer_token,
+        dbt_valid_from as change_date,
+        {%- for column, _ in tag_columns %}
+        case when dbt_is_deleted = 'True' then false else {{ column }} end as {{ column }},
+        {%- endfor %}
+        row_number() over (partition by customer_token order by dbt_valid_from) = 1 as is_first_observation
+    from history
+),
+
+compared as (
+    select
+        customer_token,
+        change_date,
+        {%- for column, _ in tag_columns %}
+        {{ column }},
+        coalesce(
+            lag({{ column }}) over (partition by customer_token order by change_date), false
+        ) as previous_{{ column }},
+        {%- endfor %}
+        is_first_observation
+    from versions
+),
+
+transitions as (
+    {%- for column, tag_code in tag_columns %}
+    select
+        customer_token,
+        change_date as transition_date,
+        '{{ tag_code }}' as tag_code,
+        case when {{ column }} then 'entered' else 'left' end as transition,
+        is_first_observation
+    from compared
+    where {{ column }} <> previous_{{ column }}
+    {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
+)
+
+select
+    cast(transition_date as date) as transition_date,
+    cast(customer_token as varchar) as customer_token,
+    cast(tag_code as varchar) as tag_code,
+    cast(transition as varchar) as transition,
+    is_first_observation
+from transitions

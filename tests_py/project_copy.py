@@ -1,0 +1,28 @@
+"""A private copy of the dbt project, with its own lake, database, artifacts and key, free to be broken."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from taglake.project import Project
+
+PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "packages.yml", "selectors.yml")
+PROJECT_DIRS = ("models", "macros", "seeds", "tests", "snapshots", "analyses", "docs")
+
+
+def copy_project(work: Path) -> Project:
+    """Copy the checkout's dbt project into `work` and return a Project whose every path is under `work`."""
+    real = Project.locate()
+    for name in PROJECT_FILES:
+        shutil.copy2(real.root / name, work / name)
+    for name in PROJECT_DIRS:
+        shutil.copytree(real.root / name, work / name)
+    return Project(
+        root=work,
+        lake_dir=work / "lake",
+        duckdb_path=work / "build" / "t.duckdb",
+        target_path=work / "target",
+        log_path=work / "logs",
+        key_file=work / ".secrets" / "keys.csv",
+    )
