@@ -28,7 +28,7 @@ select
     by_reason.quarantined_rows,
     by_reason.first_landing_date,
     by_reason.last_landing_date,
-    cast(by_reason.quarantined_rows as double) / reconciliation.raw_rows as share_of_raw_rows
+    cast(by_reason.quarantined_rows as {{ type_double() }}) / reconciliation.raw_rows as share_of_raw_rows
 from by_reason
 inner join reconciliation
     on by_reason.source_table = reconciliation.source_table

@@ -38,13 +38,13 @@ select
     counted.holding_a,
     counted.holding_b,
     counted.holding_both,
-    case when counted.holding_either > 0 then cast(counted.holding_both as double) / counted.holding_either end
+    case when counted.holding_either > 0 then cast(counted.holding_both as {{ type_double() }}) / counted.holding_either end
         as jaccard_index,
     case
         when counted.holding_a > 0 and counted.holding_b > 0
             then
-                (cast(counted.holding_both as double) / counted.holding_a)
-                / (cast(counted.holding_b as double) / customers.customer_count)
+                (cast(counted.holding_both as {{ type_double() }}) / counted.holding_a)
+                / (cast(counted.holding_b as {{ type_double() }}) / customers.customer_count)
     end as lift_of_b_given_a
 from counted
 cross join customers

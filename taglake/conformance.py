@@ -66,7 +66,7 @@ def marts(compiled: CompiledProject) -> list[CompiledNode]:
             for n in compiled.nodes.values()
             if n.resource_type == "model" and n.path.startswith("models/marts/") and n.materialized != "ephemeral"
         ),
-        key=lambda n: n.name,
+        key=short_name,
     )
 
 
@@ -98,7 +98,7 @@ def run_conformance(
     with the local build (`duckdb_path`, read only; `local_manifest` is that build's manifest.json). With
     `upstream_too`, every staging and intermediate model built on the way is compared as well."""
     local = load_compiled(local_manifest, "local", "duckdb")
-    chosen = [m for m in marts(compiled) if not only or m.name in only]
+    chosen = [m for m in marts(compiled) if not only or m.name in only or short_name(m) in only]
     con = duckdb.connect()
     try:
         con.execute(f"attach '{duckdb_path}' as \"{duckdb_path.stem}\" (read_only)")
@@ -108,7 +108,7 @@ def run_conformance(
         built = upstream_models(compiled, chosen)
         for node in built:
             sql = to_duckdb(node.sql, compiled.engine, tables)
-            con.execute(f'create table {ENGINE_SCHEMA}."{node.name}" as {sql}')
+            con.execute(f"create table {_engine_table(node)} as {sql}")
         compared = built if upstream_too else chosen
         return [_compare(con, local.nodes[m.unique_id].relation_name or "", m, compiled.engine) for m in compared]
     finally:
@@ -116,8 +116,8 @@ def run_conformance(
 
 
 def _relation_map(con: duckdb.DuckDBPyConnection, compiled: CompiledProject, local: CompiledProject) -> dict[str, str]:
-    """Engine relation → local relation: sources → views over the raw files, seeds → the local seed tables, models
-    → the engine-built tables."""
+    """Engine relation → local relation: sources → views over the raw files, seeds and snapshots → the local
+    build's tables (a snapshot's history is made by runs, not by a SELECT), models → the engine-built tables."""
     tables: dict[str, str] = {}
     for uid, relation in compiled.sources.items():
         view = f'{SOURCE_SCHEMA}."{uid.split(".", 2)[2].replace(".", "__")}"'
@@ -126,17 +126,17 @@ def _relation_map(con: duckdb.DuckDBPyConnection, compiled: CompiledProject, loc
     for uid, node in compiled.nodes.items():
         if not node.relation_name:
             continue
-        if node.resource_type == "seed":
+        if node.resource_type in ("seed", "snapshot"):
             tables[relation_key(node.relation_name, compiled.engine)] = local.nodes[uid].relation_name or ""
         elif node.resource_type == "model" and node.materialized != "ephemeral":
-            tables[relation_key(node.relation_name, compiled.engine)] = f'{ENGINE_SCHEMA}."{node.name}"'
+            tables[relation_key(node.relation_name, compiled.engine)] = _engine_table(node)
     return tables
 
 
 def _compare(con: duckdb.DuckDBPyConnection, native: str, mart: CompiledNode, engine: str) -> MartComparison:
     native_cols, native_rows = _fetch(con, native)
     # Columns by name, in the local mart's order: a contract orders the table's columns, not the SELECT's.
-    engine_table = f'{ENGINE_SCHEMA}."{mart.name}"'
+    engine_table = _engine_table(mart)
     engine_names = {c.lower() for c in con.sql(f"select * from {engine_table}").columns}
     if engine_names == set(native_cols):
         engine_cols, engine_rows = _fetch(con, engine_table, native_cols)
@@ -149,7 +149,7 @@ def _compare(con: duckdb.DuckDBPyConnection, native: str, mart: CompiledNode, en
             if Counter(r[i] for r in native_rows) != Counter(r[i] for r in engine_rows):
                 differing.append(name)
     return MartComparison(
-        mart=mart.name,
+        mart=short_name(mart),
         engine=engine,
         native_rows=len(native_rows),
         engine_rows=len(engine_rows),
@@ -159,6 +159,15 @@ def _compare(con: duckdb.DuckDBPyConnection, native: str, mart: CompiledNode, en
         columns_engine=engine_cols,
         differing_columns=tuple(differing),
     )
+
+
+def short_name(node: CompiledNode) -> str:
+    """A model's name, with its version when it has one (`customer_tag_profile.v1`)."""
+    return node.unique_id.split(".", 2)[2]
+
+
+def _engine_table(node: CompiledNode) -> str:
+    return f'{ENGINE_SCHEMA}."{short_name(node)}"'
 
 
 def _fetch(

@@ -20,12 +20,29 @@ SEMANTIC_FIXES: dict[str, str] = {
     "first in sqlglot's output; it becomes json_extract_string with the whole '$.a.b' path.",
     "regexp_substr": "Redshift's 'e' parameter returns the first capture group; sqlglot's output returns the whole "
     "match. It becomes regexp_extract(…, 1).",
+    "to_milliseconds": "Athena's to_milliseconds(interval) (dbt's datediff: date - date is an interval in Trino) is "
+    "kept as is by sqlglot, where DuckDB's makes an interval of a number and date - date is days. to_milliseconds(a "
+    "- b) becomes epoch_ms(a) - epoch_ms(b), any other interval epoch(x) * 1000.",
 }
 
 
 def _replace_every_match(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.RegexpReplace) and not node.args.get("modifiers"):
         node.set("modifiers", exp.Literal.string("g"))
+    return node
+
+
+def _athena_fixes(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "to_milliseconds" and len(node.expressions) == 1:
+        arg = node.expressions[0].unnest()
+        if isinstance(arg, exp.Sub):
+
+            def ms(side: exp.Expression) -> exp.Expression:
+                return exp.Anonymous(this="epoch_ms", expressions=[exp.cast(side.copy(), "timestamp")])
+
+            return exp.paren(exp.Sub(this=ms(arg.this), expression=ms(arg.expression)))
+        seconds = exp.Anonymous(this="epoch", expressions=[arg.copy()])
+        return exp.paren(exp.Mul(this=seconds, expression=exp.Literal.number(1000)))
     return node
 
 
@@ -79,4 +96,6 @@ def to_duckdb(sql: str, engine: str, tables: Mapping[str, str] | None = None) ->
     fixed = [s.transform(_replace_every_match).transform(rename) for s in statements if s is not None]
     if engine == "redshift":
         fixed = [s.transform(_redshift_fixes) for s in fixed]
+    if engine == "athena":
+        fixed = [s.transform(_athena_fixes) for s in fixed]
     return ";\n".join(s.sql(dialect="duckdb") for s in fixed)

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from taglake.conformance import _normal, marts, run_conformance
+from taglake.conformance import _normal, marts, run_conformance, short_name
 from taglake.offline import CompiledProject
 from taglake.project import Project
 
@@ -19,8 +19,8 @@ Compiled = Callable[[str], CompiledProject]
 def _local_marts(built_project: Project) -> set[str]:
     manifest = json.loads((built_project.target_path / "manifest.json").read_text(encoding="utf-8"))
     return {
-        n["name"]
-        for n in manifest["nodes"].values()
+        uid.split(".", 2)[2]
+        for uid, n in manifest["nodes"].items()
         if n["resource_type"] == "model"
         and n["original_file_path"].startswith("models/marts/")
         and n["config"]["materialized"] != "ephemeral"
@@ -33,7 +33,7 @@ def test_every_mart_from_the_engines_sql_equals_the_local_build(
     aws_compiled: Compiled, built_project: Project, target: str
 ) -> None:
     compiled = aws_compiled(target)
-    assert {m.name for m in marts(compiled)} == _local_marts(built_project) != set()
+    assert {short_name(m) for m in marts(compiled)} == _local_marts(built_project) != set()
     results = run_conformance(
         compiled, built_project.target_path / "manifest.json", built_project.duckdb_path, upstream_too=True
     )

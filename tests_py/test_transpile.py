@@ -49,3 +49,13 @@ def test_relations_are_renamed_and_ctes_left_alone(engine: str, relation: str) -
     con.execute("create table local_x as select 1 as v")
     assert con.sql(out).fetchall() == [(1,)]
     assert "taglake_staging" not in out
+
+
+def test_athena_datediff_in_days_stays_a_number_of_days() -> None:
+    # dbt-athena's datediff(day): to_milliseconds(date - date) / 86400000, an interval in Trino.
+    sql = (
+        "select ((to_milliseconds((cast(cast(date '2026-10-31' as timestamp) as date)"
+        " - cast(cast(date '2026-10-01' as timestamp) as date)))) / 86400000)"
+    )
+    assert _one(sql, "athena") == 30
+    assert _one("select to_milliseconds(interval '2' second)", "athena") == 2000

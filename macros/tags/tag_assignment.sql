@@ -4,7 +4,7 @@
     customer_token,
     cast('{{ tag_code }}' as varchar) as tag_code,
     cast({{ value }} as varchar) as tag_value,
-    cast({{ score if score is not none else 'null' }} as double precision) as tag_score,
+    cast({{ score if score is not none else 'null' }} as {{ type_double() }}) as tag_score,
     {{ tag_evidence(evidence) }} as evidence,
     as_of_date
 {%- endmacro %}

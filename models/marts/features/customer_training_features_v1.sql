@@ -26,10 +26,10 @@ select
     cast(transaction_count_90d as integer) as transaction_count_90d,
     cast(spend_90d_twd as decimal(18, 2)) as spend_90d_twd,
     cast(
-        case when spend_90d_twd > 0 then foreign_spend_90d_twd / spend_90d_twd end as double precision
+        case when spend_90d_twd > 0 then foreign_spend_90d_twd / spend_90d_twd end as {{ type_double() }}
     ) as foreign_spend_share_90d,
     cast(
-        case when spend_90d_twd > 0 then online_spend_90d_twd / spend_90d_twd end as double precision
+        case when spend_90d_twd > 0 then online_spend_90d_twd / spend_90d_twd end as {{ type_double() }}
     ) as online_spend_share_90d,
     cast(travel_spend_90d_twd as decimal(18, 2)) as travel_spend_90d_twd,
     cast(dining_transaction_count_90d as integer) as dining_transaction_count_90d,

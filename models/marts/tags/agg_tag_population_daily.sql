@@ -88,8 +88,8 @@ select
     tagged.risk_grade,
     cast(tagged.tagged_customer_count as bigint) as tagged_customer_count,
     cast(segments.segment_customer_count as bigint) as segment_customer_count,
-    cast(tagged.tagged_customer_count as double precision)
-    / cast(segments.segment_customer_count as double precision) as tagged_share
+    cast(tagged.tagged_customer_count as {{ type_double() }})
+    / cast(segments.segment_customer_count as {{ type_double() }}) as tagged_share
 from tagged
 inner join segments
     on
