@@ -17,7 +17,8 @@ select
     population.age_band,
     sum(population.tagged_customer_count) as tagged_customer_count,
     sum(population.segment_customer_count) as segment_customer_count,
-    cast(sum(population.tagged_customer_count) as {{ type_double() }}) / sum(population.segment_customer_count) as tagged_share
+    cast(sum(population.tagged_customer_count) as {{ type_double() }})
+    / sum(population.segment_customer_count) as tagged_share
 from population
 inner join latest
     on population.as_of_date = latest.as_of_date

@@ -38,7 +38,10 @@ select
     counted.holding_a,
     counted.holding_b,
     counted.holding_both,
-    case when counted.holding_either > 0 then cast(counted.holding_both as {{ type_double() }}) / counted.holding_either end
+    case
+        when counted.holding_either > 0
+            then cast(counted.holding_both as {{ type_double() }}) / counted.holding_either
+    end
         as jaccard_index,
     case
         when counted.holding_a > 0 and counted.holding_b > 0

@@ -15,7 +15,8 @@ select
     population.tag_family,
     population.tag_code,
     sum(population.tagged_customer_count) as tagged_customer_count,
-    cast(sum(population.tagged_customer_count) as {{ type_double() }}) / max(customers.customer_count) as share_of_customers
+    cast(sum(population.tagged_customer_count) as {{ type_double() }})
+    / max(customers.customer_count) as share_of_customers
 from population
 cross join customers
 group by population.as_of_date, population.tag_family, population.tag_code
