@@ -1,9 +1,18 @@
 -- One row per card transaction, accepted and masked, as first landed (a duplicate landing later collapses here).
+-- Incremental: a run dedups the accepted rows landed from landing_window_start() on and merges them on the key,
+-- leaving out keys this table already holds from an earlier landing (first landed wins, as in a full build).
+{{ config(**keyed_incremental(['transaction_id'])) }}
+{%- set since = landing_window_start() %}
+
 with
 
 accepted as (
     select * from {{ ref('base_cards__transactions') }}
-    where reject_reason is null
+    where
+        reject_reason is null
+        {%- if since %}
+        and {{ landed_since(since) }}
+        {%- endif %}
 ),
 
 first_landed as (
@@ -25,3 +34,12 @@ select
     wallet_type,
     landing_date
 from first_landed
+{%- if since %}
+where not exists (
+    select 1
+    from {{ this }} as landed_before
+    where
+        landed_before.transaction_id = first_landed.transaction_id
+        and landed_before.landing_date < cast('{{ since.isoformat() }}' as date)
+)
+{%- endif %}

@@ -1,9 +1,18 @@
 -- One row per app event, accepted and masked, as first landed (a duplicate landing later collapses here).
+-- Incremental: a run dedups the accepted rows landed from landing_window_start() on and merges them on the key,
+-- leaving out keys this table already holds from an earlier landing (first landed wins, as in a full build).
+{{ config(**keyed_incremental(['event_id'])) }}
+{%- set since = landing_window_start() %}
+
 with
 
 accepted as (
     select * from {{ ref('base_digital__app_events') }}
-    where reject_reason is null
+    where
+        reject_reason is null
+        {%- if since %}
+        and {{ landed_since(since) }}
+        {%- endif %}
 ),
 
 first_landed as (
@@ -23,3 +32,12 @@ select
     device_model,
     landing_date
 from first_landed
+{%- if since %}
+where not exists (
+    select 1
+    from {{ this }} as landed_before
+    where
+        landed_before.event_id = first_landed.event_id
+        and landed_before.landing_date < cast('{{ since.isoformat() }}' as date)
+)
+{%- endif %}
