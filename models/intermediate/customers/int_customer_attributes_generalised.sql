@@ -17,7 +17,7 @@ select
     risk_grade,
     customer_status,
     customer_since_date,
+    updated_at,
     mobile_token is not null as has_mobile,
-    email_token is not null as has_email,
-    updated_at
+    email_token is not null as has_email
 from customers

@@ -16,11 +16,14 @@ versions as (
 lagged as (
     select
         versions.*,
-        row_number() over (partition by customer_token order by dbt_valid_from) as version_number,
         {%- for column in attributes %}
-        lag({{ column }}) over (partition by customer_token order by dbt_valid_from) as previous_{{ column }}
-        {{- "," if not loop.last }}
+        lag(versions.{{ column }}) over (
+            partition by versions.customer_token order by versions.dbt_valid_from
+        ) as previous_{{ column }},
         {%- endfor %}
+        row_number() over (
+            partition by versions.customer_token order by versions.dbt_valid_from
+        ) as version_number
     from versions
 ),
 
@@ -29,7 +32,7 @@ compared as (
     select
         lagged.*,
         case
-            when version_number = 1 then 1
+            when lagged.version_number = 1 then 1
             {%- for column in attributes %}
             when
                 {{ column }} <> previous_{{ column }}
@@ -45,9 +48,9 @@ compared as (
 numbered as (
     select
         compared.*,
-        sum(starts_period) over (
-            partition by customer_token
-            order by dbt_valid_from
+        sum(compared.starts_period) over (
+            partition by compared.customer_token
+            order by compared.dbt_valid_from
             rows between unbounded preceding and current row
         ) as period_number
     from compared
@@ -76,9 +79,9 @@ select
     first_of_period.{{ column }},
     {%- endfor %}
     periods.valid_from,
+    cast(periods.crm_version_count as integer) as crm_version_count,
     case when periods.valid_until < cast('9999-12-31' as timestamp) then periods.valid_until end as valid_to,
-    periods.valid_until = cast('9999-12-31' as timestamp) as is_current,
-    cast(periods.crm_version_count as integer) as crm_version_count
+    periods.valid_until = cast('9999-12-31' as timestamp) as is_current
 from periods
 inner join first_of_period
     on

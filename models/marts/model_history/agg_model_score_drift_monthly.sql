@@ -53,12 +53,12 @@ select
     psi.model_version,
     psi.score_month,
     psi.baseline_month,
-    psi.score_month = psi.baseline_month as is_baseline,
     cast(summary.score_count as bigint) as score_count,
     cast(summary.customer_count as bigint) as customer_count,
     cast(summary.mean_score as double precision) as mean_score,
     summary.first_scored_at,
     cast(psi.psi as double precision) as psi,
+    psi.score_month = psi.baseline_month as is_baseline,
     case
         when psi.psi < 0.1 then 'stable'
         when psi.psi < 0.25 then 'moderate'
