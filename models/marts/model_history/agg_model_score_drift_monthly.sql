@@ -1,6 +1,7 @@
 -- Drift of each model version per month: the population stability index (PSI) of the month's score distribution
 -- against the version's first month, over the fixed bins of agg_model_score_distribution_monthly. An empty bin's
--- share is taken as var('psi_epsilon') so the logarithm stays finite.
+-- share is taken as var('psi_epsilon') so the logarithm stays finite. PSI and the mean are rounded to 9 decimals:
+-- a parallel floating-point sum depends on the order it adds in, and a re-run must give the same table.
 {%- set epsilon = var('psi_epsilon') %}
 
 with
@@ -55,9 +56,9 @@ select
     psi.baseline_month,
     cast(summary.score_count as bigint) as score_count,
     cast(summary.customer_count as bigint) as customer_count,
-    cast(summary.mean_score as double precision) as mean_score,
+    cast(round(summary.mean_score, 9) as double precision) as mean_score,
     summary.first_scored_at,
-    cast(psi.psi as double precision) as psi,
+    cast(round(psi.psi, 9) as double precision) as psi,
     psi.score_month = psi.baseline_month as is_baseline,
     case
         when psi.psi < 0.1 then 'stable'
