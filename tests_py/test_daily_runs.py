@@ -260,3 +260,13 @@ def test_a_build_killed_part_way_then_rerun_ends_as_an_uninterrupted_one(daily: 
     # part of the day is in (staging), part is not (the facts); the next run catches up
     run_dbt(killed, ["build"], target="local", quiet=True)
     assert differing_tables(daily.incremental.duckdb_path, killed.duckdb_path, run_time_free=True) == {}
+
+
+def test_snapshots_read_masked_relations_only_and_are_checked_by_the_privacy_guard(dbt_manifest: dict) -> None:
+    snapshots = [n for n in dbt_manifest["nodes"].values() if n["resource_type"] == "snapshot"]
+    assert {n["name"] for n in snapshots} == {"snap_customer_attributes", "snap_model_scores"}
+    for node in snapshots:
+        assert any("privacy_guard()" in hook["sql"] for hook in node["config"]["post-hook"]), node["name"]
+        upstream = node["depends_on"]["nodes"]
+        assert upstream and all(uid.startswith("model.taglake.int_") for uid in upstream), upstream
+        assert node["config"]["hard_deletes"] in ("invalidate", "new_record")

@@ -8,15 +8,18 @@ with
 
 accepted as (
     select * from {{ ref('base_digital__app_events') }}
-    where
-        reject_reason is null
-        {%- if since %}
-        and {{ landed_since(since) }}
-        {%- endif %}
+    where reject_reason is null
+),
+
+in_window as (
+    select * from accepted
+    {%- if since %}
+    where {{ landed_since(since) }}
+    {%- endif %}
 ),
 
 first_landed as (
-    {{ deduplicated('accepted', ['event_id'], 'landing_date asc') }}
+    {{ deduplicated('in_window', ['event_id'], 'landing_date asc') }}
 )
 
 select
