@@ -8,6 +8,7 @@ a copy of that build's DuckDB file, so the suite pays for one first build only.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -270,3 +271,33 @@ def test_snapshots_read_masked_relations_only_and_are_checked_by_the_privacy_gua
         upstream = node["depends_on"]["nodes"]
         assert upstream and all(uid.startswith("model.taglake.int_") for uid in upstream), upstream
         assert node["config"]["hard_deletes"] in ("invalidate", "new_record")
+
+
+def test_model_drift_is_the_psi_of_each_month_against_the_versions_first_month(daily: DailyLake) -> None:
+    # Recomputed in Python from the accepted scores: 10 equal bins of [0, 1], empty bins at 0.0001.
+    db = daily.incremental.duckdb_path
+    scores = _query(db, "select model_name, model_version, scored_at, score from taglake_staging.stg_ml__model_scores")
+    counts: dict[tuple[str, str], dict[date, list[int]]] = {}
+    for model, version, scored_at, score in scores:
+        month = scored_at.date().replace(day=1)
+        bins = counts.setdefault((model, version), {}).setdefault(month, [0] * 10)
+        bins[min(int(score * 10), 9)] += 1
+    expected = {}
+    for (model, version), months in counts.items():
+        first = min(months)
+        base = [max(n / sum(months[first]), 1e-4) for n in months[first]]
+        for month, bins in months.items():
+            actual = [max(n / sum(bins), 1e-4) for n in bins]
+            expected[(model, version, month)] = sum(
+                (a - e) * math.log(a / e) for a, e in zip(actual, base, strict=True)
+            )
+    drift = {
+        (model, version, month): psi
+        for model, version, month, psi in _query(
+            db, "select model_name, model_version, score_month, psi from taglake_marts.agg_model_score_drift_monthly"
+        )
+    }
+    assert drift.keys() == expected.keys()
+    assert any(len(months) > 1 for months in counts.values()), "no version scored in two months: no drift"
+    for key, psi in drift.items():
+        assert psi == pytest.approx(expected[key], abs=1e-8), key
