@@ -63,7 +63,7 @@ shares as (
         months.score_month,
         bins.bin_index,
         coalesce(counted.score_count, 0) as score_count,
-        cast(coalesce(counted.score_count, 0) as double precision) / months.month_score_count as score_share
+        cast(coalesce(counted.score_count, 0) as {{ type_double() }}) / months.month_score_count as score_share
     from months
     cross join bins
     left join counted
@@ -80,8 +80,8 @@ select
     shares.score_month,
     baselines.baseline_month,
     cast(shares.bin_index as integer) as bin_index,
-    cast(shares.bin_index - 1 as double precision) / {{ bins }} as bin_lower,
-    cast(shares.bin_index as double precision) / {{ bins }} as bin_upper,
+    cast(shares.bin_index - 1 as {{ type_double() }}) / {{ bins }} as bin_lower,
+    cast(shares.bin_index as {{ type_double() }}) / {{ bins }} as bin_upper,
     cast(shares.score_count as bigint) as score_count,
     shares.score_share,
     baseline.score_share as baseline_share

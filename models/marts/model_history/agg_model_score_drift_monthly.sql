@@ -56,9 +56,9 @@ select
     psi.baseline_month,
     cast(summary.score_count as bigint) as score_count,
     cast(summary.customer_count as bigint) as customer_count,
-    cast(round(summary.mean_score, 9) as double precision) as mean_score,
+    cast(round(summary.mean_score, 9) as {{ type_double() }}) as mean_score,
     summary.first_scored_at,
-    cast(round(psi.psi, 9) as double precision) as psi,
+    cast(round(psi.psi, 9) as {{ type_double() }}) as psi,
     psi.score_month = psi.baseline_month as is_baseline,
     case
         when psi.psi < 0.1 then 'stable'
