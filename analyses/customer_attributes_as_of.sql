@@ -1,5 +1,6 @@
--- Customers by risk grade and status as they were at a moment in the past (var as_of, default the start of
--- 2026-10-25 UTC): `dbt compile --select customer_attributes_as_of --vars '{as_of: "2026-10-28"}'`.
+-- How many customers were in each risk grade and status at a moment in the past? From the customer attribute
+-- history, as of var `as_of` (default the start of 2026-10-25 UTC):
+-- `dbt compile --select customer_attributes_as_of --vars '{as_of: "2026-10-28"}'`.
 with
 
 as_of as (

@@ -166,6 +166,51 @@ def test_snapshots_hold_the_history_of_a_changed_customer(daily: DailyLake) -> N
     assert untouched == []
 
 
+def test_the_tag_history_records_who_entered_and_left_a_tag_on_the_new_day(daily: DailyLake) -> None:
+    db = daily.incremental.duckdb_path
+    as_of = _query(db, "select max(as_of_date) from taglake_marts.fct_customer_tags")[0][0]
+    # Versions are dated by the lake's as-of dates, never by the clock of the run.
+    valid_from = {r[0] for r in _query(db, "select distinct dbt_valid_from from taglake_snapshots.snap_customer_tags")}
+    assert as_of in valid_from and len(valid_from) == 2
+    changed = _query(
+        db,
+        "select count(*) from taglake_snapshots.snap_customer_tags where dbt_valid_from = ? and dbt_valid_to is null",
+        [as_of],
+    )[0][0]
+    moves = dict(
+        _query(
+            db,
+            "select transition, count(*) from taglake_marts.fct_tag_transitions "
+            "where transition_date = ? and not is_first_observation group by 1",
+            [as_of],
+        )
+    )
+    first_seen = _query(
+        db,
+        "select count(*) from (select customer_token, min(dbt_valid_from) as first_from "
+        "from taglake_snapshots.snap_customer_tags group by 1) where first_from = ?",
+        [as_of],
+    )[0][0]
+    # Every customer with a new version entered or left at least one tag, unless first seen today.
+    assert changed > first_seen
+    assert moves.get("entered", 0) + moves.get("left", 0) >= changed - first_seen
+    # Each customer's current version is exactly the tags held today.
+    current = _query(
+        db,
+        "select count(*) from taglake_snapshots.snap_customer_tags s "
+        "join taglake_marts.customer_tag_profile_v1 p using (customer_token) "
+        "where s.dbt_valid_to is null and s.tag_codes is distinct from p.tag_codes",
+    )[0][0]
+    assert current == 0
+    # The population history has both days, and today's equals the tags held today.
+    days = _query(
+        db, "select as_of_date, sum(tagged_customer_count) from taglake_marts.agg_tag_population_daily group by 1"
+    )
+    assert len(days) == 2
+    held_today = _query(db, "select count(*) from taglake_marts.fct_customer_tags")[0][0]
+    assert dict(days)[as_of] == held_today
+
+
 def test_the_model_score_snapshot_records_new_runs_and_retired_versions(daily: DailyLake) -> None:
     db = daily.incremental.duckdb_path
     runs = _query(
@@ -264,11 +309,13 @@ def test_a_build_killed_part_way_then_rerun_ends_as_an_uninterrupted_one(daily: 
 
 def test_snapshots_read_masked_relations_only_and_are_checked_by_the_privacy_guard(dbt_manifest: dict) -> None:
     snapshots = [n for n in dbt_manifest["nodes"].values() if n["resource_type"] == "snapshot"]
-    assert {n["name"] for n in snapshots} == {"snap_customer_attributes", "snap_model_scores"}
+    assert {n["name"] for n in snapshots} == {"snap_customer_attributes", "snap_model_scores", "snap_customer_tags"}
     for node in snapshots:
         assert any("privacy_guard()" in hook["sql"] for hook in node["config"]["post-hook"]), node["name"]
         upstream = node["depends_on"]["nodes"]
-        assert upstream and all(uid.startswith("model.taglake.int_") for uid in upstream), upstream
+        # masked intermediate models or marts: never a source, a staging model or the vault
+        assert upstream and all(uid.startswith("model.taglake.") for uid in upstream), upstream
+        assert not any(uid.split(".")[2].startswith(("base_", "stg_", "vault_")) for uid in upstream), upstream
         assert node["config"]["hard_deletes"] in ("invalidate", "new_record")
 
 
