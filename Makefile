@@ -11,7 +11,7 @@ export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
-.PHONY: help setup demo test lint lint-python lint-sql generate build docs verify clean lock
+.PHONY: help setup demo test lint lint-python lint-sql generate build run-daily docs verify clean lock
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -46,6 +46,13 @@ generate: setup  ## write the small synthetic lake to lake/ (taglake generate --
 
 build: setup  ## dbt deps + dbt build on the local target
 	$(BIN)/taglake build
+
+# The local lake is synthetic and dated in the past: the simulated day appends the next landing day first, and
+# lets freshness report the lake as stale without stopping. In production: `taglake run-daily --target athena`.
+RUN_DAILY_ARGS ?= --append-day --allow-stale
+
+run-daily: setup  ## simulate the next day: append it to lake/, freshness, incremental build, leak scan
+	$(BIN)/taglake run-daily $(RUN_DAILY_ARGS)
 
 docs: setup  ## dbt docs generate (target/index.html)
 	$(BIN)/taglake dbt docs generate

@@ -40,6 +40,7 @@ examples:
   taglake upload --bucket bank-lake-raw && taglake catalog --bucket bank-lake-raw
   taglake scan-pii
   taglake build
+  taglake generate --append-day && taglake run-daily
   taglake dbt source freshness
   taglake dbt build --select staging"""
 
@@ -70,7 +71,44 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
         help="last landing day, YYYY-MM-DD (default: 2026-10-31)",
     )
     p.add_argument("--defect-rate", type=float, default=0.01, help="share of records given a defect (default: 0.01)")
+    p.add_argument(
+        "--append-day",
+        dest="append_days",
+        type=int,
+        nargs="?",
+        const=1,
+        default=None,
+        metavar="N",
+        help="instead of a new lake, append the next landing day (or N days) to the lake in OUT: new "
+        "transactions and app events (some late, for earlier days), changed, closed and new customers, account "
+        "changes, model scores on the 1st of a month; manifest.json updated. The lake's own seed and sizes are "
+        "used (the other options are ignored); earlier files are not touched",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _add_run_daily(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "run-daily",
+        help="the daily run: source freshness, incremental build, leak scan; prints a summary",
+        description="Run one day: `dbt source freshness` (a stale source stops the run), `dbt deps` + `dbt build` "
+        "(incremental facts process only the new landing partitions plus the late-arrival lookback; snapshots "
+        "record what changed), then `taglake scan-pii` of the local build. Prints each step's status and time; "
+        "exits 1 when a step fails. See docs/daily-runs.md.",
+    )
+    p.add_argument("--target", default=None, help="dbt target (default: TAGLAKE_TARGET or local)")
+    p.add_argument(
+        "--append-day",
+        action="store_true",
+        help="simulate the day: first append the next landing day to the local lake (taglake generate --append-day)",
+    )
+    p.add_argument(
+        "--allow-stale",
+        action="store_true",
+        help="go on when a source is stale (replaying an old lake); the summary still says so",
+    )
+    p.add_argument("--no-scan", action="store_true", help="skip the leak scan (only local builds are scanned)")
+    p.add_argument("dbt_args", nargs=argparse.REMAINDER, help="more arguments for dbt build, after --")
 
 
 def _add_build(sub: argparse._SubParsersAction) -> None:
@@ -140,16 +178,26 @@ def _add_keys(sub: argparse._SubParsersAction) -> None:
 def _add_bench(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "bench",
-        help="benchmarks: the cost of masking",
-        description="Measure each masking treatment's throughput on DuckDB, and the full build's wall time with "
-        "masking against an identity treatment built into a throwaway database. See docs/benchmarks.md.",
+        help="benchmarks: the cost of masking, and of a daily run at scale",
+        description="masking: each masking treatment's throughput on DuckDB, and the full build's wall time with "
+        "masking against an identity treatment built into a throwaway database. daily: for each --lake, the full "
+        "build, then one appended day (the lake gains it) and the incremental build, with wall time and peak "
+        "memory, against the goals (full ≤ 5 min, one day ≤ 5 % of full, 365 vs 30 days of history ≤ 1.3×). "
+        "See docs/benchmarks.md.",
     )
-    p.add_argument("what", choices=["masking"], help="the benchmark to run")
-    p.add_argument("--lake", type=Path, default=None, help="the lake to build (default: lake/)")
+    p.add_argument("what", choices=["masking", "daily"], help="the benchmark to run")
+    p.add_argument(
+        "--lake",
+        type=Path,
+        action="append",
+        default=None,
+        help="the lake to build (default: lake/); daily takes it more than once (e.g. 30 and 365 days)",
+    )
+    p.add_argument("--work-dir", type=Path, default=None, help="daily: where the builds go (default: bench/work)")
     p.add_argument("--rows", type=int, default=5_000_000, help="rows per treatment throughput run")
     p.add_argument("--runs", type=int, default=3, help="throughput runs (the median is reported)")
     p.add_argument("--build-runs", type=int, default=1, help="full builds of each kind (median reported)")
-    p.add_argument("--out", type=Path, default=None, help="JSON results (default: bench/results/masking.json)")
+    p.add_argument("--out", type=Path, default=None, help="JSON results (default: bench/results/<what>.json)")
 
 
 def _add_aws(p: argparse.ArgumentParser) -> None:
@@ -236,6 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_generate(sub)
     _add_build(sub)
+    _add_run_daily(sub)
     _add_demo(sub)
     _add_dbt(sub)
     _add_scan(sub)
@@ -253,19 +302,22 @@ def _strip_separator(args: Sequence[str]) -> list[str]:
 
 
 def cmd_generate(ns: argparse.Namespace, project: Project) -> int:
-    from taglake.generate import generate_lake
+    from taglake.generate import append_days, generate_lake
 
     out = (ns.out or project.lake_dir).resolve()
-    manifest = generate_lake(
-        out,
-        scale=ns.scale,
-        customers=ns.customers,
-        days=ns.days,
-        seed=ns.seed,
-        end_date=ns.end_date,
-        defect_rate=ns.defect_rate,
-        progress=not ns.no_progress,
-    )
+    if ns.append_days is not None:
+        manifest = append_days(out, count=ns.append_days, progress=not ns.no_progress)
+    else:
+        manifest = generate_lake(
+            out,
+            scale=ns.scale,
+            customers=ns.customers,
+            days=ns.days,
+            seed=ns.seed,
+            end_date=ns.end_date,
+            defect_rate=ns.defect_rate,
+            progress=not ns.no_progress,
+        )
     rows = [
         (
             table,
@@ -277,9 +329,32 @@ def cmd_generate(ns: argparse.Namespace, project: Project) -> int:
         )
         for table, info in manifest["tables"].items()
     ]
-    print(f"lake written to {out} (every defect counted in manifest.json)")
+    last = manifest["params"]["last_date"]
+    print(f"lake written to {out}, last landing day {last} (every defect counted in manifest.json)")
     print(format_table(["table", "files", "rows", "accepted", "collapsed", "quarantined"], rows))
     return 0
+
+
+def cmd_run_daily(ns: argparse.Namespace, project: Project) -> int:
+    from taglake.daily import run_daily
+    from taglake.generate import append_days
+
+    if ns.append_day:
+        manifest = append_days(project.lake_dir, progress=False)
+        print(f"appended landing day {manifest['params']['last_date']} to {project.lake_dir}")
+    result = run_daily(
+        project,
+        target=ns.target,
+        allow_stale=ns.allow_stale,
+        scan=not ns.no_scan,
+        build_args=_strip_separator(ns.dbt_args),
+    )
+    print(format_table(["step", "status", "seconds", "detail"], result.rows()))
+    for step in result.steps:
+        if step.report:
+            print(step.report, end="")
+    print("daily run ok" if result.ok else "daily run FAILED", file=sys.stdout if result.ok else sys.stderr)
+    return 0 if result.ok else 1
 
 
 def cmd_demo(project: Project) -> int:
@@ -337,15 +412,20 @@ def cmd_keys(ns: argparse.Namespace, project: Project) -> int:
 
 
 def cmd_bench(ns: argparse.Namespace, project: Project) -> int:
+    lakes = [lake.resolve() for lake in (ns.lake or [project.lake_dir])]
+    out = ns.out or project.root / "bench" / "results" / f"{ns.what}.json"
+    if ns.what == "daily":
+        from taglake.bench_daily import format_daily_report, run_daily_benchmark
+
+        work = (ns.work_dir or project.root / "bench" / "work").resolve()
+        print(format_daily_report(run_daily_benchmark(project, lakes=lakes, work_dir=work, out_json=out)))
+        return 0
     from taglake.bench import format_masking_report, run_masking_benchmark
 
+    if len(lakes) != 1:
+        raise ValueError("bench masking takes one --lake")
     result = run_masking_benchmark(
-        project,
-        lake_dir=(ns.lake or project.lake_dir).resolve(),
-        rows=ns.rows,
-        runs=ns.runs,
-        build_runs=ns.build_runs,
-        out_json=ns.out or project.root / "bench" / "results" / "masking.json",
+        project, lake_dir=lakes[0], rows=ns.rows, runs=ns.runs, build_runs=ns.build_runs, out_json=out
     )
     print(format_masking_report(result))
     return 0
@@ -426,6 +506,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if ns.command == "build":
             build(project, target=ns.target, extra=_strip_separator(ns.dbt_args))
             return 0
+        if ns.command == "run-daily":
+            return cmd_run_daily(ns, project)
         if ns.command == "demo":
             return cmd_demo(project)
         if ns.command == "dbt":

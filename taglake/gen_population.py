@@ -109,7 +109,7 @@ def create_population(con: duckdb.DuckDBPyConnection, p: LakeParams) -> None:
 
 def _create_customers(con: duckdb.DuckDBPyConnection, p: LakeParams) -> None:
     s, n, n0 = p.seed, p.customers, p.initial_customers
-    start, end = p.start_dn, p.end_dn
+    start, end = p.start_dn, p.last_dn
     u = lambda salt: uniform(s, "i", lit(salt))  # noqa: E731
     b = lambda k, salt: below(s, k, "i", lit(salt))  # noqa: E731
 
@@ -135,7 +135,7 @@ def _create_customers(con: duckdb.DuckDBPyConnection, p: LakeParams) -> None:
     sql = f"""
     create or replace temp table pop_customers as
     with ids as (
-        select range as i from range({n})
+        select range as i from range({p.population})
     ), base as (
         select i,
             {permute(s, "i", ID_SERIALS, "nid")} as y,
@@ -173,7 +173,8 @@ def _create_customers(con: duckdb.DuckDBPyConnection, p: LakeParams) -> None:
             end as given_roman,
             {start} - floor(age * 365.25)::bigint - {b(365, "bday")} as birth_dn,
             case when i < {n0} then {start}
-                 else {start} + 1 + ((i - {n0}) * {max(p.days - 1, 1)}) // {max(n - n0, 1)} end as join_dn
+                 when i < {n} then {start} + 1 + ((i - {n0}) * {max(p.days - 1, 1)}) // {max(n - n0, 1)}
+                 else {start} + {p.days} + (i - {n}) // {p.new_per_appended_day} end as join_dn
         from given
     ), joined as (
         select *,

@@ -252,6 +252,39 @@ def generate_lake(
 
 
 def build_manifest(params: LakeParams, scale: str, tallies: dict[str, TableTally]) -> dict:
+    return {
+        "generator": "taglake",
+        "generator_version": __version__,
+        "engine": f"duckdb {duckdb.__version__}",
+        "seed": params.seed,
+        "scale": scale,
+        "params": manifest_params(params),
+        "tables": table_entries(tallies),
+        "schema_changes": [
+            {
+                "table": TRANSACTIONS.name,
+                "column": WALLET_COLUMN,
+                "first_partition": params.date_of(params.schema_change_day).isoformat(),
+            }
+        ],
+    }
+
+
+def manifest_params(params: LakeParams) -> dict:
+    """The manifest's `params`: the planned history, and the days appended after it."""
+    return {
+        "customers": params.customers,
+        "days": params.days,
+        "start_date": params.start_date.isoformat(),
+        "end_date": params.end_date.isoformat(),
+        "defect_rate": params.defect_rate,
+        "appended_days": params.appended_days,
+        "last_date": params.last_date.isoformat(),
+    }
+
+
+def table_entries(tallies: dict[str, TableTally]) -> dict[str, dict]:
+    """Per table: files, rows, defects by kind and the expected accepted/collapsed/quarantined, from tallies."""
     tables: dict[str, dict] = {}
     for gen in generators():
         spec, tally = gen.spec, tallies[gen.spec.name]
@@ -276,25 +309,71 @@ def build_manifest(params: LakeParams, scale: str, tallies: dict[str, TableTally
             "defects": defects,
             "expected": {"accepted": accepted, "collapsed": collapsed, "quarantined": quarantined},
         }
-    return {
-        "generator": "taglake",
-        "generator_version": __version__,
-        "engine": f"duckdb {duckdb.__version__}",
-        "seed": params.seed,
-        "scale": scale,
-        "params": {
-            "customers": params.customers,
-            "days": params.days,
-            "start_date": params.start_date.isoformat(),
-            "end_date": params.end_date.isoformat(),
-            "defect_rate": params.defect_rate,
-        },
-        "tables": tables,
-        "schema_changes": [
-            {
-                "table": TRANSACTIONS.name,
-                "column": WALLET_COLUMN,
-                "first_partition": params.date_of(params.schema_change_day).isoformat(),
-            }
-        ],
-    }
+    return tables
+
+
+def params_from_manifest(manifest: dict) -> LakeParams:
+    """The parameters a lake was generated (and appended) with, read back from its manifest."""
+    given = manifest["params"]
+    return LakeParams(
+        seed=int(manifest["seed"]),
+        customers=int(given["customers"]),
+        days=int(given["days"]),
+        end_date=date.fromisoformat(given["end_date"]),
+        defect_rate=float(given["defect_rate"]),
+        appended_days=int(given.get("appended_days", 0)),
+    )
+
+
+def add_table_entries(total: dict[str, dict], more: dict[str, dict]) -> None:
+    """Add one run of days' per-table counts to a manifest's (every count is a sum over partitions)."""
+    for name, entry in more.items():
+        into = total[name]
+        into["files"] += entry["files"]
+        into["rows"] += entry["rows"]
+        for group in ("defects", "expected"):
+            for kind, n in entry[group].items():
+                into[group][kind] = into[group].get(kind, 0) + n
+
+
+def append_days(out_dir: Path, *, count: int = 1, progress: bool = True) -> dict:
+    """Write the next ``count`` landing days of the lake in ``out_dir`` and update its manifest; return it.
+
+    The earlier partitions are left as they are (a day's files depend only on the parameters and that day, and
+    the appended days never change the planned history's draws). The new days bring new card transactions and
+    app events (some for earlier days, landing late), changed, closed and new customers, account changes, and
+    model scores when one is the 1st of a month. Appending the same days to the same lake gives the same files.
+    """
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"count must be a positive integer, got {count!r}")
+    out_dir = Path(out_dir).resolve()
+    path = out_dir / MANIFEST_NAME
+    if not path.is_file():
+        raise ValueError(f"no lake to append to: {path} does not exist (run `taglake generate` first)")
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    before = params_from_manifest(manifest)
+    params = LakeParams(
+        seed=before.seed,
+        customers=before.customers,
+        days=before.days,
+        end_date=before.end_date,
+        defect_rate=before.defect_rate,
+        appended_days=before.appended_days + count,
+    )
+    tallies = {gen.spec.name: TableTally() for gen in generators()}
+    writer = LakeWriter(params, out_dir)
+    try:
+        days = range(before.total_days, params.total_days)
+        for day in tqdm(days, desc="taglake generate --append-day", file=sys.stderr, disable=not progress):
+            for name, (counts, first) in writer.write_day(day).items():
+                tallies[name].add(counts, first)
+    finally:
+        writer.close()
+    add_table_entries(manifest["tables"], table_entries(tallies))
+    manifest["params"] = manifest_params(params)
+    manifest["generator_version"] = __version__
+    text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    return manifest

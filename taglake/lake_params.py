@@ -28,6 +28,10 @@ class LakeParams:
     days: int
     end_date: date
     defect_rate: float
+    # Days written after the planned history by `taglake generate --append-day` (docs/daily-runs.md). The
+    # population and every per-day draw stay those of the planned `days`, so appending never changes a file
+    # already written; appended days add their own new customers (new_per_appended_day each).
+    appended_days: int = 0
 
     def __post_init__(self) -> None:
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**31:
@@ -44,6 +48,9 @@ class LakeParams:
             raise ValueError(f"days must be between 1 and {MAX_DAYS:,}, got {self.days:,}")
         if not isinstance(self.end_date, date):
             raise ValueError(f"end_date must be a date, got {self.end_date!r}")
+        extra = self.appended_days
+        if isinstance(extra, bool) or not isinstance(extra, int) or not 0 <= extra <= MAX_DAYS - self.days:
+            raise ValueError(f"appended_days must be an integer in [0, {MAX_DAYS - self.days}], got {extra!r}")
         rate = self.defect_rate
         if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= MAX_DEFECT_RATE:
             raise ValueError(f"defect_rate must be a number in [0, {MAX_DEFECT_RATE}], got {rate!r}")
@@ -59,6 +66,30 @@ class LakeParams:
     def dn(self, day: int) -> int:
         """The SQL day number of day index ``day``."""
         return day_number(self.date_of(day))
+
+    @property
+    def total_days(self) -> int:
+        """Landing days the lake holds: the planned history plus the appended days."""
+        return self.days + self.appended_days
+
+    @property
+    def last_date(self) -> date:
+        """The newest landing date (end_date unless days were appended)."""
+        return self.date_of(self.total_days - 1)
+
+    @property
+    def last_dn(self) -> int:
+        return day_number(self.last_date)
+
+    @property
+    def new_per_appended_day(self) -> int:
+        """Customers that join on each appended day."""
+        return max(1, round(self.customers * NEW_CUSTOMERS_PER_DAY))
+
+    @property
+    def population(self) -> int:
+        """Every customer that exists by the last landing day: `customers` plus those of the appended days."""
+        return self.customers + self.appended_days * self.new_per_appended_day
 
     @property
     def start_dn(self) -> int:
@@ -82,4 +113,4 @@ class LakeParams:
     @cached_property
     def scoring_days(self) -> tuple[int, ...]:
         """Day indexes the models score on: the first day, then the first day of each later month."""
-        return tuple(d for d in range(self.days) if d == 0 or self.date_of(d).day == 1)
+        return tuple(d for d in range(self.total_days) if d == 0 or self.date_of(d).day == 1)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -25,8 +28,8 @@ def _taglake(args: list[str], env: dict[str, str] | None = None) -> subprocess.C
 def test_help_names_every_command() -> None:
     result = _taglake(["--help"])
     assert result.returncode == 0
-    for command in ("generate", "build", "demo", "dbt", "catalog", "upload", "query"):
-        assert f"\n    {command} " in result.stdout
+    for command in ("generate", "build", "run-daily", "demo", "dbt", "catalog", "upload", "query"):
+        assert re.search(rf"\n    {command}\s", result.stdout), command
     assert "make demo" in result.stdout
 
 
@@ -52,6 +55,40 @@ def test_generate_writes_the_lake_and_reports_each_table(tmp_path: Path) -> None
     assert (out / "manifest.json").is_file()
     for table in ("crm.customers", "core_banking.accounts", "cards.transactions", "digital.app_events"):
         assert table in result.stdout
+
+
+def test_generate_append_day_adds_the_next_day_to_the_lake(tmp_path: Path) -> None:
+    out = tmp_path / "lake"
+    base = ["generate", "--out", str(out), "--customers", "50", "--days", "3", "--no-progress"]
+    assert _taglake(base).returncode == 0
+    result = _taglake(["generate", "--out", str(out), "--append-day", "--no-progress"])
+    assert result.returncode == 0, result.stderr
+    assert "last landing day 2026-11-01" in result.stdout
+    assert (out / "raw" / "cards" / "transactions" / "year=2026" / "month=11" / "day=01").is_dir()
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["params"]["appended_days"] == 1
+
+
+def test_generate_append_day_without_a_lake_fails_clearly(tmp_path: Path) -> None:
+    result = _taglake(["generate", "--out", str(tmp_path / "none"), "--append-day", "--no-progress"])
+    assert result.returncode == 1
+    assert "no lake to append to" in result.stderr
+
+
+@pytest.mark.dbt
+def test_run_daily_on_a_stale_lake_fails_before_building(tmp_path: Path) -> None:
+    project = Project.locate(
+        lake_dir=tmp_path / "lake", duckdb_path=tmp_path / "taglake.duckdb", artifacts_dir=tmp_path / "artifacts"
+    )
+    if datetime.now(UTC).date() < date(2026, 11, 3):
+        pytest.skip("the default lake (ending 2026-10-31) is not stale on this clock")
+    env = project.dbt_env()
+    assert _taglake(["generate", "--customers", "50", "--days", "2", "--no-progress"], env=env).returncode == 0
+    result = _taglake(["run-daily"], env=env)
+    assert result.returncode == 1
+    assert "source freshness  FAILED" in result.stdout
+    assert "daily run FAILED" in result.stderr
+    assert not project.duckdb_path.exists() or "build " not in result.stdout
 
 
 @pytest.mark.dbt

@@ -128,6 +128,8 @@ def test_manifest_file_is_the_returned_manifest(lake):
         "start_date": "2026-10-22",
         "end_date": "2026-10-31",
         "defect_rate": 0.05,
+        "appended_days": 0,
+        "last_date": "2026-10-31",
     }
     for spec in TABLES:
         assert list(manifest["tables"][spec.name]["defects"]) == list(spec.defect_kinds)

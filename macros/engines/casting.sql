@@ -12,17 +12,3 @@
 {% macro is_blank(expr) -%}
     (nullif(trim({{ expr }}), '') is null)
 {%- endmacro %}
-
-{#- The 64-bit floating-point type: `double precision` on DuckDB and Redshift, `double` on Athena (its DML types
-    are Trino's and Athena documents DOUBLE only; sqlfluff's athena dialect rejects `double precision`). -#}
-{% macro type_double() %}
-    {{- return(adapter.dispatch('type_double', 'taglake')()) -}}
-{% endmacro %}
-
-{% macro default__type_double() -%}
-    double precision
-{%- endmacro %}
-
-{% macro athena__type_double() -%}
-    double
-{%- endmacro %}

@@ -1,4 +1,9 @@
 -- One row per accepted card transaction, keyed by masked customer token, with its spend category.
+-- Incremental: each run merges the transactions first landed from landing_window_start() on (staging keeps a
+-- transaction's first landing date, so a late or duplicate record never moves an older row).
+{{ config(**keyed_incremental(['transaction_id'])) }}
+{%- set since = landing_window_start() %}
+
 with
 
 transactions as (
@@ -22,3 +27,6 @@ select
     cast(amount as decimal(18, 2)) as amount,
     cast(amount_twd as decimal(18, 2)) as amount_twd
 from transactions
+{%- if since %}
+where {{ landed_since(since) }}
+{%- endif %}

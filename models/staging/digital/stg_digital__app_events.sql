@@ -1,4 +1,9 @@
 -- One row per app event, accepted and masked, as first landed (a duplicate landing later collapses here).
+-- Incremental: a run dedups the accepted rows landed from landing_window_start() on and merges them on the key,
+-- leaving out keys this table already holds from an earlier landing (first landed wins, as in a full build).
+{{ config(**keyed_incremental(['event_id'])) }}
+{%- set since = landing_window_start() %}
+
 with
 
 accepted as (
@@ -6,8 +11,15 @@ accepted as (
     where reject_reason is null
 ),
 
+in_window as (
+    select * from accepted
+    {%- if since %}
+    where {{ landed_since(since) }}
+    {%- endif %}
+),
+
 first_landed as (
-    {{ deduplicated('accepted', ['event_id'], 'landing_date asc') }}
+    {{ deduplicated('in_window', ['event_id'], 'landing_date asc') }}
 )
 
 select
@@ -23,3 +35,13 @@ select
     device_model,
     landing_date
 from first_landed
+{%- if since %}
+where
+    not exists (
+        select 1
+        from {{ this }} as landed_before
+        where
+            landed_before.event_id = first_landed.event_id
+            and landed_before.landing_date < cast('{{ since.isoformat() }}' as date)
+    )
+{%- endif %}

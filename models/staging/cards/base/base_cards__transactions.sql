@@ -2,10 +2,18 @@
 -- quarantined and its raw record (personal data masked). The cardholder's national ID becomes customer_token,
 -- tokenized once per distinct ID (the feed repeats each customer on many rows). The currency reference is joined
 -- only to validate and convert. stg_cards__transactions keeps one accepted row per transaction.
+-- Incremental by landing partition: a run re-reads only the partitions from landing_window_start() on and replaces
+-- them (landing_date stays the last column: Athena overwrites partitions by it).
+{{ config(**landing_partition_incremental()) }}
+{%- set since = landing_window_start() %}
+
 with
 
 source as (
     select * from {{ source('cards', 'transactions') }}
+    {%- if since %}
+    where {{ raw_partitions_since(since) }}
+    {%- endif %}
 ),
 
 masking_keys as (
@@ -38,7 +46,6 @@ checked as (
 typed as (
     select
         {{ masked_columns('cards', 'transactions', relation='checked', lookups={'national_id': 'customer_tokens'}) }},
-        {{ landing_date() }} as landing_date,
         checked.transaction_id,
         checked.card_id,
         checked.transaction_at,
@@ -54,7 +61,8 @@ typed as (
         case
             when checked.reject_reason is not null
                 then {{ masked_record('cards', 'transactions', relation='checked') }}
-        end as quarantined_record
+        end as quarantined_record,
+        {{ landing_date() }} as landing_date
     from checked
     left join customer_tokens
         on checked.national_id = customer_tokens.value

@@ -1,10 +1,18 @@
 -- Every app event line: parsed as JSON (malformed lines included), checked, typed and masked, with the reason a
 -- rejected line is quarantined and the line itself with personal data redacted. The raw line never leaves
 -- otherwise: only the declared keys, treated. stg_digital__app_events keeps one accepted row per event.
+-- Incremental by landing partition: a run re-reads only the partitions from landing_window_start() on and replaces
+-- them (landing_date stays the last column: Athena overwrites partitions by it).
+{{ config(**landing_partition_incremental()) }}
+{%- set since = landing_window_start() %}
+
 with
 
 source as (
     select * from {{ source('digital', 'app_events') }}
+    {%- if since %}
+    where {{ raw_partitions_since(since) }}
+    {%- endif %}
 ),
 
 masking_keys as (
@@ -39,7 +47,6 @@ customer_tokens as (
 typed as (
     select
         {{ masked_columns('digital', 'app_events', relation='checked', lookups={'national_id': 'customer_tokens'}) }},
-        checked.landing_date,
         {{ json_text('checked.json_line', ['event_id']) }} as event_id,
         lower({{ json_text('checked.json_line', ['event_type']) }}) as event_type,
         {{ cast_text(json_text('checked.json_line', ['event_at']), 'timestamp') }} as event_at,
@@ -53,7 +60,8 @@ typed as (
         case
             when checked.reject_reason is not null
                 then {{ masked_record('digital', 'app_events', relation='checked') }}
-        end as quarantined_record
+        end as quarantined_record,
+        checked.landing_date
     from checked
     left join customer_tokens
         on checked.login_national_id = customer_tokens.value

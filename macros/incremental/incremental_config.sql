@@ -1,0 +1,61 @@
+{#- Incremental configs, per engine (the one place they differ). Models call
+    `{{ config(**landing_partition_incremental()) }}` or `{{ config(**keyed_incremental(['key'])) }}`.
+
+    on_schema_change is append_new_columns everywhere: a column a model gains later (a feed that grows, like
+    cards.transactions did with wallet_type) is added to the existing table and the daily run goes on; columns
+    are never dropped (sync_all_columns would drop a removed column and its history), and `fail` would stop the
+    schedule for a change that is not breaking. Rows landed before a new column carry null in it, as a full
+    refresh gives them. -#}
+
+{#- Raw-row tables (base_*): rows have no key (exact duplicates are byte-identical), so a run replaces whole
+    landing partitions: delete the landing dates it re-read, insert their rows again. -#}
+{% macro landing_partition_incremental() %}
+    {{ return(adapter.dispatch('landing_partition_incremental', 'taglake')()) }}
+{% endmacro %}
+
+{% macro default__landing_partition_incremental() %}
+    {{ return({
+        'materialized': 'incremental',
+        'incremental_strategy': 'delete+insert',
+        'unique_key': 'landing_date',
+        'on_schema_change': 'append_new_columns',
+    }) }}
+{% endmacro %}
+
+{#- Athena: a Hive table partitioned by landing date, whose re-read partitions are overwritten (insert_overwrite
+    needs the partition column last in the select: base models keep landing_date last). -#}
+{% macro athena__landing_partition_incremental() %}
+    {{ return({
+        'materialized': 'incremental',
+        'table_type': 'hive',
+        'incremental_strategy': 'insert_overwrite',
+        'partitioned_by': ['landing_date'],
+        'on_schema_change': 'append_new_columns',
+    }) }}
+{% endmacro %}
+
+{#- Keyed facts (stg_*, fct_*): upsert on the key. DuckDB ≥ 1.4 has MERGE INTO, which dbt-duckdb 1.11 uses for
+    the merge strategy: one statement, rows matched on the key are updated, new ones inserted. -#}
+{% macro keyed_incremental(unique_key) %}
+    {{ return(adapter.dispatch('keyed_incremental', 'taglake')(unique_key)) }}
+{% endmacro %}
+
+{% macro default__keyed_incremental(unique_key) %}
+    {{ return({
+        'materialized': 'incremental',
+        'incremental_strategy': 'merge',
+        'unique_key': unique_key,
+        'on_schema_change': 'append_new_columns',
+    }) }}
+{% endmacro %}
+
+{#- Athena: merge needs an Iceberg table. -#}
+{% macro athena__keyed_incremental(unique_key) %}
+    {{ return({
+        'materialized': 'incremental',
+        'table_type': 'iceberg',
+        'incremental_strategy': 'merge',
+        'unique_key': unique_key,
+        'on_schema_change': 'append_new_columns',
+    }) }}
+{% endmacro %}

@@ -1,0 +1,31 @@
+{#- Incremental processing by landing partition (docs/daily-runs.md).
+
+    A run reprocesses the landing partitions from `landing_window_start()` on: the newest landing date the model
+    already holds minus `late_arrival_lookback_days`. The start is read from the model's own table, so a model a
+    killed run left behind catches up by itself on the next run. On a first build or a full refresh there is no
+    window (none): the model reads everything. Compiled without introspection (`dbt compile --no-introspect`, how
+    the AWS targets compile offline) nothing is asked of the database, and the model compiles as a first build. -#}
+{% macro landing_window_start(column='landing_date') %}
+    {%- if not execute or not flags.INTROSPECT or not is_incremental() -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set result = run_query('select max(' ~ column ~ ') from ' ~ this) -%}
+    {%- set latest = result.columns[0].values()[0] -%}
+    {%- if latest is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set latest = modules.datetime.date.fromisoformat((latest | string)[:10]) -%}
+    {%- set lookback = var('late_arrival_lookback_days') | int -%}
+    {{ return(latest - modules.datetime.timedelta(days=lookback)) }}
+{% endmacro %}
+
+{#- A predicate on the raw partition columns (year/month/day) that keeps partitions landed on or after `start`.
+    Integer arithmetic on the partition columns only, so every engine prunes files/partitions before reading. -#}
+{% macro raw_partitions_since(start) -%}
+    year * 10000 + month * 100 + day >= {{ start.strftime('%Y%m%d') }}
+{%- endmacro %}
+
+{#- A predicate keeping rows whose `column` (a date) is on or after `start`. -#}
+{% macro landed_since(start, column='landing_date') -%}
+    {{ column }} >= cast('{{ start.isoformat() }}' as date)
+{%- endmacro %}
