@@ -131,4 +131,4 @@ def test_an_incremental_model_compiles_offline_both_ways(tmp_path: Path, monkeyp
     assert "where" not in probe.sql
     again = compile_project(project, "athena", artifacts_dir=tmp_path / "artifacts", incremental=True)
     assert '"awsdatacatalog"."taglake_marts"."fct_probe"' in again.nodes["model.taglake.fct_probe"].sql
-    assert [n.name for n in incremental_models(again)] == ["fct_probe"]
+    assert "fct_probe" in [n.name for n in incremental_models(again)]
