@@ -53,10 +53,9 @@ def test_athena_marts_are_iceberg_merged_and_partitioned_within_the_write_limit(
     assert marts["fct_card_transactions"]["config"]["partitioned_by"] == ["month(transaction_date)"]
     for node in manifest["nodes"].values():
         config = node.get("config") or {}
-        if node["resource_type"] == "model" and config.get("materialized") == "incremental":
-            # Athena merges only into Iceberg tables.
-            if config.get("incremental_strategy") == "merge":
-                assert config.get("table_type") == "iceberg", node["name"]
+        is_incremental = node["resource_type"] == "model" and config.get("materialized") == "incremental"
+        if is_incremental and config.get("incremental_strategy") == "merge":
+            assert config.get("table_type") == "iceberg", f"{node['name']}: Athena merges only into Iceberg"
 
 
 @pytest.mark.dbt
