@@ -8,14 +8,13 @@
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from taglake.conformance import MartComparison, run_conformance
 from taglake.dbt import run_dbt
-from taglake.offline import AWS_TARGETS, CompiledProject, ParseFailure, summary, verify_offline
+from taglake.offline import CompiledProject, ParseFailure, summary, verify_offline
 from taglake.project import Project
 
 DEFAULT_TARGETS = ("athena", "redshift")
@@ -33,28 +32,6 @@ class Verification:
     def ok(self) -> bool:
         parses = all(not failures for _, failures in self.compiled.values())
         return parses and all(c.equal for c in self.conformance)
-
-
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "verify",
-        help="compile every node for Athena and Redshift offline, parse it in each dialect, check conformance",
-        description="Compile every model, test, snapshot and analysis for the AWS targets with no AWS account and "
-        "no network, parse each compiled node with sqlglot and sqlfluff in its engine's dialect, then (when a local "
-        "build exists) run each engine's SQL for every mart and its upstream models on the local lake and compare "
-        "with the local build. Exit 1 on any failure. See docs/verification.md.",
-    )
-    p.add_argument(
-        "--target",
-        action="append",
-        choices=sorted(AWS_TARGETS),
-        default=None,
-        help="an AWS target to verify (repeatable; default: athena and redshift)",
-    )
-    p.add_argument("--no-conformance", action="store_true", help="compile and parse only")
-    p.add_argument(
-        "--artifacts", type=Path, default=None, help="where the compiled projects go (default: build/verify)"
-    )
 
 
 def verify(project: Project, targets: Sequence[str], *, artifacts_dir: Path, conformance: bool = True) -> Verification:
@@ -83,11 +60,3 @@ def report(result: Verification) -> str:
         lines.append(f"conformance: {equal} of {len(result.conformance)} models equal the local build")
         lines.extend(f"  {c}" for c in result.conformance if not c.equal)
     return "\n".join(lines)
-
-
-def run(ns: argparse.Namespace, project: Project) -> int:
-    """The CLI entry: verify, print the report, exit 0 only when everything holds."""
-    artifacts = (ns.artifacts or project.root / "build" / "verify").resolve()
-    result = verify(project, ns.target or DEFAULT_TARGETS, artifacts_dir=artifacts, conformance=not ns.no_conformance)
-    print(report(result))
-    return 0 if result.ok else 1
