@@ -161,17 +161,23 @@ def _layer(unique_id: str) -> str:
     return "marts"
 
 
+def measured_dbt(project: Project, args: list[str], log_file: Path) -> tuple[float, int, list[dict]]:
+    """`dbt ARGS` on the local target with its output in `log_file`: wall seconds, peak RSS and each node's timing
+    (run_results.json). Raises DbtError with the log's tail when dbt fails."""
+    cmd = [dbt_executable(), *args]
+    code, wall, peak = _run_measured(cmd, cwd=project.root, env=project.dbt_env("local"), log_file=log_file)
+    if code != 0:
+        tail = log_file.read_text(encoding="utf-8", errors="replace")[-4000:]
+        raise DbtError(f"benchmark `dbt {' '.join(args)}` failed with exit code {code}:\n{tail}")
+    return wall, peak, _node_timings(project.target_path)
+
+
 def run_build(project: Project, lake_dir: Path, folder: Path, mode: str) -> dict:
     """One `dbt build` in `mode` into `folder`; its wall time, peak RSS, database size and node timings."""
     folder.mkdir(parents=True, exist_ok=False)
     bp = build_project(project, lake_dir, folder)
     prepare_local(bp, "local")
-    cmd = [dbt_executable(), *build_args(mode)]
-    code, wall, peak = _run_measured(cmd, cwd=bp.root, env=bp.dbt_env("local"), log_file=folder / "dbt_build.log")
-    if code != 0:
-        tail = (folder / "dbt_build.log").read_text(encoding="utf-8", errors="replace")[-4000:]
-        raise DbtError(f"benchmark build ({mode}) failed with exit code {code}:\n{tail}")
-    nodes = _node_timings(bp.target_path)
+    wall, peak, nodes = measured_dbt(bp, build_args(mode), folder / "dbt_build.log")
     log_file = bp.log_path / "dbt.log"
     statements = statement_seconds(log_file) if log_file.is_file() else {}
     by_layer: dict[str, float] = {}

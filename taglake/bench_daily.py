@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from taglake.bench import _num, _table, lake_description, machine_description
-from taglake.bench_build import _node_timings, _run_measured, build_project
-from taglake.dbt import DbtError, dbt_executable, prepare_local
+from taglake.bench_build import build_project, measured_dbt
+from taglake.dbt import prepare_local
 from taglake.generate import append_days
 from taglake.project import Project
 
@@ -27,18 +27,12 @@ GOAL_HISTORY_RATIO = 1.3
 
 def _measured_build(project: Project, folder: Path, name: str) -> dict:
     """`dbt build` into `folder`'s database; wall time, peak RSS and the slowest nodes."""
-    log = folder / f"{name}.log"
-    code, wall, peak = _run_measured(
-        [dbt_executable(), "build"], cwd=project.root, env=project.dbt_env("local"), log_file=log
-    )
-    if code != 0:
-        tail = log.read_text(encoding="utf-8", errors="replace")[-4000:]
-        raise DbtError(f"benchmark build ({name}) failed with exit code {code}:\n{tail}")
-    nodes = sorted(_node_timings(project.target_path), key=lambda n: n["seconds"], reverse=True)
+    wall, peak, nodes = measured_dbt(project, ["build"], folder / f"{name}.log")
+    slowest = sorted(nodes, key=lambda n: n["seconds"], reverse=True)[:8]
     return {
         "wall_seconds": wall,
         "peak_rss_bytes": peak,
-        "slowest_nodes": [{"name": n["name"], "seconds": n["seconds"]} for n in nodes[:8]],
+        "slowest_nodes": [{"name": n["name"], "seconds": n["seconds"]} for n in slowest],
     }
 
 

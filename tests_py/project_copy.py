@@ -1,10 +1,13 @@
-"""A private copy of the dbt project, with its own lake, database, artifacts and key, free to be broken."""
+"""A private copy of the dbt project, with its own lake, database, artifacts and key, free to be broken; and `dbt`,
+which runs dbt in a project and hands back what it printed."""
 
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
+from taglake.dbt import dbt_executable
 from taglake.project import Project
 
 PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "packages.yml", "selectors.yml")
@@ -25,4 +28,16 @@ def copy_project(work: Path) -> Project:
         target_path=work / "target",
         log_path=work / "logs",
         key_file=work / ".secrets" / "keys.csv",
+    )
+
+
+def dbt(project: Project, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`dbt ARGS` in `project` on the local target (or with `env`), output captured, never raising on failure."""
+    return subprocess.run(
+        [dbt_executable(), *args],
+        cwd=project.root,
+        env=env or project.dbt_env("local"),
+        capture_output=True,
+        text=True,
+        check=False,
     )

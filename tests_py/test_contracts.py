@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
-from project_copy import copy_project
+from project_copy import copy_project, dbt
 
-from taglake.dbt import dbt_executable, prepare_local
+from taglake.dbt import prepare_local
 
 pytestmark = pytest.mark.dbt
 
@@ -28,16 +27,11 @@ def test_every_mart_enforces_a_contract_and_describes_every_column(dbt_manifest:
     assert {n["name"] for n in marts if n.get("version") is not None} >= VERSIONED
 
 
-def _dbt(root: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([dbt_executable(), *args], cwd=root, env=env, capture_output=True, text=True, check=False)
-
-
 def test_removing_a_column_from_a_versioned_mart_is_a_breaking_change(tmp_path: Path) -> None:
     """What CI runs against the production manifest (`dbt compile --select state:modified --state …`)."""
     project = copy_project(tmp_path)
     prepare_local(project, "local")
-    env = project.dbt_env("local")
-    assert _dbt(project.root, env, "parse").returncode == 0
+    assert dbt(project, "parse").returncode == 0
     shutil.copytree(project.target_path, tmp_path / "state")
     models_yml = project.root / "models/marts/tags/_tags__models.yml"
     text = models_yml.read_text(encoding="utf-8")
@@ -45,6 +39,6 @@ def test_removing_a_column_from_a_versioned_mart_is_a_breaking_change(tmp_path: 
     end = text.index("      - name: ", start + 1)
     models_yml.write_text(text[:start] + text[end:], encoding="utf-8")
 
-    result = _dbt(project.root, env, "compile", "--select", "state:modified", "--state", str(tmp_path / "state"))
+    result = dbt(project, "compile", "--select", "state:modified", "--state", str(tmp_path / "state"))
     assert result.returncode != 0
     assert "Breaking change to contract" in result.stdout and "has_val_hnw" in result.stdout

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from project_copy import copy_project
+from project_copy import copy_project, dbt
 
-from taglake.dbt import dbt_executable, prepare_local
+from taglake.dbt import prepare_local
 from taglake.generate import generate_lake
 from taglake.project import Project
 
@@ -30,14 +30,7 @@ def project_copy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
 
 
 def _build_customers(project: Project) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [dbt_executable(), "run", "--select", "base_crm__customers"],
-        cwd=project.root,
-        env=project.dbt_env("local"),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return dbt(project, "run", "--select", "base_crm__customers")
 
 
 def _columns(project: Project) -> set[str]:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from project_copy import copy_project
+from project_copy import copy_project, dbt
 
-from taglake.dbt import dbt_executable, prepare_local
+from taglake.dbt import prepare_local
 from taglake.project import Project
 
 pytestmark = pytest.mark.dbt
@@ -62,11 +62,10 @@ def test_every_unit_test_passed_in_the_build(build_run_results: dict) -> None:
 def test_moving_a_threshold_by_one_cent_fails_its_unit_test(built_project: Project, tmp_path: Path) -> None:
     """The unit tests pin the rule at its threshold: they are not tests that cannot fail."""
     env = built_project.dbt_env("local") | {"DBT_TARGET_PATH": str(tmp_path / "target")}
-    cmd = [dbt_executable(), "test", "--select", "test_tag_val_hnw"]
-    passing = subprocess.run(cmd, cwd=built_project.root, env=env, capture_output=True, text=True, check=False)
+    select = ("test", "--select", "test_tag_val_hnw")
+    passing = dbt(built_project, *select, env=env)
     assert passing.returncode == 0, passing.stdout[-2000:]
-    moved = [*cmd, "--vars", json.dumps({"tag_hnw_min_aum_twd": 3000000.01})]
-    failing = subprocess.run(moved, cwd=built_project.root, env=env, capture_output=True, text=True, check=False)
+    failing = dbt(built_project, *select, "--vars", json.dumps({"tag_hnw_min_aum_twd": 3000000.01}), env=env)
     assert failing.returncode != 0
     assert "FAIL" in failing.stdout and "test_tag_val_hnw" in failing.stdout
 
@@ -107,15 +106,8 @@ def catalog_copy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
 
 
 def _check_catalog(project: Project) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        # cautious: leave out the tests that also need other models (this copy builds only the catalog)
-        [dbt_executable(), "build", "--select", *CATALOG_CHECK, "--indirect-selection", "cautious"],
-        cwd=project.root,
-        env=project.dbt_env("local"),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    # cautious: leave out the tests that also need other models (this copy builds only the catalog)
+    return dbt(project, "build", "--select", *CATALOG_CHECK, "--indirect-selection", "cautious")
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ transactions as (
 ),
 
 as_of as (
-    select max(landing_date) as as_of_date from {{ ref('int_raw_rows_classified') }}
+    {{ lake_as_of_date() }}
 ),
 
 recent as (

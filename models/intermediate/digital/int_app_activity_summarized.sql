@@ -7,7 +7,7 @@ events as (
 ),
 
 as_of as (
-    select max(landing_date) as as_of_date from {{ ref('int_raw_rows_classified') }}
+    {{ lake_as_of_date() }}
 ),
 
 summarized as (

@@ -1,6 +1,7 @@
 -- One row per customer: which tags they hold as of the lake's as-of date, one yes/no column per tag — what the
 -- tag API serves to applications. The tag columns are the ones this model's YAML declares (`meta.tag_code`):
 -- the contract is the public shape, so adding or removing a tag is a new version, never a silent change.
+{%- set tag_columns = tag_profile_columns(version=1) %}
 with
 
 customers as (
@@ -12,15 +13,15 @@ tags as (
 ),
 
 as_of as (
-    select max(landing_date) as as_of_date from {{ ref('int_raw_rows_classified') }}
+    {{ lake_as_of_date() }}
 ),
 
 pivoted as (
     select
         customer_token,
         {{ dbt.listagg('tag_code', "','", 'order by tag_code') }} as tag_codes,
-        {%- for column in model.columns.values() if column.meta.get('tag_code') %}
-        max(case when tag_code = '{{ column.meta.tag_code }}' then 1 else 0 end) = 1 as {{ column.name }},
+        {%- for column, tag_code in tag_columns %}
+        max(case when tag_code = '{{ tag_code }}' then 1 else 0 end) = 1 as {{ column }},
         {%- endfor %}
         count(*) as tag_count
     from tags
@@ -31,8 +32,8 @@ select
     customers.customer_token,
     as_of.as_of_date,
     cast(coalesce(pivoted.tag_count, 0) as integer) as tag_count,
-    {%- for column in model.columns.values() if column.meta.get('tag_code') %}
-    coalesce(pivoted.{{ column.name }}, false) as {{ column.name }},
+    {%- for column, _ in tag_columns %}
+    coalesce(pivoted.{{ column }}, false) as {{ column }},
     {%- endfor %}
     pivoted.tag_codes
 from customers
