@@ -1,7 +1,9 @@
 """The masking benchmark's build comparison: the full `dbt build` with masking, against the same build with the
-identity treatment (`--vars '{masking_benchmark: identity}'`), which leaves tokenize's hashing out and so writes
-clear personal data. Every identity build goes into a throwaway folder (database, target/, logs/) that is deleted
-as soon as its figures are read, whether the build succeeded or not.
+identity treatment, which leaves tokenize's hashing out and so writes clear personal data. The identity build is
+a throwaway copy of the project (taglake.core.scratch) with `keyed_hash` replaced by the identity and the privacy
+guard's post-hook removed: the checkout has no switch for either. Every identity build (project copy, database,
+target/, logs/) lives in a throwaway folder that is deleted as soon as its figures are read, whether the build
+succeeded or not.
 """
 
 from __future__ import annotations
@@ -16,20 +18,19 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from taglake.core.scratch import scratch_project
 from taglake.dbt import DbtError, dbt_executable, prepare_local
 from taglake.project import Project
 
 MODES = ("masking", "identity")
-IDENTITY_VARS = "{masking_benchmark: identity}"
-
-
-def build_args(mode: str) -> list[str]:
-    """The dbt arguments of a benchmark build in `mode`."""
-    if mode == "masking":
-        return ["build"]
-    if mode == "identity":
-        return ["build", "--vars", IDENTITY_VARS]
-    raise ValueError(f"unknown build mode {mode!r}: one of {', '.join(MODES)}")
+# The identity treatment, added to the throwaway copy only: the same plan as tokenize's, with the hashing left out.
+IDENTITY_MACRO = """{#- Added by taglake.bench_build to a throwaway copy of the project: the identity treatment. -#}
+{% macro duckdb__keyed_hash(value, keys) -%}
+    {{ value }}
+{%- endmacro %}
+"""
+# The identity build holds clear values by design, so the copy runs without the guard that would refuse them.
+GUARD_HOOK = '"{{ privacy_guard() }}"'
 
 
 def build_order(runs: int, first_run: int = 1) -> list[tuple[int, str]]:
@@ -174,10 +175,16 @@ def measured_dbt(project: Project, args: list[str], log_file: Path) -> tuple[flo
 
 def run_build(project: Project, lake_dir: Path, folder: Path, mode: str) -> dict:
     """One `dbt build` in `mode` into `folder`; its wall time, peak RSS, database size and node timings."""
+    if mode not in MODES:
+        raise ValueError(f"unknown build mode {mode!r}: one of {', '.join(MODES)}")
     folder.mkdir(parents=True, exist_ok=False)
     bp = build_project(project, lake_dir, folder)
+    if mode == "identity":
+        bp = scratch_project(
+            bp, folder, macros={"benchmark_identity.sql": IDENTITY_MACRO}, drop_post_hooks=(GUARD_HOOK,)
+        )
     prepare_local(bp, "local")
-    wall, peak, nodes = measured_dbt(bp, build_args(mode), folder / "dbt_build.log")
+    wall, peak, nodes = measured_dbt(bp, ["build"], folder / "dbt_build.log")
     log_file = bp.log_path / "dbt.log"
     statements = statement_seconds(log_file) if log_file.is_file() else {}
     by_layer: dict[str, float] = {}

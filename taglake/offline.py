@@ -18,6 +18,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
+from taglake.core.scratch import scratch_project
 from taglake.dbt import DbtError, dbt_executable
 from taglake.project import Project
 
@@ -130,27 +131,32 @@ def engine_of(target: str) -> str:
     return AWS_TARGETS[target]
 
 
+# Offline, no connection exists for dbt's is_incremental() to look the relation up; the throwaway copy a compile
+# runs in (never the checkout) answers it with a constant instead: false compiles each incremental model's
+# full-refresh SQL, true its incremental SQL.
+OFFLINE_IS_INCREMENTAL = """{{#- Added by taglake.offline to a throwaway copy of the project: offline, is_incremental()
+    cannot look the relation up, so the compile fixes its answer. Never part of the checkout. -#}}
+{{% macro is_incremental() %}}
+    {{{{- return({answer} and model.config.materialized == 'incremental') -}}}}
+{{% endmacro %}}
+"""
+
+
 def compile_project(
     project: Project, target: str, *, artifacts_dir: Path, incremental: bool = False
 ) -> CompiledProject:
-    """`dbt compile` of every node for an AWS target, offline; the artifacts go under `artifacts_dir/target`.
-    is_incremental() cannot look the relation up offline (macros/aws/offline_compile.sql): it is false, so each
-    incremental model compiles to its full-refresh SQL, or true with `incremental`, to its incremental SQL."""
+    """`dbt compile` of every node for an AWS target, offline, in a throwaway copy of the project under
+    `artifacts_dir` (its artifacts under `…/target`). is_incremental() cannot look the relation up offline: the copy
+    answers false, so each incremental model compiles to its full-refresh SQL, or true with `incremental`, to its
+    incremental SQL (see OFFLINE_IS_INCREMENTAL)."""
     engine = engine_of(target)
     folder = artifacts_dir / target / ("incremental" if incremental else "full")
-    here = replace(project, target_path=folder / "target", log_path=folder / "logs")
-    offline_vars = json.dumps({"offline_compile": True, "offline_incremental": incremental})
-    cmd = [
-        dbt_executable(),
-        "--quiet",
-        "--no-populate-cache",
-        "compile",
-        "--no-introspect",
-        "--select",
-        "fqn:*",
-        "--vars",
-        offline_vars,
-    ]
+    here = scratch_project(
+        project,
+        folder,
+        macros={"offline_is_incremental.sql": OFFLINE_IS_INCREMENTAL.format(answer="true" if incremental else "false")},
+    )
+    cmd = [dbt_executable(), "--quiet", "--no-populate-cache", "compile", "--no-introspect", "--select", "fqn:*"]
     result = subprocess.run(
         cmd, cwd=here.root, env=offline_env(here, target), capture_output=True, text=True, check=False
     )

@@ -3,24 +3,17 @@ which runs dbt in a project and hands back what it printed."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
+from taglake.core.scratch import copy_project_files
 from taglake.dbt import dbt_executable
 from taglake.project import Project
-
-PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "packages.yml", "selectors.yml")
-PROJECT_DIRS = ("models", "macros", "seeds", "tests", "snapshots", "analyses", "docs")
 
 
 def copy_project(work: Path) -> Project:
     """Copy the checkout's dbt project into `work` and return a Project whose every path is under `work`."""
-    real = Project.locate()
-    for name in PROJECT_FILES:
-        shutil.copy2(real.root / name, work / name)
-    for name in PROJECT_DIRS:
-        shutil.copytree(real.root / name, work / name)
+    copy_project_files(Project.locate().root, work)
     return Project(
         root=work,
         lake_dir=work / "lake",

@@ -3,7 +3,7 @@
     every column the source YAML classifies), or text that looks like it (content_patterns, checked on a sample).
     Vault models, which exist only on the system targets, are the one exception. -#}
 {% macro privacy_guard() %}
-    {%- if not execute or model.fqn[1] == 'vault' or masking_benchmark_identity() -%}
+    {%- if not execute or model.fqn[1] == 'vault' -%}
         {{- return('') -}}
     {%- endif -%}
     {%- set policy = var('privacy_guard') -%}

@@ -24,31 +24,20 @@
 
 {#- A deterministic keyed pseudonym: lowercase hex of SHA-256(k_outer ‖ hex SHA-256(k_inner ‖ normalised value)).
     `keys` names a relation in scope with the columns k_inner and k_outer (see masking_keys()); the key never
-    appears in SQL text. Blank input gives null, never a token of the empty string. -#}
+    appears in SQL text. Blank input gives null, never a token of the empty string. There is no switch that turns
+    it off: the masking benchmark measures hashing's cost in a throwaway copy of the project (taglake.core.scratch),
+    never here. -#}
 {% macro tokenize(expr, pii_class, keys='masking_keys') -%}
     {%- set value = normalize_pii(expr, pii_class) -%}
-    {%- if masking_benchmark_identity() -%}
-        {#- Benchmark only (see masking_benchmark_identity): the same plan with the hashing left out. -#}
-        case when nullif({{ value }}, '') is not null then {{ value }} end
-    {%- else -%}
-    case when nullif({{ value }}, '') is not null then
-        {{ sha256_hex(keys ~ '.k_outer || ' ~ sha256_hex(keys ~ '.k_inner || ' ~ value)) }}
-    end
-    {%- endif -%}
+    case when nullif({{ value }}, '') is not null then {{ keyed_hash(value, keys) }} end
 {%- endmacro %}
 
 
-{#- True when the masking benchmark (`taglake bench masking`) builds its baseline: the identity treatment, which
-    leaves values unhashed to measure what hashing costs. It writes clear text, so it is refused anywhere but a
-    local DuckDB target, and the benchmark builds it into a throwaway database it deletes afterwards. -#}
-{% macro masking_benchmark_identity() %}
-    {%- set mode = var('masking_benchmark', 'mask') -%}
-    {%- if mode == 'mask' -%}
-        {{- return(false) -}}
-    {%- endif -%}
-    {%- if mode != 'identity' or target.type != 'duckdb' or target.name != 'local' -%}
-        {{ exceptions.raise_compiler_error(
-            "var masking_benchmark='" ~ mode ~ "' is refused: only 'identity', only on the local DuckDB target") }}
-    {%- endif -%}
-    {{- return(true) -}}
+{#- The keyed two-layer hash of an already normalised, non-blank text expression, identical on every engine. -#}
+{% macro keyed_hash(value, keys='masking_keys') %}
+    {{- return(adapter.dispatch('keyed_hash', 'taglake')(value, keys)) -}}
 {% endmacro %}
+
+{% macro default__keyed_hash(value, keys) -%}
+    {{ sha256_hex(keys ~ '.k_outer || ' ~ sha256_hex(keys ~ '.k_inner || ' ~ value)) }}
+{%- endmacro %}

@@ -1,0 +1,1 @@
+"""Core: what every concern shares (project paths, throwaway project copies, …), gathered here by concern."""

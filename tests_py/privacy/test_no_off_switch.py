@@ -1,0 +1,101 @@
+"""No off switch in production code: no var, environment variable or target setting turns tokenisation or the
+privacy guard off in a build of the checkout. The benchmark's identity build and the offline compile's fixed
+is_incremental() exist only in throwaway copies of the project (taglake.core.scratch)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from project_copy import dbt
+
+from taglake.bench_build import GUARD_HOOK, IDENTITY_MACRO
+from taglake.core.scratch import ScratchError, scratch_project
+from taglake.dbt import prepare_local
+from taglake.project import Project
+
+pytestmark = pytest.mark.redteam
+
+# Every var and environment variable the project's SQL, macros and dbt_project.yml read, and why none of them can
+# turn masking or the guard off. A new one fails this test until it is added here with its reason.
+ALLOWED_VARS = {
+    "absurd_amount_twd": "a quality threshold",
+    "pii_treatments": "what each class becomes; a class without a treatment fails the compile, 'drop' removes",
+    "privacy_guard": "the guard's sample size only; its patterns live in taglake.privacy.patterns",
+    "raw_landed_at": "the landing date expression",
+    "late_arrival_lookback_days": "the incremental window",
+    "score_bins": "model drift bins",
+    "psi_epsilon": "model drift smoothing",
+    "as_of": "the date an analysis asks about",
+}
+ALLOWED_VAR_PREFIXES = ("tag_",)  # tag thresholds
+ALLOWED_ENV_PREFIXES = ("TAGLAKE_REDSHIFT_", "TAGLAKE_ATHENA_", "TAGLAKE_AWS_")  # account settings, grants' groups
+ALLOWED_ENV = {"TAGLAKE_LAKE_DIR": "where the local lake is", "TAGLAKE_KEY_FILE": "where the local key is"}
+# Vars that switched privacy machinery in earlier versions: each must now be ignored.
+OLD_SWITCHES = {"masking_benchmark": "identity", "offline_compile": True, "offline_incremental": True}
+
+_VAR = re.compile(r"""\bvar\(\s*['"]([A-Za-z0-9_]+)['"]""")
+_ENV = re.compile(r"""\benv_var\(\s*['"]([A-Za-z0-9_]+)['"]""")
+
+
+def _production_sql_files(root: Path) -> list[Path]:
+    files = [root / "dbt_project.yml"]
+    for folder in ("models", "macros", "snapshots", "tests", "seeds", "analyses"):
+        files += [p for p in (root / folder).rglob("*") if p.suffix in (".sql", ".yml", ".yaml")]
+    return files
+
+
+def test_production_sql_reads_no_var_or_environment_variable_that_could_turn_privacy_off() -> None:
+    root = Project.locate().root
+    unexplained = set()
+    for path in _production_sql_files(root):
+        text = path.read_text(encoding="utf-8")
+        for name in _VAR.findall(text):
+            if name not in ALLOWED_VARS and not name.startswith(ALLOWED_VAR_PREFIXES):
+                unexplained.add(f"{path.relative_to(root)}: var {name}")
+        for name in _ENV.findall(text):
+            if name not in ALLOWED_ENV and not name.startswith(ALLOWED_ENV_PREFIXES):
+                unexplained.add(f"{path.relative_to(root)}: env_var {name}")
+    assert not unexplained, sorted(unexplained)
+
+
+def _compiled(project: Project, name: str, *extra: str) -> str:
+    result = dbt(project, "--no-populate-cache", "compile", "--no-introspect", "--select", name, *extra)
+    assert result.returncode == 0, result.stdout[-3000:]
+    found = list(project.target_path.glob(f"compiled/*/models/**/{name}.sql"))
+    assert len(found) == 1, found
+    return found[0].read_text(encoding="utf-8")
+
+
+@pytest.mark.dbt
+def test_the_old_switches_leave_tokenisation_and_the_guard_on(tmp_path: Path) -> None:
+    project = Project.locate(duckdb_path=tmp_path / "t.duckdb", artifacts_dir=tmp_path, key_file=tmp_path / "k.csv")
+    prepare_local(project, "local")
+    compiled = _compiled(project, "base_crm__customers", "--vars", json.dumps(OLD_SWITCHES))
+    assert compiled.count("sha256(") >= 2, "a var turned the keyed hash off"
+    manifest = json.loads((project.target_path / "manifest.json").read_text(encoding="utf-8"))
+    for node in manifest["nodes"].values():
+        if node["resource_type"] in ("model", "snapshot") and node["fqn"][1] != "vault":
+            hooks = [h["sql"] for h in node["config"]["post-hook"]]
+            assert any("privacy_guard()" in h for h in hooks), node["unique_id"]
+
+
+@pytest.mark.dbt
+def test_the_identity_treatment_exists_only_in_a_throwaway_copy(tmp_path: Path) -> None:
+    real = Project.locate(duckdb_path=tmp_path / "t.duckdb", artifacts_dir=tmp_path, key_file=tmp_path / "k.csv")
+    prepare_local(real, "local")
+    copy = scratch_project(
+        real, tmp_path / "scratch", macros={"benchmark_identity.sql": IDENTITY_MACRO}, drop_post_hooks=(GUARD_HOOK,)
+    )
+    assert "sha256(" not in _compiled(copy, "base_crm__customers")
+    assert GUARD_HOOK not in (copy.root / "dbt_project.yml").read_text(encoding="utf-8")
+    # … and the checkout is as it was.
+    assert _compiled(real, "base_crm__customers").count("sha256(") >= 2
+    assert not (real.root / "macros" / "scratch").exists()
+
+
+def test_a_throwaway_copy_refuses_to_drop_a_hook_it_cannot_find(tmp_path: Path) -> None:
+    with pytest.raises(ScratchError, match="no post-hook line"):
+        scratch_project(Project.locate(), tmp_path, drop_post_hooks=('"{{ no_such_hook() }}"',))

@@ -1,0 +1,107 @@
+"""The hostile-input suite: a planted person in every spelling, in every field of every feed and in malformed
+records of each format; a build either stops with a clear error or finishes with no clear value outside the vault —
+in any relation, in dbt's target/ and logs/, or on the console. The oracle is plain substring search after NFKC and
+casefold (hostile_lake.Oracle), independent of the guard and of `scan-pii`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from hostile_lake import (
+    KINDS,
+    Oracle,
+    break_csv_quote,
+    every_spelling,
+    make_hostile,
+    ragged_csv_rows,
+    spellings,
+)
+
+from taglake.generate import generate_lake
+from taglake.keys import read_key
+from taglake.project import Project
+
+pytestmark = [pytest.mark.redteam, pytest.mark.dbt]
+
+LAKE = {"customers": 120, "days": 3, "seed": 5}
+
+
+@dataclass
+class HostileBuild:
+    project: Project
+    returncode: int
+    console: str
+
+
+def _taglake(project: Project, *args: str) -> subprocess.CompletedProcess[str]:
+    env = project.dbt_env()
+    env.pop("TAGLAKE_TARGET", None)
+    return subprocess.run(
+        [sys.executable, "-m", "taglake", *args],
+        cwd=project.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def _build(work: Path, hostile: Callable[[Path], None]) -> HostileBuild:
+    project = Project.locate(
+        lake_dir=work / "lake",
+        duckdb_path=work / "taglake.duckdb",
+        artifacts_dir=work / "artifacts",
+        key_file=work / "secrets" / "masking_keys.csv",
+    )
+    generate_lake(project.lake_dir, progress=False, **LAKE)
+    hostile(project.lake_dir)
+    init = _taglake(project, "keys", "init")
+    assert init.returncode == 0, init.stderr
+    result = _taglake(project, "build")
+    return HostileBuild(project, result.returncode, result.stdout + result.stderr)
+
+
+def _leaks(build: HostileBuild) -> list[str]:
+    key = read_key(build.project.key_file)
+    oracle = Oracle({"key_material": [key.k_inner, key.k_outer]})
+    leaks = oracle.scan_database(build.project.duckdb_path)
+    leaks += oracle.scan_files([build.project.target_path, build.project.log_path])
+    leaks += oracle.scan_text(build.console, "console")
+    return [str(leak) for leak in leaks]
+
+
+def test_the_oracle_finds_every_spelling_it_plants() -> None:
+    oracle = Oracle()
+    for kind, text in every_spelling():
+        assert kind in oracle.kinds_in(f'{{"x": "{text}"}}'), (kind, len(text))
+    assert all(spellings(kind) for kind in KINDS)
+    assert not oracle.kinds_in("0" * 64 + " ***@tlcanary.tw *******846 新竹縣 竹北市")
+
+
+@pytest.fixture(scope="module")
+def hostile_build(tmp_path_factory: pytest.TempPathFactory) -> HostileBuild:
+    return _build(tmp_path_factory.mktemp("hostile"), make_hostile)
+
+
+def test_a_hostile_lake_leaks_nothing_anywhere(hostile_build: HostileBuild) -> None:
+    assert _leaks(hostile_build) == []
+
+
+def test_a_hostile_lake_is_built_or_refused_with_a_clear_error(hostile_build: HostileBuild) -> None:
+    assert "Traceback" not in hostile_build.console
+    if hostile_build.returncode != 0:
+        assert "error" in hostile_build.console.lower()
+
+
+@pytest.mark.parametrize("variant", [break_csv_quote, ragged_csv_rows], ids=["broken-csv-quote", "ragged-csv-rows"])
+def test_a_malformed_csv_leaks_nothing_and_is_loaded_or_refused_clearly(
+    variant: Callable[[Path], None], tmp_path: Path
+) -> None:
+    build = _build(tmp_path, variant)
+    assert _leaks(build) == []
+    assert "Traceback" not in build.console
