@@ -134,8 +134,9 @@
 {#- Every Redshift access statement of the project, in order: the public loses every right on every schema the
     project writes or reads (raw external schemas and restricted_keys included); each group gets USAGE on the
     schemas it reads something in; then each relation's grants. Columns: as declared in YAML (marts, seeds and
-    snapshots declare all of theirs), or, with `introspect`, as the warehouse has them. -#}
-{% macro redshift_access_statements(introspect=false) %}
+    snapshots declare all of theirs), or, with `introspect`, as the warehouse has them. With `existing_schemas`
+    (introspection), statements on a schema not in it are left out: dbt creates it at the first build. -#}
+{% macro redshift_access_statements(introspect=false, existing_schemas=none) %}
     {%- set nodes = [] -%}
     {%- for node in graph.nodes.values()
         if node.resource_type in ['model', 'seed', 'snapshot'] and node.config.enabled
@@ -155,7 +156,7 @@
     {%- endif -%}
     {%- set groups = redshift_access_groups() -%}
     {%- set statements = [] -%}
-    {%- for schema in schemas | sort -%}
+    {%- for schema in schemas | sort if existing_schemas is none or schema in existing_schemas -%}
         {%- do statements.append('revoke all on schema ' ~ access_identifier(schema, 'a schema') ~ ' from public') -%}
     {%- endfor -%}
     {%- set usage = [] -%}
@@ -176,7 +177,7 @@
             {%- endif -%}
         {%- endfor -%}
     {%- endfor -%}
-    {%- for schema, group in usage | sort -%}
+    {%- for schema, group in usage | sort if existing_schemas is none or schema in existing_schemas -%}
         {%- do statements.append('grant usage on schema ' ~ schema ~ ' to group ' ~ group) -%}
     {%- endfor -%}
     {%- do statements.extend(relation_statements) -%}
@@ -213,8 +214,9 @@
 
 
 {#- `dbt run-operation apply_redshift_access [--args '{dry_run: true}']`: create the groups that are missing, then
-    run every statement of redshift_access_statements with the warehouse's columns. Run it once before the first
-    build (the post-hooks need the groups) and after a change to the declaration. -#}
+    run every statement of redshift_access_statements with the warehouse's schemas and columns. Run it before the
+    first build (the post-hooks need the groups), after it (the schemas it created), and after a change to the
+    declaration. -#}
 {% macro apply_redshift_access(dry_run=false) %}
     {%- if target.type != 'redshift' -%}
         {{ exceptions.raise_compiler_error('apply_redshift_access is for the Redshift targets, not ' ~ target.type) }}
@@ -224,7 +226,8 @@
     {%- for group in redshift_access_groups().values() | unique if group not in existing -%}
         {%- do statements.append('create group ' ~ group) -%}
     {%- endfor -%}
-    {%- do statements.extend(redshift_access_statements(introspect=true)) -%}
+    {%- set schemas = run_query('select nspname from pg_namespace').columns[0].values() | map('lower') | list -%}
+    {%- do statements.extend(redshift_access_statements(introspect=true, existing_schemas=schemas)) -%}
     {%- for statement in statements -%}
         {%- if dry_run -%}
             {{ log(statement ~ ';', info=true) }}
