@@ -7,6 +7,22 @@
     `taglake lake-formation apply` grants (taglake/aws/lake_formation.py). docs/deployment.md § Roles and
     permissions. -#}
 
+{#- The declaration (var `access`), refused when it would let a person read a restricted layer or clear data: the
+    same rules as taglake.aws.access.parse_access. -#}
+{% macro access_policy() %}
+    {%- set policy = var('access') -%}
+    {%- for layer in policy.consumption_layers if layer in ['raw', 'keys', 'staging', 'intermediate', 'vault'] -%}
+        {{ exceptions.raise_compiler_error('vars access in dbt_project.yml: ' ~ layer
+            ~ ' may not be a consumption layer') }}
+    {%- endfor -%}
+    {%- for role, spec in policy.roles.items() if spec.get('datasets') and 'clear' in spec.get('pii', []) -%}
+        {{ exceptions.raise_compiler_error('vars access in dbt_project.yml: role ' ~ role ~ ' may not read pii '
+            ~ 'kind clear; only the system account sees clear data') }}
+    {%- endfor -%}
+    {{- return(policy) -}}
+{% endmacro %}
+
+
 {#- The layer of a model, seed or snapshot: its folder under models/, `reference` for seeds, `snapshots`. -#}
 {% macro access_layer(node) %}
     {%- if node.resource_type == 'seed' -%}
@@ -57,7 +73,7 @@
 {#- What each person-facing role may read of a relation with these columns: role → {'columns': [...], 'all': bool}
     for the roles that read any of it. No columns known: nobody (fail closed). -#}
 {% macro access_readers(node, column_names) %}
-    {%- set policy = var('access') -%}
+    {%- set policy = access_policy() -%}
     {%- set readers = {} -%}
     {%- set dataset = access_dataset(node) -%}
     {%- if not dataset or access_layer(node) not in policy.consumption_layers or not column_names -%}
@@ -65,10 +81,6 @@
     {%- endif -%}
     {%- set kinds = access_column_kinds(node, column_names) -%}
     {%- for role, spec in policy.roles.items() if dataset in spec.get('datasets', []) -%}
-        {%- if 'clear' in spec.pii -%}
-            {{ exceptions.raise_compiler_error('vars access in dbt_project.yml: role ' ~ role ~ ' may not read pii '
-                ~ 'kind clear; only the system account sees clear data') }}
-        {%- endif -%}
         {%- set readable = [] -%}
         {%- for column in column_names if kinds.get(column | lower) in spec.pii -%}
             {%- do readable.append(column | lower) -%}

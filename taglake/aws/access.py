@@ -126,10 +126,12 @@ def load_access(project_dir: Path | None = None) -> AccessPolicy:
     return parse_access(project_var("access", project_dir))
 
 
-def compile_access_json(project: Project, target: str, expression: str, *, artifacts_dir: Path) -> Any:
+def compile_access_json(
+    project: Project, target: str, expression: str, *, artifacts_dir: Path, extra_vars: Mapping[str, Any] | None = None
+) -> Any:
     """The JSON value of a Jinja expression over the project's graph (e.g. `redshift_access_statements()`,
     `lake_formation_plan()`), compiled for an AWS target offline: no credentials, every endpoint a closed port
-    (taglake.offline), nothing contacted."""
+    (taglake.offline), nothing contacted. `extra_vars` overrides vars (a test's changed declaration)."""
     import json
     import subprocess
     from dataclasses import replace
@@ -148,7 +150,7 @@ def compile_access_json(project: Project, target: str, expression: str, *, artif
         "--output",
         "json",
         "--vars",
-        json.dumps({"offline_compile": True}),
+        json.dumps({**(extra_vars or {}), "offline_compile": True}),
         "--inline",
         "{{ tojson(" + expression + ") }}",
     ]

@@ -14,6 +14,7 @@ from sqlglot import exp
 from taglake.aws.access import AccessPolicy, compile_access_json, load_access
 from taglake.dbt import DbtError
 from taglake.project import Project
+from taglake.sources import project_var
 
 SCHEMA = "taglake"  # TAGLAKE_REDSHIFT_SCHEMA of the offline environment (taglake.offline.PLACEHOLDER_ENV)
 CONSUMPTION_SCHEMAS = {f"{SCHEMA}_marts", f"{SCHEMA}_reference", f"{SCHEMA}_snapshots"}
@@ -216,3 +217,30 @@ def test_a_hostile_group_name_is_refused_without_being_echoed(tmp_path: Path, mo
     message = str(caught.value)
     assert "TAGLAKE_REDSHIFT_APPLICATION_GROUP" in message and "not a plain lowercase identifier" in message
     assert "vault_customer_identities" not in message and hostile not in message
+
+
+@pytest.mark.dbt
+@pytest.mark.redteam
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"roles": {"analyst": {"pii": ["none", "clear"]}}}, "role analyst may not read pii kind clear"),
+        ({"consumption_layers": ["marts", "staging"]}, "staging may not be a consumption layer"),
+    ],
+)
+def test_the_dbt_side_refuses_a_declaration_that_widens_a_person(tmp_path: Path, change: dict, message: str) -> None:
+    access = json.loads(json.dumps(project_var("access")))
+    for key, value in change.items():
+        if key == "roles":
+            for role, spec in value.items():
+                access["roles"][role].update(spec)
+        else:
+            access[key] = value
+    with pytest.raises(DbtError, match=message):
+        compile_access_json(
+            Project.locate(),
+            "redshift",
+            "redshift_access_statements()",
+            artifacts_dir=tmp_path,
+            extra_vars={"access": access},
+        )
