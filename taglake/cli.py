@@ -39,6 +39,7 @@ examples:
   taglake generate --scale medium --seed 7
   taglake query card_spend_by_category --csv spend.csv
   taglake upload --bucket bank-lake-raw && taglake catalog --bucket bank-lake-raw
+  taglake lake-formation plan --athena-schema taglake
   taglake scan-pii
   taglake build
   taglake generate --append-day && taglake run-daily
@@ -272,6 +273,32 @@ def _add_upload(sub: argparse._SubParsersAction) -> None:
     _add_aws(p)
 
 
+def _add_lake_formation(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "lake-formation",
+        help="create the LF-tags and grant each role its LF-tag policies, from the access declaration",
+        description="Lake Formation from the one access declaration (vars access in dbt_project.yml): the LF-tags "
+        "layer, dataset and pii with every value; the layer tag on the raw, key and taglake Glue databases; and each "
+        "role's LF-tag policy grants (persons: SELECT on layer x dataset x pii, never pii=clear nor raw, keys, "
+        "staging, intermediate or vault). `plan` prints them as JSON and calls nothing; `apply` makes Lake "
+        "Formation hold exactly them (a second run changes nothing). docs/deployment.md, roles and permissions.",
+    )
+    p.add_argument("action", choices=["plan", "apply"], help="plan: print the JSON; apply: call Lake Formation")
+    p.add_argument(
+        "--principal",
+        action="append",
+        default=[],
+        metavar="ROLE=ARN",
+        help="the IAM principal of a role (repeatable; default: TAGLAKE_LF_PRINCIPAL_<ROLE>); apply needs every role",
+    )
+    p.add_argument(
+        "--athena-schema", default=None, help="prefix of the taglake Glue databases (default: TAGLAKE_ATHENA_SCHEMA)"
+    )
+    p.add_argument("--catalog-id", default=None, help="the Data Catalog's account id (default: the caller's)")
+    p.add_argument("--dry-run", action="store_true", help="with apply: print the plan, call nothing")
+    _add_aws(p)
+
+
 def _add_query(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "query",
@@ -317,6 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_upload(sub)
     _add_query(sub)
     _add_verify(sub)
+    _add_lake_formation(sub)
     return parser
 
 
@@ -481,6 +509,47 @@ def cmd_catalog(ns: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lake_formation(ns: argparse.Namespace, project: Project) -> int:
+    import json
+    import os
+
+    from taglake.aws import lake_formation as lf
+    from taglake.aws.access import load_access
+    from taglake.sources import catalog_tables
+
+    policy = load_access(project.root)
+    principals = {r: os.environ.get(f"TAGLAKE_LF_PRINCIPAL_{r.upper()}", "") for r in policy.roles}
+    for pair in ns.principal:
+        role, sep, arn = pair.partition("=")
+        if not sep or not role or not arn:
+            raise ValueError("--principal takes ROLE=ARN")
+        if role not in policy.roles:
+            raise ValueError(f"--principal: {role} is not a role of vars access in dbt_project.yml")
+        principals[role] = arn
+    dry = ns.action == "plan" or ns.dry_run
+    if dry:  # a plan shows where a principal is still missing
+        principals = {r: p or f"<TAGLAKE_LF_PRINCIPAL_{r.upper()}>" for r, p in principals.items()}
+    schema = ns.athena_schema or os.environ.get("TAGLAKE_ATHENA_SCHEMA")
+    if not schema:
+        raise ValueError("no Athena schema: pass --athena-schema or set TAGLAKE_ATHENA_SCHEMA")
+    tables = catalog_tables(project.root).values()
+    plan = lf.plan_lake_formation(
+        policy,
+        principals,
+        athena_schema=schema,
+        raw_databases={t.schema for t in tables if not t.restricted},
+        keys_databases={t.schema for t in tables if t.restricted},
+        catalog_id=ns.catalog_id,
+    )
+    if dry:
+        print(json.dumps(plan.to_json(), indent=2, ensure_ascii=False))
+        return 0
+    client, glue = lf.lf_clients(ns.region or os.environ.get("TAGLAKE_AWS_REGION"), ns.endpoint_url)
+    report = lf.apply_lake_formation(client, glue, plan)
+    print(format_table(["tag, database or grant", "result"], report.rows))
+    return 0
+
+
 def cmd_upload(ns: argparse.Namespace, project: Project) -> int:
     import os
 
@@ -558,6 +627,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_query(ns, project)
         if ns.command == "verify":
             return cmd_verify(ns, project)
+        if ns.command == "lake-formation":
+            return cmd_lake_formation(ns, project)
     except (DbtError, FileNotFoundError, ValueError, KeyError, RuntimeError) as exc:
         print(f"taglake: {exc}", file=sys.stderr)
         return 1

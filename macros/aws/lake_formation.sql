@@ -40,8 +40,9 @@
 {% endmacro %}
 
 
-{#- The dbt-athena `lf_tags_config` for a relation with these columns: table tags `layer` (and what the model's own
-    `lf_tags` config adds), and every column tagged `pii` = its kind, `none` when it derives from no personal data. -#}
+{#- The dbt-athena `lf_tags_config` for a relation with these columns: table tags `layer` (and `dataset` and what
+    the model's own `lf_tags` config adds, passed as table_tags), and every column tagged `pii` = its kind, `none`
+    when it derives from no personal data. `layer` is always the one given: no table tag can change it. -#}
 {% macro pii_lf_tags_config(column_names, layer, table_tags={}) %}
     {%- set kinds = pii_column_kinds() -%}
     {%- set by_kind = {} -%}
@@ -49,15 +50,48 @@
         {%- set kind = kinds.get(name | lower, 'none') -%}
         {%- do by_kind.setdefault(kind, []).append(name | lower) -%}
     {%- endfor -%}
-    {%- set tags = {'layer': layer} -%}
+    {%- set tags = {} -%}
     {%- do tags.update(table_tags) -%}
+    {%- do tags.update({'layer': layer}) -%}
     {{- return({'enabled': true, 'tags': tags, 'tags_columns': {'pii': by_kind}}) -}}
 {% endmacro %}
 
 
-{#- Post-hook on every model, seed and snapshot (dbt_project.yml): on Athena, apply pii_lf_tags_config to the relation just built;
-    elsewhere nothing (Redshift: grants; DuckDB: a local file). The var `lake_formation_tags` turns it off for an
-    account without Lake Formation. -#}
+{#- The table tags a relation gets: `layer` and `dataset` from the access declaration (macros/aws/access.sql), and
+    what the model's own `lf_tags` config adds, which may not name `layer`, `dataset` or `pii`: who reads what is
+    decided in one place (vars `access`, meta.dataset), not by a model's config. -#}
+{% macro access_lf_table_tags(node, extra_tags={}) %}
+    {%- for key in extra_tags if key in ['layer', 'dataset', 'pii'] -%}
+        {{ exceptions.raise_compiler_error(node.resource_type ~ ' ' ~ node.name ~ ': lf_tags may not set ' ~ key
+            ~ '; the access declaration does (vars access and meta.dataset in dbt_project.yml)') }}
+    {%- endfor -%}
+    {%- set tags = {} -%}
+    {%- do tags.update(extra_tags) -%}
+    {%- do tags.update(access_table_tags(node)) -%}
+    {{- return(tags) -}}
+{% endmacro %}
+
+
+{#- Every relation the project builds on this target (models, seeds, snapshots; not ephemeral) → the lf_tags_config
+    its post-hook applies, with the columns its YAML declares: what Lake Formation will hold, as data, offline
+    (tests_py/aws/test_access_lake_formation.py). -#}
+{% macro lake_formation_plan() %}
+    {%- set plan = {} -%}
+    {%- for node in graph.nodes.values()
+        if node.resource_type in ['model', 'seed', 'snapshot'] and node.config.enabled
+        and node.config.materialized != 'ephemeral' -%}
+        {%- set tags = access_lf_table_tags(node, node.config.get('lf_tags') or {}) -%}
+        {%- do plan.update({node.unique_id: {
+            'database': node.schema | lower, 'table': (node.alias or node.name) | lower,
+            'config': pii_lf_tags_config(node.columns.keys() | list, access_layer(node), tags)}}) -%}
+    {%- endfor -%}
+    {{- return(plan) -}}
+{% endmacro %}
+
+
+{#- Post-hook on every model, seed and snapshot (dbt_project.yml): on Athena, apply pii_lf_tags_config to the
+    relation just built; elsewhere nothing (Redshift: grants, macros/aws/access.sql; DuckDB: a local file). No
+    switch turns it off: an account without Lake Formation is not a supported production (docs/deployment.md). -#}
 {% macro lake_formation_pii_tags() %}
     {{- return(adapter.dispatch('lake_formation_pii_tags', 'taglake')()) -}}
 {% endmacro %}
@@ -67,11 +101,11 @@
 {%- endmacro %}
 
 {% macro athena__lake_formation_pii_tags() -%}
-    {%- if not execute or not var('lake_formation_tags', true) or model.config.materialized == 'ephemeral' -%}
+    {%- if not execute or model.config.materialized == 'ephemeral' -%}
         {{- return('') -}}
     {%- endif -%}
-    {%- set layer = {'seed': 'reference', 'snapshot': 'snapshots'}.get(model.resource_type, model.fqn[1]) -%}
     {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
-    {%- do adapter.add_lf_tags(this, pii_lf_tags_config(columns, layer, config.get('lf_tags', {}))) -%}
+    {%- set tags = access_lf_table_tags(model, config.get('lf_tags') or {}) -%}
+    {%- do adapter.add_lf_tags(this, pii_lf_tags_config(columns, access_layer(model), tags)) -%}
     {{- return('') -}}
 {%- endmacro %}

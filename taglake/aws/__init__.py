@@ -1,0 +1,1 @@
+"""The AWS side of taglake: who reads what (the access declaration), Lake Formation tags and grants."""
