@@ -29,6 +29,7 @@ ALLOWED_VARS = {
     "score_bins": "model drift bins",
     "psi_epsilon": "model drift smoothing",
     "as_of": "the date an analysis asks about",
+    "access": "who reads what; access_policy() refuses a declaration giving anyone clear data or a restricted layer",
 }
 ALLOWED_VAR_PREFIXES = ("tag_",)  # tag thresholds
 ALLOWED_ENV_PREFIXES = ("TAGLAKE_REDSHIFT_", "TAGLAKE_ATHENA_", "TAGLAKE_AWS_")  # account settings, grants' groups
