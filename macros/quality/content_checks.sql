@@ -102,8 +102,9 @@
 
 
 {#- The select-list entries (`expr as name`) of a raw table's code, identifier and free-text fields, as staging
-    keeps them: codes and identifiers trimmed and cased (rows outside their declaration are rejected by
-    invalid_content), free text guarded (guarded_text). Typed fields (number, date, timestamp) are cast by the
+    keeps them: codes and identifiers trimmed and cased, and null where outside their declaration (such a row is
+    rejected by invalid_content, and its value never leaves, not even on the rejected row); free text guarded
+    (guarded_text). Typed fields (number, date, timestamp) are cast by the
     model itself. -#}
 {% macro content_columns(source_name, table_name, relation='source', json_column='json_line') %}
     {%- if not execute -%}
@@ -112,7 +113,8 @@
     {%- set out = [] -%}
     {%- for field in raw_content_fields(source_name, table_name, relation, json_column) -%}
         {%- if field.content in ('code', 'identifier') -%}
-            {%- do out.append(content_value(field) ~ ' as ' ~ field.staged_as) -%}
+            {%- do out.append('case when ' ~ content_is_valid(field) ~ ' then ' ~ content_value(field) ~ ' end as '
+                              ~ field.staged_as) -%}
         {%- elif field.content == 'free_text' -%}
             {%- do out.append(guarded_text('trim(' ~ field.ref ~ ')') ~ ' as ' ~ field.staged_as) -%}
         {%- endif -%}
