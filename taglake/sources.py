@@ -23,9 +23,28 @@ class SourceColumn:
     data_type: str
     description: str = ""
     pii: str | None = None
+    token_name: str | None = None  # a tokenized class: the token column's name (default <name>_token)
     required: bool = False
     parses_as: str | None = None
     partition_key: bool = False
+    # What a non-personal field may hold (`meta.content`; see macros/quality/content_checks.sql): code, identifier,
+    # number, date, timestamp, free_text, or object (a JSON object whose own keys are `fields`).
+    content: str | None = None
+    format: str | None = None  # code/identifier: an anchored POSIX regex
+    values: tuple[str, ...] = ()  # code: the closed list
+    reference: str | None = None  # code: a seed, with reference_column
+    reference_column: str | None = None
+    case: str | None = None  # upper | lower, applied (after trimming) before the check and in staging
+    staged_as: str | None = None  # the staging column's name, when it differs from the field's
+    derives: tuple[str, ...] = ()  # further staging columns computed from this field
+    fields: tuple[SourceColumn, ...] = ()  # an object's keys
+
+    @property
+    def staged_names(self) -> tuple[str, ...]:
+        """The staging columns this field becomes, when it is declared non-personal (empty for an object)."""
+        if self.content == "object":
+            return ()
+        return (self.staged_as or self.name, *self.derives)
 
 
 @dataclass(frozen=True)
@@ -70,9 +89,19 @@ def _field(node: dict[str, Any], meta: dict[str, Any]) -> SourceColumn:
         data_type=node.get("data_type", "string"),
         description=(node.get("description") or "").strip(),
         pii=meta.get("pii"),
+        token_name=meta.get("token_name"),
         required=bool(meta.get("required", False)),
         parses_as=meta.get("parses_as"),
         partition_key=bool(meta.get("partition_key", False)),
+        content=meta.get("content"),
+        format=meta.get("format"),
+        values=tuple(str(v) for v in meta.get("values") or ()),
+        reference=meta.get("reference"),
+        reference_column=meta.get("reference_column"),
+        case=meta.get("case"),
+        staged_as=meta.get("staged_as"),
+        derives=tuple(meta.get("derives") or ()),
+        fields=tuple(_field(sub, sub) for sub in meta.get("fields") or ()),
     )
 
 

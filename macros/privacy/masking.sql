@@ -107,7 +107,8 @@
             {%- set ref = relation ~ '.' ~ column.name -%}
             {%- do fields.append("case when " ~ is_blank(ref) ~ " then '' else '[" ~ column.meta.pii ~ "]' end") -%}
         {%- else -%}
-            {%- do fields.append("coalesce(cast(" ~ relation ~ "." ~ column.name ~ " as varchar), '')") -%}
+            {#- A non-personal value only within its content declaration (content_quarantine_value). -#}
+            {%- do fields.append("coalesce(" ~ content_quarantine_value(column, relation) ~ ", '')") -%}
         {%- endif -%}
     {%- endfor -%}
     {{- return(fields | join(" || ',' || ") if fields else "''") -}}

@@ -37,6 +37,7 @@ checked as (
             when currencies.currency_code is null then 'unknown_currency'
             when source.amount < 0 then 'negative_amount'
             when source.amount * currencies.twd_per_unit >= {{ var('absurd_amount_twd') }} then 'absurd_amount'
+            when {{ invalid_content('cards', 'transactions') }} then 'invalid_code'
         end as reject_reason
     from source
     left join currencies
@@ -46,17 +47,11 @@ checked as (
 typed as (
     select
         {{ masked_columns('cards', 'transactions', relation='checked', lookups={'national_id': 'customer_tokens'}) }},
-        checked.transaction_id,
-        checked.card_id,
+        {{ content_columns('cards', 'transactions', relation='checked') }},
         checked.transaction_at,
         cast(checked.transaction_at as date) as transaction_date,
         checked.amount,
-        upper(checked.currency) as currency_code,
         cast(checked.amount * checked.twd_per_unit as decimal(18, 2)) as amount_twd,
-        checked.merchant_category_code,
-        upper(checked.merchant_country) as merchant_country_code,
-        lower(checked.channel) as channel,
-        lower(checked.wallet_type) as wallet_type,
         checked.reject_reason,
         case
             when checked.reject_reason is not null

@@ -24,6 +24,7 @@ checked as (
             when {{ cast_text('source.balance_twd', 'decimal(18, 2)') }} < 0 then 'negative_amount'
             when {{ cast_text('source.balance_twd', 'decimal(18, 2)') }} >= {{ var('absurd_amount_twd') }}
                 then 'absurd_amount'
+            when {{ invalid_content('core_banking', 'accounts') }} then 'invalid_code'
         end as reject_reason
     from source
 ),
@@ -34,10 +35,7 @@ typed as (
             'core_banking', 'accounts', relation='checked', lookups={'national_id': 'customer_tokens'}
         ) }},
         {{ landing_date() }} as landing_date,
-        trim(checked.account_id) as account_id,
-        lower(trim(checked.product_type)) as product_type,
-        trim(checked.product_code) as product_code,
-        lower(trim(checked.account_status)) as account_status,
+        {{ content_columns('core_banking', 'accounts', relation='checked') }},
         {{ cast_text('checked.opened_date', 'date') }} as opened_date,
         {{ cast_text('checked.closed_date', 'date') }} as closed_date,
         {{ cast_text('checked.balance_twd', 'decimal(18, 2)') }} as balance_twd,

@@ -17,6 +17,7 @@ checked as (
             when {{ missing_required('crm', 'customers') }} then 'missing_required'
             when not {{ national_id_is_valid('source.national_id') }} then 'invalid_checksum'
             when {{ wrong_type('crm', 'customers') }} then 'wrong_type'
+            when {{ invalid_content('crm', 'customers') }} then 'invalid_code'
         end as reject_reason
     from source
 ),
@@ -25,10 +26,7 @@ typed as (
     select
         {{ masked_columns('crm', 'customers', relation='checked', as_of=cast_text('checked.updated_at', 'date')) }},
         {{ landing_date() }} as landing_date,
-        upper(trim(checked.gender)) as gender,
-        trim(checked.home_branch) as home_branch_code,
-        upper(trim(checked.risk_grade)) as risk_grade,
-        lower(trim(checked.customer_status)) as customer_status,
+        {{ content_columns('crm', 'customers', relation='checked') }},
         {{ cast_text('checked.customer_since', 'date') }} as customer_since_date,
         {{ cast_text('checked.updated_at', 'timestamp') }} as updated_at,
         masking_keys.key_version as masking_key_version,

@@ -36,6 +36,7 @@ checked as (
             when not parsed.is_valid_json then 'malformed_json'
             when {{ missing_required('digital', 'app_events', relation='parsed') }} then 'missing_required'
             when {{ wrong_type('digital', 'app_events', relation='parsed') }} then 'wrong_type'
+            when {{ invalid_content('digital', 'app_events', relation='parsed') }} then 'invalid_code'
         end as reject_reason
     from parsed
 ),
@@ -47,15 +48,8 @@ customer_tokens as (
 typed as (
     select
         {{ masked_columns('digital', 'app_events', relation='checked', lookups={'national_id': 'customer_tokens'}) }},
-        {{ json_text('checked.json_line', ['event_id']) }} as event_id,
-        lower({{ json_text('checked.json_line', ['event_type']) }}) as event_type,
+        {{ content_columns('digital', 'app_events', relation='checked') }},
         {{ cast_text(json_text('checked.json_line', ['event_at']), 'timestamp') }} as event_at,
-        {{ json_text('checked.json_line', ['page']) }} as page,
-        {{ json_text('checked.json_line', ['product_code']) }} as product_code,
-        lower({{ json_text('checked.json_line', ['device', 'os']) }}) as device_os,
-        {{ json_text('checked.json_line', ['device', 'os_version']) }} as device_os_version,
-        {{ json_text('checked.json_line', ['device', 'app_version']) }} as app_version,
-        {{ json_text('checked.json_line', ['device', 'device_model']) }} as device_model,
         checked.reject_reason,
         case
             when checked.reject_reason is not null

@@ -21,6 +21,7 @@ checked as (
         case
             when {{ missing_required('ml', 'model_scores') }} then 'missing_required'
             when source.score < 0 or source.score > 1 then 'score_out_of_range'
+            when {{ invalid_content('ml', 'model_scores') }} then 'invalid_code'
         end as reject_reason
     from source
 ),
@@ -29,8 +30,7 @@ typed as (
     select
         {{ masked_columns('ml', 'model_scores', relation='checked', lookups={'national_id': 'customer_tokens'}) }},
         {{ landing_date() }} as landing_date,
-        lower(checked.model_name) as model_name,
-        checked.model_version,
+        {{ content_columns('ml', 'model_scores', relation='checked') }},
         checked.scored_at,
         checked.score,
         checked.reject_reason,

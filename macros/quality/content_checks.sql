@@ -1,0 +1,148 @@
+{#- What a non-personal raw field may hold, declared once in the source YAML as `meta.content` (a JSON key's
+    attributes inline; an object key's own keys under `fields`):
+      code | identifier   validated: `format` (an anchored POSIX regex), `values` (a closed list) or `reference` (a
+                          seed, with `reference_column`), after trimming and the declared `case` (upper | lower);
+      number | date | timestamp   typed: a value that casts cannot carry text (wrong_type quarantines the rest);
+      free_text           guarded on content (guarded_text): a value that looks like personal data is redacted.
+    `staged_as` names the staging column when it differs from the field's name; `derives` lists further staging
+    columns computed from the field. Staging reads these through the macros below, the Python side through
+    taglake.sources, and tests_py/test_staging_content.py checks that every staging column is covered. -#}
+
+{#- The declared non-personal fields of a raw table, each as {name, ref, content, format, values, reference,
+    reference_column, case, staged_as}: the JSON keys of a JSON-lines table (an object key's fields flattened,
+    read from the JSON text in `relation.json_column`), else the columns (read as `relation.column`). -#}
+{% macro raw_content_fields(source_name, table_name, relation='source', json_column='json_line') %}
+    {%- set fields = [] -%}
+    {%- set keys = raw_json_keys(source_name, table_name) -%}
+    {%- if keys -%}
+        {%- for key in keys if key.get('content') -%}
+            {%- if key.content == 'object' -%}
+                {%- for sub in key.get('fields', []) -%}
+                    {%- do fields.append(_content_field(sub, json_text(relation ~ '.' ~ json_column, [key.name, sub.name]))) -%}
+                {%- endfor -%}
+            {%- else -%}
+                {%- do fields.append(_content_field(key, json_text(relation ~ '.' ~ json_column, [key.name]))) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- else -%}
+        {%- for column in raw_table_columns(source_name, table_name) if column.meta.get('content') -%}
+            {%- do fields.append(_content_field(column.meta, relation ~ '.' ~ column.name, column.name)) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{- return(fields) -}}
+{% endmacro %}
+
+{% macro _content_field(attrs, ref, name=none) %}
+    {%- set field = {
+        'name': name or attrs.name, 'ref': ref, 'content': attrs.content, 'format': attrs.get('format'),
+        'allowed': attrs.get('values'), 'reference': attrs.get('reference'),
+        'reference_column': attrs.get('reference_column'), 'case': attrs.get('case'),
+        'staged_as': attrs.get('staged_as') or name or attrs.name} -%}
+    {%- if field.content in ('code', 'identifier') and not (field.format or field.allowed or field.reference) -%}
+        {{ exceptions.raise_compiler_error(
+            "source YAML: " ~ field.name ~ " is content '" ~ field.content
+            ~ "' but declares no format, values or reference; declare one (docs/privacy.md)") }}
+    {%- endif -%}
+    {%- if field.content not in ('code', 'identifier', 'number', 'date', 'timestamp', 'free_text') -%}
+        {{ exceptions.raise_compiler_error(
+            "source YAML: " ~ field.name ~ " has content '" ~ field.content
+            ~ "'; use code, identifier, number, date, timestamp, free_text (or object with fields)") }}
+    {%- endif -%}
+    {{- return(field) -}}
+{% endmacro %}
+
+
+{#- A field's value as staging keeps it: trimmed, in its declared case. -#}
+{% macro content_value(field) -%}
+    {%- if field.case == 'upper' -%}
+        upper(trim({{ field.ref }}))
+    {%- elif field.case == 'lower' -%}
+        lower(trim({{ field.ref }}))
+    {%- else -%}
+        trim({{ field.ref }})
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- True where a code or identifier field's value is within its declaration (blank is left to missing_required). -#}
+{% macro content_is_valid(field) -%}
+    {%- set value = content_value(field) -%}
+    {%- set checks = [] -%}
+    {%- if field.format -%}
+        {%- do checks.append(regex_matches(value, field.format)) -%}
+    {%- endif -%}
+    {%- if field.allowed -%}
+        {%- set quoted = [] -%}
+        {%- for v in field.allowed -%}
+            {%- do quoted.append("'" ~ (v | string | replace("'", "''")) ~ "'") -%}
+        {%- endfor -%}
+        {%- do checks.append(value ~ ' in (' ~ quoted | join(', ') ~ ')') -%}
+    {%- endif -%}
+    {%- if field.reference -%}
+        {%- if not field.reference_column -%}
+            {{ exceptions.raise_compiler_error(
+                "source YAML: " ~ field.name ~ " names reference " ~ field.reference ~ " but no reference_column") }}
+        {%- endif -%}
+        {%- do checks.append(value ~ ' in (select ' ~ field.reference_column ~ ' from ' ~ ref(field.reference) ~ ')') -%}
+    {%- endif -%}
+    ({{ is_blank(field.ref) }} or coalesce({{ checks | join(' and ') }}, false))
+{%- endmacro %}
+
+
+{#- True where any code or identifier field of a raw row is outside its declared format, list or reference: the
+    `invalid_code` reject reason. Base models test it after every other reason. -#}
+{% macro invalid_content(source_name, table_name, relation='source', json_column='json_line') -%}
+    {%- set checks = [] -%}
+    {%- for field in raw_content_fields(source_name, table_name, relation, json_column)
+            if field.content in ('code', 'identifier') -%}
+        {%- do checks.append('not ' ~ content_is_valid(field)) -%}
+    {%- endfor -%}
+    ({{ checks | join('\n        or ') if checks else 'false' }})
+{%- endmacro %}
+
+
+{#- The select-list entries (`expr as name`) of a raw table's code, identifier and free-text fields, as staging
+    keeps them: codes and identifiers trimmed and cased, and null where outside their declaration (such a row is
+    rejected by invalid_content, and its value never leaves, not even on the rejected row); free text guarded
+    (guarded_text). Typed fields (number, date, timestamp) are cast by the
+    model itself. -#}
+{% macro content_columns(source_name, table_name, relation='source', json_column='json_line') %}
+    {%- if not execute -%}
+        {{- return('null as content_columns_pending') -}}
+    {%- endif -%}
+    {%- set out = [] -%}
+    {%- for field in raw_content_fields(source_name, table_name, relation, json_column) -%}
+        {%- if field.content in ('code', 'identifier') -%}
+            {%- do out.append('case when ' ~ content_is_valid(field) ~ ' then ' ~ content_value(field) ~ ' end as '
+                              ~ field.staged_as) -%}
+        {%- elif field.content == 'free_text' -%}
+            {%- do out.append(guarded_text('trim(' ~ field.ref ~ ')') ~ ' as ' ~ field.staged_as) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if not out -%}
+        {{ exceptions.raise_compiler_error(source_name ~ '.' ~ table_name ~ ' declares no code, identifier or free text') }}
+    {%- endif -%}
+    {{- return(out | join(',\n        ')) -}}
+{% endmacro %}
+
+
+{#- A declared non-personal column's raw value as the quarantine may keep it: a code or identifier only when
+    within its declaration (else `[invalid_code]`), free text guarded, a text column that must parse only when it
+    does (else `[wrong_type]`), anything else as text. Undeclared content keeps nothing (`[undeclared]`). -#}
+{% macro content_quarantine_value(column, relation='source') -%}
+    {%- set ref = relation ~ '.' ~ column.name -%}
+    {%- set content = column.meta.get('content') -%}
+    {%- if content in ('code', 'identifier') -%}
+        case when {{ content_is_valid(_content_field(column.meta, ref, column.name)) }}
+            then {{ ref }} else '[invalid_code]' end
+    {%- elif content == 'free_text' -%}
+        {{ guarded_text(ref) }}
+    {%- elif content in ('number', 'date', 'timestamp') and column.meta.get('parses_as') -%}
+        case when {{ cast_text(ref, column.meta.parses_as) }} is not null or {{ is_blank(ref) }}
+            then {{ ref }} else '[wrong_type]' end
+    {%- elif content in ('number', 'date', 'timestamp') -%}
+        cast({{ ref }} as varchar)
+    {%- else -%}
+        '[undeclared]'
+    {%- endif -%}
+{%- endmacro %}
