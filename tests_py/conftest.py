@@ -10,6 +10,7 @@ import pytest
 
 from taglake.dbt import build, run_dbt
 from taglake.generate import generate_lake
+from taglake.keys import init_key
 from taglake.offline import CompiledProject
 from taglake.project import Project
 
@@ -28,6 +29,7 @@ def built_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]
         key_file=work / "secrets" / "masking_keys.csv",
     )
     generate_lake(project.lake_dir, progress=False, **BUILD_LAKE)
+    init_key(project.key_file)  # explicitly: nothing makes a key on its own (taglake keys init)
     build(project, target="local")
     shutil.copy2(project.target_path / "run_results.json", work / "build_run_results.json")
     run_dbt(project, ["docs", "generate"], target="local")  # the docs site and catalog are scanned too

@@ -1,5 +1,6 @@
 """A private copy of the dbt project, with its own lake, database, artifacts and key, free to be broken; and `dbt`,
-which runs dbt in a project and hands back what it printed."""
+which runs dbt in a project and hands back what it printed. The copy's key is made explicitly (`init_key`, what
+`taglake keys init` runs): nothing makes a key on its own."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 from taglake.dbt import dbt_executable
+from taglake.keys import init_key
 from taglake.project import Project
 
 PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "packages.yml", "selectors.yml")
@@ -21,7 +23,7 @@ def copy_project(work: Path) -> Project:
         shutil.copy2(real.root / name, work / name)
     for name in PROJECT_DIRS:
         shutil.copytree(real.root / name, work / name)
-    return Project(
+    project = Project(
         root=work,
         lake_dir=work / "lake",
         duckdb_path=work / "build" / "t.duckdb",
@@ -29,6 +31,8 @@ def copy_project(work: Path) -> Project:
         log_path=work / "logs",
         key_file=work / ".secrets" / "keys.csv",
     )
+    init_key(project.key_file)
+    return project
 
 
 def dbt(project: Project, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
