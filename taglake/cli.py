@@ -167,8 +167,9 @@ The local target's masking key: a one-row file outside git (TAGLAKE_KEY_FILE, de
 key_version,k_inner,k_outer, two 256-bit random parts), readable by its owner only. dbt joins it at masking time,
 so it is never in SQL text, logs or artifacts, and no taglake command ever prints it.
 
-  init    make the first key (version 1). The only way a key comes to exist: nothing else (build, demo, tests)
-          makes one, and init never replaces one (--if-missing: keep and check an existing key).
+  init    make the first key (version 1), the only way a key comes to exist: builds refuse to run without
+          one rather than make one (`make demo` and `taglake demo` run `init --if-missing` and say so). init
+          never replaces a key (--if-missing: check and keep an existing one).
   status  the key's version and fingerprint, checked (never the key itself), and the version each local build
           records in its key_state table.
   rotate  the system account's rotation that keeps history (--as-system): a new key (version + 1); every token
