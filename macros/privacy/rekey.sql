@@ -210,16 +210,13 @@
         {{ exceptions.raise_compiler_error('rekey_tokens runs as the system account only (a *_system target)') }}
     {%- endif -%}
     {%- set statements = rekey_statements(mapping, new_keys) -%}
-    {%- if target.type == 'athena' -%}
-        {%- for statement in statements -%}
-            {%- do run_query(statement) -%}
-        {%- endfor -%}
-    {%- else -%}
-        {%- do run_query('begin') -%}
-        {%- for statement in statements -%}
-            {%- do run_query(statement) -%}
-        {%- endfor -%}
-        {%- do run_query('commit') -%}
+    {#- dbt opens one transaction for the first statement (auto_begin) and keeps it open: every statement runs in
+        it, and the one commit is here. A failure before it leaves the transaction uncommitted: rolled back. -#}
+    {%- for statement in statements -%}
+        {%- do run_query(statement) -%}
+    {%- endfor -%}
+    {%- if target.type != 'athena' -%}
+        {%- do adapter.commit() -%}
     {%- endif -%}
     {%- for r in rekey_relations() if not r.rewritable -%}
         {{ log('rekey_tokens: rebuild ' ~ r.relation ~ ' with --full-refresh (not rewritable in place)', info=true) }}

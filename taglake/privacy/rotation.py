@@ -110,7 +110,10 @@ def _rekey_database(
     before_commit: Callable[[], None],
     execute: Callable[[duckdb.DuckDBPyConnection, str, Sequence[object]], int],
 ) -> None:
-    con = duckdb.connect(str(db))
+    try:
+        con = duckdb.connect(str(db))
+    except duckdb.Error as exc:
+        raise RotationError(f"{db} cannot be opened for writing ({type(exc).__name__}): is a build running?") from None
     try:
         state = read_key_state(con)
         if state is None:
@@ -187,6 +190,13 @@ def _rekey_database(
                 con.execute(f"drop table temp.{name}")
             before_commit()
             con.execute("commit")
+        except duckdb.Error as exc:
+            con.execute("rollback")
+            # DuckDB's message may quote the values it was working on: name the kind of failure only
+            raise RotationError(
+                f"{db}: the rotation failed ({type(exc).__name__}) and was rolled back: the old key and the old "
+                "tables are in place"
+            ) from None
         except BaseException:
             con.execute("rollback")
             raise

@@ -132,3 +132,51 @@ def test_the_rekey_map_reads_every_tokenized_raw_field(plans: dict[str, dict]) -
             assert table in sql, (target, table)
         # key parts only as columns of the key relations, never as literals
         assert "masking_keys_next" in sql and "k_inner" in sql
+
+
+def test_the_rekey_run_operation_rewrites_every_token_of_a_build(built_project: Project, tmp_path: Path) -> None:
+    """`dbt run-operation rekey_tokens` (the AWS procedure's step 3) run for real on DuckDB as the system target,
+    over a copy of the build: every token is rewritten through the map, and key_state records the new key."""
+    from db_tables import copy_db
+
+    from taglake.keys import MaskingKey, read_key
+    from taglake.privacy.key_state import recorded_key_state
+    from taglake.privacy.rotation import rekey_plan
+
+    db = tmp_path / "rekeyed.duckdb"  # not "system": DuckDB has a catalog of that name
+    copy_db(built_project.duckdb_path, db)
+    old, new = read_key(built_project.key_file), MaskingKey.new(read_key(built_project.key_file).key_version + 1)
+    plan = rekey_plan(built_project)
+    with duckdb.connect(str(db)) as con:
+        for name, key in (("old_keys", old), ("new_keys", new)):
+            con.execute(
+                f"create table main.{name} as select ?::varchar as key_version, ?::varchar as k_inner, "
+                "?::varchar as k_outer",
+                [str(key.key_version), key.k_inner, key.k_outer],
+            )
+        con.execute(f"create table main.token_map as {plan.map_sql}")
+        old_tokens = {t for (t,) in con.execute("select old_token from main.token_map").fetchall()}
+    env = built_project.dbt_env("local_system")
+    env["TAGLAKE_SYSTEM_DUCKDB_PATH"] = str(db)
+    env["DBT_TARGET_PATH"], env["DBT_LOG_PATH"] = str(tmp_path / "target"), str(tmp_path / "logs")
+    result = subprocess.run(
+        [dbt_executable(), "run-operation", "rekey_tokens", "--args",
+         "{mapping: main.token_map, new_keys: main.new_keys}"],
+        cwd=built_project.root, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:]
+    for text in (result.stdout, (tmp_path / "logs" / "dbt.log").read_text(encoding="utf-8")):
+        assert new.k_inner not in text and new.k_outer not in text and old.k_inner not in text
+    columns = _local_columns(Project.locate(duckdb_path=db))
+    left = []
+    with duckdb.connect(str(db), read_only=True) as con:
+        schema_of = dict(con.execute("select table_name, table_schema from information_schema.tables").fetchall())
+        for table, names in _local_token_columns(columns, set(plan.token_columns)).items():
+            for column in names:
+                sql = f'select distinct {column} from "{schema_of[table]}".{table}'
+                values = {v for (v,) in con.execute(sql).fetchall()}
+                if values & old_tokens:
+                    left.append(f"{table}.{column}")
+    assert left == [], f"tokens under the old key left in {left}"
+    state = recorded_key_state(db)
+    assert state is not None and (state.key_version, state.key_fingerprint) == (new.key_version, new.fingerprint())
