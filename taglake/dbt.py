@@ -43,11 +43,22 @@ def _dbt_command(args: Sequence[str]) -> str | None:
     return next((a for a in args if not a.startswith("-")), args[0] if args else None)
 
 
+def _target_in(args: Sequence[str]) -> str | None:
+    """The target named in dbt ARGS (`--target T`, `--target=T`, `-t T`), if any."""
+    for i, arg in enumerate(args):
+        if arg in ("--target", "-t") and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith("--target="):
+            return arg.split("=", 1)[1]
+    return None
+
+
 def prepare_local(project: Project, target: str | None, args: Sequence[str] = ("build",)) -> None:
     """What a local (DuckDB) target needs before dbt runs ARGS: the database folder and, for every command that
     reads data, a sound key file (owner-only, one well-formed key: taglake.keys.check_key_file) that is the key
     the existing database was built with (taglake.privacy.key_state). Never makes a key: `taglake keys init`
     does. Raises KeyFileError / KeyStateError, one line naming the file and the fix."""
+    target = _target_in(args) or target
     if not is_local(target):
         return
     project.duckdb_path.parent.mkdir(parents=True, exist_ok=True)

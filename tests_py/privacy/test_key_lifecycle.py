@@ -109,6 +109,17 @@ def test_nothing_but_keys_init_makes_a_key(tmp_path: Path) -> None:
     assert not project.key_file.exists() and not project.key_file.parent.exists()
 
 
+def test_only_local_targets_need_the_local_key(tmp_path: Path) -> None:
+    # An AWS runner has no local key file: dbt commands on an AWS target (named in the dbt args) do not ask for it
+    project = _scratch(tmp_path)
+    prepare_local(project, None, ["run-operation", "rekey_tokens", "--target", "redshift_system"])
+    prepare_local(project, "athena", ["build"])
+    with pytest.raises(KeyFileError):
+        prepare_local(project, "athena", ["build", "--target=local_system"])
+    with pytest.raises(KeyFileError):
+        prepare_local(project, None, ["show", "-t", "local"])
+
+
 def test_the_demo_path_makes_the_key_explicitly() -> None:
     makefile = (Project.locate().root / "Makefile").read_text(encoding="utf-8")
     demo = makefile.split("\ndemo:", 1)[1].split("\n\n", 1)[0]
