@@ -127,8 +127,9 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     sub.add_parser(
         "demo",
         help="generate the small lake, build it on DuckDB, print a summary, a sample query and a leak scan",
-        description="The main job on a laptop: generate the default lake (unless one is there), dbt build on "
-        "the local target, then print what landed, what staging accepted and quarantined, the tables built, "
+        description="The main job on a laptop: generate the default lake (unless one is there), make the masking "
+        "key if there is none (`taglake keys init --if-missing`, said on the console), dbt build on the local "
+        "target, then print what landed, what staging accepted and quarantined, the tables built, "
         f"the result of analyses/{DEMO_ANALYSIS}.sql, and the leak scan of the build (exit 1 on any hit).",
     )
 
@@ -162,18 +163,71 @@ def _add_scan(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--key-file", type=Path, default=None, help="the masking key file (default: .secrets/…)")
 
 
+KEYS_DESCRIPTION = """\
+The local target's masking key: a one-row file outside git (TAGLAKE_KEY_FILE, default .secrets/masking_keys.csv;
+key_version,k_inner,k_outer, two 256-bit random parts), readable by its owner only. dbt joins it at masking time,
+so it is never in SQL text, logs or artifacts, and no taglake command ever prints it.
+
+  init    make the first key (version 1), the only way a key comes to exist: builds refuse to run without
+          one rather than make one (`make demo` and `taglake demo` run `init --if-missing` and say so). init
+          never replaces a key (--if-missing: check and keep an existing one).
+  status  the key's version and fingerprint, checked (never the key itself), and the version each local build
+          records in its key_state table.
+  rotate  the system account's rotation that keeps history (--as-system): a new key (version + 1); every token
+          in every table of the local builds (snapshots, incremental facts, base models, history marts) is
+          re-keyed in one DuckDB transaction per build, through a map from each raw clear value's old token to
+          its new one; key_state records the new key; only then does the new key replace the old key file
+          (atomically). A failure leaves the old key and the old tables; run it again to finish an interrupted
+          rotation.
+
+Every build checks the key first (taglake before dbt, and dbt's on-run-start hook): a missing, truncated,
+malformed or group/world-readable key file, or a key other than the one the tables were built with, stops it with
+one line naming the file and the fix. Athena and Redshift: docs/privacy.md, section 3."""
+
+
 def _add_keys(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "keys",
-        help="make or rotate the local masking key (never prints it)",
-        description="The local target's masking key lives in a file outside git (TAGLAKE_KEY_FILE, default "
-        ".secrets/masking_keys.csv), made with strong randomness on first use. See docs/privacy.md.",
+        help="make, check or rotate the local masking key (never prints it)",
+        description=KEYS_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument(
-        "action",
-        choices=["init", "rotate", "status"],
-        help="init: make if missing; rotate: new "
-        "version (every token changes: rebuild with --full-refresh); status: show the version",
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    init = actions.add_parser(
+        "init",
+        help="make the first key (version 1); never replaces one",
+        description="Make the local masking key (version 1) with strong randomness, owner-only (0600). Refuses "
+        "when a key file is already there: a new key would orphan every token built with the old one.",
+    )
+    init.add_argument(
+        "--if-missing",
+        action="store_true",
+        help="when a key is already there, check it and keep it (what `make demo` runs)",
+    )
+    actions.add_parser(
+        "status",
+        help="the key's version and fingerprint, and the version each local build records",
+        description="Check the key file (never printing it) and show its version and keyed fingerprint, and the "
+        "key version each local build records in its key_state table.",
+    )
+    rotate = actions.add_parser(
+        "rotate",
+        help="the system account's rotation: new key, every persisted token re-keyed, history kept",
+        description="Make a new key (version + 1) and re-key every token of every table of the local builds "
+        "(the default build and build/taglake_system.duckdb, those that exist) from the raw lake's clear "
+        "values, in one transaction per build; then replace the key file. See `taglake keys --help`.",
+    )
+    rotate.add_argument(
+        "--as-system",
+        action="store_true",
+        help="required: the explicit act of the system account (the rotation reads the raw lake's clear values)",
+    )
+    rotate.add_argument(
+        "--db",
+        type=Path,
+        action="append",
+        default=None,
+        help="a local build to re-key (repeatable; default: every local build that exists)",
     )
 
 
@@ -411,10 +465,14 @@ def cmd_run_daily(ns: argparse.Namespace, project: Project) -> int:
 def cmd_demo(project: Project) -> int:
     from taglake import local_build
     from taglake.generate import generate_lake
+    from taglake.keys import init_key
 
     if not (project.lake_dir / "manifest.json").is_file():
         print(f"generating the small lake in {project.lake_dir} …")
         generate_lake(project.lake_dir, progress=sys.stderr.isatty())
+    key, made = init_key(project.key_file, if_missing=True)  # the demo's explicit `taglake keys init --if-missing`
+    if made:
+        print(f"made masking key version {key.key_version} in {project.key_file} (taglake keys init; never printed)")
     build(project, target="local")
     print("\nWhat landed, and what staging did with it:")
     print(format_table(*local_build.intake_summary(project)))
@@ -449,16 +507,30 @@ def cmd_scan(ns: argparse.Namespace, project: Project) -> int:
 
 
 def cmd_keys(ns: argparse.Namespace, project: Project) -> int:
-    from taglake.keys import ensure_key, read_key, rotate_key
+    from taglake.keys import check_key_file, init_key
+    from taglake.privacy.key_state import recorded_key_state
+    from taglake.privacy.rotation import default_databases, rotate
 
     if ns.action == "init":
-        key = ensure_key(project.key_file)
-    elif ns.action == "rotate":
-        key = rotate_key(project.key_file)
-        print("rotated: every token changes; rebuild with `taglake build -- --full-refresh`")
-    else:
-        key = read_key(project.key_file)
-    print(f"masking key version {key.key_version} in {project.key_file}")
+        key, made = init_key(project.key_file, if_missing=ns.if_missing)
+        verb = "made" if made else "kept the existing"
+        print(f"{verb} masking key version {key.key_version} in {project.key_file} (owner-only; never printed)")
+        return 0
+    if ns.action == "rotate":
+        result = rotate(project, as_system=ns.as_system, databases=ns.db)
+        print(
+            f"rotated the masking key from version {result.old_version} to {result.new_version} in "
+            f"{project.key_file}; re-keyed {sum(result.rewritten.values()):,} token values in "
+            f"{len(result.rewritten):,} columns of {len(result.databases)} local build(s)"
+        )
+        return 0
+    key = check_key_file(project.key_file)
+    print(f"masking key version {key.key_version} in {project.key_file}, fingerprint {key.fingerprint()[:16]}")
+    for db in default_databases(project):
+        state = recorded_key_state(db)
+        recorded = "no key recorded" if state is None else f"built with key version {state.key_version}"
+        same = state is not None and state.key_fingerprint == key.fingerprint()
+        print(f"  {db}: {recorded}{' (this key)' if same else ''}")
     return 0
 
 

@@ -10,7 +10,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from taglake.keys import ensure_key
+from taglake.keys import check_key_file
+from taglake.privacy.key_state import check_build_key
 from taglake.project import Project
 
 
@@ -29,12 +30,49 @@ def dbt_executable() -> str:
     return found
 
 
-def prepare_local(project: Project, target: str | None) -> None:
-    """What a local (DuckDB) target needs before dbt runs: the database folder, and the masking key file, made
-    with strong randomness on first use."""
-    if (target or os.environ.get("TAGLAKE_TARGET") or "local").startswith("local"):
-        project.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
-        ensure_key(project.key_file)
+# dbt commands that never read the key or the database: they need no key file.
+KEYLESS_COMMANDS = frozenset({"parse", "compile", "deps", "clean", "debug", "ls", "list", "init", "--version", "-v"})
+
+
+def is_local(target: str | None) -> bool:
+    return (target or os.environ.get("TAGLAKE_TARGET") or "local").startswith("local")
+
+
+def _dbt_command(args: Sequence[str]) -> str | None:
+    """The dbt subcommand in ARGS (the first word that is not an option), e.g. `build`; `docs generate` → `docs`."""
+    return next((a for a in args if not a.startswith("-")), args[0] if args else None)
+
+
+def _target_in(args: Sequence[str]) -> str | None:
+    """The target named in dbt ARGS (`--target T`, `--target=T`, `-t T`), if any."""
+    for i, arg in enumerate(args):
+        if arg in ("--target", "-t") and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith("--target="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def prepare_local(project: Project, target: str | None, args: Sequence[str] = ("build",)) -> None:
+    """What a local (DuckDB) target needs before dbt runs ARGS: the database folder and, for every command that
+    reads data, a sound key file (owner-only, one well-formed key: taglake.keys.check_key_file) that is the key
+    the existing database was built with (taglake.privacy.key_state). Never makes a key: `taglake keys init`
+    does. Raises KeyFileError / KeyStateError, one line naming the file and the fix."""
+    target = _target_in(args) or target
+    if not is_local(target):
+        return
+    project.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+    if _dbt_command(args) in KEYLESS_COMMANDS:
+        return
+    key = check_key_file(project.key_file)
+    check_build_key(local_database(project, target), key, key_file=project.key_file)
+
+
+def local_database(project: Project, target: str | None) -> Path:
+    """The DuckDB file a local target builds: the project's, or the system account's own for `local_system`."""
+    if (target or os.environ.get("TAGLAKE_TARGET") or "local") == "local_system":
+        return (project.root / os.environ.get("TAGLAKE_SYSTEM_DUCKDB_PATH", "build/taglake_system.duckdb")).resolve()
+    return project.duckdb_path
 
 
 def run_dbt(
@@ -42,7 +80,7 @@ def run_dbt(
 ) -> int:
     """Run `dbt ARGS` in the project folder; raise DbtError on failure when `check`. With `quiet`, dbt's output is
     shown only if it fails."""
-    prepare_local(project, target)
+    prepare_local(project, target, args)
     cmd = [dbt_executable(), *args]
     result = subprocess.run(
         cmd, cwd=project.root, env=project.dbt_env(target), check=False, capture_output=quiet, text=quiet
@@ -74,7 +112,7 @@ def compile_inline(project: Project, sql: str, *, target: str | None = None) -> 
         "--inline",
         sql,
     ]
-    prepare_local(project, target)
+    prepare_local(project, target, ["compile"])
     result = subprocess.run(
         cmd, cwd=project.root, env=project.dbt_env(target), capture_output=True, text=True, check=False
     )

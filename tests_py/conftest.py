@@ -5,16 +5,30 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from taglake.dbt import build, run_dbt
 from taglake.generate import generate_lake
+from taglake.keys import init_key
 from taglake.offline import CompiledProject
 from taglake.project import Project
 
 # Small, but with a defect rate high enough that every defect kind occurs.
 BUILD_LAKE = {"customers": 400, "days": 12, "seed": 7, "defect_rate": 0.03}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_key_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The masking key every test uses unless it names its own: made explicitly here (what `taglake keys init`
+    runs; nothing makes a key on its own) and exported as TAGLAKE_KEY_FILE, so that no test reads or makes the
+    checkout's own .secrets/ key."""
+    key_file = tmp_path_factory.mktemp("session_key") / "secrets" / "masking_keys.csv"
+    init_key(key_file)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TAGLAKE_KEY_FILE", str(key_file))
+        yield key_file
 
 
 @pytest.fixture(scope="session")
@@ -28,6 +42,7 @@ def built_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]
         key_file=work / "secrets" / "masking_keys.csv",
     )
     generate_lake(project.lake_dir, progress=False, **BUILD_LAKE)
+    init_key(project.key_file)  # explicitly: nothing makes a key on its own (taglake keys init)
     build(project, target="local")
     shutil.copy2(project.target_path / "run_results.json", work / "build_run_results.json")
     run_dbt(project, ["docs", "generate"], target="local")  # the docs site and catalog are scanned too

@@ -1,5 +1,6 @@
 """A private copy of the dbt project, with its own lake, database, artifacts and key, free to be broken; and `dbt`,
-which runs dbt in a project and hands back what it printed."""
+which runs dbt in a project and hands back what it printed. The copy's key is made explicitly (`init_key`, what
+`taglake keys init` runs): nothing makes a key on its own."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ from pathlib import Path
 
 from taglake.core.scratch import copy_project_files
 from taglake.dbt import dbt_executable
+from taglake.keys import init_key
 from taglake.project import Project
 
 
 def copy_project(work: Path) -> Project:
     """Copy the checkout's dbt project into `work` and return a Project whose every path is under `work`."""
     copy_project_files(Project.locate().root, work)
-    return Project(
+    project = Project(
         root=work,
         lake_dir=work / "lake",
         duckdb_path=work / "build" / "t.duckdb",
@@ -22,6 +24,8 @@ def copy_project(work: Path) -> Project:
         log_path=work / "logs",
         key_file=work / ".secrets" / "keys.csv",
     )
+    init_key(project.key_file)
+    return project
 
 
 def dbt(project: Project, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
