@@ -13,7 +13,7 @@ from project_copy import dbt
 
 from taglake.bench_build import GUARD_HOOK, IDENTITY_MACRO
 from taglake.core.scratch import ScratchError, scratch_project
-from taglake.dbt import prepare_local
+from taglake.keys import init_key
 from taglake.project import Project
 
 pytestmark = pytest.mark.redteam
@@ -73,7 +73,7 @@ def _compiled(project: Project, name: str, *extra: str) -> str:
 @pytest.mark.dbt
 def test_the_old_switches_leave_tokenisation_and_the_guard_on(tmp_path: Path) -> None:
     project = Project.locate(duckdb_path=tmp_path / "t.duckdb", artifacts_dir=tmp_path, key_file=tmp_path / "k.csv")
-    prepare_local(project, "local")
+    init_key(project.key_file)
     compiled = _compiled(project, "base_crm__customers", "--vars", json.dumps(OLD_SWITCHES))
     assert compiled.count("sha256(") >= 2, "a var turned the keyed hash off"
     manifest = json.loads((project.target_path / "manifest.json").read_text(encoding="utf-8"))
@@ -86,7 +86,7 @@ def test_the_old_switches_leave_tokenisation_and_the_guard_on(tmp_path: Path) ->
 @pytest.mark.dbt
 def test_the_identity_treatment_exists_only_in_a_throwaway_copy(tmp_path: Path) -> None:
     real = Project.locate(duckdb_path=tmp_path / "t.duckdb", artifacts_dir=tmp_path, key_file=tmp_path / "k.csv")
-    prepare_local(real, "local")
+    init_key(real.key_file)
     copy = scratch_project(
         real, tmp_path / "scratch", macros={"benchmark_identity.sql": IDENTITY_MACRO}, drop_post_hooks=(GUARD_HOOK,)
     )
