@@ -40,6 +40,7 @@ examples:
   taglake query card_spend_by_category --csv spend.csv
   taglake upload --bucket bank-lake-raw && taglake catalog --bucket bank-lake-raw
   taglake scan-pii
+  taglake check-lake
   taglake build
   taglake generate --append-day && taglake run-daily
   taglake dbt source freshness
@@ -148,6 +149,11 @@ def _add_scan(sub: argparse._SubParsersAction) -> None:
         description="Take every clear value of the raw zone (national IDs, mobiles, e-mails, names) and the masking "
         "key as canaries, and search the local build (every text column of every relation) and the files under "
         "dbt's target/ and logs/ for them. Exit 1 with a report of every hit; the report never shows a value.",
+        epilog="exit status: 0 clean (everything asked for was scanned, nothing found); 1 hits found (the report "
+        "lists them); 2 nothing scanned, so no verdict: the lake has no raw/ folder or no personal values to look "
+        "for, the key file cannot be read, the database is missing, unreadable or holds no text column, or a "
+        "folder does not exist (one line on stderr says which). A scan that found nothing to scan is never "
+        "reported clean.",
     )
     p.add_argument("--lake", type=Path, default=None, help="the raw zone to take canaries from (default: lake/)")
     p.add_argument("--db", type=Path, default=None, help="the DuckDB build (default: build/taglake.duckdb)")
@@ -159,6 +165,20 @@ def _add_scan(sub: argparse._SubParsersAction) -> None:
         help="a folder of files to scan (repeatable; default: dbt's target/ and logs/)",
     )
     p.add_argument("--key-file", type=Path, default=None, help="the masking key file (default: .secrets/…)")
+
+
+def _add_check_lake(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "check-lake",
+        help="pre-flight check of the local raw zone: every file readable, partitioned and typed as declared",
+        description="Read every raw file's frame before dbt does and name what a build would trip on, one line "
+        "per problem naming the file (never a value): partitions that are no date (month=13, day=32, year=abcd), "
+        "outside the catalog's partition years or in the future; files that cannot be read (permissions), are "
+        "not UTF-8, or are truncated Parquet; a CSV header or a Parquet column type that differs from the source "
+        "YAML; empty extracts and missing days of the daily feeds. `taglake build`, `run-daily` and `demo` run it "
+        "first on the local targets. Exit 1 on any problem. See docs/raw-zone.md (Feed variants).",
+    )
+    p.add_argument("--lake", type=Path, default=None, help="the lake folder (default: lake/ or TAGLAKE_LAKE_DIR)")
 
 
 def _add_keys(sub: argparse._SubParsersAction) -> None:
@@ -311,6 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_demo(sub)
     _add_dbt(sub)
     _add_scan(sub)
+    _add_check_lake(sub)
     _add_keys(sub)
     _add_bench(sub)
     _add_catalog(sub)
@@ -322,6 +343,40 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _strip_separator(args: Sequence[str]) -> list[str]:
     return list(args[1:]) if args and args[0] == "--" else list(args)
+
+
+def _is_local(target: str | None) -> bool:
+    import os
+
+    return (target or os.environ.get("TAGLAKE_TARGET") or "local").startswith("local")
+
+
+def preflight(project: Project, target: str | None) -> None:
+    """The pre-flight check of the local lake before a local build (LakeCheckError on any problem)."""
+    from taglake.lake.preflight import require_clean_lake
+
+    if _is_local(target):
+        require_clean_lake(project.lake_dir, project_dir=project.root)
+
+
+def cmd_check_lake(ns: argparse.Namespace, project: Project) -> int:
+    from taglake.lake.preflight import LakeCheckError, require_clean_lake
+
+    lake = (ns.lake or project.lake_dir).resolve()
+    try:
+        require_clean_lake(lake, project_dir=project.root)
+    except LakeCheckError as exc:
+        _print_lake_problems(exc)
+        return 1
+    print(f"lake ok: every raw file under {lake / 'raw'} is readable, partitioned and typed as declared")
+    return 0
+
+
+def _print_lake_problems(exc: Exception) -> None:
+    problems = getattr(exc, "problems", [])
+    for problem in problems:
+        print(f"taglake: check-lake: {problem}", file=sys.stderr)
+    print(f"taglake: the lake has {len(problems)} problem(s); nothing was built", file=sys.stderr)
 
 
 def cmd_generate(ns: argparse.Namespace, project: Project) -> int:
@@ -365,6 +420,7 @@ def cmd_run_daily(ns: argparse.Namespace, project: Project) -> int:
     if ns.append_day:
         manifest = append_days(project.lake_dir, progress=False)
         print(f"appended landing day {manifest['params']['last_date']} to {project.lake_dir}")
+    preflight(project, ns.target)
     result = run_daily(
         project,
         target=ns.target,
@@ -387,6 +443,7 @@ def cmd_demo(project: Project) -> int:
     if not (project.lake_dir / "manifest.json").is_file():
         print(f"generating the small lake in {project.lake_dir} …")
         generate_lake(project.lake_dir, progress=sys.stderr.isatty())
+    preflight(project, "local")
     build(project, target="local")
     print("\nWhat landed, and what staging did with it:")
     print(format_table(*local_build.intake_summary(project)))
@@ -395,29 +452,51 @@ def cmd_demo(project: Project) -> int:
     sql = local_build.compile_analysis(project, DEMO_ANALYSIS)
     print(f"\nSample query (analyses/{DEMO_ANALYSIS}.sql):")
     print(format_table(*local_build.run_sql(project, sql)))
-    from taglake.scan import format_report, scan
+    from taglake.scan import EXIT_HITS, EXIT_NOTHING_SCANNED, NothingToScan, format_report, scan
 
-    hits = scan(
-        project.lake_dir,
-        db_path=project.duckdb_path,
-        folders=[p for p in (project.target_path, project.log_path) if p.is_dir()],
-        key_file=project.key_file,
-    )
     print("\nLeak scan of the build, target/ and logs/:")
+    try:
+        hits = scan(
+            project.lake_dir,
+            db_path=project.duckdb_path,
+            folders=[p for p in (project.target_path, project.log_path) if p.is_dir()],
+            key_file=project.key_file,
+        )
+    except NothingToScan as exc:
+        print(f"taglake: scan-pii: {exc} (not scanned, not clean)", file=sys.stderr)
+        return EXIT_NOTHING_SCANNED
     print(format_report(hits), end="")
-    return 1 if hits else 0
+    return EXIT_HITS if hits else 0
 
 
 def cmd_scan(ns: argparse.Namespace, project: Project) -> int:
-    from taglake.scan import format_report, scan
+    """Exit EXIT_CLEAN, EXIT_HITS, or EXIT_NOTHING_SCANNED with one line when there was nothing (or not everything
+    asked for) to scan: never "clean" for a scan that looked at nothing."""
+    from taglake.scan import (
+        EXIT_CLEAN,
+        EXIT_HITS,
+        EXIT_NOTHING_SCANNED,
+        CanaryReadError,
+        NothingToScan,
+        ScanError,
+        format_report,
+        scan,
+    )
 
     db = ns.db or project.duckdb_path
-    if not db.is_file():
-        raise FileNotFoundError(f"no build at {db}: run `taglake build` first")
-    folders = ns.folder or [p for p in (project.target_path, project.log_path) if p.is_dir()]
-    hits = scan(ns.lake or project.lake_dir, db_path=db, folders=folders, key_file=ns.key_file or project.key_file)
+    if ns.folder:
+        folders = ns.folder
+    else:
+        folders = [p for p in (project.target_path, project.log_path) if p.is_dir()]
+        if not folders:
+            folders = [project.target_path]  # refused below: a build always leaves dbt's target/
+    try:
+        hits = scan(ns.lake or project.lake_dir, db_path=db, folders=folders, key_file=ns.key_file or project.key_file)
+    except (NothingToScan, CanaryReadError, ScanError) as exc:
+        print(f"taglake: scan-pii: {exc} (not scanned, not clean)", file=sys.stderr)
+        return EXIT_NOTHING_SCANNED
     print(format_report(hits), end="")
-    return 1 if hits else 0
+    return EXIT_HITS if hits else EXIT_CLEAN
 
 
 def cmd_keys(ns: argparse.Namespace, project: Project) -> int:
@@ -536,6 +615,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if ns.command == "generate":
             return cmd_generate(ns, project)
         if ns.command == "build":
+            preflight(project, ns.target)
             build(project, target=ns.target, extra=_strip_separator(ns.dbt_args))
             return 0
         if ns.command == "run-daily":
@@ -546,6 +626,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_dbt(project, _strip_separator(ns.dbt_args), check=False)
         if ns.command == "scan-pii":
             return cmd_scan(ns, project)
+        if ns.command == "check-lake":
+            return cmd_check_lake(ns, project)
         if ns.command == "keys":
             return cmd_keys(ns, project)
         if ns.command == "bench":
@@ -559,6 +641,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if ns.command == "verify":
             return cmd_verify(ns, project)
     except (DbtError, FileNotFoundError, ValueError, KeyError, RuntimeError) as exc:
+        if hasattr(exc, "problems"):  # the pre-flight's LakeCheckError: one line per problem
+            _print_lake_problems(exc)
+            return 1
         print(f"taglake: {exc}", file=sys.stderr)
         return 1
     except Exception as exc:
