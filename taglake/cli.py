@@ -10,12 +10,16 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from taglake import __version__, verify
 from taglake.dbt import DbtError, build, run_dbt
 from taglake.offline import AWS_TARGETS
 from taglake.project import Project
 from taglake.tables import format_table
+
+if TYPE_CHECKING:
+    from taglake.lake.preflight import LakeCheckError
 
 DEMO_ANALYSIS = "card_spend_by_category"
 
@@ -372,8 +376,8 @@ def cmd_check_lake(ns: argparse.Namespace, project: Project) -> int:
     return 0
 
 
-def _print_lake_problems(exc: Exception) -> None:
-    problems = getattr(exc, "problems", [])
+def _print_lake_problems(exc: LakeCheckError) -> None:
+    problems = exc.problems
     for problem in problems:
         print(f"taglake: check-lake: {problem}", file=sys.stderr)
     print(f"taglake: the lake has {len(problems)} problem(s); nothing was built", file=sys.stderr)
@@ -641,7 +645,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if ns.command == "verify":
             return cmd_verify(ns, project)
     except (DbtError, FileNotFoundError, ValueError, KeyError, RuntimeError) as exc:
-        if hasattr(exc, "problems"):  # the pre-flight's LakeCheckError: one line per problem
+        from taglake.lake.preflight import LakeCheckError
+
+        if isinstance(exc, LakeCheckError):  # the pre-flight's problems: one line each
             _print_lake_problems(exc)
             return 1
         print(f"taglake: {exc}", file=sys.stderr)
