@@ -99,7 +99,8 @@ def _add_run_daily(sub: argparse._SubParsersAction) -> None:
         help="the daily run: source freshness, incremental build, leak scan; prints a summary",
         description="Run one day: `dbt source freshness` (a stale source stops the run), `dbt deps` + `dbt build` "
         "(incremental facts process only the new landing partitions plus the late-arrival lookback; snapshots "
-        "record what changed), then `taglake scan-pii` of the local build. Prints each step's status and time; "
+        "record what changed), then `taglake scan-pii` of the local build; on a local target the pre-flight check "
+        "(`taglake check-lake`) runs before anything. Prints each step's status and time; "
         "exits 1 when a step fails. See docs/daily-runs.md.",
     )
     p.add_argument("--target", default=None, help="dbt target (default: TAGLAKE_TARGET or local)")
@@ -121,7 +122,8 @@ def _add_build(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "build",
         help="dbt deps + dbt build on a target (default: local DuckDB)",
-        description="Install the project's (local) dbt packages, then seed, run and test every node.",
+        description="Install the project's (local) dbt packages, then seed, run and test every node. On a local "
+        "target the raw zone's pre-flight check (`taglake check-lake`) runs first; a problem stops the build.",
     )
     p.add_argument("--target", default=None, help="dbt target (default: TAGLAKE_TARGET or local)")
     p.add_argument("dbt_args", nargs=argparse.REMAINDER, help="more arguments for dbt build, after --")
@@ -131,9 +133,10 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     sub.add_parser(
         "demo",
         help="generate the small lake, build it on DuckDB, print a summary, a sample query and a leak scan",
-        description="The main job on a laptop: generate the default lake (unless one is there), dbt build on "
-        "the local target, then print what landed, what staging accepted and quarantined, the tables built, "
-        f"the result of analyses/{DEMO_ANALYSIS}.sql, and the leak scan of the build (exit 1 on any hit).",
+        description="The main job on a laptop: generate the default lake (unless one is there), check it "
+        "(`taglake check-lake`), dbt build on the local target, then print what landed, what staging accepted "
+        f"and quarantined, the tables built, the result of analyses/{DEMO_ANALYSIS}.sql, and the leak scan of the "
+        "build (exit 1 on any hit, 2 when there was nothing to scan).",
     )
 
 
