@@ -10,12 +10,16 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from taglake import __version__, verify
 from taglake.dbt import DbtError, build, run_dbt
 from taglake.offline import AWS_TARGETS
 from taglake.project import Project
 from taglake.tables import format_table
+
+if TYPE_CHECKING:
+    from taglake.lake.preflight import LakeCheckError
 
 DEMO_ANALYSIS = "card_spend_by_category"
 
@@ -41,6 +45,7 @@ examples:
   taglake upload --bucket bank-lake-raw && taglake catalog --bucket bank-lake-raw
   taglake lake-formation plan --athena-schema taglake
   taglake scan-pii
+  taglake check-lake
   taglake build
   taglake generate --append-day && taglake run-daily
   taglake dbt source freshness
@@ -95,7 +100,8 @@ def _add_run_daily(sub: argparse._SubParsersAction) -> None:
         help="the daily run: source freshness, incremental build, leak scan; prints a summary",
         description="Run one day: `dbt source freshness` (a stale source stops the run), `dbt deps` + `dbt build` "
         "(incremental facts process only the new landing partitions plus the late-arrival lookback; snapshots "
-        "record what changed), then `taglake scan-pii` of the local build. Prints each step's status and time; "
+        "record what changed), then `taglake scan-pii` of the local build; on a local target the pre-flight check "
+        "(`taglake check-lake`) runs before anything. Prints each step's status and time; "
         "exits 1 when a step fails. See docs/daily-runs.md.",
     )
     p.add_argument("--target", default=None, help="dbt target (default: TAGLAKE_TARGET or local)")
@@ -117,7 +123,8 @@ def _add_build(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "build",
         help="dbt deps + dbt build on a target (default: local DuckDB)",
-        description="Install the project's (local) dbt packages, then seed, run and test every node.",
+        description="Install the project's (local) dbt packages, then seed, run and test every node. On a local "
+        "target the raw zone's pre-flight check (`taglake check-lake`) runs first; a problem stops the build.",
     )
     p.add_argument("--target", default=None, help="dbt target (default: TAGLAKE_TARGET or local)")
     p.add_argument("dbt_args", nargs=argparse.REMAINDER, help="more arguments for dbt build, after --")
@@ -128,9 +135,10 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
         "demo",
         help="generate the small lake, build it on DuckDB, print a summary, a sample query and a leak scan",
         description="The main job on a laptop: generate the default lake (unless one is there), make the masking "
-        "key if there is none (`taglake keys init --if-missing`, said on the console), dbt build on the local "
-        "target, then print what landed, what staging accepted and quarantined, the tables built, "
-        f"the result of analyses/{DEMO_ANALYSIS}.sql, and the leak scan of the build (exit 1 on any hit).",
+        "key if there is none (`taglake keys init --if-missing`, said on the console), check the lake "
+        "(`taglake check-lake`), dbt build on the local target, then print what landed, what staging accepted and "
+        f"quarantined, the tables built, the result of analyses/{DEMO_ANALYSIS}.sql, and the leak scan of the "
+        "build (exit 1 on any hit, 2 when there was nothing to scan).",
     )
 
 
@@ -150,6 +158,11 @@ def _add_scan(sub: argparse._SubParsersAction) -> None:
         description="Take every clear value of the raw zone (national IDs, mobiles, e-mails, names) and the masking "
         "key as canaries, and search the local build (every text column of every relation) and the files under "
         "dbt's target/ and logs/ for them. Exit 1 with a report of every hit; the report never shows a value.",
+        epilog="exit status: 0 clean (everything asked for was scanned, nothing found); 1 hits found (the report "
+        "lists them); 2 nothing scanned, so no verdict: the lake has no raw/ folder or no personal values to look "
+        "for, the key file cannot be read, the database is missing, unreadable or holds no text column, or a "
+        "folder does not exist (one line on stderr says which). A scan that found nothing to scan is never "
+        "reported clean.",
     )
     p.add_argument("--lake", type=Path, default=None, help="the raw zone to take canaries from (default: lake/)")
     p.add_argument("--db", type=Path, default=None, help="the DuckDB build (default: build/taglake.duckdb)")
@@ -183,6 +196,20 @@ so it is never in SQL text, logs or artifacts, and no taglake command ever print
 Every build checks the key first (taglake before dbt, and dbt's on-run-start hook): a missing, truncated,
 malformed or group/world-readable key file, or a key other than the one the tables were built with, stops it with
 one line naming the file and the fix. Athena and Redshift: docs/privacy.md, section 3."""
+
+
+def _add_check_lake(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "check-lake",
+        help="pre-flight check of the local raw zone: every file readable, partitioned and typed as declared",
+        description="Read every raw file's frame before dbt does and name what a build would trip on, one line "
+        "per problem naming the file (never a value): partitions that are no date (month=13, day=32, year=abcd), "
+        "outside the catalog's partition years or in the future; files that cannot be read (permissions), are "
+        "not UTF-8, or are truncated Parquet; a CSV header or a Parquet column type that differs from the source "
+        "YAML; empty extracts and missing days of the daily feeds. `taglake build`, `run-daily` and `demo` run it "
+        "first on the local targets. Exit 1 on any problem. See docs/raw-zone.md (Feed variants).",
+    )
+    p.add_argument("--lake", type=Path, default=None, help="the lake folder (default: lake/ or TAGLAKE_LAKE_DIR)")
 
 
 def _add_keys(sub: argparse._SubParsersAction) -> None:
@@ -392,6 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_demo(sub)
     _add_dbt(sub)
     _add_scan(sub)
+    _add_check_lake(sub)
     _add_keys(sub)
     _add_bench(sub)
     _add_catalog(sub)
@@ -404,6 +432,40 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _strip_separator(args: Sequence[str]) -> list[str]:
     return list(args[1:]) if args and args[0] == "--" else list(args)
+
+
+def _is_local(target: str | None) -> bool:
+    import os
+
+    return (target or os.environ.get("TAGLAKE_TARGET") or "local").startswith("local")
+
+
+def preflight(project: Project, target: str | None) -> None:
+    """The pre-flight check of the local lake before a local build (LakeCheckError on any problem)."""
+    from taglake.lake.preflight import require_clean_lake
+
+    if _is_local(target):
+        require_clean_lake(project.lake_dir, project_dir=project.root)
+
+
+def cmd_check_lake(ns: argparse.Namespace, project: Project) -> int:
+    from taglake.lake.preflight import LakeCheckError, require_clean_lake
+
+    lake = (ns.lake or project.lake_dir).resolve()
+    try:
+        require_clean_lake(lake, project_dir=project.root)
+    except LakeCheckError as exc:
+        _print_lake_problems(exc)
+        return 1
+    print(f"lake ok: every raw file under {lake / 'raw'} is readable, partitioned and typed as declared")
+    return 0
+
+
+def _print_lake_problems(exc: LakeCheckError) -> None:
+    problems = exc.problems
+    for problem in problems:
+        print(f"taglake: check-lake: {problem}", file=sys.stderr)
+    print(f"taglake: the lake has {len(problems)} problem(s); nothing was built", file=sys.stderr)
 
 
 def cmd_generate(ns: argparse.Namespace, project: Project) -> int:
@@ -447,6 +509,7 @@ def cmd_run_daily(ns: argparse.Namespace, project: Project) -> int:
     if ns.append_day:
         manifest = append_days(project.lake_dir, progress=False)
         print(f"appended landing day {manifest['params']['last_date']} to {project.lake_dir}")
+    preflight(project, ns.target)
     result = run_daily(
         project,
         target=ns.target,
@@ -473,6 +536,7 @@ def cmd_demo(project: Project) -> int:
     key, made = init_key(project.key_file, if_missing=True)  # the demo's explicit `taglake keys init --if-missing`
     if made:
         print(f"made masking key version {key.key_version} in {project.key_file} (taglake keys init; never printed)")
+    preflight(project, "local")
     build(project, target="local")
     print("\nWhat landed, and what staging did with it:")
     print(format_table(*local_build.intake_summary(project)))
@@ -481,29 +545,51 @@ def cmd_demo(project: Project) -> int:
     sql = local_build.compile_analysis(project, DEMO_ANALYSIS)
     print(f"\nSample query (analyses/{DEMO_ANALYSIS}.sql):")
     print(format_table(*local_build.run_sql(project, sql)))
-    from taglake.scan import format_report, scan
+    from taglake.scan import EXIT_HITS, EXIT_NOTHING_SCANNED, NothingToScan, format_report, scan
 
-    hits = scan(
-        project.lake_dir,
-        db_path=project.duckdb_path,
-        folders=[p for p in (project.target_path, project.log_path) if p.is_dir()],
-        key_file=project.key_file,
-    )
     print("\nLeak scan of the build, target/ and logs/:")
+    try:
+        hits = scan(
+            project.lake_dir,
+            db_path=project.duckdb_path,
+            folders=[p for p in (project.target_path, project.log_path) if p.is_dir()],
+            key_file=project.key_file,
+        )
+    except NothingToScan as exc:
+        print(f"taglake: scan-pii: {exc} (not scanned, not clean)", file=sys.stderr)
+        return EXIT_NOTHING_SCANNED
     print(format_report(hits), end="")
-    return 1 if hits else 0
+    return EXIT_HITS if hits else 0
 
 
 def cmd_scan(ns: argparse.Namespace, project: Project) -> int:
-    from taglake.scan import format_report, scan
+    """Exit EXIT_CLEAN, EXIT_HITS, or EXIT_NOTHING_SCANNED with one line when there was nothing (or not everything
+    asked for) to scan: never "clean" for a scan that looked at nothing."""
+    from taglake.scan import (
+        EXIT_CLEAN,
+        EXIT_HITS,
+        EXIT_NOTHING_SCANNED,
+        CanaryReadError,
+        NothingToScan,
+        ScanError,
+        format_report,
+        scan,
+    )
 
     db = ns.db or project.duckdb_path
-    if not db.is_file():
-        raise FileNotFoundError(f"no build at {db}: run `taglake build` first")
-    folders = ns.folder or [p for p in (project.target_path, project.log_path) if p.is_dir()]
-    hits = scan(ns.lake or project.lake_dir, db_path=db, folders=folders, key_file=ns.key_file or project.key_file)
+    if ns.folder:
+        folders = ns.folder
+    else:
+        folders = [p for p in (project.target_path, project.log_path) if p.is_dir()]
+        if not folders:
+            folders = [project.target_path]  # refused below: a build always leaves dbt's target/
+    try:
+        hits = scan(ns.lake or project.lake_dir, db_path=db, folders=folders, key_file=ns.key_file or project.key_file)
+    except (NothingToScan, CanaryReadError, ScanError) as exc:
+        print(f"taglake: scan-pii: {exc} (not scanned, not clean)", file=sys.stderr)
+        return EXIT_NOTHING_SCANNED
     print(format_report(hits), end="")
-    return 1 if hits else 0
+    return EXIT_HITS if hits else EXIT_CLEAN
 
 
 def cmd_keys(ns: argparse.Namespace, project: Project) -> int:
@@ -677,6 +763,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if ns.command == "generate":
             return cmd_generate(ns, project)
         if ns.command == "build":
+            preflight(project, ns.target)
             build(project, target=ns.target, extra=_strip_separator(ns.dbt_args))
             return 0
         if ns.command == "run-daily":
@@ -687,6 +774,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_dbt(project, _strip_separator(ns.dbt_args), check=False)
         if ns.command == "scan-pii":
             return cmd_scan(ns, project)
+        if ns.command == "check-lake":
+            return cmd_check_lake(ns, project)
         if ns.command == "keys":
             return cmd_keys(ns, project)
         if ns.command == "bench":
@@ -702,6 +791,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if ns.command == "lake-formation":
             return cmd_lake_formation(ns, project)
     except (DbtError, FileNotFoundError, ValueError, KeyError, RuntimeError) as exc:
+        from taglake.lake.preflight import LakeCheckError
+
+        if isinstance(exc, LakeCheckError):  # the pre-flight's problems: one line each
+            _print_lake_problems(exc)
+            return 1
         print(f"taglake: {exc}", file=sys.stderr)
         return 1
     except Exception as exc:

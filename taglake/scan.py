@@ -5,6 +5,11 @@ The canaries are the clear values themselves, read from the raw zone (`collect_c
 view) and in files (`scan_files`: dbt's target/ and logs/, exports). Hits name the place and the kind of data,
 never the value: at most a fingerprint valid within one report (see Hit). The matching rules per kind are in
 taglake.scan_match.
+
+A scan that would look at nothing is refused (NothingToScan), never reported clean: a lake without a raw zone or
+without one personal value, a key file that cannot be read, a database that is missing, unreadable or holds no
+text column, a folder that does not exist. `taglake scan-pii` exits EXIT_NOTHING_SCANNED then, not 0 and not
+EXIT_HITS.
 """
 
 from __future__ import annotations
@@ -13,15 +18,21 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from taglake.scan_canaries import CanaryReadError, collect_canaries, key_canaries, pii_fields
+import duckdb
+
+from taglake.scan_canaries import CANARY_CLASSES, CanaryReadError, collect_canaries, key_canaries, pii_fields
 from taglake.scan_db import ScanError, scan_duckdb
 from taglake.scan_files import scan_files
 from taglake.scan_match import KINDS, Hit, new_salt, prepare, sort_hits
 
 __all__ = [
+    "EXIT_CLEAN",
+    "EXIT_HITS",
+    "EXIT_NOTHING_SCANNED",
     "KINDS",
     "CanaryReadError",
     "Hit",
+    "NothingToScan",
     "ScanError",
     "collect_canaries",
     "format_report",
@@ -31,6 +42,44 @@ __all__ = [
     "scan_duckdb",
     "scan_files",
 ]
+
+EXIT_CLEAN = 0  # every place was scanned and nothing was found
+EXIT_HITS = 1  # clear personal data or key material found
+EXIT_NOTHING_SCANNED = 2  # refused: nothing (or not everything asked for) could be scanned, so no verdict
+
+
+class NothingToScan(RuntimeError):
+    """The scan would have looked at nothing (or at less than asked): refused so it is never reported clean."""
+
+
+def _check_lake(lake_dir: Path) -> None:
+    if not (lake_dir / "raw").is_dir():
+        raise NothingToScan(
+            f"{lake_dir}: no raw/ folder, so no clear values to look for; pass --lake with the lake the build read"
+        )
+
+
+def _check_db(db_path: Path) -> None:
+    if not db_path.is_file():
+        raise NothingToScan(f"{db_path}: no database there; build first or pass --db with the build to scan")
+    try:
+        with duckdb.connect(str(db_path), read_only=True) as con:
+            (text_columns,) = con.execute(
+                "select count(*) from duckdb_columns() where database_name = current_database() and not internal "
+                "and (data_type like '%VARCHAR%' or data_type like '%JSON%' or data_type like '%BLOB%')"
+            ).fetchone()
+    except duckdb.Error as exc:
+        raise NothingToScan(f"{db_path}: not a readable DuckDB database ({type(exc).__name__})") from None
+    if not text_columns:
+        raise NothingToScan(f"{db_path}: the database holds no relation with a text column: nothing to scan")
+
+
+def _check_folders(folders: Sequence[Path]) -> None:
+    for folder in folders:
+        if not folder.exists():
+            raise NothingToScan(f"{folder}: no such folder or file to scan")
+        if not folder.is_dir() and not folder.is_file():
+            raise NothingToScan(f"{folder}: not a folder or a file")
 
 
 def scan(
@@ -43,12 +92,31 @@ def scan(
 ) -> list[Hit]:
     """Every hit of the raw zone's personal data (and the key file's key material) in the build and the folders.
 
+    Raises NothingToScan, before any matching, when a place to scan or the canaries are missing (see the module).
+
     One salt serves the whole scan, so a value has the same fingerprint in a relation and in a file. The raw zone
     and the key file are never scanned themselves, even when they lie under one of the folders.
     """
+    if lake_dir is not None:
+        _check_lake(lake_dir)
+    if db_path is not None:
+        _check_db(db_path)
+    _check_folders(folders)
+    if db_path is None and not folders:
+        raise NothingToScan("neither a database nor a folder to scan")
     canaries: dict[str, set[str]] = collect_canaries(lake_dir, limit_per_kind=limit_per_kind) if lake_dir else {}
+    if lake_dir is not None and not any(canaries.get(cls) for cls in CANARY_CLASSES):
+        raise NothingToScan(f"{lake_dir / 'raw'}: no personal values found to look for (no canaries): nothing to scan")
     if key_file is not None:
-        canaries["key_material"] = key_canaries(key_file)
+        try:
+            canaries["key_material"] = key_canaries(key_file)
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+            raise NothingToScan(
+                f"{key_file}: the key file cannot be read ({type(exc).__name__}); pass --key-file with the key the "
+                "build used"
+            ) from None
+    if not any(canaries.values()):
+        raise NothingToScan("no canaries: pass --lake (and --key-file) to say what to look for")
     prepared = prepare(canaries)
     salt = new_salt()
     hits = scan_duckdb(db_path, prepared, salt=salt) if db_path is not None else []

@@ -50,7 +50,7 @@ def _read_values(
     if table.format == "jsonl":
         lines = (
             "read_csv($files, columns={'raw_line': 'VARCHAR'}, header=false, delim=E'\\x01', quote='', escape='', "
-            "new_line='\\n', auto_detect=false)"
+            "auto_detect=false)"
         )
         parts = []
         for key, cls in fields.items():

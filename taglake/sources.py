@@ -62,6 +62,7 @@ class SourceTable:
     format_options: tuple[tuple[str, Any], ...] = ()  # how the file is written (CSV delimiter, …), as pairs
     partition_years: str = ""  # the landing years partition projection covers, "first,last"
     restricted: bool = False  # not a lake table: the masking key, in its own restricted location
+    completeness: str = ""  # what a complete delivery is: rows_every_day | file_every_day | rows_every_file
 
     @property
     def name(self) -> str:
@@ -136,6 +137,7 @@ def _tables_in(path: Path) -> list[SourceTable]:
                     format_options=tuple(sorted((meta.get("format_options") or {}).items())),
                     partition_years=str(meta.get("partition_years", "")),
                     restricted=bool(restricted),
+                    completeness=str(meta.get("completeness", "")),
                 )
             )
     return found

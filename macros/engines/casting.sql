@@ -1,11 +1,12 @@
 {#- Cast text to a type, null when it does not parse (and for blank text, which Redshift's TRY_CAST rejects).
-    Staging uses it to type raw text; a null result where the text was not blank is a `wrong_type` reject. -#}
+    Staging uses it to type raw text; a null result where the text was not blank is a `wrong_type` reject.
+    Full-width digits and signs are read as their ASCII forms first (ascii_numerals: `１２３４．５` is 1234.5). -#}
 {% macro cast_text(expr, type) %}
     {{- return(adapter.dispatch('cast_text', 'taglake')(expr, type)) -}}
 {% endmacro %}
 
 {% macro default__cast_text(expr, type) -%}
-    try_cast(nullif(trim({{ expr }}), '') as {{ type }})
+    try_cast(nullif(trim({{ ascii_numerals(expr) }}), '') as {{ type }})
 {%- endmacro %}
 
 {#- Blank text (null, empty or only spaces) is "missing". -#}

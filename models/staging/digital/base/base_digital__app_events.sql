@@ -19,12 +19,15 @@ masking_keys as (
     {{ masking_keys() }}
 ),
 
+{#- The line without a byte-order mark or a Windows carriage return (raw_line_text), before it is parsed. -#}
+{%- set line = raw_line_text('source.raw_line') %}
+
 parsed as (
     select
-        source.raw_line,
+        {{ line }} as raw_line,
         {{ landing_date() }} as landing_date,
-        {{ json_is_valid('source.raw_line') }} as is_valid_json,
-        case when {{ json_is_valid('source.raw_line') }} then source.raw_line end as json_line
+        {{ json_is_valid(line) }} as is_valid_json,
+        case when {{ json_is_valid(line) }} then {{ line }} end as json_line
     from source
 ),
 
