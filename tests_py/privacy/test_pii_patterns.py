@@ -3,18 +3,13 @@ engines: every spelling in the shared corpus is found, no look-alike is, and Pyt
 
 from __future__ import annotations
 
-import json
-import subprocess
-
 import duckdb
 import pytest
+from dbt_snippets import compiled_for_duckdb
 from pii_spellings import NEGATIVES, folded, positives, strip_separators
 
-from taglake.dbt import dbt_executable, prepare_local
-from taglake.offline import offline_env
 from taglake.privacy import patterns
 from taglake.project import Project
-from taglake.transpile import to_duckdb
 
 PLANTED = positives()
 
@@ -60,31 +55,6 @@ def test_redaction_leaves_no_spelling_and_keeps_look_alikes() -> None:
         assert patterns.redact(text) == text
 
 
-def _compile(project: Project, target: str, sql: str) -> str:
-    env = project.dbt_env(target) if target == "local" else offline_env(project, target)
-    prepare_local(project, target if target == "local" else None)
-    result = subprocess.run(
-        [
-            dbt_executable(),
-            "--quiet",
-            "--no-populate-cache",
-            "compile",
-            "--no-introspect",
-            "--output",
-            "json",
-            "--inline",
-            sql,
-        ],
-        cwd=project.root,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-    return json.loads(result.stdout)["compiled"]
-
-
 @pytest.fixture(scope="module")
 def corpus_con() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
@@ -99,14 +69,9 @@ def corpus_con() -> duckdb.DuckDBPyConnection:
 def test_the_sql_patterns_find_and_redact_what_python_does_on_every_engine(
     target: str, corpus_con: duckdb.DuckDBPyConnection
 ) -> None:
-    project = Project.locate()
-    sql = _compile(
-        project,
-        target,
-        "select id, {{ pii_text_matches('v') }} as hit, {{ pii_text_redacted('v') }} as red from corpus",
+    sql = compiled_for_duckdb(
+        target, "select id, {{ pii_text_matches('v') }} as hit, {{ pii_text_redacted('v') }} as red from corpus"
     )
-    if target != "local":
-        sql = to_duckdb(sql, target)
     rows = {i: (hit, red) for i, hit, red in corpus_con.execute(sql).fetchall()}
     for i, planted in enumerate(PLANTED):
         hit, red = rows[i]
