@@ -144,11 +144,11 @@ def scan_files(
 
     Text is read as UTF-8 (undecodable bytes replaced). Skipped: binary files (a NUL byte in the first 8 KiB),
     DuckDB files (scan_duckdb covers them), anything under `exclude` (say, the key file and the raw zone).
-    Per kind: national IDs and mobiles as whole words (`(?<![0-9A-Za-z])0912345678(?![0-9A-Za-z])`), e-mail
-    addresses as whole addresses, all in any spelling the word rule knows; names of 3 characters or more inside any
-    run of non-ASCII letters, shorter names only as a whole run (`"王明"`, `,王明,`), JSON \\u escapes decoded;
-    key material and odd spellings as case-insensitive substrings. A hit's count is the occurrences on that line;
-    past `hits_per_place` lines per file and kind, the rest are summed into one hit for the file.
+    Per kind: national IDs and mobiles as whole words, e-mail addresses as whole addresses, all in any spelling
+    taglake.privacy.patterns knows (case, full-width, separators, +886 prefixes); names of 3 characters or more
+    inside any run of non-ASCII letters, shorter names only as a whole run (`"王明"`, `,王明,`), JSON \\u escapes
+    decoded; key material and odd spellings as case-insensitive substrings. A hit's count is the occurrences on
+    that line; past `hits_per_place` lines per file and kind, the rest are summed into one hit for the file.
     """
     prepared = canaries if isinstance(canaries, Prepared) else prepare(canaries)
     salt = salt if salt is not None else new_salt()

@@ -22,9 +22,11 @@ import hashlib
 import hmac
 import re
 import secrets
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
+from taglake.privacy import patterns
 from taglake.tokens import normalize
 
 KINDS: tuple[str, ...] = ("national_id", "mobile", "email", "name", "key_material")
@@ -60,69 +62,75 @@ def fingerprint(kind: str, canonical_value: str, salt: bytes) -> str:
 
 
 def canonical(value: str, kind: str) -> str:
-    """The form a canary group is known by: the project's tokenising normalisation (taglake.tokens)."""
+    """The form a canary group is known by: for a national ID, mobile or e-mail written whole in any spelling the
+    patterns know, their canonical form (taglake.privacy.patterns); otherwise the project's tokenising
+    normalisation (taglake.tokens) of the NFKC form."""
     if kind == "key_material":
         return value.strip().lower()
     if kind not in KINDS:
         raise ValueError(f"unknown canary kind {kind!r}; known: {', '.join(KINDS)}")
+    if kind in WORD_KINDS:
+        stripped = value.strip()
+        whole = [f for f in patterns.find(stripped, (kind,)) if f.start == 0 and f.end == len(stripped)]
+        if whole:
+            return whole[0].canonical
+        value = unicodedata.normalize("NFKC", value)
     return normalize(value, kind)
 
 
 # --- words: national IDs, mobiles, e-mail addresses inside any text --------------------------------------------
+# The shapes are taglake.privacy.patterns' (the one definition the privacy guard and the quarantine use too), found
+# in any spelling: the text is NFKC-normalised and case-folded first, so full-width `Ａ１２３…` and `＋８８６` count.
 # A national ID or mobile counts only as a whole word: not preceded or followed by an ASCII letter or digit. This
 # keeps out a 64-hex token that happens to hold `a123456789`, or the card reference `C12345678901`, which starts
 # with a valid-looking ID (with a million customers, plain substring matching would flag thousands of those).
 # An e-mail address is the maximal run of address characters around an `@`, compared whole: `jimbob@x.com` is
 # not a leak of `bob@x.com`.
-ID_SHAPE = r"[A-Za-z][0-9]{9}"
-MOBILE_SHAPE = r"(?:\+?886[ \-]?|0)9[0-9]{2}[ \-]?[0-9]{3}[ \-]?[0-9]{3}"
-EMAIL_LOCAL_CHARS = "A-Za-z0-9._%+\\-"
-EMAIL_DOMAIN = r"[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+"
+WORD_KINDS: tuple[str, ...] = ("national_id", "mobile", "email")
+ID_SHAPE = patterns.PY_ID
+MOBILE_SHAPE = patterns.PY_MOBILE
+EMAIL_SHAPE = patterns.PY_EMAIL
 
-_WORD = re.compile(rf"(?<![0-9A-Za-z])(?:{ID_SHAPE}|{MOBILE_SHAPE})(?![0-9A-Za-z])")
-_ID = re.compile(ID_SHAPE)
-_EMAIL_DOMAIN = re.compile(EMAIL_DOMAIN)
-_LOCAL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-")
+# The same rules for DuckDB, which cannot NFKC: full-width forms are translated to ASCII and the text lower-cased,
+# then the shapes apply as in Python. RE2 has no look-around: a word is captured with whatever letters and digits
+# follow it, and a capture that is not exactly an ID or a mobile canonicalises to NULL, which matches nothing.
+_FULL_WIDTH = "".join(chr(c) for c in range(0xFF01, 0xFF5F)) + "\u3000"
+_HALF_WIDTH = "".join(chr(c) for c in range(0x21, 0x7F)) + " "
+SQL_WORD_PATTERN = rf"(?:^|[^0-9a-z])((?:{ID_SHAPE}|{MOBILE_SHAPE})[0-9a-z]*)"
 
-# The same rules for DuckDB (RE2 has no look-around): a word is captured with whatever letters and digits follow
-# it, and a capture that is not exactly an ID or a mobile normalises to NULL, which matches nothing.
-SQL_WORD_PATTERN = rf"(?:^|[^0-9A-Za-z])((?:{ID_SHAPE}|{MOBILE_SHAPE})[0-9A-Za-z]*)"
-SQL_EMAIL_PATTERN = rf"[{EMAIL_LOCAL_CHARS}]+@{EMAIL_DOMAIN}"
+
+def _sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def sql_folded(expr: str) -> str:
+    """SQL: the VARCHAR `expr` with full-width ASCII forms (and the ideographic space) as ASCII, lower-cased."""
+    return f"lower(translate({expr}, {_sql_literal(_FULL_WIDTH)}, {_sql_literal(_HALF_WIDTH)}))"
 
 
 def sql_word_keys(expr: str) -> str:
     """SQL: the list of canonical words (IDs, mobiles, addresses) in the VARCHAR expression `expr`."""
-    digits = "regexp_replace(x, '[^0-9]', '', 'g')"
-    mobile = f"case when {digits} like '886%' and length({digits}) = 12 then '0' || {digits}[4:] else {digits} end"
+    mobile = "'0' || right(regexp_replace(x, '[^0-9]', '', 'g'), 9)"
     word = (
-        f"case when regexp_full_match(x, '{ID_SHAPE}') then upper(x) "
-        f"when regexp_full_match(x, '{MOBILE_SHAPE}') then {mobile} end"
+        f"case when regexp_full_match(x, {_sql_literal(ID_SHAPE)}) "
+        "then upper(regexp_replace(x, '[^0-9a-z]', '', 'g')) "
+        f"when regexp_full_match(x, {_sql_literal(MOBILE_SHAPE)}) then {mobile} end"
     )
-    words = f"list_transform(regexp_extract_all({expr}, '{SQL_WORD_PATTERN}', 1), lambda x: {word})"
+    folded = sql_folded(expr)
+    words = f"list_transform(regexp_extract_all({folded}, {_sql_literal(SQL_WORD_PATTERN)}, 1), lambda x: {word})"
     emails = (
-        f"case when contains({expr}, '@') then "
-        f"list_transform(regexp_extract_all({expr}, '{SQL_EMAIL_PATTERN}'), lambda x: lower(x)) "
-        "else []::varchar[] end"
+        f"case when contains({expr}, '@') or contains({expr}, '＠') then "
+        f"list_transform(regexp_extract_all({folded}, {_sql_literal(EMAIL_SHAPE)}), "
+        "lambda x: replace(x, ' ', '')) else []::varchar[] end"
     )
     return f"list_distinct(list_concat({words}, {emails}))"
 
 
 def iter_words(text: str) -> Iterator[tuple[int, str]]:
-    """(offset, canonical form) of every national-ID, mobile and e-mail word in `text`; the same words as
-    `sql_word_keys` finds, plus IDs and mobiles that are the local part of an address."""
-    for m in _WORD.finditer(text):
-        word = m.group()
-        yield m.start(), (word.upper() if _ID.fullmatch(word) else normalize(word, "mobile"))
-    at, taken = text.find("@"), 0  # like a regex, addresses do not overlap: `taken` is where the last one ended
-    while at != -1:
-        start = at
-        while start > taken and text[start - 1] in _LOCAL:
-            start -= 1
-        domain = _EMAIL_DOMAIN.match(text, at + 1)
-        if start < at and domain:
-            yield start, text[start : domain.end()].lower()
-            taken = domain.end()
-        at = text.find("@", at + 1)
+    """(offset, canonical form) of every national-ID, mobile and e-mail word in `text`, in any spelling; the same
+    words as `sql_word_keys` finds, plus IDs and mobiles that are the local part of an address."""
+    for offset, _kind, canon in patterns.iter_canonical(text, WORD_KINDS):
+        yield offset, canon
 
 
 def words_of(text: str) -> set[str]:

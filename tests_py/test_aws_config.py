@@ -123,6 +123,7 @@ def test_lake_formation_tags_follow_the_source_classification(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dbt_manifest: dict
 ) -> None:
     columns = ["customer_token", "mobile_masked", "email_token", "city", "age_band", "spend_twd", "national_id"]
+    columns.append("quarantined_record")  # classified in the models' YAML: meta.pii_kind
     sql = "{{ tojson([pii_lf_tags_config(" + repr(columns) + ", 'marts'), pii_column_kinds()]) }}"
     config, kinds = json.loads(_compile(tmp_path, monkeypatch, "athena", sql))
     assert config["enabled"] is True and config["tags"] == {"layer": "marts"}
@@ -135,6 +136,7 @@ def test_lake_formation_tags_follow_the_source_classification(
         "age_band": "generalized",
         "spend_twd": "none",
         "national_id": "clear",
+        "quarantined_record": "redacted",
     }
     # Every classified source column is `clear` under its own name: the one source of truth is the source YAML.
     classified = {

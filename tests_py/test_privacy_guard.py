@@ -56,8 +56,13 @@ def test_the_unbroken_model_passes_the_guard(project_copy: Project) -> None:
         ("checked.email as email_address,", "email_address: its name looks like personal data"),
         ("checked.national_id as reference_code,", "reference_code: "),
         ("'***' || checked.mobile as contact_hint,", "look like a mobile"),
+        (
+            "'客戶' || translate(lower(checked.national_id), 'abcdefghijklmnopqrstuvwxyz0123456789',"
+            " 'ａｂｃｄｅｆｇｈｉｊｋｌｍｎｏｐｑｒｓｔｕｖｗｘｙｚ０１２３４５６７８９') as note,",
+            "look like a national_id",
+        ),
     ],
-    ids=["classified-column", "personal-name", "id-under-innocent-name", "mobile-inside-text"],
+    ids=["classified-column", "personal-name", "id-under-innocent-name", "mobile-inside-text", "full-width-id"],
 )
 def test_adding_an_unmasked_column_fails_the_build(project_copy: Project, added: str, finding: str) -> None:
     safe_columns = _columns(project_copy)

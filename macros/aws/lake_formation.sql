@@ -1,7 +1,8 @@
 {#- Lake Formation LF-tags on Athena, derived from the one classification (`meta.pii` in the source YAML) and the
     treatments (var pii_treatments): every column a model holds is tagged `pii` = its kind, so that Lake Formation
     tag policies decide who reads what (docs/verification.md). Kinds: `clear` (a classified source column as
-    landed: the vault only), `tokenized`, `masked`, `generalized` (what a treatment made of one), `none`. -#}
+    landed: the vault only), `tokenized`, `masked`, `generalized` (what a treatment made of one), what a model's
+    YAML declares for a column (`meta.pii_kind`: `redacted`, the quarantine record), `none`. -#}
 
 {#- Output column name → kind, for every column any treatment can produce and every classified source column. -#}
 {% macro pii_column_kinds() %}
@@ -30,6 +31,13 @@
             {%- elif treatment == 'generalize' and column.pii == 'birth_date' -%}
                 {%- do kinds.update({'birth_year': 'generalized', 'age_band': 'generalized'}) -%}
             {%- endif -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {#- A model or snapshot column whose YAML says what it holds (`meta.pii_kind`, e.g. the quarantine's `redacted`
+        record). -#}
+    {%- for node in graph.nodes.values() if node.resource_type in ('model', 'snapshot') -%}
+        {%- for column in node.columns.values() if column.meta.get('pii_kind') -%}
+            {%- do kinds.update({column.name | lower: column.meta.pii_kind}) -%}
         {%- endfor -%}
     {%- endfor -%}
     {#- A classified column under its own name is clear text (the guard keeps it out of every model but the vault). -#}

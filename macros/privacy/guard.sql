@@ -1,7 +1,9 @@
 {#- The privacy guard: run as a post-hook on every model (dbt_project.yml), it fails the model, and drops what it
-    built, when the model has a column whose name looks like personal data (var privacy_guard.name_patterns, plus
-    every column the source YAML classifies), or text that looks like it (content_patterns, checked on a sample).
-    Vault models, which exist only on the system targets, are the one exception. -#}
+    built, when the model has a column whose name looks like personal data (pii_name_patterns(), plus every column
+    the source YAML classifies), or text that looks like it (pii_content_patterns(), checked on the first
+    var privacy_guard.sample_rows rows). Both pattern sets are generated from taglake/privacy/patterns.py
+    (macros/privacy/pii_patterns.sql): every case, full-width form, separator and +886 prefix. Vault models, which
+    exist only on the system targets, are the one exception. -#}
 {% macro privacy_guard() %}
     {%- if not execute or model.fqn[1] == 'vault' -%}
         {{- return('') -}}
@@ -25,17 +27,16 @@
         {%- if name in classified -%}
             {%- do findings.append(name ~ ': a classified personal-data column, untreated') -%}
         {%- else -%}
-            {%- for pattern in policy.name_patterns if modules.re.search(pattern, name) -%}
+            {%- for pattern in pii_name_patterns() if modules.re.search(pattern, name) -%}
                 {%- do findings.append(name ~ ': its name looks like personal data') -%}
             {%- endfor -%}
         {%- endif -%}
     {%- endfor -%}
 
     {#- Content: text columns, on a sample. -#}
-    {%- set text_columns = columns | selectattr('dtype', 'string') | list -%}
     {%- set checks = [] -%}
     {%- for column in columns if column.is_string() -%}
-        {%- for kind, pattern in policy.content_patterns.items() -%}
+        {%- for kind, pattern in pii_content_patterns().items() -%}
             {%- do checks.append((column.name, kind,
                 'sum(case when ' ~ regex_matches(adapter.quote(column.name), pattern) ~ ' then 1 else 0 end)')) -%}
         {%- endfor -%}

@@ -87,29 +87,61 @@
 {% endmacro %}
 
 
-{#- A raw record as text for the quarantine, with personal data masked: the declared fields in file order joined
-    by commas, every classified field replaced by its class in brackets ([national_id], [mobile], …), or left
-    empty when it was blank, so the record still shows what was missing. A JSON-lines
-    table's raw line is free text, possibly malformed, so its personal values are redacted by pattern instead:
-    the national_id value (whole or cut off), then anything shaped like an ID, a mobile or an e-mail. -#}
-{% macro masked_record(source_name, table_name, relation='source', raw_line_column='raw_line') %}
-    {%- if raw_json_keys(source_name, table_name) -%}
-        {%- set line = relation ~ '.' ~ raw_line_column -%}
-        {%- set line = regex_replace_all(line, '"national_id" *: *"[^"]*("|$)', '"national_id":"[national_id]"') -%}
-        {%- set line = regex_replace_all(line, '[A-Za-z][0-9]{9}', '[national_id]') -%}
-        {%- set line = regex_replace_all(line, '(09|[+]886[ -]?9)[0-9 -]{7,12}[0-9]', '[mobile]') -%}
-        {%- set line = regex_replace_all(line, '[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+', '[email]') -%}
-        {{- return(line) -}}
-    {%- endif -%}
+{#- A raw record as text for the quarantine, with nothing personal in it. Only the values of fields the source YAML
+    declares non-personal are kept, and only when they are plain ASCII: passed through pii_text_redacted (a broken
+    quote can shift a national ID or a mobile into a code column). Everything else becomes `[<what> len=<n> #<h>]`,
+    its length in characters and the first 8 hex digits of its keyed free_text token (`keys` is the key relation in
+    scope, masking_keys()), or stays empty when blank: a classified field (`<what>` is its class), a non-personal
+    value with any character outside printable ASCII (a name or an address shifted into a code column, a full-width
+    spelling; `<what>` is `text`) or that is itself a JSON object or array (`json`), and for a JSON-lines table the
+    whole line as landed (`raw_line`), which covers keys nobody declared and a line that does not parse. A CSV
+    record is its declared fields in file order joined by commas; a JSON line `key=value` pairs joined by `; `, the
+    raw line last. -#}
+{% macro masked_record(source_name, table_name, relation='source', raw_line_column='raw_line', keys='masking_keys',
+                       json_column='json_line') %}
+    {%- set json_keys = raw_json_keys(source_name, table_name) -%}
     {%- set fields = [] -%}
+    {%- if json_keys -%}
+        {%- for key in json_keys -%}
+            {%- set ref = json_text(relation ~ '.' ~ json_column, [key.name]) -%}
+            {%- set value = quarantine_hashed(ref, key.pii, keys) if key.get('pii') else quarantine_kept(ref, keys) -%}
+            {%- do fields.append("'" ~ key.name ~ "=' || " ~ value) -%}
+        {%- endfor -%}
+        {%- do fields.append("'raw_line=' || " ~ quarantine_hashed(relation ~ '.' ~ raw_line_column, 'raw_line', keys)) -%}
+        {{- return(fields | join(" || '; ' || ")) -}}
+    {%- endif -%}
     {%- for column in raw_table_columns(source_name, table_name) if not column.meta.get('partition_key') -%}
+        {%- set ref = 'cast(' ~ relation ~ '.' ~ column.name ~ ' as varchar)' -%}
         {%- if column.meta.get('pii') -%}
-            {%- set ref = relation ~ '.' ~ column.name -%}
-            {%- do fields.append("case when " ~ is_blank(ref) ~ " then '' else '[" ~ column.meta.pii ~ "]' end") -%}
+            {%- do fields.append(quarantine_hashed(ref, column.meta.pii, keys)) -%}
         {%- else -%}
-            {#- A non-personal value only within its content declaration (content_quarantine_value). -#}
-            {%- do fields.append("coalesce(" ~ content_quarantine_value(column, relation) ~ ", '')") -%}
+            {#- A non-personal value only within its content declaration (content_quarantine_value), and then
+                only as quarantine_kept allows (printable ASCII, redacted by shape). -#}
+            {%- do fields.append(quarantine_kept('(' ~ content_quarantine_value(column, relation) ~ ')', keys)) -%}
         {%- endif -%}
     {%- endfor -%}
     {{- return(fields | join(" || ',' || ") if fields else "''") -}}
 {% endmacro %}
+
+
+{#- masked_record's `[<what> len=<n> #<h>]` for the text `expr`, or '' when blank or null. The hash is the keyed
+    free_text token (tokenize), written out so that no benchmark switch can turn it into the value. -#}
+{% macro quarantine_hashed(expr, what, keys='masking_keys') -%}
+    coalesce(case when not {{ is_blank(expr) }} then
+        '[{{ what }} len=' || cast(length({{ expr }}) as varchar) || ' #'
+        || substr({{ sha256_hex(keys ~ '.k_outer || ' ~ sha256_hex(keys ~ '.k_inner || ' ~ normalize_pii(expr, 'free_text'))) }}, 1, 8)
+        || ']'
+    end, '')
+{%- endmacro %}
+
+
+{#- masked_record's kept value: `expr` redacted when it is plain printable ASCII and not a JSON object or array,
+    else quarantine_hashed; '' when null. -#}
+{% macro quarantine_kept(expr, keys='masking_keys') -%}
+    (case
+        when {{ expr }} is null then ''
+        when {{ regex_matches(expr, '[^ -~]') }} then {{ quarantine_hashed(expr, 'text', keys) }}
+        when substr(ltrim({{ expr }}), 1, 1) in ('{', '[') then {{ quarantine_hashed(expr, 'json', keys) }}
+        else {{ pii_text_redacted(expr) }}
+    end)
+{%- endmacro %}

@@ -49,6 +49,7 @@ typed as (
     from checked
     left join customer_tokens
         on checked.national_id = customer_tokens.value
+    cross join masking_keys  -- the quarantined record's keyed hashes
 )
 
 select * from typed
