@@ -74,7 +74,7 @@
     the engine can UPDATE it in place (Athena: Iceberg only; its Hive tables are rebuilt from raw instead). -#}
 {% macro rekey_relations(live=true, columns=none) %}
     {%- set token_names = token_column_names() -%}
-    {%- set live = live and execute and not var('offline_compile', false) -%}
+    {%- set live = live and execute -%}
     {%- set found = [] -%}
     {%- for node in graph.nodes.values() | sort(attribute='unique_id')
             if node.resource_type in ('model', 'snapshot') and node.config.enabled

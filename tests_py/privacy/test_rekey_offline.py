@@ -36,8 +36,6 @@ def _offline_plan(target: str, artifacts: Path, columns: dict[str, list[str]]) -
         "--no-introspect",
         "--output",
         "json",
-        "--vars",
-        json.dumps({"offline_compile": True}),
         "--inline",
         "{{ rekey_plan_json(mapping='restricted_keys.token_map', old_keys='restricted_keys.masking_keys', "
         f"new_keys='restricted_keys.masking_keys_next', columns={json.dumps(columns)}) }}}}",
