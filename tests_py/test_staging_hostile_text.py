@@ -22,6 +22,7 @@ import pytest
 
 from taglake.dbt import build
 from taglake.generate import generate_lake
+from taglake.keys import init_key
 from taglake.project import Project
 
 pytestmark = [pytest.mark.dbt, pytest.mark.redteam]
@@ -199,6 +200,7 @@ def hostile_build(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Pr
         key_file=work / "secrets" / "masking_keys.csv",
     )
     generate_lake(project.lake_dir, customers=150, days=3, seed=5, defect_rate=0.0, progress=False)
+    init_key(project.key_file)  # `taglake keys init`: nothing else makes a key
     planted = _plant(project.lake_dir)
     build(project, target="local")
     yield project, planted

@@ -20,6 +20,7 @@ import pytest
 
 from taglake.dbt import dbt_executable, prepare_local
 from taglake.generate import generate_lake
+from taglake.keys import init_key
 from taglake.national_id import checksum_digit
 from taglake.project import Project
 
@@ -147,7 +148,8 @@ def planted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Planted]:
         artifacts_dir=work / "artifacts",
         key_file=work / "secrets" / "keys.csv",
     )
-    generate_lake(project.lake_dir, customers=120, days=2, seed=3, defect_rate=0.0, progress=False)
+    generate_lake(project.lake_dir, customers=150, days=3, seed=5, defect_rate=0.0, progress=False)
+    init_key(project.key_file)  # `taglake keys init`: nothing else makes a key
     raw = "".join(
         p.read_text(encoding="utf-8") for p in (project.lake_dir / "raw").rglob("*.*") if p.suffix != ".parquet"
     )

@@ -28,7 +28,7 @@ from taglake.project import Project
 
 pytestmark = [pytest.mark.redteam, pytest.mark.dbt]
 
-LAKE = {"customers": 120, "days": 3, "seed": 5}
+LAKE = {"customers": 300, "days": 3, "seed": 5}
 
 
 @dataclass
