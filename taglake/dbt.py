@@ -12,6 +12,7 @@ from pathlib import Path
 
 from taglake.keys import check_key_file
 from taglake.privacy.key_state import check_build_key
+from taglake.privacy.redacted_output import log_size, redact_log_tail, run_redacted
 from taglake.project import Project
 
 
@@ -79,17 +80,22 @@ def run_dbt(
     project: Project, args: Sequence[str], *, target: str | None = None, check: bool = True, quiet: bool = False
 ) -> int:
     """Run `dbt ARGS` in the project folder; raise DbtError on failure when `check`. With `quiet`, dbt's output is
-    shown only if it fails."""
+    shown only if it fails. Every line dbt prints, and every line it adds to its log file, is redacted of
+    personal-data shapes (taglake.privacy.redacted_output)."""
     prepare_local(project, target, args)
     cmd = [dbt_executable(), *args]
-    result = subprocess.run(
-        cmd, cwd=project.root, env=project.dbt_env(target), check=False, capture_output=quiet, text=quiet
-    )
-    if quiet and result.returncode != 0:
-        print(result.stdout, result.stderr, sep="", end="")
-    if check and result.returncode != 0:
-        raise DbtError(f"`dbt {' '.join(args)}` failed with exit code {result.returncode}")
-    return result.returncode
+    log_file = project.log_path / "dbt.log"
+    start = log_size(log_file)
+    echo = None if quiet else sys.stdout
+    try:
+        code, output = run_redacted(cmd, cwd=project.root, env=project.dbt_env(target), echo=echo)
+    finally:
+        redact_log_tail(log_file, start)
+    if quiet and code != 0:
+        print(output, end="")
+    if check and code != 0:
+        raise DbtError(f"`dbt {args[0] if args else ''}` failed with exit code {code}")
+    return code
 
 
 def build(project: Project, *, target: str | None = None, extra: Sequence[str] = ()) -> None:
