@@ -1,0 +1,1 @@
+"""What every concern shares: errors the command line reports in one line."""
