@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 
 from taglake import __version__, verify
-from taglake.core.errors import DEBUG_ENV, report
+from taglake.core.errors import DEBUG_ENV, Refused, report
 from taglake.dbt import build, run_dbt
 from taglake.offline import AWS_TARGETS
 from taglake.project import Project
@@ -644,7 +644,19 @@ def _target_of(ns: argparse.Namespace) -> str | None:
     return None
 
 
-def _check_target(ns: argparse.Namespace, target: str | None) -> None:
+class TargetRefused(Refused):
+    """The target is not one of profiles.yml's outputs."""
+
+
+def project_targets(project: Project) -> list[str]:
+    """The outputs of the checkout's profiles.yml."""
+    import yaml
+
+    profiles = yaml.safe_load((project.root / "profiles.yml").read_text(encoding="utf-8"))
+    return list(profiles["taglake"]["outputs"])
+
+
+def _check_target(ns: argparse.Namespace, project: Project, target: str | None) -> None:
     """Before anything runs: a system target needs the system identity; dbt arguments pass the passthrough
     policy outside the system targets."""
     from taglake.ops.dbt_guard import check_dbt_args
@@ -652,6 +664,10 @@ def _check_target(ns: argparse.Namespace, target: str | None) -> None:
 
     if target is None:
         return
+    if target not in project_targets(project):
+        raise TargetRefused(
+            f"unknown target: use one of {', '.join(project_targets(project))} (profiles.yml, docs/deployment.md)"
+        )
     require_system_identity(target)
     if ns.command == "dbt":
         check_dbt_args(_strip_separator(ns.dbt_args), target, os.environ)
@@ -701,7 +717,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         command = ns.command
         project = Project.locate()
         target = _target_of(ns)
-        _check_target(ns, target)
+        _check_target(ns, project, target)
         return _dispatch(ns, project, target)
     except SystemExit as exc:  # argparse: --help, --version, or a bad argument already reported in one line
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
@@ -709,7 +725,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("taglake: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
-        return report(exc, command, debug=os.environ.get(DEBUG_ENV, "") not in ("", "0"))
+        argv = list(sys.argv[1:] if argv is None else argv)
+        return report(exc, command, argv=argv, debug=os.environ.get(DEBUG_ENV, "") not in ("", "0"))
 
 
 if __name__ == "__main__":

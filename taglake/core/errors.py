@@ -11,6 +11,7 @@ from __future__ import annotations
 import linecache
 import re
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -18,6 +19,7 @@ DEBUG_ENV = "TAGLAKE_DEBUG"
 _PACKAGE = Path(__file__).resolve().parents[1]
 _QUOTED = re.compile(r"'[^'\n]*'|\"[^\"\n]*\"")
 _MAX = 400
+_VALUE_LIKE = re.compile(r"[0-9/\\.@]")
 # `raise Name(…` — a message written here; not `raise`, `raise exc` (a re-raise of someone else's error).
 _AUTHORED_RAISE = re.compile(r"raise\s+[A-Za-z_][\w.]*\(")
 # DbtError's own message quotes the dbt command line; dbt printed what failed just before.
@@ -105,8 +107,21 @@ def _aws_code(exc: BaseException) -> str | None:
     return None
 
 
-def describe(exc: BaseException, command: str | None = None) -> str:
-    """One line for `exc`, without any value it may carry."""
+def _redact_arguments(line: str, argv: Sequence[str]) -> str:
+    """Replace what the user typed that could be a value (a path, an ID, an address: 6+ characters with a digit,
+    a slash, a dot or an @) by <argument>, wherever a message repeats it."""
+    values = {a.split("=", 1)[1] if a.startswith("--") and "=" in a else a for a in argv}
+    for value in sorted((v for v in values if len(v) >= 6 and _VALUE_LIKE.search(v)), key=len, reverse=True):
+        line = re.sub(re.escape(value), "<argument>", line, flags=re.IGNORECASE)
+    return line
+
+
+def describe(exc: BaseException, command: str | None = None, argv: Sequence[str] = ()) -> str:
+    """One line for `exc`, without any value it may carry (nor any value-like argument of `argv`)."""
+    return _redact_arguments(_describe(exc, command), argv)
+
+
+def _describe(exc: BaseException, command: str | None) -> str:
     where = f"taglake {command}" if command else "taglake"
     if isinstance(exc, TaglakeError):
         return f"{where}: {_first_line(str(exc))}"
@@ -133,11 +148,18 @@ def _frames(exc: BaseException) -> list[str]:
     return lines
 
 
-def report(exc: BaseException, command: str | None, *, stream: TextIO | None = None, debug: bool = False) -> int:
+def report(
+    exc: BaseException,
+    command: str | None,
+    *,
+    argv: Sequence[str] = (),
+    stream: TextIO | None = None,
+    debug: bool = False,
+) -> int:
     """Print `describe(exc)` on stderr (with `debug`, then where it was raised: files and lines, no message and no
     variables) and return the exit code: 2 for a refusal, else 1."""
     out = stream or sys.stderr
-    print(describe(exc, command), file=out)
+    print(describe(exc, command, argv), file=out)
     if debug:
         for line in _frames(exc):
             print(line, file=out)

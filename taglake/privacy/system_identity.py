@@ -148,7 +148,8 @@ def check_aws_identity(value: str | None, caller_arn: Callable[[], str]) -> Syst
 def _sts_caller_arn() -> str:
     import boto3
 
-    return str(boto3.client("sts", region_name=os.environ.get("TAGLAKE_AWS_REGION")).get_caller_identity()["Arn"])
+    sts = boto3.session.Session().client("sts", region_name=os.environ.get("TAGLAKE_AWS_REGION"))
+    return str(sts.get_caller_identity()["Arn"])
 
 
 def require_system_identity(
