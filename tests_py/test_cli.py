@@ -205,3 +205,23 @@ def test_a_csv_that_cannot_be_written_is_one_line(built_project: Project, tmp_pa
     env = {k: v for k, v in built_project.dbt_env().items() if k not in ("TAGLAKE_TARGET", "DBT_TARGET")}
     args = ["query", "--sql", "select 1 as n", "--csv", str(tmp_path / "file" / f"{PLANTED}.csv")]
     _assert_one_clean_line(_taglake(args, env), 1)
+
+
+def _raises_a_builtin_error_inside(text: str) -> int:
+    return int(text)  # int() quotes its input in its message
+
+
+@pytest.mark.redteam
+def test_an_error_the_project_did_not_write_is_reported_by_its_class_only() -> None:
+    from taglake.core.errors import describe
+
+    with pytest.raises(ValueError) as builtin:
+        _raises_a_builtin_error_inside(PLANTED)
+    line = describe(builtin.value, "query")
+    assert PLANTED not in line and "ValueError" in line and "\n" not in line
+    import yaml
+
+    with pytest.raises(yaml.YAMLError) as parsed:
+        yaml.safe_load(f"national_id: [{PLANTED}\nname: x")
+    line = describe(parsed.value, "dbt")
+    assert PLANTED not in line and "YAML" in line

@@ -50,7 +50,7 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     )
     env = {k: v for k, v in project.dbt_env().items() if k not in ("DBT_TARGET", "TAGLAKE_TARGET", "TAGLAKE_DEBUG")}
     env.pop(system_identity.ENV, None)
-    env["TAGLAKE_SYSTEM_DUCKDB_PATH"] = str(tmp_path / "system.duckdb")
+    env["TAGLAKE_SYSTEM_DUCKDB_PATH"] = str(tmp_path / "taglake_system.duckdb")
     env.update(extra)
     return env
 
@@ -121,7 +121,7 @@ def _assert_refused(args: list[str], kind: str, identity: Path, tmp_path: Path) 
     result = _taglake(args, env)
     assert result.returncode == 2, (args, kind, result.stdout[-1500:], result.stderr)
     assert len(result.stderr.splitlines()) == 1 and "system identity" in result.stderr, result.stderr
-    assert not (tmp_path / "artifacts").exists() and not (tmp_path / "system.duckdb").exists(), "something ran"
+    assert not (tmp_path / "artifacts").exists() and not (tmp_path / "taglake_system.duckdb").exists(), "something ran"
 
 
 @pytest.mark.redteam

@@ -45,6 +45,8 @@ LOCKED_SETTINGS = {
 }
 
 
+# Catalog names DuckDB keeps for itself: a build file named after one cannot be attached under its stem.
+_RESERVED_CATALOGS = frozenset({"system", "temp", "memory", "main"})
 # The name the file being written is attached under while it is filled (never a build's stem: it has a dot).
 _TARGET = "consumption.publishing"
 
@@ -142,6 +144,8 @@ def locked_connection(database: Path, *, catalog: str) -> Iterator[duckdb.DuckDB
     build's file stem) and made the default, then locked (see `lock`)."""
     if not database.is_file():
         raise FileNotFoundError(f"no database at {database}: run `taglake build` first")
+    if catalog.lower() in _RESERVED_CATALOGS:
+        raise ConsumptionError(f"a build file may not be named {catalog}.duckdb (a DuckDB catalog name): rename it")
     con = duckdb.connect(":memory:", config=dict(_STARTUP_SETTINGS))
     try:
         con.execute(f"attach {_literal(database)} as {_quote(catalog)} (read_only)")
