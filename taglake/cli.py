@@ -6,6 +6,8 @@ Every subcommand is a thin layer over a function the tests call directly.
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -13,7 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from taglake import __version__, verify
-from taglake.dbt import DbtError, build, run_dbt
+from taglake.core.errors import DEBUG_ENV, Refused, report
+from taglake.dbt import build, run_dbt
 from taglake.offline import AWS_TARGETS
 from taglake.project import Project
 from taglake.tables import format_table
@@ -38,6 +41,9 @@ environment:
   TAGLAKE_LAKE_DIR      the lake the local target reads (default: lake/ in the checkout)
   TAGLAKE_DUCKDB_PATH   the local DuckDB database (default: build/taglake.duckdb)
   TAGLAKE_KEY_FILE      the local masking key, outside git (default: .secrets/masking_keys.csv)
+  TAGLAKE_SYSTEM_IDENTITY  the system identity the *_system targets need (no default): locally the file
+                        `taglake system-identity init` made, on AWS the system role's ARN (docs/privacy.md)
+  TAGLAKE_DEBUG         1: after an error's one line, where it was raised (files and lines; never values)
 
 examples:
   taglake generate --scale medium --seed 7
@@ -50,6 +56,45 @@ examples:
   taglake generate --append-day && taglake run-daily
   taglake dbt source freshness
   taglake dbt build --select staging"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line on stderr that names the argument and never echoes its value
+    (argparse's own message quotes it: `invalid int value: 'A123456789'`)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"{self.prog}: {_safe_usage_error(message)} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _safe_usage_error(message: str) -> str:
+    first = message.splitlines()[0] if message else "bad arguments"
+    for prefix in ("unrecognized arguments", "ambiguous option"):
+        if first.startswith(prefix):
+            return prefix
+    # "argument --limit: invalid int value: 'x'" → "argument --limit: invalid int value"; choices keep our list.
+    first = re.sub(r": '[^']*'", "", first)
+    return re.sub(r"invalid choice(: \S+)?", "invalid choice", first)
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a whole number, 0 or more") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be a whole number, 0 or more")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a number, 0 or more") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError("must be a number, 0 or more")
+    return value
 
 
 def _add_generate(sub: argparse._SubParsersAction) -> None:
@@ -145,8 +190,13 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
 def _add_dbt(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "dbt",
-        help="run any dbt command with this checkout's profiles.yml",
-        description="Run dbt in the project folder with DBT_PROFILES_DIR pointing at the repo's profiles.yml.",
+        help="run a dbt command with this checkout's profiles.yml (outside *_system: no show, run-operation, --inline)",
+        description="Run dbt in the project folder with DBT_PROFILES_DIR pointing at the repo's profiles.yml. Outside "
+        "the system targets, what would print data or run arbitrary Jinja with the pipeline's access is refused: "
+        "show, run-operation (but the project's create_spectrum_schemas), --inline, clone, retry, --state/--defer, "
+        "--profiles-dir/--project-dir, --vars naming a privacy setting or holding more than a plain value, and docs "
+        "serve beyond 127.0.0.1 (docs/privacy.md). A *_system target needs the system identity "
+        "(TAGLAKE_SYSTEM_IDENTITY).",
     )
     p.add_argument("dbt_args", nargs=argparse.REMAINDER, help="the dbt command and its arguments")
 
@@ -384,28 +434,57 @@ def _add_query(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "query",
         help="run an analysis or ad hoc SQL on a target; print a table or write CSV",
-        description="Run analyses/NAME.sql (compiled by dbt for the target) or ad hoc SQL (--sql, --file; "
-        "compiled too when it holds Jinja such as {{ ref('dim_customers') }}) against a target: the local DuckDB "
-        "build (read-only), or Athena through its workgroup, which also prints the data scanned and its cost. "
-        "SQL that names the vault runs only on the system account's targets (*_system).",
+        description="Run analyses/NAME.sql (compiled by dbt for the target) or one ad hoc read-only query (--sql, "
+        "--file; its only Jinja may be {{ ref('<mart or reference model>') }}) against a target. Outside the system "
+        "targets only the marts and reference relations are reachable: locally the query runs on a locked, "
+        "read-only copy of them beside the build (no files, URLs, extensions, ATTACH, COPY or SET); on Athena it "
+        "must be one query over <schema>_marts and <schema>_reference, run in the workgroup, which also prints the "
+        "data scanned and its cost. SQL that names the vault runs only on the system account's targets (*_system), "
+        "which need the system identity (TAGLAKE_SYSTEM_IDENTITY). See docs/privacy.md.",
     )
     p.add_argument("analysis", nargs="?", default=None, help="an analysis under analyses/, without .sql")
     p.add_argument("--sql", default=None, help="ad hoc SQL")
     p.add_argument("--file", type=Path, default=None, help="a file of ad hoc SQL")
     p.add_argument("--target", default=None, help="dbt target (default: TAGLAKE_TARGET or local)")
-    p.add_argument("--limit", type=int, default=50, help="rows to print (default: 50; --csv writes all)")
+    p.add_argument("--limit", type=_non_negative_int, default=50, help="rows to print (default: 50; --csv writes all)")
     p.add_argument("--csv", type=Path, default=None, help="write every row to this CSV file instead of printing")
-    p.add_argument("--db", type=Path, default=None, help="local targets: the DuckDB build to read")
+    p.add_argument(
+        "--db",
+        type=Path,
+        default=None,
+        help="local targets: the DuckDB build whose marts and reference relations are read",
+    )
     p.add_argument("--workgroup", default=None, help="Athena workgroup (default: TAGLAKE_ATHENA_WORK_GROUP)")
     p.add_argument(
         "--output-location", default=None, help="Athena result location (default: TAGLAKE_ATHENA_S3_STAGING_DIR)"
     )
-    p.add_argument("--usd-per-tb", type=float, default=5.0, help="Athena price per TB scanned (default: 5)")
+    p.add_argument(
+        "--usd-per-tb", type=_non_negative_float, default=5.0, help="Athena price per TB scanned (default: 5)"
+    )
     _add_aws(p)
 
 
+def _add_system_identity(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "system-identity",
+        help="make or check the local system identity the *_system targets need",
+        description="The system targets (local_system, athena_system, redshift_system) run only for the system "
+        "identity, never for a target name alone. Locally: `init` makes a system credential file, owner-only "
+        "(0600), and the system account sets TAGLAKE_SYSTEM_IDENTITY to its path; every command on a system target "
+        "checks it (exists, owner, mode, format). On AWS, TAGLAKE_SYSTEM_IDENTITY is the system role's ARN and the "
+        "session must be that role's. See docs/privacy.md.",
+    )
+    p.add_argument(
+        "action", choices=["init", "check"], help="init: make the file; check: check TAGLAKE_SYSTEM_IDENTITY"
+    )
+    p.add_argument("--file", type=Path, default=None, help="init: where (default: .secrets/system_identity.json)")
+    p.add_argument(
+        "--target", default="local_system", help="check: the system target to check for (default: local_system)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="taglake",
         description=DESCRIPTION,
         epilog=EPILOG,
@@ -427,6 +506,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_query(sub)
     _add_verify(sub)
     _add_lake_formation(sub)
+    _add_system_identity(sub)
     return parser
 
 
@@ -723,12 +803,9 @@ def cmd_upload(ns: argparse.Namespace, project: Project) -> int:
     return 0
 
 
-def cmd_query(ns: argparse.Namespace, project: Project) -> int:
-    import os
-
+def cmd_query(ns: argparse.Namespace, project: Project, target: str) -> int:
     from taglake import query
 
-    target = ns.target or os.environ.get("TAGLAKE_TARGET") or "local"
     sql = query.resolve_sql(project, target, analysis=ns.analysis, sql=ns.sql, sql_file=ns.file)
     athena = client = None
     if query.engine_of(target) == "athena":
@@ -747,6 +824,28 @@ def cmd_query(ns: argparse.Namespace, project: Project) -> int:
     return 0
 
 
+def cmd_dbt(args: list[str], project: Project, target: str) -> int:
+    """dbt with this checkout's profile, on the target the policy was checked for (taglake.ops.dbt_guard)."""
+    return run_dbt(project, args, target=target, check=False)
+
+
+def cmd_system_identity(ns: argparse.Namespace, project: Project) -> int:
+    from taglake.privacy import system_identity
+
+    if ns.action == "init":
+        path = (ns.file or project.root / system_identity.DEFAULT_FILE).resolve()
+        made = system_identity.create_identity_file(path)
+        print(f"system identity {made.identity_id} for {made.principal} written to {path} (owner-only, 0600)")
+        print(f"to act as the system account: export {system_identity.ENV}={path}")
+        return 0
+    checked = system_identity.require_system_identity(ns.target)
+    if checked is None:
+        print(f"{ns.target} is not a system target: it needs no system identity")
+    else:
+        print(f"system identity {checked.identity_id} of {checked.principal}: valid for {ns.target}")
+    return 0
+
+
 def cmd_verify(ns: argparse.Namespace, project: Project) -> int:
     """Verify, print the report, exit 0 only when everything holds."""
     artifacts = (ns.artifacts or project.root / "build" / "verify").resolve()
@@ -756,54 +855,115 @@ def cmd_verify(ns: argparse.Namespace, project: Project) -> int:
     return 0 if result.ok else 1
 
 
+def _target_of(ns: argparse.Namespace) -> str | None:
+    """The dbt target a command runs on (None for commands that run on none), as dbt itself will resolve it:
+    dbt arguments passed on (`-- --target X`) win over --target, which wins over DBT_TARGET/TAGLAKE_TARGET."""
+    from taglake.ops.dbt_guard import effective_target
+
+    if ns.command == "dbt":
+        return effective_target(_strip_separator(ns.dbt_args), os.environ)
+    if ns.command in ("build", "run-daily"):
+        return effective_target(_strip_separator(ns.dbt_args), os.environ, default=ns.target)
+    if ns.command == "query":
+        return ns.target or os.environ.get("TAGLAKE_TARGET") or "local"
+    if ns.command == "demo":
+        return "local"
+    return None
+
+
+class TargetRefused(Refused):
+    """The target is not one of profiles.yml's outputs."""
+
+
+def project_targets(project: Project) -> list[str]:
+    """The outputs of the checkout's profiles.yml."""
+    import yaml
+
+    profiles = yaml.safe_load((project.root / "profiles.yml").read_text(encoding="utf-8"))
+    return list(profiles["taglake"]["outputs"])
+
+
+def _check_target(ns: argparse.Namespace, project: Project, target: str | None) -> None:
+    """Before anything runs: a system target needs the system identity; dbt arguments pass the passthrough
+    policy outside the system targets."""
+    from taglake.ops.dbt_guard import check_dbt_args
+    from taglake.privacy.system_identity import require_system_identity
+
+    if target is None:
+        return
+    if target not in project_targets(project):
+        raise TargetRefused(
+            f"unknown target: use one of {', '.join(project_targets(project))} (profiles.yml, docs/deployment.md)"
+        )
+    require_system_identity(target)
+    if ns.command == "dbt":
+        check_dbt_args(_strip_separator(ns.dbt_args), target, os.environ)
+    elif ns.command in ("build", "run-daily"):
+        check_dbt_args(["build", *_strip_separator(ns.dbt_args)], target, os.environ)
+
+
+def _dispatch(ns: argparse.Namespace, project: Project, target: str | None) -> int:
+    if ns.command == "generate":
+        return cmd_generate(ns, project)
+    if ns.command == "build":
+        preflight(project, target)
+        build(project, target=target, extra=_strip_separator(ns.dbt_args))
+        return 0
+    if ns.command == "run-daily":
+        ns.target = target
+        return cmd_run_daily(ns, project)
+    if ns.command == "demo":
+        return cmd_demo(project)
+    if ns.command == "dbt":
+        return cmd_dbt(_strip_separator(ns.dbt_args), project, str(target))
+    if ns.command == "scan-pii":
+        return cmd_scan(ns, project)
+    if ns.command == "check-lake":
+        return cmd_check_lake(ns, project)
+    if ns.command == "keys":
+        return cmd_keys(ns, project)
+    if ns.command == "bench":
+        return cmd_bench(ns, project)
+    if ns.command == "catalog":
+        return cmd_catalog(ns)
+    if ns.command == "upload":
+        return cmd_upload(ns, project)
+    if ns.command == "query":
+        return cmd_query(ns, project, str(target))
+    if ns.command == "verify":
+        return cmd_verify(ns, project)
+    if ns.command == "lake-formation":
+        return cmd_lake_formation(ns, project)
+    if ns.command == "system-identity":
+        return cmd_system_identity(ns, project)
+    return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    ns = build_parser().parse_args(argv)
-    project = Project.locate()
+    """Run one command. Every error ends here: one line on stderr (taglake.core.errors: the project's own message,
+    or for an engine's or a library's error its class and what to check, never its text), a non-zero exit code
+    (2: refused or bad arguments, 1: failed) and no traceback (TAGLAKE_DEBUG=1 adds where, never values)."""
+    command = None
     try:
-        if ns.command == "generate":
-            return cmd_generate(ns, project)
-        if ns.command == "build":
-            preflight(project, ns.target)
-            build(project, target=ns.target, extra=_strip_separator(ns.dbt_args))
-            return 0
-        if ns.command == "run-daily":
-            return cmd_run_daily(ns, project)
-        if ns.command == "demo":
-            return cmd_demo(project)
-        if ns.command == "dbt":
-            return run_dbt(project, _strip_separator(ns.dbt_args), check=False)
-        if ns.command == "scan-pii":
-            return cmd_scan(ns, project)
-        if ns.command == "check-lake":
-            return cmd_check_lake(ns, project)
-        if ns.command == "keys":
-            return cmd_keys(ns, project)
-        if ns.command == "bench":
-            return cmd_bench(ns, project)
-        if ns.command == "catalog":
-            return cmd_catalog(ns)
-        if ns.command == "upload":
-            return cmd_upload(ns, project)
-        if ns.command == "query":
-            return cmd_query(ns, project)
-        if ns.command == "verify":
-            return cmd_verify(ns, project)
-        if ns.command == "lake-formation":
-            return cmd_lake_formation(ns, project)
-    except (DbtError, FileNotFoundError, ValueError, KeyError, RuntimeError) as exc:
+        ns = build_parser().parse_args(argv)
+        command = ns.command
+        project = Project.locate()
+        target = _target_of(ns)
+        _check_target(ns, project, target)
+        return _dispatch(ns, project, target)
+    except SystemExit as exc:  # argparse: --help, --version, or a bad argument already reported in one line
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    except KeyboardInterrupt:
+        print("taglake: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
         from taglake.lake.preflight import LakeCheckError
 
-        if isinstance(exc, LakeCheckError):  # the pre-flight's problems: one line each
+        if isinstance(exc, LakeCheckError):  # the pre-flight's problems: one line each, naming the file
             _print_lake_problems(exc)
             return 1
-        print(f"taglake: {exc}", file=sys.stderr)
-        return 1
-    except Exception as exc:
-        if type(exc).__module__.startswith(("botocore", "boto3")):  # AWS said no: credentials, permissions, …
-            print(f"taglake: {exc}", file=sys.stderr)
-            return 1
-        raise
-    return 2
+        argv = list(sys.argv[1:] if argv is None else argv)
+        return report(exc, command, argv=argv, debug=os.environ.get(DEBUG_ENV, "") not in ("", "0"))
 
 
 if __name__ == "__main__":

@@ -52,6 +52,8 @@ PLACEHOLDER_ENV: dict[str, str] = {
     "TAGLAKE_REDSHIFT_USER": "taglake_pipeline",
     "TAGLAKE_REDSHIFT_SYSTEM_USER": "taglake_system",
     "TAGLAKE_REDSHIFT_CLUSTER_ID": "offline",
+    # The *_system outputs require the system identity (docs/privacy.md); compiling contacts no one, so any ARN.
+    "TAGLAKE_SYSTEM_IDENTITY": "arn:aws:iam::000000000000:role/offline-system",
 }
 # A port nothing listens on: any AWS call made during the compile fails it at once.
 CLOSED_ENDPOINT = "http://127.0.0.1:9"

@@ -1,9 +1,18 @@
 """Run an analysis or ad hoc SQL against a target and show the result (`taglake query`).
 
-Local targets read the DuckDB build read-only; Athena targets go through boto3 (start_query_execution in the
-workgroup, poll, get_query_results page by page) and report the data scanned and what it costs. SQL that names the
-vault is refused unless the target is a system account's target (`*_system`): a guard against mistakes, not the
-access control (that is Lake Formation and IAM, docs/deployment.md).
+Only consumption relations — the marts and the reference seeds — are reachable outside the system targets, and the
+engine enforces it, not a pattern on the SQL text:
+- local targets: the SQL runs on a locked DuckDB connection to a copy of the build's `*_marts` and `*_reference`
+  relations, published beside the build by the tool itself (taglake.ops.consumption): no file, URL, extension,
+  ATTACH, COPY, SET or other database is reachable, whatever name the SQL builds at run time.
+- Athena: the SQL is checked as data (taglake.ops.sql_policy: one read-only query over `<schema>_marts` and
+  `<schema>_reference`), then runs in the workgroup; Lake Formation and the analysts' workgroup enforce it in AWS
+  (docs/deployment.md). boto3 starts the query, polls, reads every result page and reports the data scanned and its
+  cost.
+Ad hoc SQL is never compiled by dbt: its only Jinja may be `{{ ref('<mart or seed>') }}`, replaced from a fixed
+mapping. Analyses are project files (analyses/), compiled by dbt for the target; their SQL then runs under the same
+lock. SQL naming the vault is refused outside the system account's targets (`*_system`), which need the system
+identity (taglake.privacy.system_identity): see docs/privacy.md.
 """
 
 from __future__ import annotations
@@ -19,7 +28,19 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from taglake.core.errors import TaglakeError, hint_for
+from taglake.ops.sql_policy import (
+    QueryRefused,
+    check_athena_sql,
+    check_duckdb_select,
+    consumption_models,
+    expand_refs,
+    has_jinja,
+    ref_resolver,
+)
 from taglake.project import Project
+
+__all__ = ["QueryFailed", "QueryRefused", "QueryResult"]
 
 # Athena bills the bytes scanned, rounded up to the megabyte, at least 10 MB a query; TB here is 1024⁴ bytes.
 USD_PER_TB = 5.0
@@ -28,14 +49,12 @@ BILLING_MINIMUM_MB = 10
 TB = 1024**4
 
 _VAULT = re.compile(r"vault", re.IGNORECASE)
-_JINJA = re.compile(r"{{|{%")
+_ANALYSIS_NAME = re.compile(r"[a-z][a-z0-9_]{0,100}")
+# The schema the local profile outputs build into (profiles.yml: `schema: taglake`).
+LOCAL_SCHEMA = "taglake"
 
 
-class QueryRefused(ValueError):
-    """The SQL may not run on this target."""
-
-
-class QueryFailed(RuntimeError):
+class QueryFailed(TaglakeError, RuntimeError):
     """The engine ran the query and it failed."""
 
 
@@ -50,9 +69,9 @@ class QueryResult:
 def engine_of(target: str) -> str:
     """duckdb | athena | redshift, from the target's name (the profile's naming: local*, athena*, redshift*)."""
     for engine, prefix in (("duckdb", "local"), ("athena", "athena"), ("redshift", "redshift")):
-        if target == prefix or target.startswith(f"{prefix}_"):
+        if target in (prefix, f"{prefix}_system"):
             return engine
-    raise ValueError(f"unknown target {target!r}: local, athena, redshift or their *_system variants")
+    raise QueryRefused("unknown target: use local, athena, redshift or their *_system variants (profiles.yml)")
 
 
 def is_system_target(target: str) -> bool:
@@ -62,17 +81,55 @@ def is_system_target(target: str) -> bool:
 def check_vault(sql: str, target: str) -> None:
     """Refuse SQL naming the vault (its schema `<schema>_vault` or a vault model) outside the system targets."""
     if _VAULT.search(sql) and not is_system_target(target):
-        raise QueryRefused(
-            f"the SQL names the vault, which only the system account's targets (*_system) may query, not {target!r}"
-        )
+        raise QueryRefused("the SQL names the vault, which only the system account's targets (*_system) may query")
+
+
+def analysis_names(project: Project) -> list[str]:
+    return sorted(p.stem for p in (project.root / "analyses").glob("*.sql"))
 
 
 def analysis_text(project: Project, name: str) -> str:
-    path = project.root / "analyses" / f"{name}.sql"
-    if not path.is_file():
-        available = ", ".join(sorted(p.stem for p in (project.root / "analyses").glob("*.sql")))
-        raise FileNotFoundError(f"no analysis named {name!r} under analyses/ (there are: {available})")
-    return path.read_text(encoding="utf-8")
+    """The text of analyses/<name>.sql; the name must be one of the analyses there (no path, no other file)."""
+    available = analysis_names(project)
+    if not _ANALYSIS_NAME.fullmatch(name) or name not in available:
+        raise AnalysisNotFound(f"no analysis by that name under analyses/ (there are: {', '.join(available)})")
+    return (project.root / "analyses" / f"{name}.sql").read_text(encoding="utf-8")
+
+
+class AnalysisNotFound(TaglakeError, FileNotFoundError):
+    """The analysis named is not one of the files under analyses/."""
+
+
+def _read_sql_file(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        raise QueryRefused("--file: the file does not exist, cannot be read, or is not UTF-8 text") from None
+
+
+def _expand_ad_hoc(project: Project, target: str, text: str, compile_sql: Callable[[Project, str, str], str]) -> str:
+    """Ad hoc SQL's refs, replaced by relation names; anything but a ref is refused before anything runs."""
+    engine = engine_of(target)
+    models = consumption_models(project.root)
+    if is_system_target(target):
+        # The system account may ref any model (the vault too), so dbt resolves it; the text holds nothing else,
+        # which the dry expansion proves first.
+        expand_refs(text, lambda name, version: "x")
+        return compile_sql(project, text, target)
+    if engine == "duckdb":
+        return expand_refs(text, ref_resolver(models, LOCAL_SCHEMA))
+    if engine == "athena":
+        schema = os.environ.get("TAGLAKE_ATHENA_SCHEMA")
+        if not schema:
+            raise QueryRefused("set TAGLAKE_ATHENA_SCHEMA: ref() in ad hoc SQL resolves to <schema>_marts")
+        return expand_refs(text, ref_resolver(models, schema, catalog="awsdatacatalog"))
+    raise QueryRefused("taglake query runs on local and athena targets; on Redshift use the query editor or psql")
+
+
+def _compile_with_dbt(project: Project, text: str, target: str) -> str:
+    from taglake.dbt import compile_inline
+
+    return compile_inline(project, text, target=target)
 
 
 def resolve_sql(
@@ -84,27 +141,24 @@ def resolve_sql(
     sql_file: Path | None = None,
     compile_sql: Callable[[Project, str, str], str] | None = None,
 ) -> str:
-    """The SQL to run: an analysis compiled by dbt for the target, or ad hoc SQL (compiled too when it holds Jinja,
-    e.g. `{{ ref('dim_customers') }}`). The vault guard checks both the text and the compiled SQL."""
+    """The SQL to run: an analysis compiled by dbt for the target, or ad hoc SQL whose only Jinja may be a ref of a
+    consumption model, resolved without dbt. The vault guard checks both the text and the result."""
     given = [x for x in (analysis, sql, sql_file) if x is not None]
     if len(given) != 1:
-        raise ValueError("give exactly one of: an analysis name, --sql, --file")
+        raise QueryRefused("give exactly one of: an analysis name, --sql, --file")
+    engine_of(target)
+    compile_sql = compile_sql or _compile_with_dbt
     if analysis is not None:
         text = analysis_text(project, analysis)
-    elif sql_file is not None:
-        text = sql_file.read_text(encoding="utf-8")
-    else:
-        text = str(sql)
-    check_vault(text, target)
-    if analysis is not None or _JINJA.search(text):
-        if compile_sql is None:
-            from taglake.dbt import compile_inline
-
-            text = compile_inline(project, text, target=target)
-        else:
-            text = compile_sql(project, text, target)
         check_vault(text, target)
-    return text.strip().rstrip(";")
+        text = compile_sql(project, text, target)
+    else:
+        text = _read_sql_file(sql_file) if sql_file is not None else str(sql)
+        check_vault(text, target)
+        if has_jinja(text):
+            text = _expand_ad_hoc(project, target, text, compile_sql)
+    check_vault(text, target)
+    return text.strip().rstrip(";").strip()
 
 
 # ---- DuckDB ---------------------------------------------------------------------------------------------------
@@ -118,17 +172,25 @@ def local_database(project: Project, target: str) -> Path:
     return project.duckdb_path
 
 
-def run_duckdb(db_path: Path, sql: str) -> QueryResult:
-    """Run the query on the DuckDB build, read-only."""
+def run_duckdb(database: Path, sql: str, *, catalog: str | None = None) -> QueryResult:
+    """Run one SELECT on a locked, read-only connection to `database` (attached as `catalog`, by default its file
+    stem): no file, URL or extension access, configuration frozen (taglake.ops.consumption)."""
     import duckdb
 
-    if not db_path.is_file():
-        raise FileNotFoundError(f"no local build at {db_path}: run `taglake build` first")
-    with duckdb.connect(str(db_path), read_only=True) as con:
-        rel = con.sql(sql)
-        if rel is None:
-            return QueryResult(columns=[], rows=[])
-        return QueryResult(columns=list(rel.columns), rows=rel.fetchall())
+    from taglake.ops.consumption import locked_connection
+
+    check_duckdb_select(sql)
+    if not database.is_file():
+        raise QueryFailed(f"no local build at {database}: run `taglake build` first")
+    try:
+        with locked_connection(database, catalog=catalog or database.stem) as con:
+            rel = con.sql(sql)
+            if rel is None:
+                return QueryResult(columns=[], rows=[])
+            return QueryResult(columns=list(rel.columns), rows=rel.fetchall())
+    except duckdb.Error as exc:
+        # DuckDB's text quotes the SQL and sometimes values: only its class and what to check.
+        raise QueryFailed(f"the query failed on DuckDB ({type(exc).__name__}): {hint_for(exc)}") from None
 
 
 # ---- Athena ---------------------------------------------------------------------------------------------------
@@ -205,8 +267,10 @@ def run_athena(
         if state == "SUCCEEDED":
             break
         if state in ("FAILED", "CANCELLED"):
-            reason = execution["Status"].get("StateChangeReason", "")
-            raise QueryFailed(f"Athena query {query_id} {state.lower()}: {reason}")
+            # Athena's reason can quote the SQL and values: only its error code (e.g. TABLE_NOT_FOUND).
+            code = re.match(r"[A-Z][A-Z_]{2,60}\b", execution["Status"].get("StateChangeReason") or "")
+            detail = f" ({code.group(0)})" if code else ""
+            raise QueryFailed(f"Athena query {query_id} {state.lower()}{detail}: check the SQL and the permissions")
         if waited >= timeout_seconds:
             client.stop_query_execution(QueryExecutionId=query_id)
             raise QueryFailed(f"Athena query {query_id} still {state.lower()} after {timeout_seconds:.0f} s: stopped")
@@ -286,12 +350,20 @@ def run_query(
     athena: AthenaSettings | None = None,
     client: Any = None,
 ) -> QueryResult:
-    """Run resolved SQL on the target's engine."""
+    """Run resolved SQL on the target's engine: outside the system targets, on the consumption relations only."""
     check_vault(sql, target)
     engine = engine_of(target)
     if engine == "duckdb":
-        return run_duckdb(db_path or local_database(project, target), sql)
+        from taglake.ops.consumption import publish
+
+        build = (db_path or local_database(project, target)).resolve()
+        check_duckdb_select(sql)
+        if is_system_target(target):
+            return run_duckdb(build, sql)
+        return run_duckdb(publish(build), sql, catalog=build.stem)
     if engine == "athena":
+        if not is_system_target(target):
+            check_athena_sql(sql, os.environ.get("TAGLAKE_ATHENA_SCHEMA"))
         settings = athena or athena_settings(target)
         return run_athena(client or athena_client(region=settings.region), sql, settings)
-    raise ValueError("taglake query runs on local and athena targets; on Redshift use the query editor or psql")
+    raise QueryRefused("taglake query runs on local and athena targets; on Redshift use the query editor or psql")

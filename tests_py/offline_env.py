@@ -22,11 +22,16 @@ ATHENA_SYSTEM_ENV = {
     "TAGLAKE_ATHENA_SYSTEM_S3_STAGING_DIR": "s3://example-restricted-results/taglake/",
     "TAGLAKE_ATHENA_SYSTEM_S3_DATA_DIR": "s3://example-restricted/taglake/",
     "TAGLAKE_ATHENA_SYSTEM_WORK_GROUP": "taglake-system",
+    "TAGLAKE_SYSTEM_IDENTITY": "arn:aws:iam::123456789012:role/taglake-system",
 }
-REDSHIFT_SYSTEM_ENV = {**REDSHIFT_ENV, "TAGLAKE_REDSHIFT_SYSTEM_USER": "taglake_system"}
+REDSHIFT_SYSTEM_ENV = {
+    **REDSHIFT_ENV,
+    "TAGLAKE_REDSHIFT_SYSTEM_USER": "taglake_system",
+    "TAGLAKE_SYSTEM_IDENTITY": "arn:aws:iam::123456789012:role/taglake-system",
+}
 OFFLINE_TARGET_ENV: dict[str, dict[str, str]] = {
     "local": {},
-    "local_system": {},
+    "local_system": {"TAGLAKE_SYSTEM_IDENTITY": "/nonexistent/system_identity.json"},
     "athena": ATHENA_ENV,
     "athena_system": ATHENA_SYSTEM_ENV,
     "redshift": REDSHIFT_ENV,

@@ -101,8 +101,9 @@ def test_sql_naming_the_vault_is_refused_outside_the_system_targets(capsys: pyte
         with pytest.raises(query.QueryRefused):
             query.run_query(project, target, vault_sql)
     assert query.resolve_sql(project, "local_system", sql=vault_sql) == vault_sql
-    assert cli.main(["query", "--target", "athena", "--sql", "select * from TAGLAKE_VAULT.x"]) == 1
-    assert "system account" in capsys.readouterr().err
+    assert cli.main(["query", "--target", "athena", "--sql", "select * from TAGLAKE_VAULT.x"]) == 2
+    err = capsys.readouterr().err
+    assert "system account" in err and len(err.splitlines()) == 1
 
 
 def test_an_unknown_analysis_names_the_ones_there_are() -> None:
@@ -263,3 +264,65 @@ def test_a_failed_athena_query_raises_with_its_reason() -> None:
         stub.add_response("get_query_execution", failed)
         with pytest.raises(query.QueryFailed, match="TABLE_NOT_FOUND"):
             query.run_athena(client, "select * from x", query.AthenaSettings(None, None, None), sleep=lambda _: None)
+
+
+# ---- Athena: the SQL is checked as data before anything is sent -----------------------------------------------------
+
+ATHENA_REFUSED = {
+    "unload": "unload (select * from taglake_marts.dim_customers) to 's3://elsewhere/' with (format = 'csv')",
+    "create table as": "create table taglake_marts.copy as select * from taglake_marts.dim_customers",
+    "insert": "insert into taglake_marts.dim_customers select * from taglake_marts.dim_customers",
+    "drop": "drop table taglake_marts.dim_customers",
+    "two statements": "select 1; select 2",
+    "a raw table": "select * from raw_crm.customers",
+    "a raw table in the catalog": 'select * from "awsdatacatalog"."RAW_CRM"."customers"',
+    "staging": "select * from taglake_staging.stg_crm__customers",
+    "intermediate": "select * from taglake_intermediate.int_customer_features_joined",
+    "snapshots": "select * from taglake_snapshots.snap_customer_attributes",
+    "the key table": "select * from restricted_keys.masking_keys",
+    "the key table unqualified": "select * from masking_keys",
+    "information_schema": "select * from information_schema.tables",
+    "another database": "select * from other_marts_copy.dim_customers",
+    "another catalog": "select * from hive.taglake_marts.dim_customers",
+    "a table function": "select * from table(exclude_columns(input => table(taglake_marts.dim_customers)))",
+    "a staging table inside a CTE": "with c as (select * from taglake_staging.stg_crm__customers) select * from c",
+    "a staging table in a subquery": "select * from (select * from taglake_staging.stg_crm__customers) as s",
+    "show": "show tables in taglake_staging",
+    "does not parse": "select from where",
+}
+
+
+@pytest.mark.redteam
+@pytest.mark.parametrize("case", list(ATHENA_REFUSED))
+def test_athena_sql_outside_the_marts_and_reference_is_refused_before_it_is_sent(
+    case: str, athena: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["query", "--target", "athena", "--sql", ATHENA_REFUSED[case]]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and err.startswith("taglake query: "), err
+    assert athena == [], "sent to Athena"
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "select count(*) from dim_customers",
+        'select count(*) from "awsdatacatalog"."taglake_marts"."dim_customers"',
+        "select * from taglake_reference.tag_catalog",
+        "with t as (select * from taglake_marts.fct_customer_tags) select tag_code, count(*) from t group by 1",
+        "select c.city from taglake_marts.dim_customers c join taglake_reference.tag_catalog t on true",
+        "select x from unnest(array[1, 2]) as u(x)",
+    ],
+)
+def test_athena_sql_over_the_marts_and_reference_is_sent(sql: str, athena: list[str]) -> None:
+    assert cli.main(["query", "--target", "athena", "--sql", sql]) == 0
+    assert athena == [sql]
+
+
+def test_ad_hoc_refs_resolve_to_the_athena_marts_and_reference_without_dbt(athena: list[str]) -> None:
+    sql = "select * from {{ ref('customer_tag_profile') }} join {{ ref('tag_catalog') }} on true"
+    assert cli.main(["query", "--target", "athena", "--sql", sql]) == 0
+    assert athena == [
+        'select * from "awsdatacatalog"."taglake_marts"."customer_tag_profile_v1" join '
+        '"awsdatacatalog"."taglake_reference"."tag_catalog" on true'
+    ]

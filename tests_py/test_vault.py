@@ -7,8 +7,10 @@ import subprocess
 import duckdb
 import pytest
 
-from taglake.dbt import dbt_executable, prepare_local, run_dbt
+from taglake import cli
+from taglake.dbt import dbt_executable, prepare_local
 from taglake.national_id import is_valid
+from taglake.privacy.system_identity import ENV as SYSTEM_IDENTITY
 from taglake.project import Project
 from taglake.scan import scan
 
@@ -40,19 +42,27 @@ def test_the_default_target_cannot_build_the_vault(built_project: Project) -> No
 
 
 def test_the_system_target_builds_the_vault_and_only_it_reidentifies(
-    built_project: Project, tmp_path, monkeypatch: pytest.MonkeyPatch
+    built_project: Project, tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     system_db = tmp_path / "taglake_system.duckdb"
-    env_project = Project(
-        root=built_project.root,
-        lake_dir=built_project.lake_dir,
-        duckdb_path=built_project.duckdb_path,
-        target_path=tmp_path / "target",
-        log_path=tmp_path / "logs",
-        key_file=built_project.key_file,
-    )
+    for name, value in built_project.dbt_env().items():
+        if name.startswith("TAGLAKE_"):
+            monkeypatch.setenv(name, value)
+    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "target"))
+    monkeypatch.setenv("DBT_LOG_PATH", str(tmp_path / "logs"))
     monkeypatch.setenv("TAGLAKE_SYSTEM_DUCKDB_PATH", str(system_db))
-    run_dbt(env_project, ["build", "--select", "vault_customer_identities"], target="local_system")
+    for name in ("TAGLAKE_TARGET", "DBT_TARGET", SYSTEM_IDENTITY):
+        monkeypatch.delenv(name, raising=False)
+    build_vault = ["build", "--target", "local_system", "--", "--select", "vault_customer_identities"]
+    # A target name is not the system identity: refused, nothing built.
+    assert cli.main(build_vault) == 2
+    assert "system identity" in capsys.readouterr().err
+    assert not system_db.exists()
+    # The explicit act of the system identity: the credential file, then the variable naming it.
+    identity = tmp_path / "secrets" / "system_identity.json"
+    assert cli.main(["system-identity", "init", "--file", str(identity)]) == 0
+    monkeypatch.setenv(SYSTEM_IDENTITY, str(identity))
+    assert cli.main(build_vault) == 0
     with duckdb.connect(str(system_db), read_only=True) as con:
         con.execute(f"attach '{built_project.duckdb_path}' as masked (read_only)")
         joined = con.sql(

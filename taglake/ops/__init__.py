@@ -1,0 +1,1 @@
+"""Operating the lake: what users run against a build (queries, the dbt passthrough)."""
