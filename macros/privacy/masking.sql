@@ -140,6 +140,8 @@
 {% macro quarantine_kept(expr, keys='masking_keys') -%}
     (case
         when {{ expr }} is null then ''
+        {#- The markers content_quarantine_value puts in place of a value it withholds. -#}
+        when {{ expr }} in ('[invalid_code]', '[wrong_type]', '[undeclared]', '[redacted]') then {{ expr }}
         when {{ regex_matches(expr, '[^ -~]') }} then {{ quarantine_hashed(expr, 'text', keys) }}
         when substr(ltrim({{ expr }}), 1, 1) in ('{', '[') then {{ quarantine_hashed(expr, 'json', keys) }}
         else {{ pii_text_redacted(expr) }}
