@@ -12,7 +12,7 @@ import pytest
 
 from taglake.cli import main
 from taglake.generate import generate_lake
-from taglake.keys import ensure_key
+from taglake.keys import init_key
 from taglake.scan import EXIT_CLEAN, EXIT_HITS, EXIT_NOTHING_SCANNED
 
 pytestmark = pytest.mark.redteam
@@ -35,7 +35,7 @@ def place(tmp_path: Path) -> dict[str, Path]:
     folder.mkdir()
     (folder / "run_results.json").write_text('{"results": []}\n', encoding="utf-8")
     key = tmp_path / "secrets" / "masking_keys.csv"
-    ensure_key(key)
+    init_key(key)
     return {"db": db, "folder": folder, "key": key}
 
 

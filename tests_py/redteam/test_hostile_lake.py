@@ -92,10 +92,11 @@ def test_a_hostile_lake_leaks_nothing_anywhere(hostile_build: HostileBuild) -> N
     assert _leaks(hostile_build) == []
 
 
-def test_a_hostile_lake_is_built_or_refused_with_a_clear_error(hostile_build: HostileBuild) -> None:
+def test_a_well_formed_hostile_lake_is_built_not_refused(hostile_build: HostileBuild) -> None:
+    # Hostile values in well-formed records are quarantined or withheld row by row: no source can stop the build
+    # by planting a value, and the build reports no traceback.
     assert "Traceback" not in hostile_build.console
-    if hostile_build.returncode != 0:
-        assert "error" in hostile_build.console.lower()
+    assert hostile_build.returncode == 0, hostile_build.console[-3000:]
 
 
 @pytest.mark.parametrize("variant", [break_csv_quote, ragged_csv_rows], ids=["broken-csv-quote", "ragged-csv-rows"])
