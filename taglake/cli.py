@@ -521,10 +521,13 @@ def _is_local(target: str | None) -> bool:
 
 
 def preflight(project: Project, target: str | None) -> None:
-    """The pre-flight check of the local lake before a local build (LakeCheckError on any problem)."""
+    """Before a local build: the key first (KeyFileError / KeyStateError: nothing is read without a sound key),
+    then the pre-flight check of the local lake (LakeCheckError on any problem)."""
+    from taglake.dbt import prepare_local
     from taglake.lake.preflight import require_clean_lake
 
     if _is_local(target):
+        prepare_local(project, target, ["build"])
         require_clean_lake(project.lake_dir, project_dir=project.root)
 
 

@@ -78,10 +78,17 @@
 {% endmacro %}
 
 
+{#- dbt commands that read no data and build nothing: the key hooks do nothing there (an offline compile for
+    Athena or Redshift has no connection to check a key with; taglake.dbt.KEYLESS_COMMANDS is the CLI's list). -#}
+{% macro key_free_commands() %}
+    {{- return(['compile', 'parse', 'list', 'ls', 'debug', 'deps', 'clean']) -}}
+{% endmacro %}
+
+
 {#- on-run-start (dbt_project.yml): stop the run, before any node, when the key is missing or malformed, or is not
     the key the existing tables were built with (key_state). The one way to change keys is the rotation. -#}
 {% macro check_masking_key() %}
-    {%- if not execute -%}
+    {%- if not execute or flags.WHICH in key_free_commands() -%}
         {{- return('') -}}
     {%- endif -%}
     {%- set location = masking_key_location() -%}
@@ -138,7 +145,7 @@
 {#- on-run-end (dbt_project.yml): record which key built the database, when nothing is recorded yet. It never
     overwrites a record of another key (a refused run must not adopt its key); only the rotation changes it. -#}
 {% macro record_masking_key() %}
-    {%- if not execute or masking_key_file_problem() -%}
+    {%- if not execute or flags.WHICH in key_free_commands() or masking_key_file_problem() -%}
         {{- return('') -}}
     {%- endif -%}
     {%- set rows, well_formed, version = masking_key_shape() -%}

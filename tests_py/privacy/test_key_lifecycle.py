@@ -103,7 +103,7 @@ def test_nothing_but_keys_init_makes_a_key(tmp_path: Path) -> None:
     result = _taglake(["build"], project.dbt_env())
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        f"taglake: no masking key at {project.key_file}: make one with `taglake keys init` (once per checkout; "
+        f"taglake build: no masking key at {project.key_file}: make one with `taglake keys init` (once per checkout; "
         "docs/privacy.md)"
     ]
     assert not project.key_file.exists() and not project.key_file.parent.exists()
