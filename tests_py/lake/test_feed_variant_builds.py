@@ -14,6 +14,7 @@ import pytest
 
 from taglake.dbt import DbtError, build
 from taglake.generate import generate_lake
+from taglake.keys import init_key
 from taglake.lake import feed_variants as fv
 from taglake.project import Project
 
@@ -42,6 +43,7 @@ def _query(project: Project, sql: str) -> list[tuple]:
 def loadable_variants_build(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     project = _project(tmp_path_factory.mktemp("feed_variants"))
     generate_lake(project.lake_dir, progress=False, **LAKE)
+    init_key(project.key_file)  # `taglake keys init`: nothing else makes a key
     lake = project.lake_dir
     # One day of crm.customers alone in CRLF with a BOM (the others stay LF): a Windows export landing one day.
     one_day = fv.table_files(lake, fv.source_tables()["crm.customers"])[-1][1]
@@ -101,6 +103,7 @@ def test_an_empty_extract_of_a_daily_feed_fails_the_build_naming_the_table_and_d
 ) -> None:
     project = _project(tmp_path_factory.mktemp("empty_extract"))
     generate_lake(project.lake_dir, progress=False, **LAKE)
+    init_key(project.key_file)  # `taglake keys init`: nothing else makes a key
     day = date(2026, 10, 29)
     fv.empty_extract(project.lake_dir, "cards.transactions", day)
     with pytest.raises(DbtError):
