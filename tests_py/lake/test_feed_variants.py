@@ -16,6 +16,7 @@ import pytest
 
 from taglake.cli import main
 from taglake.generate import generate_lake
+from taglake.keys import init_key
 from taglake.lake import feed_variants as fv
 from taglake.lake.preflight import check_lake
 from taglake.sources import source_tables
@@ -171,6 +172,7 @@ def test_build_stops_before_dbt_on_a_bad_lake(lake: Path, tmp_path: Path, monkey
     monkeypatch.setenv("TAGLAKE_DUCKDB_PATH", str(tmp_path / "taglake.duckdb"))
     monkeypatch.setenv("TAGLAKE_KEY_FILE", str(tmp_path / "secrets" / "masking_keys.csv"))
     monkeypatch.delenv("TAGLAKE_TARGET", raising=False)
+    init_key(tmp_path / "secrets" / "masking_keys.csv")  # the key is checked first; this test is about the lake
     assert main(["build"]) == 1
     err = capsys.readouterr().err
     assert "month=13" in err and "not a calendar date" in err and "Traceback" not in err
