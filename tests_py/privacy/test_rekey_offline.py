@@ -154,7 +154,12 @@ def test_the_rekey_run_operation_rewrites_every_token_of_a_build(built_project: 
             )
         con.execute(f"create table main.token_map as {plan.map_sql}")
         old_tokens = {t for (t,) in con.execute("select old_token from main.token_map").fetchall()}
+    from taglake import cli
+
+    identity = tmp_path / "identity" / "system_identity.json"  # the system account's explicit act
+    assert cli.main(["system-identity", "init", "--file", str(identity)]) == 0
     env = built_project.dbt_env("local_system")
+    env["TAGLAKE_SYSTEM_IDENTITY"] = str(identity)
     env["TAGLAKE_SYSTEM_DUCKDB_PATH"] = str(db)
     env["DBT_TARGET_PATH"], env["DBT_LOG_PATH"] = str(tmp_path / "target"), str(tmp_path / "logs")
     result = subprocess.run(

@@ -114,7 +114,6 @@ def test_nothing_to_scan_is_refused_with_one_line_and_its_own_exit_code(
 
 
 def test_the_help_documents_the_refusal_exit_code(capsys) -> None:
-    with pytest.raises(SystemExit):
-        main(["scan-pii", "--help"])
+    assert main(["scan-pii", "--help"]) == 0  # main() ends every exit itself, --help included
     text = " ".join(capsys.readouterr().out.split())
     assert "2 nothing scanned" in text and "never reported clean" in text
