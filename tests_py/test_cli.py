@@ -43,7 +43,7 @@ def test_generate_help_documents_the_sizes() -> None:
 def test_generate_refuses_bad_parameters_with_a_clear_error(tmp_path: Path) -> None:
     result = _taglake(["generate", "--out", str(tmp_path / "lake"), "--defect-rate", "0.9", "--no-progress"])
     assert result.returncode == 1
-    assert result.stderr.startswith("taglake: ")
+    assert result.stderr.startswith("taglake generate: ")
     assert "defect" in result.stderr
     assert not (tmp_path / "lake" / "raw").exists()
 
