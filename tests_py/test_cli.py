@@ -131,7 +131,7 @@ BAD_INPUTS = {
     "unknown verify target": (["verify", "--target", PLANTED], 2),
     "unknown keys action": (["keys", PLANTED], 2),
     "a value as --rows": (["bench", "masking", "--rows", PLANTED], 2),
-    "missing scan database": (["scan-pii", "--db", f"/nonexistent/{PLANTED}.duckdb"], 1),
+    "missing scan database": (["scan-pii", "--db", f"/nonexistent/{PLANTED}.duckdb"], 2),  # nothing scanned
     "malformed --database": (["catalog", "--bucket", "b", "--database", PLANTED, "--dry-run"], 1),
 }
 
