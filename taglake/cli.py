@@ -236,7 +236,8 @@ so it is never in SQL text, logs or artifacts, and no taglake command ever print
           never replaces a key (--if-missing: check and keep an existing one).
   status  the key's version and fingerprint, checked (never the key itself), and the version each local build
           records in its key_state table.
-  rotate  the system account's rotation that keeps history (--as-system): a new key (version + 1); every token
+  rotate  the system account's rotation that keeps history (--as-system, and the system identity:
+          TAGLAKE_SYSTEM_IDENTITY as for local_system, else refused): a new key (version + 1); every token
           in every table of the local builds (snapshots, incremental facts, base models, history marts) is
           re-keyed in one DuckDB transaction per build, through a map from each raw clear value's old token to
           its new one; key_state records the new key; only then does the new key replace the old key file
@@ -297,7 +298,8 @@ def _add_keys(sub: argparse._SubParsersAction) -> None:
     rotate.add_argument(
         "--as-system",
         action="store_true",
-        help="required: the explicit act of the system account (the rotation reads the raw lake's clear values)",
+        help="required: the explicit act of the system account (the rotation reads the raw lake's clear values); "
+        "TAGLAKE_SYSTEM_IDENTITY must name the system identity too (taglake system-identity init)",
     )
     rotate.add_argument(
         "--db",
@@ -435,10 +437,11 @@ def _add_query(sub: argparse._SubParsersAction) -> None:
         "query",
         help="run an analysis or ad hoc SQL on a target; print a table or write CSV",
         description="Run analyses/NAME.sql (compiled by dbt for the target) or one ad hoc read-only query (--sql, "
-        "--file; its only Jinja may be {{ ref('<mart or reference model>') }}) against a target. Outside the system "
-        "targets only the marts and reference relations are reachable: locally the query runs on a locked, "
-        "read-only copy of them beside the build (no files, URLs, extensions, ATTACH, COPY or SET); on Athena it "
-        "must be one query over <schema>_marts and <schema>_reference, run in the workgroup, which also prints the "
+        "--file; its only Jinja may be {{ ref('<mart, reference seed or snapshot>') }}) against a target. Outside the "
+        "system targets only the consumption relations (marts, reference seeds, snapshots: vars access in "
+        "dbt_project.yml) are reachable: locally the query runs on a locked, read-only copy of them beside the "
+        "build (no files, URLs, extensions, ATTACH, COPY or SET); on Athena it must be one query over "
+        "<schema>_marts, <schema>_reference and <schema>_snapshots, run in the workgroup, which also prints the "
         "data scanned and its cost. SQL that names the vault runs only on the system account's targets (*_system), "
         "which need the system identity (TAGLAKE_SYSTEM_IDENTITY). See docs/privacy.md.",
     )
@@ -452,7 +455,7 @@ def _add_query(sub: argparse._SubParsersAction) -> None:
         "--db",
         type=Path,
         default=None,
-        help="local targets: the DuckDB build whose marts and reference relations are read",
+        help="local targets: the DuckDB build whose consumption relations are read",
     )
     p.add_argument("--workgroup", default=None, help="Athena workgroup (default: TAGLAKE_ATHENA_WORK_GROUP)")
     p.add_argument(

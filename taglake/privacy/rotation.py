@@ -1,4 +1,5 @@
-"""Key rotation that keeps history, on the local DuckDB builds: `taglake keys rotate --as-system`.
+"""Key rotation that keeps history, on the local DuckDB builds: `taglake keys rotate --as-system`, run with the
+system identity (TAGLAKE_SYSTEM_IDENTITY, checked as for `local_system`: taglake.privacy.system_identity).
 
 Every token in every table of the build is rewritten from the old key's token of a clear value to the new key's
 token of the same value, so snapshots, incremental facts and history marts stay one chain per customer:
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,7 @@ import duckdb
 from taglake.dbt import compile_inline, local_database
 from taglake.keys import KeyFileError, MaskingKey, check_key_file, read_key, write_key
 from taglake.privacy.key_state import KeyState, read_key_state
+from taglake.privacy.system_identity import require_local_system_act
 from taglake.project import Project
 
 VERSION_COLUMN = "masking_key_version"
@@ -223,15 +225,19 @@ def rotate(
     *,
     as_system: bool,
     databases: Sequence[Path] | None = None,
+    environ: Mapping[str, str] | None = None,
     execute: Callable[[duckdb.DuckDBPyConnection, str, Sequence[object]], int] = _execute,
 ) -> RotationResult:
-    """Rotate the local masking key and re-key every local build (default: those that exist). `as_system`: the
-    explicit act of the system account, which alone may read the raw lake's clear values; refused without it."""
+    """Rotate the local masking key and re-key every local build (default: those that exist). Only the system
+    account may, since it reads the raw lake's clear values: `as_system` is its explicit act, and the system
+    identity (TAGLAKE_SYSTEM_IDENTITY in `environ`, default the process's) must check out as for `local_system`;
+    refused otherwise, before the key file or any database is read."""
     if not as_system:
         raise RotationError(
             "key rotation reads the raw lake's clear values: only the system account runs it, as an explicit act "
             "(`taglake keys rotate --as-system`, docs/privacy.md)"
         )
+    require_local_system_act("key rotation", environ=environ)
     key_file = project.key_file
     old = check_key_file(key_file)
     pending = pending_key_file(key_file)

@@ -90,34 +90,35 @@ def create_identity_file(path: Path) -> SystemIdentity:
     return identity
 
 
-def _refuse(reason: str) -> SystemIdentityRefused:
+def _refuse(reason: str, needs: str = "system targets need") -> SystemIdentityRefused:
     return SystemIdentityRefused(
-        f"system targets need the system identity: {reason} (docs/privacy.md, `taglake system-identity init`)"
+        f"{needs} the system identity: {reason} (docs/privacy.md, `taglake system-identity init`)"
     )
 
 
-def check_identity_file(value: str | None) -> SystemIdentity:
+def check_identity_file(value: str | None, *, needs: str = "system targets need") -> SystemIdentity:
     """The identity in the file `value` names, after checking it exists, is a regular file owned by this user with
-    mode 0600 (no group or other bits), and holds this format naming this user."""
+    mode 0600 (no group or other bits), and holds this format naming this user. `needs` starts the refusal: who
+    asked for the identity."""
     if not value:
-        raise _refuse(f"{ENV} is not set")
+        raise _refuse(f"{ENV} is not set", needs)
     path = Path(value)
     try:
         info = path.lstat()
     except OSError:
-        raise _refuse(f"the file {ENV} names does not exist or cannot be read") from None
+        raise _refuse(f"the file {ENV} names does not exist or cannot be read", needs) from None
     if stat.S_ISLNK(info.st_mode) or not stat.S_ISREG(info.st_mode):
-        raise _refuse(f"the file {ENV} names is not a regular file (links are refused)")
+        raise _refuse(f"the file {ENV} names is not a regular file (links are refused)", needs)
     if info.st_uid != os.getuid():
-        raise _refuse(f"the file {ENV} names is not owned by the user running this command")
+        raise _refuse(f"the file {ENV} names is not owned by the user running this command", needs)
     if info.st_mode & 0o077:
-        raise _refuse(f"the file {ENV} names is readable or writable by others: chmod 600 it")
+        raise _refuse(f"the file {ENV} names is readable or writable by others: chmod 600 it", needs)
     if info.st_size > MAX_BYTES:
-        raise _refuse(f"the file {ENV} names is not a system identity file")
+        raise _refuse(f"the file {ENV} names is not a system identity file", needs)
     try:
         body: Any = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
-        raise _refuse(f"the file {ENV} names is not a system identity file") from None
+        raise _refuse(f"the file {ENV} names is not a system identity file", needs) from None
     if (
         not isinstance(body, dict)
         or body.get("kind") != KIND
@@ -126,9 +127,9 @@ def check_identity_file(value: str | None) -> SystemIdentity:
         or not re.fullmatch(r"[0-9a-f]{32}", body["identity_id"])
         or not isinstance(body.get("principal"), str)
     ):
-        raise _refuse(f"the file {ENV} names is not a system identity file")
+        raise _refuse(f"the file {ENV} names is not a system identity file", needs)
     if body.get("uid") != os.getuid():
-        raise _refuse(f"the file {ENV} names was made for another user")
+        raise _refuse(f"the file {ENV} names was made for another user", needs)
     return SystemIdentity(principal=body["principal"], identity_id=body["identity_id"])
 
 
@@ -143,6 +144,13 @@ def check_aws_identity(value: str | None, caller_arn: Callable[[], str]) -> Syst
     if session is None or session.groups() != role.groups():
         raise _refuse("the AWS session running this command is not the system role's")
     return SystemIdentity(principal=value, identity_id=session.group(0).rsplit("/", 1)[1])
+
+
+def require_local_system_act(act: str, *, environ: Mapping[str, str] | None = None) -> SystemIdentity:
+    """The local system identity for an act of the system account that runs on no dbt target (`act`, e.g. the key
+    rotation): the same check as `local_system`'s (check_identity_file), refused in one line naming the act."""
+    env = os.environ if environ is None else environ
+    return check_identity_file(env.get(ENV), needs=f"{act} needs")
 
 
 def _sts_caller_arn() -> str:

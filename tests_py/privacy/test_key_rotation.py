@@ -24,7 +24,7 @@ from project_copy import dbt
 from taglake.daily import run_daily
 from taglake.generate import append_days
 from taglake.keys import MaskingKey, read_key, write_key
-from taglake.privacy import rotation
+from taglake.privacy import rotation, system_identity
 from taglake.privacy.key_state import recorded_key_state
 from taglake.project import Project
 from taglake.scan_canaries import collect_canaries
@@ -51,11 +51,20 @@ def _copy_build(built: Project, work: Path) -> Project:
     return project
 
 
-def _taglake(args: list[str], project: Project) -> subprocess.CompletedProcess[str]:
+def _identity(work: Path) -> dict[str, str]:
+    """TAGLAKE_SYSTEM_IDENTITY naming a system identity made the documented way (`taglake system-identity init`)."""
+    path = work / "identity" / "system_identity.json"
+    system_identity.create_identity_file(path)
+    return {system_identity.ENV: str(path)}
+
+
+def _taglake(args: list[str], project: Project, **extra: str) -> subprocess.CompletedProcess[str]:
+    """`taglake ARGS` on `project`, with no system identity but the one `extra` gives."""
+    env = {k: v for k, v in project.dbt_env().items() if k != system_identity.ENV}
     return subprocess.run(
         [sys.executable, "-m", "taglake", *args],
         cwd=project.root,
-        env=project.dbt_env(),
+        env={**env, **extra},
         capture_output=True,
         text=True,
         check=False,
@@ -101,7 +110,7 @@ def rotated(built_project: Project, tmp_path_factory: pytest.TempPathFactory) ->
     before = {s: _history(project.duckdb_path, s) for s in SNAPSHOTS}
     facts_before = {f: _query(project.duckdb_path, f"select count(*) from taglake_marts.{f}")[0][0] for f in FACTS}
 
-    result = _taglake(["keys", "rotate", "--as-system"], project)
+    result = _taglake(["keys", "rotate", "--as-system"], project, **_identity(project.lake_dir.parent))
     assert result.returncode == 0, result.stderr
     new_key = read_key(project.key_file)
 
@@ -212,15 +221,16 @@ def test_a_rotation_that_fails_part_way_leaves_the_old_key_and_the_old_tables(
     untouched = tmp_path / "untouched.duckdb"
     copy_db(project.duckdb_path, untouched)
     key_before = project.key_file.read_bytes()
+    identity = _identity(tmp_path)
     with pytest.raises(Injected):
-        rotation.rotate(project, as_system=True, execute=_failing_after(12))
+        rotation.rotate(project, as_system=True, environ=identity, execute=_failing_after(12))
     assert project.key_file.read_bytes() == key_before
     assert not rotation.pending_key_file(project.key_file).exists()
     assert differing_tables(untouched, project.duckdb_path) == {}
     state = recorded_key_state(project.duckdb_path)
     assert state is not None and state.key_fingerprint == read_key(project.key_file).fingerprint()
     # and the rotation still works afterwards
-    result = rotation.rotate(project, as_system=True)
+    result = rotation.rotate(project, as_system=True, environ=identity)
     assert result.new_version == 2 and sum(result.rewritten.values()) > 0
 
 
@@ -234,9 +244,10 @@ def test_a_rotation_cut_off_before_the_key_swap_is_refused_by_builds_and_finishe
     def crash(*_: object) -> None:
         raise Injected("the process died between the commit and the key swap")
 
+    identity = _identity(tmp_path)
     monkeypatch.setattr(rotation.os, "replace", crash)
     with pytest.raises(Injected):
-        rotation.rotate(project, as_system=True)
+        rotation.rotate(project, as_system=True, environ=identity)
     monkeypatch.undo()
     pending = rotation.pending_key_file(project.key_file)
     assert pending.exists() and read_key(project.key_file) == old
@@ -244,13 +255,40 @@ def test_a_rotation_cut_off_before_the_key_swap_is_refused_by_builds_and_finishe
     refused = _taglake(["build"], project)
     assert refused.returncode == 1 and "built with masking key version 2" in refused.stderr
     # the rerun finishes the same rotation (the pending key), without re-keying twice
-    finished = rotation.rotate(project, as_system=True)
+    finished = rotation.rotate(project, as_system=True, environ=identity)
     assert finished.resumed and finished.new_version == 2 and not pending.exists()
     assert read_key(project.key_file).fingerprint() == recorded_key_state(project.duckdb_path).key_fingerprint
 
 
 def test_the_rotation_needs_the_explicit_act_of_the_system_account(built_project: Project, tmp_path: Path) -> None:
     project = _copy_build(built_project, tmp_path / "work")
-    result = _taglake(["keys", "rotate"], project)
+    result = _taglake(["keys", "rotate"], project, **_identity(tmp_path))  # the identity alone is not the act
     assert result.returncode == 1 and "--as-system" in result.stderr
     assert read_key(project.key_file) == read_key(built_project.key_file)
+
+
+@pytest.mark.redteam
+@pytest.mark.parametrize("identity", ["unset", "readable by others", "a folder"])
+def test_the_rotation_without_the_system_identity_refuses_and_changes_nothing(
+    identity: str, built_project: Project, tmp_path: Path
+) -> None:
+    project = _copy_build(built_project, tmp_path / "work")
+    untouched = tmp_path / "untouched.duckdb"
+    copy_db(project.duckdb_path, untouched)
+    key_before = project.key_file.read_bytes()
+    extra: dict[str, str] = {}
+    if identity == "readable by others":
+        extra = _identity(tmp_path)
+        Path(extra[system_identity.ENV]).chmod(0o644)
+    elif identity == "a folder":
+        extra = {system_identity.ENV: str(tmp_path)}
+    result = _taglake(["keys", "rotate", "--as-system"], project, **extra)
+    assert result.returncode == 2, result.stdout[-1500:] + result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert system_identity.ENV in lines[0] and "taglake system-identity init" in lines[0], lines[0]
+    assert project.key_file.read_bytes() == key_before
+    assert not rotation.pending_key_file(project.key_file).exists()
+    assert differing_tables(untouched, project.duckdb_path) == {}
+    key = read_key(project.key_file)
+    assert key.k_inner not in result.stdout + result.stderr and key.k_outer not in result.stdout + result.stderr
