@@ -7,8 +7,9 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from taglake.keys import check_key_file
 from taglake.privacy.key_state import check_build_key
@@ -104,24 +105,32 @@ def build(project: Project, *, target: str | None = None, extra: Sequence[str] =
     run_dbt(project, ["build", *extra], target=target)
 
 
+def compile_inline_offline(
+    project: Project,
+    sql: str,
+    *,
+    env: Mapping[str, str],
+    dbt_vars: Mapping[str, Any] | None = None,
+    what: str = "dbt compile --inline",
+) -> str:
+    """The one builder of `dbt compile --inline`: compile a Jinja-SQL snippet without touching any database (no
+    cache, no introspection), in `env` (a target's environment, or taglake.offline's with every endpoint closed),
+    with `dbt_vars` passed as --vars; returns the SQL the target's adapter would run. DbtError, with dbt's output,
+    naming `what` on failure."""
+    cmd = [dbt_executable(), "--quiet", "--no-populate-cache", "compile", "--no-introspect", "--output", "json"]
+    if dbt_vars:
+        cmd += ["--vars", json.dumps(dict(dbt_vars))]
+    cmd += ["--inline", sql]
+    result = subprocess.run(cmd, cwd=project.root, env=dict(env), capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise DbtError(f"{what} failed:\n{result.stdout}{result.stderr}")
+    return str(json.loads(result.stdout)["compiled"])
+
+
 def compile_inline(project: Project, sql: str, *, target: str | None = None) -> str:
     """Compile a Jinja-SQL snippet for a target without touching its database (no cache, no introspection), so
     the AWS targets compile offline; returns the SQL the target's adapter would run."""
-    cmd = [
-        dbt_executable(),
-        "--quiet",
-        "--no-populate-cache",
-        "compile",
-        "--no-introspect",
-        "--output",
-        "json",
-        "--inline",
-        sql,
-    ]
     prepare_local(project, target, ["compile"])
-    result = subprocess.run(
-        cmd, cwd=project.root, env=project.dbt_env(target), capture_output=True, text=True, check=False
+    return compile_inline_offline(
+        project, sql, env=project.dbt_env(target), what=f"dbt compile --inline for target {target or 'local'}"
     )
-    if result.returncode != 0:
-        raise DbtError(f"dbt compile --inline failed for target {target or 'local'}:\n{result.stdout}{result.stderr}")
-    return json.loads(result.stdout)["compiled"]

@@ -1,10 +1,15 @@
 """A private copy of the dbt project, with its own lake, database, artifacts and key, free to be broken; and `dbt`,
 which runs dbt in a project and hands back what it printed. The copy's key is made explicitly (`init_key`, what
-`taglake keys init` runs): nothing makes a key on its own."""
+`taglake keys init` runs): nothing makes a key on its own.
+
+For tests of the command line that need no copy: `scratch_project` (the checkout with its lake, database, artifacts
+and key file elsewhere), `scratch_env` (the environment `taglake` runs with on it) and `taglake` (the command as a
+child process)."""
 
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 from taglake.core.scratch import copy_project_files
@@ -34,6 +39,43 @@ def dbt(project: Project, *args: str, env: dict[str, str] | None = None) -> subp
         [dbt_executable(), *args],
         cwd=project.root,
         env=env or project.dbt_env("local"),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def scratch_project(work: Path) -> Project:
+    """The checkout's project (not copied) with its lake, database, artifacts and key file under `work`; no key is
+    made (tests that need one call `init_key` or `taglake keys init`)."""
+    return Project.locate(
+        lake_dir=work / "lake",
+        duckdb_path=work / "build" / "t.duckdb",
+        artifacts_dir=work / "artifacts",
+        key_file=work / "secrets" / "keys.csv",
+    )
+
+
+# Variables of the developer's shell that would change what a test of the command line sees.
+AMBIENT = ("DBT_TARGET", "TAGLAKE_TARGET", "TAGLAKE_SYSTEM_IDENTITY", "TAGLAKE_DEBUG")
+
+
+def scratch_env(work: Path, target: str | None = None, **extra: str) -> dict[str, str]:
+    """The environment `taglake` runs with on `scratch_project(work)`: no ambient target, system identity or debug
+    switch, then `target` (TAGLAKE_TARGET) and `extra`."""
+    env = {k: v for k, v in scratch_project(work).dbt_env().items() if k not in AMBIENT}
+    if target:
+        env["TAGLAKE_TARGET"] = target
+    env.update(extra)
+    return env
+
+
+def run_taglake(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`taglake ARGS` as a child process in the checkout, output captured, never raising on failure."""
+    return subprocess.run(
+        [sys.executable, "-m", "taglake", *args],
+        cwd=Project.locate().root,
+        env=env,
         capture_output=True,
         text=True,
         check=False,

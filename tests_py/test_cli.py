@@ -5,24 +5,13 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from project_copy import run_taglake as _taglake
 
 from taglake.project import Project
-
-
-def _taglake(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "taglake", *args],
-        cwd=Project.locate().root,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
 
 
 def test_help_names_every_command() -> None:

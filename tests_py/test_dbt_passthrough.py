@@ -3,14 +3,12 @@ data or run arbitrary Jinja with the pipeline's access is refused in one line be
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from project_copy import run_taglake, scratch_env
 
 from taglake.ops.dbt_guard import DbtRefused, check_dbt_args, effective_target
-from taglake.project import Project
 
 PLANTED = "A123456789"
 
@@ -46,35 +44,11 @@ REFUSED = {
 }
 
 
-def _taglake(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "taglake", *args],
-        cwd=Project.locate().root,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-
-def _env(tmp_path: Path, target: str | None = None) -> dict[str, str]:
-    project = Project.locate(
-        lake_dir=tmp_path / "lake",
-        duckdb_path=tmp_path / "t.duckdb",
-        artifacts_dir=tmp_path / "artifacts",
-        key_file=tmp_path / "key" / "masking_keys.csv",
-    )
-    env = project.dbt_env(target)
-    for name in ("DBT_TARGET", "TAGLAKE_SYSTEM_IDENTITY", "TAGLAKE_DEBUG"):
-        env.pop(name, None)
-    return env
-
-
 @pytest.mark.redteam
 @pytest.mark.parametrize("way_in", list(REFUSED))
 def test_each_passthrough_way_in_is_refused_before_dbt_runs(way_in: str, tmp_path: Path) -> None:
     args = [a.replace("{PLANTED}", PLANTED) for a in REFUSED[way_in]]
-    result = _taglake(args, _env(tmp_path))
+    result = run_taglake(args, scratch_env(tmp_path))
     assert result.returncode == 2, (way_in, result.stdout[-2000:], result.stderr)
     assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
     assert not result.stdout
@@ -125,8 +99,8 @@ def test_nothing_is_refused_on_a_system_target(target: str) -> None:
 
 @pytest.mark.dbt
 def test_an_allowed_dbt_command_still_runs(tmp_path: Path) -> None:
-    env = _env(tmp_path)
-    assert _taglake(["keys", "init"], env).returncode == 0
-    result = _taglake(["dbt", "ls", "--select", "dim_customers", "--output", "name"], env)
+    env = scratch_env(tmp_path)
+    assert run_taglake(["keys", "init"], env).returncode == 0
+    result = run_taglake(["dbt", "ls", "--select", "dim_customers", "--output", "name"], env)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr
     assert "dim_customers" in result.stdout

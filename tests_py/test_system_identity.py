@@ -1,19 +1,20 @@
 """A system target (`*_system`) is not a name anyone can type: it needs the system identity — locally a 0600
 credential file made by `taglake system-identity init`, on AWS the system role's session — checked before anything
-runs, by `taglake query`, `taglake build` and `taglake dbt`; plain dbt fails without it too."""
+runs, by `taglake query`, `taglake build` and `taglake dbt`, and by the key rotation (`taglake keys rotate
+--as-system`); plain dbt fails without it too."""
 
 from __future__ import annotations
 
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import boto3
 import pytest
 from moto import mock_aws
 from offline_env import OFFLINE_TARGET_ENV
+from project_copy import run_taglake, scratch_env
 
 from taglake import cli
 from taglake.dbt import dbt_executable
@@ -27,32 +28,14 @@ SYSTEM_COMMANDS = {
     "dbt": ["dbt", "ls", "--target", "local_system"],
     "dbt with -t": ["dbt", "ls", "-tlocal_system"],
     "run-daily": ["run-daily", "--target", "local_system", "--no-scan"],
+    # Not a target, but the system account's act all the same: it reads the raw lake's clear values.
+    "keys rotate": ["keys", "rotate", "--as-system"],
 }
 
 
-def _taglake(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "taglake", *args],
-        cwd=Project.locate().root,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    project = Project.locate(
-        lake_dir=tmp_path / "lake",
-        duckdb_path=tmp_path / "t.duckdb",
-        artifacts_dir=tmp_path / "artifacts",
-        key_file=tmp_path / "key" / "masking_keys.csv",
-    )
-    env = {k: v for k, v in project.dbt_env().items() if k not in ("DBT_TARGET", "TAGLAKE_TARGET", "TAGLAKE_DEBUG")}
-    env.pop(system_identity.ENV, None)
-    env["TAGLAKE_SYSTEM_DUCKDB_PATH"] = str(tmp_path / "taglake_system.duckdb")
-    env.update(extra)
-    return env
+    """The scratch environment (project_copy.scratch_env) with the system build under tmp_path too."""
+    return scratch_env(tmp_path, TAGLAKE_SYSTEM_DUCKDB_PATH=str(tmp_path / "taglake_system.duckdb"), **extra)
 
 
 @pytest.fixture
@@ -118,7 +101,7 @@ BROKEN = [
 def _assert_refused(args: list[str], kind: str, identity: Path, tmp_path: Path) -> None:
     value = _broken(kind, identity, tmp_path)
     env = _env(tmp_path) if value is None else _env(tmp_path, **{system_identity.ENV: value})
-    result = _taglake(args, env)
+    result = run_taglake(args, env)
     assert result.returncode == 2, (args, kind, result.stdout[-1500:], result.stderr)
     assert len(result.stderr.splitlines()) == 1 and "system identity" in result.stderr, result.stderr
     assert not (tmp_path / "artifacts").exists() and not (tmp_path / "taglake_system.duckdb").exists(), "something ran"
@@ -142,9 +125,9 @@ def test_every_command_on_a_system_target_needs_the_identity(
 @pytest.mark.redteam
 def test_a_system_target_named_through_the_environment_is_refused_too(tmp_path: Path) -> None:
     for name in ("TAGLAKE_TARGET", "DBT_TARGET"):
-        result = _taglake(["dbt", "ls"], _env(tmp_path, **{name: "local_system"}))
+        result = run_taglake(["dbt", "ls"], _env(tmp_path, **{name: "local_system"}))
         assert result.returncode == 2 and "system identity" in result.stderr, (name, result.stderr)
-    result = _taglake(["query", "--sql", "select 1"], _env(tmp_path, TAGLAKE_TARGET="local_system"))
+    result = run_taglake(["query", "--sql", "select 1"], _env(tmp_path, TAGLAKE_TARGET="local_system"))
     assert result.returncode == 2 and "system identity" in result.stderr
 
 
@@ -153,14 +136,14 @@ def test_with_the_identity_query_and_dbt_run_on_the_system_target(identity: Path
     import duckdb
 
     env = _env(tmp_path, **{system_identity.ENV: str(identity)})
-    assert _taglake(["keys", "init"], env).returncode == 0
+    assert run_taglake(["keys", "init"], env).returncode == 0
     with duckdb.connect(env["TAGLAKE_SYSTEM_DUCKDB_PATH"]) as con:
         con.execute("create schema taglake_vault")
         con.execute("create table taglake_vault.probe as select 7 as seven")
-    result = _taglake(["query", "--target", "local_system", "--sql", "select seven from taglake_vault.probe"], env)
+    result = run_taglake(["query", "--target", "local_system", "--sql", "select seven from taglake_vault.probe"], env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[2].strip() == "7"
-    listed = _taglake(["dbt", "ls", "--target", "local_system", "--select", "tag:vault", "--output", "name"], env)
+    listed = run_taglake(["dbt", "ls", "--target", "local_system", "--select", "tag:vault", "--output", "name"], env)
     assert listed.returncode == 0, listed.stdout[-2000:] + listed.stderr
     assert "vault_customer_identities" in listed.stdout
 

@@ -6,39 +6,16 @@ material ever reaches the console, dbt's logs or its artifacts."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from project_copy import copy_project, dbt
+from project_copy import copy_project, dbt, run_taglake, scratch_env, scratch_project
 
 from taglake.dbt import prepare_local
 from taglake.keys import HEADER, KeyFileError, MaskingKey, check_key_file, init_key, read_key, write_key
 from taglake.privacy.key_state import KeyStateError, recorded_key_state
 from taglake.project import Project
-
-
-def _taglake(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "taglake", *args],
-        cwd=Project.locate().root,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-
-def _scratch(tmp_path: Path) -> Project:
-    """The checkout's project with its database, artifacts and key file under tmp_path."""
-    return Project.locate(
-        lake_dir=tmp_path / "lake",
-        duckdb_path=tmp_path / "build" / "t.duckdb",
-        artifacts_dir=tmp_path / "artifacts",
-        key_file=tmp_path / "secrets" / "keys.csv",
-    )
 
 
 def _key_text(key: MaskingKey) -> list[str]:
@@ -80,27 +57,27 @@ def test_keys_init_makes_an_owner_only_key_and_never_replaces_one(tmp_path: Path
 
 
 def test_keys_init_on_the_command_line_refuses_to_overwrite_and_prints_no_key(tmp_path: Path) -> None:
-    project = _scratch(tmp_path)
-    env = project.dbt_env()
-    first = _taglake(["keys", "init"], env)
+    project = scratch_project(tmp_path)
+    env = scratch_env(tmp_path)
+    first = run_taglake(["keys", "init"], env)
     assert first.returncode == 0, first.stderr
     key = read_key(project.key_file)
-    again = _taglake(["keys", "init"], env)
+    again = run_taglake(["keys", "init"], env)
     assert again.returncode == 1
     assert again.stderr.count("\n") == 1 and str(project.key_file) in again.stderr and "rotate" in again.stderr
     assert read_key(project.key_file) == key
-    status = _taglake(["keys", "status"], env)
+    status = run_taglake(["keys", "status"], env)
     assert status.returncode == 0 and "version 1" in status.stdout
     assert not _leaks(key, first.stdout, first.stderr, again.stdout, again.stderr, status.stdout, status.stderr)
 
 
 def test_nothing_but_keys_init_makes_a_key(tmp_path: Path) -> None:
     # Not importing the dbt runner, not preparing a build, not `taglake build`, not compiling.
-    project = _scratch(tmp_path)
+    project = scratch_project(tmp_path)
     with pytest.raises(KeyFileError, match="taglake keys init"):
         prepare_local(project, "local", ["build"])
     prepare_local(project, "local", ["compile"])  # compiling reads no key, and makes none
-    result = _taglake(["build"], project.dbt_env())
+    result = run_taglake(["build"], scratch_env(tmp_path))
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         f"taglake build: no masking key at {project.key_file}: make one with `taglake keys init` (once per checkout; "
@@ -111,7 +88,7 @@ def test_nothing_but_keys_init_makes_a_key(tmp_path: Path) -> None:
 
 def test_only_local_targets_need_the_local_key(tmp_path: Path) -> None:
     # An AWS runner has no local key file: dbt commands on an AWS target (named in the dbt args) do not ask for it
-    project = _scratch(tmp_path)
+    project = scratch_project(tmp_path)
     prepare_local(project, None, ["run-operation", "rekey_tokens", "--target", "redshift_system"])
     prepare_local(project, "athena", ["build"])
     with pytest.raises(KeyFileError):
@@ -197,9 +174,9 @@ def test_a_key_path_that_is_not_a_plain_file_is_refused(tmp_path: Path) -> None:
     [("truncated in the outer key", 0o600), ("an extra column", 0o600), ("two keys", 0o600), ("world", 0o644)],
 )
 def test_taglake_build_stops_in_one_line_on_a_bad_key_file(tmp_path: Path, case: str, mode: int) -> None:
-    project = _scratch(tmp_path)
+    project = scratch_project(tmp_path)
     _write_raw(project.key_file, BAD_CONTENT.get(case, f"{HEAD}\n{GOOD_ROW}\n"), mode)
-    result = _taglake(["build"], project.dbt_env())
+    result = run_taglake(["build"], scratch_env(tmp_path))
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and str(project.key_file) in lines[0], result.stderr

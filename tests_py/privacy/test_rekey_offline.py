@@ -17,7 +17,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
-from taglake.dbt import dbt_executable
+from taglake.dbt import compile_inline_offline, dbt_executable
 from taglake.offline import SQLGLOT_DIALECTS, offline_env
 from taglake.project import Project
 
@@ -28,23 +28,13 @@ PLAN_TARGETS = {"athena_system": "athena", "redshift_system": "redshift"}
 
 def _offline_plan(target: str, artifacts: Path, columns: dict[str, list[str]]) -> dict:
     project = Project.locate(artifacts_dir=artifacts)
-    cmd = [
-        dbt_executable(),
-        "--quiet",
-        "--no-populate-cache",
-        "compile",
-        "--no-introspect",
-        "--output",
-        "json",
-        "--inline",
+    compiled = compile_inline_offline(
+        project,
         "{{ rekey_plan_json(mapping='restricted_keys.token_map', old_keys='restricted_keys.masking_keys', "
         f"new_keys='restricted_keys.masking_keys_next', columns={json.dumps(columns)}) }}}}",
-    ]
-    result = subprocess.run(
-        cmd, cwd=project.root, env=offline_env(project, target), capture_output=True, text=True, check=False
+        env=offline_env(project, target),
     )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return json.loads(json.loads(result.stdout)["compiled"])
+    return json.loads(compiled)
 
 
 def _local_columns(built: Project) -> dict[str, list[str]]:
