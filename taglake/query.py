@@ -1,17 +1,18 @@
 """Run an analysis or ad hoc SQL against a target and show the result (`taglake query`).
 
-Only consumption relations — the marts and the reference seeds — are reachable outside the system targets, and the
-engine enforces it, not a pattern on the SQL text:
-- local targets: the SQL runs on a locked DuckDB connection to a copy of the build's `*_marts` and `*_reference`
-  relations, published beside the build by the tool itself (taglake.ops.consumption): no file, URL, extension,
+Only consumption relations — the marts, the reference seeds and the snapshots: the consumption layers of the
+access declaration, vars.access in dbt_project.yml — are reachable outside the system targets, and the engine
+enforces it, not a pattern on the SQL text:
+- local targets: the SQL runs on a locked DuckDB connection to a copy of the build's consumption relations,
+  published beside the build by the tool itself (taglake.ops.consumption): no file, URL, extension,
   ATTACH, COPY, SET or other database is reachable, whatever name the SQL builds at run time.
-- Athena: the SQL is checked as data (taglake.ops.sql_policy: one read-only query over `<schema>_marts` and
-  `<schema>_reference`), then runs in the workgroup; Lake Formation and the analysts' workgroup enforce it in AWS
+- Athena: the SQL is checked as data (taglake.ops.sql_policy: one read-only query over `<schema>_<layer>` of the
+  consumption layers), then runs in the workgroup; Lake Formation and the analysts' workgroup enforce it in AWS
   (docs/deployment.md). boto3 starts the query, polls, reads every result page and reports the data scanned and its
   cost.
-Ad hoc SQL is never compiled by dbt: its only Jinja may be `{{ ref('<mart or seed>') }}`, replaced from a fixed
-mapping. Analyses are project files (analyses/), compiled by dbt for the target; their SQL then runs under the same
-lock. SQL naming the vault is refused outside the system account's targets (`*_system`), which need the system
+Ad hoc SQL is never compiled by dbt: its only Jinja may be `{{ ref('<mart, seed or snapshot>') }}`, replaced from a
+fixed mapping. Analyses are project files (analyses/), compiled by dbt for the target; their SQL then runs under the
+same lock. SQL naming the vault is refused outside the system account's targets (`*_system`), which need the system
 identity (taglake.privacy.system_identity): see docs/privacy.md.
 """
 
@@ -360,10 +361,10 @@ def run_query(
         check_duckdb_select(sql)
         if is_system_target(target):
             return run_duckdb(build, sql)
-        return run_duckdb(publish(build), sql, catalog=build.stem)
+        return run_duckdb(publish(build, project_dir=project.root), sql, catalog=build.stem)
     if engine == "athena":
         if not is_system_target(target):
-            check_athena_sql(sql, os.environ.get("TAGLAKE_ATHENA_SCHEMA"))
+            check_athena_sql(sql, os.environ.get("TAGLAKE_ATHENA_SCHEMA"), project.root)
         settings = athena or athena_settings(target)
         return run_athena(client or athena_client(region=settings.region), sql, settings)
     raise QueryRefused("taglake query runs on local and athena targets; on Redshift use the query editor or psql")

@@ -278,7 +278,8 @@ ATHENA_REFUSED = {
     "a raw table in the catalog": 'select * from "awsdatacatalog"."RAW_CRM"."customers"',
     "staging": "select * from taglake_staging.stg_crm__customers",
     "intermediate": "select * from taglake_intermediate.int_customer_features_joined",
-    "snapshots": "select * from taglake_snapshots.snap_customer_attributes",
+    "the vault": "select * from taglake_vault.vault_customer_identities",
+    "a staging table spelt in upper case": 'select * from "TAGLAKE_STAGING"."STG_CRM__CUSTOMERS"',
     "the key table": "select * from restricted_keys.masking_keys",
     "the key table unqualified": "select * from masking_keys",
     "information_schema": "select * from information_schema.tables",
@@ -294,7 +295,7 @@ ATHENA_REFUSED = {
 
 @pytest.mark.redteam
 @pytest.mark.parametrize("case", list(ATHENA_REFUSED))
-def test_athena_sql_outside_the_marts_and_reference_is_refused_before_it_is_sent(
+def test_athena_sql_outside_the_consumption_layers_is_refused_before_it_is_sent(
     case: str, athena: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert cli.main(["query", "--target", "athena", "--sql", ATHENA_REFUSED[case]]) == 2
@@ -312,17 +313,23 @@ def test_athena_sql_outside_the_marts_and_reference_is_refused_before_it_is_sent
         "with t as (select * from taglake_marts.fct_customer_tags) select tag_code, count(*) from t group by 1",
         "select c.city from taglake_marts.dim_customers c join taglake_reference.tag_catalog t on true",
         "select x from unnest(array[1, 2]) as u(x)",
+        "select customer_token, tag_codes from taglake_snapshots.snap_customer_tags where dbt_valid_to is null",
+        'select count(*) from "awsdatacatalog"."taglake_snapshots"."snap_model_scores"',
     ],
 )
-def test_athena_sql_over_the_marts_and_reference_is_sent(sql: str, athena: list[str]) -> None:
+def test_athena_sql_over_the_consumption_layers_is_sent(sql: str, athena: list[str]) -> None:
     assert cli.main(["query", "--target", "athena", "--sql", sql]) == 0
     assert athena == [sql]
 
 
-def test_ad_hoc_refs_resolve_to_the_athena_marts_and_reference_without_dbt(athena: list[str]) -> None:
-    sql = "select * from {{ ref('customer_tag_profile') }} join {{ ref('tag_catalog') }} on true"
+def test_ad_hoc_refs_resolve_to_the_athena_consumption_layers_without_dbt(athena: list[str]) -> None:
+    sql = (
+        "select * from {{ ref('customer_tag_profile') }} join {{ ref('tag_catalog') }} on true "
+        "join {{ ref('snap_customer_tags') }} on true"
+    )
     assert cli.main(["query", "--target", "athena", "--sql", sql]) == 0
     assert athena == [
         'select * from "awsdatacatalog"."taglake_marts"."customer_tag_profile_v1" join '
-        '"awsdatacatalog"."taglake_reference"."tag_catalog" on true'
+        '"awsdatacatalog"."taglake_reference"."tag_catalog" on true join '
+        '"awsdatacatalog"."taglake_snapshots"."snap_customer_tags" on true'
     ]

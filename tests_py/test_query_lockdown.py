@@ -1,11 +1,14 @@
-"""`taglake query` outside the system targets reaches the marts and reference relations only: every way to the raw
-lake, the key file, the other layers, files, extensions or the configuration is refused — by the engine's own lock,
-not only by a check of the text — and legitimate queries and every analysis still run."""
+"""`taglake query` outside the system targets reaches the consumption relations only — those of the consumption
+layers of the access declaration (vars.access.consumption_layers: marts, reference seeds, snapshots), read from that
+declaration — every way to the raw lake, the key file, the other layers, files, extensions or the configuration is
+refused — by the engine's own lock, not only by a check of the text — and legitimate queries, snapshot queries and
+every analysis still run."""
 
 from __future__ import annotations
 
 import csv
 import dataclasses
+import json
 import shutil
 from pathlib import Path
 
@@ -13,9 +16,10 @@ import duckdb
 import pytest
 
 from taglake import cli, query
-from taglake.dbt import run_dbt
+from taglake.aws.access import load_access
+from taglake.dbt import compile_inline, run_dbt
 from taglake.keys import read_key
-from taglake.ops import consumption
+from taglake.ops import consumption, sql_policy
 from taglake.project import Project
 
 pytestmark = pytest.mark.dbt
@@ -94,7 +98,6 @@ HOSTILE_SQL = {
     "query with a built statement": "select * from query('select * from taglake_' || 'staging.stg_crm__customers')",
     "a staging relation": "select * from taglake_staging.stg_crm__customers",
     "an intermediate relation": "select * from taglake_intermediate.int_raw_rows_classified",
-    "a snapshot": "select * from taglake_snapshots.snap_customer_attributes",
     "the vault by name": "select * from taglake_vault.vault_customer_identities",
     "the vault by a built name": "select * from query_table('taglake_va' || 'ult.vault_customer_identities')",
     "a source() in Jinja": "select * from {{{{ source('crm', 'customers') }}}}",
@@ -104,6 +107,8 @@ HOSTILE_SQL = {
     "a Jinja statement": "{{% set x = 1 %}}select 1",
     "ref of a staging model": "select * from {{{{ ref('stg_crm__customers') }}}}",
     "ref of an intermediate model": "select * from {{{{ ref('int_customer_features_joined') }}}}",
+    "ref of a vault model": "select * from {{{{ ref('vault_customer_identities') }}}}",
+    "a base model": "select * from taglake_staging.base_crm__customers",
 }
 
 
@@ -187,18 +192,76 @@ def test_the_locked_connection_itself_refuses_files_extensions_attach_and_settin
     assert not (built_project.lake_dir.parent / "copied.csv").exists()
 
 
-def test_the_consumption_file_holds_only_marts_and_reference_relations(built_project: Project) -> None:
+def test_the_consumption_file_holds_exactly_the_relations_of_the_declared_consumption_layers(
+    built_project: Project,
+) -> None:
+    layers = load_access().consumption_layers
+    assert set(layers) == {"marts", "reference", "snapshots"}, "docs/privacy.md promises these three"
     published = consumption.publish(built_project.duckdb_path)
     assert published == consumption.consumption_path(built_project.duckdb_path)
     relations = consumption.consumption_relations(published)
     schemas = {schema for schema, _ in relations}
-    assert schemas == {"taglake_marts", "taglake_reference"}
+    assert schemas == {f"taglake_{layer}" for layer in layers}
     with duckdb.connect(str(built_project.duckdb_path), read_only=True) as con:
         expected = con.execute(
             "select table_schema, table_name from information_schema.tables "
-            "where table_schema in ('taglake_marts', 'taglake_reference') order by 1, 2"
+            "where table_schema in ('taglake_marts', 'taglake_reference', 'taglake_snapshots') order by 1, 2"
         ).fetchall()
     assert relations == expected
+    assert {t for s, t in relations if s == "taglake_snapshots"} == {
+        "snap_customer_tags",
+        "snap_customer_attributes",
+        "snap_model_scores",
+    }
+
+
+@pytest.mark.redteam
+def test_no_column_of_the_consumption_file_is_classified_clear(built_project: Project) -> None:
+    """The snapshots (like the marts) hold tokens, generalised values and codes: by the classification the Lake
+    Formation tags are made from (pii_column_kinds), no column the consumption file holds is `clear`."""
+    kinds = json.loads(compile_inline(built_project, "{{ tojson(pii_column_kinds()) }}", target="local"))
+    assert "clear" in kinds.values() and kinds.get("customer_token") == "tokenized"
+    published = consumption.publish(built_project.duckdb_path)
+    with duckdb.connect(str(published), read_only=True) as con:
+        columns = con.execute(
+            "select table_schema, table_name, lower(column_name) from information_schema.columns"
+        ).fetchall()
+    clear = [c for c in columns if kinds.get(c[2]) == "clear"]
+    assert not clear, clear
+    snapshot_kinds = {kinds.get(c, "none") for s, _, c in columns if s == "taglake_snapshots"}
+    assert snapshot_kinds == {"tokenized", "generalized", "none"}
+
+
+def test_the_consumption_layers_follow_the_access_declaration(built_project: Project, tmp_path: Path) -> None:
+    """Both engines' policies read the layers from vars.access.consumption_layers: take snapshots off the
+    declaration (in a copy) and the consumption file, the Athena check and ref() all drop them."""
+    narrowed = tmp_path / "project"
+    narrowed.mkdir()
+    text = (Project.locate().root / "dbt_project.yml").read_text(encoding="utf-8")
+    declared = "consumption_layers: [marts, reference, snapshots]"
+    assert text.count(declared) == 1
+    (narrowed / "dbt_project.yml").write_text(text.replace(declared, "consumption_layers: [marts, reference]"))
+    snapshot_sql = "select * from taglake_snapshots.snap_customer_tags"
+
+    build = tmp_path / "taglake.duckdb"
+    shutil.copy2(built_project.duckdb_path, build)
+    full = consumption.publish(build)
+    assert "taglake_snapshots" in {s for s, _ in consumption.consumption_relations(full)}
+    again = consumption.publish(build, project_dir=narrowed)  # the copy is current, but holds a layer taken off
+    assert {s for s, _ in consumption.consumption_relations(again)} == {"taglake_marts", "taglake_reference"}
+
+    sql_policy.check_athena_sql(snapshot_sql, "taglake")
+    with pytest.raises(sql_policy.QueryRefused):
+        sql_policy.check_athena_sql(snapshot_sql, "taglake", narrowed)
+    with pytest.raises(sql_policy.QueryRefused):
+        sql_policy.check_athena_sql(snapshot_sql, None, narrowed)
+
+    root = Project.locate().root
+    models = sql_policy.consumption_models(root)
+    assert models.layer_and_alias("snap_customer_tags", None) == ("snapshots", "snap_customer_tags")
+    narrowed_models = sql_policy.consumption_models(root, load_access(narrowed).consumption_layers)
+    with pytest.raises(sql_policy.QueryRefused):
+        narrowed_models.layer_and_alias("snap_customer_tags", None)
 
 
 def test_the_consumption_file_is_published_again_when_the_build_is_newer(
@@ -231,6 +294,25 @@ def test_a_mart_query_runs_plain_with_a_ref_a_version_and_a_seed(
         code, out, err = _run(["query", "--sql", sql], capsys)
         assert code == 0, (sql, err)
         assert out.splitlines()[2].strip() == f"{expected:,}", sql
+
+
+def test_a_snapshot_query_runs_for_the_analyst_plain_and_with_a_ref(
+    as_built: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with duckdb.connect(str(as_built.duckdb_path), read_only=True) as con:
+        counts = {
+            name: con.execute(f"select count(*) from taglake_snapshots.{name}").fetchone()[0]
+            for name in ("snap_customer_tags", "snap_customer_attributes", "snap_model_scores")
+        }
+    assert all(counts.values()), counts
+    for name, expected in counts.items():
+        for sql in (
+            f"select count(*) as n from taglake_snapshots.{name}",
+            f"select count(*) as n from {{{{ ref('{name}') }}}}",
+        ):
+            code, out, err = _run(["query", "--sql", sql], capsys)
+            assert code == 0, (sql, err)
+            assert out.splitlines()[2].strip() == f"{expected:,}", sql
 
 
 @pytest.fixture(scope="module")

@@ -126,6 +126,13 @@ def load_access(project_dir: Path | None = None) -> AccessPolicy:
     return parse_access(project_var("access", project_dir))
 
 
+def consumption_layers(project_dir: Path | None = None) -> tuple[str, ...]:
+    """The layers people and applications may read at all (`vars.access.consumption_layers`), checked: never raw,
+    keys, staging, intermediate or the vault. What `taglake query` reaches (taglake.ops.sql_policy,
+    taglake.ops.consumption) is read from here, as the grants and Lake Formation policies are."""
+    return load_access(project_dir).consumption_layers
+
+
 def compile_access_json(
     project: Project, target: str, expression: str, *, artifacts_dir: Path, extra_vars: Mapping[str, Any] | None = None
 ) -> Any:
@@ -133,30 +140,18 @@ def compile_access_json(
     `lake_formation_plan()`), compiled for an AWS target offline: no credentials, every endpoint a closed port
     (taglake.offline), nothing contacted. `extra_vars` overrides vars (a test's changed declaration)."""
     import json
-    import subprocess
     from dataclasses import replace
 
-    from taglake.dbt import DbtError, dbt_executable
+    from taglake.dbt import compile_inline_offline
     from taglake.offline import offline_env
 
     folder = artifacts_dir / target
     here = replace(project, target_path=folder / "target", log_path=folder / "logs")
-    cmd = [
-        dbt_executable(),
-        "--quiet",
-        "--no-populate-cache",
-        "compile",
-        "--no-introspect",
-        "--output",
-        "json",
-        "--vars",
-        json.dumps({**(extra_vars or {}), "offline_compile": True}),
-        "--inline",
+    compiled = compile_inline_offline(
+        here,
         "{{ tojson(" + expression + ") }}",
-    ]
-    result = subprocess.run(
-        cmd, cwd=here.root, env=offline_env(here, target), capture_output=True, text=True, check=False
+        env=offline_env(here, target),
+        dbt_vars=extra_vars,
+        what=f"offline compile of {expression} for target {target}",
     )
-    if result.returncode != 0:
-        raise DbtError(f"offline compile of {expression} failed for target {target}:\n{result.stdout}{result.stderr}")
-    return json.loads(json.loads(result.stdout)["compiled"])
+    return json.loads(compiled)

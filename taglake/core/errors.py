@@ -42,7 +42,7 @@ class Refused(TaglakeError):
 _HINTS = {
     "ParserException": "the SQL does not parse: check its syntax",
     "CatalogException": "a table, column or function it names does not exist here "
-    "(taglake query reaches only the *_marts and *_reference relations)",
+    "(taglake query reaches only the consumption relations: *_marts, *_reference, *_snapshots)",
     "BinderException": "a column or type in the SQL does not fit: check the column names and types",
     "PermissionException": "the SQL reached for a file, URL or extension, which taglake query does not allow",
     "InvalidInputException": "the engine refused the statement: one read-only query on the consumption relations",

@@ -1,27 +1,29 @@
 """The consumption database: what users may read of a local build, and the locked connection their SQL runs on.
 
-A local build holds every layer (staging, intermediate, snapshots, marts, reference) and is built from files that
-hold clear data (the raw lake, the masking key). User SQL never runs there. The tool itself copies the consumption
-relations — every table and view of the `*_marts` and `*_reference` schemas — into a DuckDB file of their own
-beside the build (`<build>.consumption.duckdb`), again whenever the build is newer, with its own fixed SQL. User SQL
-then runs on a connection that attaches that file read-only and locks DuckDB down: no file, URL or extension
-access (`enable_external_access = false`, which also stops COPY, ATTACH of files, INSTALL/LOAD, EXPORT and every
-`read_*`/`glob`), no extension autoloading or autoinstalling, no community extensions, no Python replacement scans,
-and `lock_configuration = true`, so no `SET`/`RESET` can undo any of it. What the SQL can name — even by a name it
-builds at run time (`query_table`, `query`) — is only what that file holds. See docs/privacy.md.
+A local build holds every layer (staging, intermediate, snapshots, marts, reference, vault on the system build) and
+is built from files that hold clear data (the raw lake, the masking key). User SQL never runs there. The tool itself
+copies the consumption relations — every table and view of the schemas `*_<layer>` of each consumption layer of the
+access declaration (`vars.access.consumption_layers`: marts, reference, snapshots) — into a DuckDB file of their own
+beside the build (`<build>.consumption.duckdb`), again whenever the build is newer or the declaration names other
+layers, with its own fixed SQL. User SQL then runs on a connection that attaches that file read-only and locks
+DuckDB down: no file, URL or extension access (`enable_external_access = false`, which also stops COPY, ATTACH of
+files, INSTALL/LOAD, EXPORT and every `read_*`/`glob`), no extension autoloading or autoinstalling, no community
+extensions, no Python replacement scans, and `lock_configuration = true`, so no `SET`/`RESET` can undo any of it.
+What the SQL can name — even by a name it builds at run time (`query_table`, `query`) — is only what that file
+holds. See docs/privacy.md.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 
-CONSUMPTION_SCHEMA_SUFFIXES = ("_marts", "_reference")
+from taglake.aws.access import consumption_layers
 
 # Set when the connection is made, before anything is attached.
 _STARTUP_SETTINGS: dict[str, object] = {
@@ -60,8 +62,9 @@ def consumption_path(build: Path) -> Path:
     return build.with_name(f"{build.stem}.consumption.duckdb")
 
 
-def is_consumption_schema(schema: str) -> bool:
-    return schema.lower().endswith(CONSUMPTION_SCHEMA_SUFFIXES)
+def schema_layer(schema: str, layers: Sequence[str]) -> str | None:
+    """The consumption layer a schema of the build belongs to (`<schema>_<layer>`), or None."""
+    return next((layer for layer in layers if schema.lower().endswith(f"_{layer.lower()}")), None)
 
 
 def _build_mtime_ns(build: Path) -> int:
@@ -69,22 +72,38 @@ def _build_mtime_ns(build: Path) -> int:
     return max(p.stat().st_mtime_ns for p in (build, wal) if p.exists())
 
 
-def is_current(build: Path, published: Path) -> bool:
-    """The published file exists and is at least as new as the build (and its write-ahead log)."""
-    return published.is_file() and published.stat().st_mtime_ns >= _build_mtime_ns(build)
+def is_current(build: Path, published: Path, layers: Sequence[str]) -> bool:
+    """The published file exists, is at least as new as the build (and its write-ahead log), and holds exactly the
+    consumption `layers` (a changed declaration publishes again: a layer taken off is never left readable)."""
+    if not published.is_file() or published.stat().st_mtime_ns < _build_mtime_ns(build):
+        return False
+    try:
+        held = {schema_layer(schema, layers) for schema, _ in consumption_relations(published)}
+    except duckdb.Error:  # not a readable DuckDB file: publish it again
+        return False
+    return held == set(layers)
 
 
 def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def publish(build: Path, published: Path | None = None, *, force: bool = False) -> Path:
-    """Copy every table and view of the build's consumption schemas into the consumption file, unless it is already
-    current. The copy is written under a temporary name and moved into place, so a reader never sees half of it."""
+def publish(
+    build: Path,
+    published: Path | None = None,
+    *,
+    force: bool = False,
+    project_dir: Path | None = None,
+) -> Path:
+    """Copy every table and view of the build's consumption schemas — of the consumption layers of the access
+    declaration of the project at `project_dir` (default: this checkout) — into the consumption file, unless it is
+    already current. The copy is written under a temporary name and moved into place, so a reader
+    never sees half of it."""
     published = published or consumption_path(build)
+    layers = consumption_layers(project_dir)
     if not build.is_file():
         raise FileNotFoundError(f"no local build at {build}: run `taglake build` first")
-    if not force and is_current(build, published):
+    if not force and is_current(build, published, layers):
         return published
     tmp = published.with_name(f".{published.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     source = build.stem
@@ -98,10 +117,11 @@ def publish(build: Path, published: Path | None = None, *, force: bool = False) 
                 "select table_schema, table_name from information_schema.tables where table_catalog = ? order by 1, 2",
                 [source],
             ).fetchall()
-            wanted = [(s, t) for s, t in relations if is_consumption_schema(s)]
+            wanted = [(s, t) for s, t in relations if schema_layer(s, layers)]
             if not wanted:
                 raise ConsumptionError(
-                    f"the build at {build} has no *_marts or *_reference relations: run `taglake build` first"
+                    f"the build at {build} has no relations of the consumption layers ({', '.join(layers)}): "
+                    "run `taglake build` first"
                 )
             for schema in sorted({s for s, _ in wanted}):
                 con.execute(f"create schema {_quote(_TARGET)}.{_quote(schema)}")

@@ -1,36 +1,41 @@
 """What user SQL may be: checked as data (parsed), never by running any of it.
 
-- Jinja in ad hoc SQL is not run: the only form allowed is `{{ ref('<model>') }}` (optionally `v=N`) of a
-  consumption model — a mart, or a reference seed — and it is replaced by that relation's name from a fixed mapping
-  (the model files under models/marts/ and seeds/, and the versions their YAML declares). `source()`, `run_query`,
-  `env_var`, `var`, statements and comments are refused, so nothing of the project's Jinja context is reachable.
+The consumption layers — what people may read at all — are the access declaration's
+(`vars.access.consumption_layers` in dbt_project.yml, read through taglake.aws.access, the same declaration the
+grants and Lake Formation policies are generated from): marts, reference seeds and snapshots today.
+
+- Jinja in ad hoc SQL is not run: the only form allowed is `{{ ref('<model>') }}` (optionally `v=N`) of a model of
+  a consumption layer — a mart, a reference seed, a snapshot — and it is replaced by that relation's name from a
+  fixed mapping (the files of each layer: models/<layer>/, seeds/ for reference, snapshots/ for snapshots, and the
+  versions their YAML declares). `source()`, `run_query`, `env_var`, `var`, statements and comments are refused, so
+  nothing of the project's Jinja context is reachable.
 - On DuckDB, exactly one statement, and a SELECT (DuckDB's own parser says which); the locked connection
   (taglake.ops.consumption) is what actually keeps it inside the consumption relations.
-- On Athena, exactly one read-only query (sqlglot, dialect athena), every table in `<schema>_marts` or
-  `<schema>_reference` (or unqualified: the query runs in `<schema>_marts`), no table functions, no raw, staging,
-  intermediate, snapshot, vault or key relation by any spelling. The enforcement in AWS is Lake Formation and the
-  analysts' workgroup (docs/deployment.md); this check stops a mistake before it is billed.
+- On Athena, exactly one read-only query (sqlglot, dialect athena), every table in `<schema>_<consumption layer>`
+  (or unqualified: the query runs in `<schema>_marts`), no table functions, no raw, staging, intermediate, vault or
+  key relation (nor one of any other layer that is not a consumption layer) by any spelling. The enforcement in AWS
+  is Lake Formation and the analysts' workgroup (docs/deployment.md); this check stops a mistake before it is
+  billed.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from taglake.aws.access import RESTRICTED_LAYERS, AccessPolicy, consumption_layers, load_access
 from taglake.core.errors import Refused
 
 
 class QueryRefused(Refused, ValueError):
     """The SQL may not run on this target."""
 
-
-CONSUMPTION_LAYERS = ("marts", "reference")
 
 # ---- Jinja: only {{ ref('x') }} / {{ ref('x', v=1) }} ----------------------------------------------------------
 
@@ -40,7 +45,7 @@ _REF = re.compile(
 )
 _JINJA_MARK = re.compile(r"\{\{|\{%|\{#|\}\}|%\}|#\}")
 JINJA_REFUSED = (
-    "ad hoc SQL may hold Jinja only as {{ ref('<mart or reference model>') }} (or ref('<model>', v=N)); "
+    "ad hoc SQL may hold Jinja only as {{ ref('<mart, reference seed or snapshot>') }} (or ref('<model>', v=N)); "
     "source(), run_query, env_var, var and every other Jinja are refused: name the relation instead"
 )
 
@@ -59,43 +64,69 @@ def expand_refs(sql: str, resolve: Callable[[str, int | None], str]) -> str:
 
 @dataclass(frozen=True)
 class ConsumptionModels:
-    """The models a ref() in ad hoc SQL may name: each mart (alias by version) and each reference seed."""
+    """The models a ref() in ad hoc SQL may name: those of each consumption layer (alias = name), and the versioned
+    ones (alias by version)."""
 
-    marts: frozenset[str]  # unversioned mart models (name = alias)
-    versions: dict[str, tuple[int, frozenset[int]]]  # versioned mart model → (latest version, versions)
-    seeds: frozenset[str]
+    by_layer: Mapping[str, frozenset[str]]  # consumption layer → its unversioned models, seeds or snapshots
+    versions: Mapping[str, tuple[str, int, frozenset[int]]]  # versioned model → (layer, latest version, versions)
 
     def layer_and_alias(self, name: str, version: int | None) -> tuple[str, str]:
         if name in self.versions:
-            latest, known = self.versions[name]
+            layer, latest, known = self.versions[name]
             chosen = latest if version is None else version
             if chosen not in known:
                 raise QueryRefused("a ref() asks for a version its model does not have: see the model's YAML")
-            return "marts", f"{name}_v{chosen}"
+            return layer, f"{name}_v{chosen}"
         if version is not None:
             raise QueryRefused("a ref() gives v= for a model that has no versions")
-        if name in self.marts:
-            return "marts", name
-        if name in self.seeds:
-            return "reference", name
+        for layer, names in self.by_layer.items():
+            if name in names:
+                return layer, name
         raise QueryRefused(
-            "a ref() in ad hoc SQL names a model that is not a mart or a reference seed: only those are reachable"
+            "a ref() in ad hoc SQL names a model that is not a mart, reference seed or snapshot: only the "
+            "consumption layers are reachable"
         )
 
 
-def consumption_models(root: Path) -> ConsumptionModels:
-    """Read the mapping from the project's files: models/marts/**/*.sql, their YAML's `versions`, seeds/**/*.csv."""
+_SQL_SNAPSHOT = re.compile(r"\{%-?\s*snapshot\s+([a-z_][a-z0-9_]*)")
+
+
+def _layer_models(root: Path, layer: str) -> tuple[frozenset[str], dict[str, tuple[int, frozenset[int]]]]:
+    """The models of one layer as the access declaration places them (macros/aws/access.sql `access_layer`): seeds
+    are `reference`, snapshots `snapshots`, a model the folder under models/ it is in. Names, and versions."""
+    if layer == "reference":
+        return frozenset(p.stem for p in (root / "seeds").rglob("*.csv")), {}
+    if layer == "snapshots":
+        names: set[str] = set()
+        for path in (root / "snapshots").rglob("*.yml"):
+            doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            names.update(str(s["name"]) for s in doc.get("snapshots") or [])
+        for path in (root / "snapshots").rglob("*.sql"):
+            names.update(_SQL_SNAPSHOT.findall(path.read_text(encoding="utf-8")))
+        return frozenset(names), {}
+    folder = root / "models" / layer
     versions: dict[str, tuple[int, frozenset[int]]] = {}
-    for path in sorted((root / "models" / "marts").rglob("*.yml")):
+    for path in sorted(folder.rglob("*.yml")):
         doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         for model in doc.get("models") or []:
             declared = [int(v["v"]) for v in model.get("versions") or []]
             if declared:
                 versions[model["name"]] = (int(model.get("latest_version", max(declared))), frozenset(declared))
     versioned_files = {f"{name}_v{v}" for name, (_, known) in versions.items() for v in known}
-    stems = {p.stem for p in (root / "models" / "marts").rglob("*.sql")}
-    seeds = frozenset(p.stem for p in (root / "seeds").rglob("*.csv"))
-    return ConsumptionModels(marts=frozenset(stems - versioned_files), versions=versions, seeds=seeds)
+    stems = {p.stem for p in folder.rglob("*.sql")}
+    return frozenset(stems - versioned_files), versions
+
+
+def consumption_models(root: Path, layers: Sequence[str] | None = None) -> ConsumptionModels:
+    """Read the mapping from the project's files, for the consumption layers of its access declaration (or
+    `layers`)."""
+    by_layer: dict[str, frozenset[str]] = {}
+    versions: dict[str, tuple[str, int, frozenset[int]]] = {}
+    for layer in consumption_layers(root) if layers is None else layers:
+        names, layer_versions = _layer_models(root, layer)
+        by_layer[layer] = names
+        versions.update({name: (layer, *spec) for name, spec in layer_versions.items()})
+    return ConsumptionModels(by_layer=by_layer, versions=versions)
 
 
 def _quote(identifier: str) -> str:
@@ -136,13 +167,21 @@ def check_duckdb_select(sql: str) -> None:
         )
 
 
-# ---- Athena: one read-only query over the marts and reference ------------------------------------------------------
+# ---- Athena: one read-only query over the consumption layers -------------------------------------------------------
 
 ATHENA_CATALOG = "awsdatacatalog"
-# Relations never reachable from a user query, by any spelling (compared in lower case, each name part alone).
-FORBIDDEN_ATHENA_NAME = re.compile(
-    r"^(raw_.*|.*_staging|.*_intermediate|.*_snapshots|.*_vault|restricted_keys|masking_keys|information_schema)$"
-)
+# Names never reachable from a user query whatever the declaration says: the raw zone's Glue databases, the key's,
+# the catalog's own (compared in lower case, each name part alone).
+_ALWAYS_FORBIDDEN = ("raw_.*", "restricted_keys", "masking_keys", "information_schema")
+
+
+def forbidden_athena_name(access: AccessPolicy) -> re.Pattern[str]:
+    """Every name part no user query may hold: the fixed ones, and `*_<layer>` of every restricted layer (staging,
+    intermediate, vault) and of every declared layer that is not a consumption layer."""
+    declared = set(access.layers) | set(RESTRICTED_LAYERS)
+    closed = sorted(layer for layer in declared - set(access.consumption_layers) if layer not in ("raw", "keys"))
+    names = [*_ALWAYS_FORBIDDEN, *(f".*_{re.escape(layer)}" for layer in closed)]
+    return re.compile(f"^({'|'.join(names)})$")
 
 
 @contextmanager
@@ -157,8 +196,9 @@ def _quiet_sqlglot() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def check_athena_sql(sql: str, schema: str | None) -> None:
-    """Refuse anything but one read-only query whose every table is a consumption relation (see module doc)."""
+def check_athena_sql(sql: str, schema: str | None, project_dir: Path | None = None) -> None:
+    """Refuse anything but one read-only query whose every table is a relation of a consumption layer of the access
+    declaration (of the project at `project_dir`, by default this checkout: see module doc)."""
     import sqlglot
     from sqlglot import exp
     from sqlglot.errors import SqlglotError
@@ -178,15 +218,18 @@ def check_athena_sql(sql: str, schema: str | None) -> None:
             "only one read-only query may run on Athena (select, with …, union …): no UNLOAD, CREATE TABLE AS, "
             "INSERT, MERGE, DDL or other statement"
         )
-    allowed = {f"{schema}_{layer}".lower() for layer in CONSUMPTION_LAYERS} if schema else None
+    access = load_access(project_dir)
+    layers = access.consumption_layers
+    forbidden = forbidden_athena_name(access)
+    allowed = {f"{schema}_{layer}".lower() for layer in layers} if schema else None
     for table in statement.find_all(exp.Table):
         if not isinstance(table.this, exp.Identifier):
-            raise QueryRefused("table functions are refused on Athena: read the marts and reference tables by name")
+            raise QueryRefused("table functions are refused on Athena: read the consumption tables by name")
         parts = [p.lower() for p in (table.catalog, table.db, table.name) if p]
-        if any(FORBIDDEN_ATHENA_NAME.match(p) for p in parts):
+        if any(forbidden.match(p) for p in parts):
             raise QueryRefused(
-                "the SQL names a raw, staging, intermediate, snapshot, vault or key relation: only the marts and "
-                "reference databases are reachable"
+                "the SQL names a raw, staging, intermediate, vault or key relation: only the consumption "
+                f"databases ({', '.join(layers)}) are reachable"
             )
         catalog, db = table.catalog.lower(), table.db.lower()
         if not db:
@@ -195,5 +238,7 @@ def check_athena_sql(sql: str, schema: str | None) -> None:
             raise QueryRefused(f"only the {ATHENA_CATALOG} catalog is reachable")
         if allowed is not None and db not in allowed:
             raise QueryRefused(f"every table must be in {' or '.join(sorted(allowed))} (or unqualified)")
-        if allowed is None and not db.endswith(tuple(f"_{layer}" for layer in CONSUMPTION_LAYERS)):
-            raise QueryRefused("every table must be in a *_marts or *_reference database (or unqualified)")
+        if allowed is None and not db.endswith(tuple(f"_{layer}" for layer in layers)):
+            raise QueryRefused(
+                f"every table must be in a database of a consumption layer ({', '.join(layers)}) (or unqualified)"
+            )
