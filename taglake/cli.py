@@ -14,12 +14,13 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from taglake import __version__, verify
+from taglake import __version__
 from taglake.core.errors import DEBUG_ENV, Refused, report
-from taglake.dbt import build, run_dbt
-from taglake.offline import AWS_TARGETS
-from taglake.project import Project
-from taglake.tables import format_table
+from taglake.core.project import Project
+from taglake.core.text_tables import format_table
+from taglake.privacy.dbt_runner import build, run_dbt
+from taglake.verify import suite as verify
+from taglake.verify.offline_compile import AWS_TARGETS
 
 if TYPE_CHECKING:
     from taglake.lake.preflight import LakeCheckError
@@ -523,8 +524,8 @@ def _is_local(target: str | None) -> bool:
 def preflight(project: Project, target: str | None) -> None:
     """Before a local build: the key first (KeyFileError / KeyStateError: nothing is read without a sound key),
     then the pre-flight check of the local lake (LakeCheckError on any problem)."""
-    from taglake.dbt import prepare_local
     from taglake.lake.preflight import require_clean_lake
+    from taglake.privacy.dbt_runner import prepare_local
 
     if _is_local(target):
         prepare_local(project, target, ["build"])
@@ -552,7 +553,7 @@ def _print_lake_problems(exc: LakeCheckError) -> None:
 
 
 def cmd_generate(ns: argparse.Namespace, project: Project) -> int:
-    from taglake.generate import append_days, generate_lake
+    from taglake.lake.generate import append_days, generate_lake
 
     out = (ns.out or project.lake_dir).resolve()
     if ns.append_days is not None:
@@ -586,8 +587,8 @@ def cmd_generate(ns: argparse.Namespace, project: Project) -> int:
 
 
 def cmd_run_daily(ns: argparse.Namespace, project: Project) -> int:
-    from taglake.daily import run_daily
-    from taglake.generate import append_days
+    from taglake.lake.generate import append_days
+    from taglake.ops.daily import run_daily
 
     if ns.append_day:
         manifest = append_days(project.lake_dir, progress=False)
@@ -609,9 +610,9 @@ def cmd_run_daily(ns: argparse.Namespace, project: Project) -> int:
 
 
 def cmd_demo(project: Project) -> int:
-    from taglake import local_build
-    from taglake.generate import generate_lake
-    from taglake.keys import init_key
+    from taglake.lake.generate import generate_lake
+    from taglake.ops import local_build
+    from taglake.privacy.keys import init_key
 
     if not (project.lake_dir / "manifest.json").is_file():
         print(f"generating the small lake in {project.lake_dir} …")
@@ -628,7 +629,7 @@ def cmd_demo(project: Project) -> int:
     sql = local_build.compile_analysis(project, DEMO_ANALYSIS)
     print(f"\nSample query (analyses/{DEMO_ANALYSIS}.sql):")
     print(format_table(*local_build.run_sql(project, sql)))
-    from taglake.scan import EXIT_HITS, EXIT_NOTHING_SCANNED, NothingToScan, format_report, scan
+    from taglake.privacy.scan.scanner import EXIT_HITS, EXIT_NOTHING_SCANNED, NothingToScan, format_report, scan
 
     print("\nLeak scan of the build, target/ and logs/:")
     try:
@@ -648,7 +649,7 @@ def cmd_demo(project: Project) -> int:
 def cmd_scan(ns: argparse.Namespace, project: Project) -> int:
     """Exit EXIT_CLEAN, EXIT_HITS, or EXIT_NOTHING_SCANNED with one line when there was nothing (or not everything
     asked for) to scan: never "clean" for a scan that looked at nothing."""
-    from taglake.scan import (
+    from taglake.privacy.scan.scanner import (
         EXIT_CLEAN,
         EXIT_HITS,
         EXIT_NOTHING_SCANNED,
@@ -676,8 +677,8 @@ def cmd_scan(ns: argparse.Namespace, project: Project) -> int:
 
 
 def cmd_keys(ns: argparse.Namespace, project: Project) -> int:
-    from taglake.keys import check_key_file, init_key
     from taglake.privacy.key_state import recorded_key_state
+    from taglake.privacy.keys import check_key_file, init_key
     from taglake.privacy.rotation import default_databases, rotate
 
     if ns.action == "init":
@@ -707,12 +708,12 @@ def cmd_bench(ns: argparse.Namespace, project: Project) -> int:
     lakes = [lake.resolve() for lake in (ns.lake or [project.lake_dir])]
     out = ns.out or project.root / "bench" / "results" / f"{ns.what}.json"
     if ns.what == "daily":
-        from taglake.bench_daily import format_daily_report, run_daily_benchmark
+        from taglake.bench.daily import format_daily_report, run_daily_benchmark
 
         work = (ns.work_dir or project.root / "bench" / "work").resolve()
         print(format_daily_report(run_daily_benchmark(project, lakes=lakes, work_dir=work, out_json=out)))
         return 0
-    from taglake.bench import format_masking_report, run_masking_benchmark
+    from taglake.bench.masking import format_masking_report, run_masking_benchmark
 
     if len(lakes) != 1:
         raise ValueError("bench masking takes one --lake")
@@ -737,7 +738,7 @@ def cmd_catalog(ns: argparse.Namespace) -> int:
     import json
     import os
 
-    from taglake.glue_catalog import glue_client, plan_catalog, sync_catalog
+    from taglake.aws.glue_catalog import glue_client, plan_catalog, sync_catalog
 
     plan = plan_catalog(
         bucket=ns.bucket, prefix=ns.prefix, keys_location=ns.keys_location, database_names=_database_names(ns.database)
@@ -756,7 +757,7 @@ def cmd_lake_formation(ns: argparse.Namespace, project: Project) -> int:
 
     from taglake.aws import lake_formation as lf
     from taglake.aws.access import load_access
-    from taglake.sources import catalog_tables
+    from taglake.core.sources import catalog_tables
 
     policy = load_access(project.root)
     principals = {r: os.environ.get(f"TAGLAKE_LF_PRINCIPAL_{r.upper()}", "") for r in policy.roles}
@@ -794,7 +795,7 @@ def cmd_lake_formation(ns: argparse.Namespace, project: Project) -> int:
 def cmd_upload(ns: argparse.Namespace, project: Project) -> int:
     import os
 
-    from taglake.s3_upload import print_progress, s3_client, upload_lake
+    from taglake.aws.s3_upload import print_progress, s3_client, upload_lake
 
     s3 = s3_client(region=ns.region or os.environ.get("TAGLAKE_AWS_REGION"), endpoint_url=ns.endpoint_url)
     lake = (ns.lake_dir or project.lake_dir).resolve()
@@ -807,7 +808,7 @@ def cmd_upload(ns: argparse.Namespace, project: Project) -> int:
 
 
 def cmd_query(ns: argparse.Namespace, project: Project, target: str) -> int:
-    from taglake import query
+    from taglake.ops import query
 
     sql = query.resolve_sql(project, target, analysis=ns.analysis, sql=ns.sql, sql_file=ns.file)
     athena = client = None

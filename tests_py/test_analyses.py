@@ -8,8 +8,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from taglake.dbt import run_dbt
-from taglake.project import Project, find_project_dir
+from taglake.core.project import Project, find_project_dir
+from taglake.privacy.dbt_runner import run_dbt
 
 pytestmark = pytest.mark.dbt
 

@@ -11,9 +11,9 @@ import pytest
 import yaml
 from offline_env import OFFLINE_TARGET_ENV
 
-from taglake.dbt import compile_inline
-from taglake.offline import CompiledNode, CompiledProject, sqlfluff_failures
-from taglake.project import Project
+from taglake.core.project import Project
+from taglake.privacy.dbt_runner import compile_inline
+from taglake.verify.offline_compile import CompiledNode, CompiledProject, sqlfluff_failures
 
 Compiled = Callable[[str], CompiledProject]
 # Iceberg partition transforms that bound the partitions one write opens (a month a year is ~13 with late arrivals).

@@ -9,11 +9,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from taglake.bench import format_masking_report, run_masking_benchmark
-from taglake.bench_build import build_order
-from taglake.bench_treatments import TREATMENTS
-from taglake.generate import generate_lake
-from taglake.project import Project
+from taglake.bench.masking import format_masking_report, run_masking_benchmark
+from taglake.bench.masking_build import build_order
+from taglake.bench.masking_treatments import TREATMENTS
+from taglake.core.project import Project
+from taglake.lake.generate import generate_lake
 
 EXPECTED_TREATMENTS = {
     "identity",

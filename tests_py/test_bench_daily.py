@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from taglake.bench_daily import format_daily_report, goals, run_daily_benchmark
-from taglake.generate import generate_lake
-from taglake.project import Project
+from taglake.bench.daily import format_daily_report, goals, run_daily_benchmark
+from taglake.core.project import Project
+from taglake.lake.generate import generate_lake
 
 
 def _run(days: int, full: float, incremental: float) -> dict:

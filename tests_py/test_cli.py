@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from taglake.project import Project
+from taglake.core.project import Project
 
 
 def _taglake(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -9,9 +9,9 @@ from decimal import Decimal
 
 import pytest
 
-from taglake.conformance import _normal, marts, run_conformance, short_name
-from taglake.offline import CompiledProject
-from taglake.project import Project
+from taglake.core.project import Project
+from taglake.verify.conformance import _normal, marts, run_conformance, short_name
+from taglake.verify.offline_compile import CompiledProject
 
 Compiled = Callable[[str], CompiledProject]
 
@@ -74,7 +74,7 @@ def test_without_the_json_path_fix_redshift_app_events_do_not_conform(
 ) -> None:
     from sqlglot import exp
 
-    import taglake.transpile as transpile
+    import taglake.verify.transpile as transpile
 
     fixes = transpile._redshift_fixes
     monkeypatch.setattr(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from project_copy import copy_project, dbt
 
-from taglake.dbt import prepare_local
+from taglake.privacy.dbt_runner import prepare_local
 
 pytestmark = pytest.mark.dbt
 

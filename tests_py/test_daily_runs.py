@@ -22,10 +22,10 @@ import duckdb
 import pytest
 from db_tables import copy_db, differing_tables, table_names
 
-from taglake.daily import run_daily
-from taglake.dbt import dbt_executable, run_dbt
-from taglake.generate import append_days
-from taglake.project import Project
+from taglake.core.project import Project
+from taglake.lake.generate import append_days
+from taglake.ops.daily import run_daily
+from taglake.privacy.dbt_runner import dbt_executable, run_dbt
 
 pytestmark = pytest.mark.dbt
 

@@ -7,12 +7,12 @@ import re
 import duckdb
 import pytest
 
-from taglake import local_build
-from taglake.keys import read_key
-from taglake.project import Project
-from taglake.raw_tables import QUARANTINE_KINDS
-from taglake.scan import format_report, scan
-from taglake.tokens import tokenize
+from taglake.core.project import Project
+from taglake.lake.raw_tables import QUARANTINE_KINDS
+from taglake.ops import local_build
+from taglake.privacy.keys import read_key
+from taglake.privacy.scan.scanner import format_report, scan
+from taglake.privacy.tokens import tokenize
 
 pytestmark = pytest.mark.dbt
 

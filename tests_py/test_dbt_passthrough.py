@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from taglake.core.project import Project
 from taglake.ops.dbt_guard import DbtRefused, check_dbt_args, effective_target
-from taglake.project import Project
 
 PLANTED = "A123456789"
 

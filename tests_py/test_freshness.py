@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from taglake.dbt import dbt_executable
-from taglake.generate import generate_lake
-from taglake.project import Project
+from taglake.core.project import Project
+from taglake.lake.generate import generate_lake
+from taglake.privacy.dbt_runner import dbt_executable
 
 pytestmark = pytest.mark.dbt
 

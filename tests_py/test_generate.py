@@ -9,8 +9,8 @@ import pyarrow.parquet as pq
 import pytest
 from raw_lake import partition_files, read_file, sha256_tree
 
-from taglake.generate import SCALES, generate_lake
-from taglake.raw_tables import MODEL_SCORES, TABLES, TRANSACTIONS, WALLET_COLUMN
+from taglake.lake.generate import SCALES, generate_lake
+from taglake.lake.raw_tables import MODEL_SCORES, TABLES, TRANSACTIONS, WALLET_COLUMN
 
 SMALL = {"customers": 300, "days": 10, "defect_rate": 0.05, "progress": False}
 
@@ -190,7 +190,7 @@ def test_progress_bar_goes_to_stderr(tmp_path, capsys):
 
 
 def test_worker_processes_write_the_same_bytes_as_one_process(lake, tmp_path, monkeypatch):
-    import taglake.generate as generate
+    import taglake.lake.generate as generate
 
     monkeypatch.setattr(generate, "PARALLEL_MIN_CUSTOMER_DAYS", 0)
     monkeypatch.setattr(generate.os, "cpu_count", lambda: 2)

@@ -9,9 +9,9 @@ import pytest
 from raw_lake import partition_files, sha256_tree
 from test_generate_defects import recount
 
-from taglake.generate import append_days, generate_lake, params_from_manifest
-from taglake.lake_params import LakeParams
-from taglake.raw_tables import CUSTOMERS, MODEL_SCORES, TABLES, TRANSACTIONS
+from taglake.lake.generate import append_days, generate_lake, params_from_manifest
+from taglake.lake.params import LakeParams
+from taglake.lake.raw_tables import CUSTOMERS, MODEL_SCORES, TABLES, TRANSACTIONS
 
 LAKE = {"customers": 300, "days": 10, "defect_rate": 0.05}  # ends 2026-10-31: the first appended day is the 1st
 

@@ -8,11 +8,11 @@ import duckdb
 import pytest
 from raw_lake import clean_values, partition_files, read_file, read_records
 
-from taglake import reference as ref
-from taglake.gen_population import create_population
-from taglake.generate import generate_lake
-from taglake.lake_params import LakeParams
-from taglake.raw_tables import ACCOUNTS, APP_EVENTS, CUSTOMERS, DEVICE_KEYS, MODEL_SCORES, TRANSACTIONS
+from taglake.lake import reference as ref
+from taglake.lake.generate import generate_lake
+from taglake.lake.params import LakeParams
+from taglake.lake.population import create_population
+from taglake.lake.raw_tables import ACCOUNTS, APP_EVENTS, CUSTOMERS, DEVICE_KEYS, MODEL_SCORES, TRANSACTIONS
 
 MOBILE_SPELLINGS = (r"09\d{8}", r"09\d{2}-\d{3}-\d{3}", r"\+886 9\d{2} \d{3} \d{3}")
 MOBILE = re.compile("|".join(MOBILE_SPELLINGS))
@@ -135,7 +135,7 @@ def test_every_model_scores_active_customers_on_each_scoring_day(lake):
 
 
 def test_model_versions_change_over_time():
-    from taglake.gen_model_scores import model_version
+    from taglake.lake.feeds.model_scores import model_version
 
     for model in ref.MODEL_NAMES:
         versions = [model_version(model, date(2025, m, 1)) for m in range(1, 13)]
@@ -168,7 +168,7 @@ def test_the_heavy_spender_tail_exists(lake):
 
 def test_reference_data_the_generator_draws_from_is_the_projects_seed_data() -> None:
     # One list each: what the generator emits must be what staging validates and categorises against.
-    from taglake.sources import project_var, read_seed
+    from taglake.core.sources import project_var, read_seed
 
     seed_mccs = {row["merchant_category_code"] for row in read_seed("ref_merchant_categories")}
     assert {m.code for m in ref.MCCS} <= seed_mccs

@@ -7,9 +7,9 @@ from datetime import date
 import pytest
 from raw_lake import defects_of, iso_utc, partition_files, read_file, read_records
 
-from taglake import national_id
-from taglake.generate import generate_lake
-from taglake.raw_tables import (
+from taglake.lake import national_id
+from taglake.lake.generate import generate_lake
+from taglake.lake.raw_tables import (
     ACCEPTED_KINDS,
     APP_EVENTS,
     CUSTOMERS,

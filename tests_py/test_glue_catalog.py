@@ -16,10 +16,10 @@ import yaml
 from moto import mock_aws
 
 from taglake import cli
-from taglake.generate import generate_lake
-from taglake.glue_catalog import plan_catalog, sync_catalog
-from taglake.project import find_project_dir
-from taglake.s3_upload import lake_files, local_etag, remote_objects, upload_lake
+from taglake.aws.glue_catalog import plan_catalog, sync_catalog
+from taglake.aws.s3_upload import lake_files, local_etag, remote_objects, upload_lake
+from taglake.core.project import find_project_dir
+from taglake.lake.generate import generate_lake
 
 REGION = "ap-northeast-1"
 BUCKET = "bank-lake-raw"

@@ -11,9 +11,9 @@ import pytest
 from moto import mock_aws
 from offline_env import OFFLINE_TARGET_ENV
 
-from taglake.dbt import compile_inline
-from taglake.offline import CompiledProject
-from taglake.project import Project
+from taglake.core.project import Project
+from taglake.privacy.dbt_runner import compile_inline
+from taglake.verify.offline_compile import CompiledProject
 
 KINDS = ["clear", "tokenized", "masked", "generalized", "none"]
 

@@ -1,7 +1,7 @@
 import duckdb
 import pytest
 
-from taglake import national_id as nid
+from taglake.lake import national_id as nid
 
 # the letter codes as published (domain notes), written out independently of the module
 OFFICIAL = "A10 B11 C12 D13 E14 F15 G16 H17 I34 J18 K19 L20 M21 N22 O35 P23 Q24 R25 S26 T27 U28 V29 W32 X30 Y31 Z33"

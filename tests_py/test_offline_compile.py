@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from taglake.offline import (
+from taglake.core.project import Project
+from taglake.verify.offline_compile import (
     CLOSED_ENDPOINT,
     CompiledNode,
     CompiledProject,
@@ -20,7 +21,6 @@ from taglake.offline import (
     sqlglot_failures,
     verify_offline,
 )
-from taglake.project import Project
 
 AWS_TARGETS = ["athena", "redshift", "athena_system", "redshift_system"]
 Compiled = Callable[[str], CompiledProject]

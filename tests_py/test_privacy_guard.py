@@ -10,9 +10,9 @@ import duckdb
 import pytest
 from project_copy import copy_project, dbt
 
-from taglake.dbt import prepare_local
-from taglake.generate import generate_lake
-from taglake.project import Project
+from taglake.core.project import Project
+from taglake.lake.generate import generate_lake
+from taglake.privacy.dbt_runner import prepare_local
 
 pytestmark = pytest.mark.dbt
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from offline_env import OFFLINE_TARGET_ENV
 
-from taglake.dbt import dbt_executable
-from taglake.project import Project
+from taglake.core.project import Project
+from taglake.privacy.dbt_runner import dbt_executable
 
 ALL_TAGLAKE_VARS = {name for env in OFFLINE_TARGET_ENV.values() for name in env} | {
     "TAGLAKE_REDSHIFT_PASSWORD",

@@ -16,8 +16,9 @@ import requests
 from moto import mock_aws
 from offline_env import ATHENA_ENV
 
-from taglake import cli, query
-from taglake.project import Project
+from taglake import cli
+from taglake.core.project import Project
+from taglake.ops import query
 
 REGION = ATHENA_ENV["TAGLAKE_AWS_REGION"]
 SPEND_BY_CATEGORY = """

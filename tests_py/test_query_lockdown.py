@@ -12,11 +12,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from taglake import cli, query
-from taglake.dbt import run_dbt
-from taglake.keys import read_key
-from taglake.ops import consumption
-from taglake.project import Project
+from taglake import cli
+from taglake.core.project import Project
+from taglake.ops import consumption, query
+from taglake.privacy.dbt_runner import run_dbt
+from taglake.privacy.keys import read_key
 
 pytestmark = pytest.mark.dbt
 

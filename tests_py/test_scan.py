@@ -17,10 +17,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from taglake.generate import generate_lake
-from taglake.keys import MaskingKey, write_key
-from taglake.national_id import checksum_digit
-from taglake.scan import (
+from taglake.core.sources import source_tables
+from taglake.lake.generate import generate_lake
+from taglake.lake.national_id import checksum_digit
+from taglake.privacy.keys import MaskingKey, write_key
+from taglake.privacy.scan.match import sql_word_keys, words_of
+from taglake.privacy.scan.scanner import (
     Hit,
     ScanError,
     collect_canaries,
@@ -31,9 +33,7 @@ from taglake.scan import (
     scan_duckdb,
     scan_files,
 )
-from taglake.scan_match import sql_word_keys, words_of
-from taglake.sources import source_tables
-from taglake.tokens import normalize, tokenize
+from taglake.privacy.tokens import normalize, tokenize
 
 ID_TABLES = ("crm/customers", "core_banking/accounts", "cards/transactions", "ml/model_scores", "digital/app_events")
 

@@ -9,9 +9,9 @@ import duckdb
 import pytest
 import yaml
 
+from taglake.core.project import Project
+from taglake.core.sources import catalog_tables, project_var, source_tables
 from taglake.privacy.staging_content import column_coverage, declaration_errors, declared_fields, uncovered_columns
-from taglake.project import Project
-from taglake.sources import catalog_tables, project_var, source_tables
 
 # Personal values in the spellings staging and the guard must both know (../shared/domain.md): a closed format must
 # admit none of them, as a whole value.

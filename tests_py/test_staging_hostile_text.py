@@ -20,10 +20,10 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from taglake.dbt import build
-from taglake.generate import generate_lake
-from taglake.keys import init_key
-from taglake.project import Project
+from taglake.core.project import Project
+from taglake.lake.generate import generate_lake
+from taglake.privacy.dbt_runner import build
+from taglake.privacy.keys import init_key
 
 pytestmark = [pytest.mark.dbt, pytest.mark.redteam]
 

@@ -16,9 +16,9 @@ from moto import mock_aws
 from offline_env import OFFLINE_TARGET_ENV
 
 from taglake import cli
-from taglake.dbt import dbt_executable
+from taglake.core.project import Project
 from taglake.privacy import system_identity
-from taglake.project import Project
+from taglake.privacy.dbt_runner import dbt_executable
 
 SYSTEM_COMMANDS = {
     "query": ["query", "--target", "local_system", "--sql", "select 1"],

@@ -13,8 +13,8 @@ import duckdb
 import pytest
 from project_copy import copy_project, dbt
 
-from taglake.dbt import prepare_local
-from taglake.project import Project
+from taglake.core.project import Project
+from taglake.privacy.dbt_runner import prepare_local
 
 pytestmark = pytest.mark.dbt
 

@@ -9,10 +9,10 @@ import duckdb
 import pytest
 from offline_env import OFFLINE_TARGET_ENV
 
-from taglake.dbt import compile_inline
-from taglake.project import Project
-from taglake.tokens import PII_CLASSES, normalize, tokenize
-from taglake.transpile import to_duckdb
+from taglake.core.project import Project
+from taglake.privacy.dbt_runner import compile_inline
+from taglake.privacy.tokens import PII_CLASSES, normalize, tokenize
+from taglake.verify.transpile import to_duckdb
 
 GOLDEN = json.loads((Path(__file__).parent / "golden" / "token_vectors.json").read_text(encoding="utf-8"))
 

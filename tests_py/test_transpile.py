@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from taglake.transpile import relation_key, to_duckdb
+from taglake.verify.transpile import relation_key, to_duckdb
 
 
 def _one(sql: str, engine: str) -> object:

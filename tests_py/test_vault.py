@@ -8,11 +8,11 @@ import duckdb
 import pytest
 
 from taglake import cli
-from taglake.dbt import dbt_executable, prepare_local
-from taglake.national_id import is_valid
+from taglake.core.project import Project
+from taglake.lake.national_id import is_valid
+from taglake.privacy.dbt_runner import dbt_executable, prepare_local
+from taglake.privacy.scan.scanner import scan
 from taglake.privacy.system_identity import ENV as SYSTEM_IDENTITY
-from taglake.project import Project
-from taglake.scan import scan
 
 pytestmark = pytest.mark.dbt
 

@@ -1,10 +1,10 @@
 """The raw Glue databases and tables, generated from the dbt source YAML (`taglake catalog`).
 
 One source of truth: every column, type, partition key, format and description comes from
-`taglake.sources.catalog_tables()`, which reads `models/staging/<source>/_<source>__sources.yml`. Tables use partition
-projection (year/month/day as zero-padded integers, as `taglake generate` and the landing jobs write them), so no
-crawler and no `MSCK REPAIR TABLE` is needed. Running it again changes nothing: a table is updated only when what
-Glue holds differs from what the YAML says.
+`taglake.core.sources.catalog_tables()`, which reads `models/staging/<source>/_<source>__sources.yml`. Tables use
+partition projection (year/month/day as zero-padded integers, as `taglake generate` and the landing jobs
+write them), so no crawler and no `MSCK REPAIR TABLE` is needed. Running it again changes nothing: a table is
+updated only when what Glue holds differs from what the YAML says.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from taglake.sources import SourceTable, catalog_tables
+from taglake.core.sources import SourceTable, catalog_tables
 
 # Glue limits: a column comment holds at most 255 characters, a table or database description 2,048.
 COLUMN_COMMENT_MAX = 255

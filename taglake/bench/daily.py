@@ -14,11 +14,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from taglake.bench import _num, _table, lake_description, machine_description
-from taglake.bench_build import build_project, measured_dbt
-from taglake.dbt import prepare_local
-from taglake.generate import append_days
-from taglake.project import Project
+from taglake.bench.masking import _num, _table, lake_description, machine_description
+from taglake.bench.masking_build import build_project, measured_dbt
+from taglake.core.project import Project
+from taglake.lake.generate import append_days
+from taglake.privacy.dbt_runner import prepare_local
 
 GOAL_FULL_SECONDS = 300.0
 GOAL_INCREMENTAL_SHARE = 0.05

@@ -2,9 +2,9 @@
 
 Two measurements, one JSON:
 
-- treatment throughput (taglake.bench_treatments): each treatment macro's rows/s and ns/row on DuckDB, over a
+- treatment throughput (taglake.bench.masking_treatments): each treatment macro's rows/s and ns/row on DuckDB, over a
   synthetic column made in DuckDB;
-- build comparison (taglake.bench_build): the full `dbt build` of a lake with masking, against the same build
+- build comparison (taglake.bench.masking_build): the full `dbt build` of a lake with masking, against the same build
   with the identity treatment, which writes clear personal data into a throwaway database deleted afterwards.
 
 docs/benchmarks.md says what is measured and gives the figures.
@@ -25,9 +25,9 @@ from pathlib import Path
 
 import duckdb
 
-from taglake.bench_build import build_comparison
-from taglake.bench_treatments import treatment_throughput
-from taglake.project import Project
+from taglake.bench.masking_build import build_comparison
+from taglake.bench.masking_treatments import treatment_throughput
+from taglake.core.project import Project
 
 __all__ = [
     "build_comparison",

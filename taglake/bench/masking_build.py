@@ -18,13 +18,14 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from taglake.core.project import Project
 from taglake.core.scratch import scratch_project
-from taglake.dbt import DbtError, dbt_executable, prepare_local
-from taglake.project import Project
+from taglake.privacy.dbt_runner import DbtError, dbt_executable, prepare_local
 
 MODES = ("masking", "identity")
 # The identity treatment, added to the throwaway copy only: the same plan as tokenize's, with the hashing left out.
-IDENTITY_MACRO = """{#- Added by taglake.bench_build to a throwaway copy of the project: the identity treatment. -#}
+IDENTITY_MACRO = """{#- Added by taglake.bench.masking_build to a throwaway copy of the project: the identity
+    treatment. -#}
 {% macro duckdb__keyed_hash(value, keys) -%}
     {{ value }}
 {%- endmacro %}

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import duckdb
 
-from taglake.dbt import compile_inline
-from taglake.project import Project
+from taglake.core.project import Project
+from taglake.privacy.dbt_runner import compile_inline
 
 # The national IDs repeat: each distinct ID is on this many rows at most, like a card feed (45M rows over 1M
 # customers is ~45; the benchmark default, 5M over 100k, is 50).

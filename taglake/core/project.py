@@ -23,7 +23,7 @@ def find_project_dir(start: Path | None = None) -> Path:
     raise FileNotFoundError("no dbt project found: run taglake inside the taglake checkout or set TAGLAKE_PROJECT_DIR")
 
 
-# The local masking key, outside git (.gitignore has /.secrets/); see taglake.keys.
+# The local masking key, outside git (.gitignore has /.secrets/); see taglake.privacy.keys.
 KEY_FILE = Path(".secrets") / "masking_keys.csv"
 
 

@@ -19,15 +19,15 @@ import duckdb
 from tqdm import tqdm
 
 from taglake import __version__
-from taglake.gen_accounts import AccountsGen
-from taglake.gen_app_events import AppEventsGen
-from taglake.gen_customers import CustomersGen
-from taglake.gen_model_scores import ModelScoresGen
-from taglake.gen_population import create_population
-from taglake.gen_table import TableGen
-from taglake.gen_transactions import TransactionsGen
-from taglake.lake_params import LakeParams
-from taglake.raw_tables import ACCEPTED_KINDS, QUARANTINE_KINDS, TRANSACTIONS, WALLET_COLUMN
+from taglake.lake.feeds.accounts import AccountsGen
+from taglake.lake.feeds.app_events import AppEventsGen
+from taglake.lake.feeds.customers import CustomersGen
+from taglake.lake.feeds.model_scores import ModelScoresGen
+from taglake.lake.population import create_population
+from taglake.lake.feeds.table_gen import TableGen
+from taglake.lake.feeds.transactions import TransactionsGen
+from taglake.lake.params import LakeParams
+from taglake.lake.raw_tables import ACCEPTED_KINDS, QUARANTINE_KINDS, TRANSACTIONS, WALLET_COLUMN
 
 MANIFEST_NAME = "manifest.json"
 RAW_DIR = "raw"

@@ -12,10 +12,10 @@ from datetime import date
 
 import duckdb
 
-from taglake import reference as ref
-from taglake.lake_params import LakeParams, day_number
-from taglake.national_id import sql_national_id
-from taglake.sqlrand import below, lit, lit_list, normal, permute, pick, uniform, weighted
+from taglake.lake import reference as ref
+from taglake.lake.params import LakeParams, day_number
+from taglake.lake.national_id import sql_national_id
+from taglake.lake.sqlrand import below, lit, lit_list, normal, permute, pick, uniform, weighted
 
 ID_SERIALS = 20_000_000  # sex digit (2) × seven-digit serial
 ACCOUNT_SLOTS = 5  # account index = customer index × 5 + k

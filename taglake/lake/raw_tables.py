@@ -1,6 +1,6 @@
 """What lands in the raw zone: each table's file format, columns (in file order) and the defects it can carry.
 
-Columns, keys, required columns and parse types come from the source YAMLs under models/staging/ (taglake.sources),
+Columns, keys, required columns and parse types come from the source YAMLs under models/staging/ (taglake.core.sources),
 the one declaration of each raw table; what is kept here is what only the generator needs: the defects it injects.
 """
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
-from taglake.sources import source_tables
+from taglake.core.sources import source_tables
 
 Format = Literal["csv", "parquet", "jsonl"]
 ValueType = Literal["date", "timestamp", "decimal"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from taglake.sources import project_var, read_seed
+from taglake.core.sources import project_var, read_seed
 
 # ---- limits the defect checks use ----------------------------------------------------------------------
 ABSURD_AMOUNT_TWD: int = project_var("absurd_amount_twd")  # this many TWD (equivalent) or more is absurd

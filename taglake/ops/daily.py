@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from taglake.dbt import run_dbt
-from taglake.project import Project
+from taglake.core.project import Project
+from taglake.privacy.dbt_runner import run_dbt
 
 
 @dataclass
@@ -92,8 +92,8 @@ def run_daily(
         return code == 0, build_detail(_read_json(project.target_path / "run_results.json"))
 
     def leak_scan() -> tuple[bool, str, str]:
-        from taglake.scan import format_report
-        from taglake.scan import scan as scan_build
+        from taglake.privacy.scan.scanner import format_report
+        from taglake.privacy.scan.scanner import scan as scan_build
 
         folders = [p for p in (project.target_path, project.log_path) if p.is_dir()]
         hits = scan_build(project.lake_dir, db_path=project.duckdb_path, folders=folders, key_file=project.key_file)

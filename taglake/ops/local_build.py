@@ -7,8 +7,8 @@ from typing import Any
 
 import duckdb
 
-from taglake.dbt import run_dbt
-from taglake.project import Project
+from taglake.core.project import Project
+from taglake.privacy.dbt_runner import run_dbt
 
 MARTS_SCHEMA = "taglake_marts"
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from taglake.core.errors import TaglakeError, hint_for
+from taglake.core.project import Project
 from taglake.ops.sql_policy import (
     QueryRefused,
     check_athena_sql,
@@ -38,7 +39,6 @@ from taglake.ops.sql_policy import (
     has_jinja,
     ref_resolver,
 )
-from taglake.project import Project
 
 __all__ = ["QueryFailed", "QueryRefused", "QueryResult"]
 
@@ -127,7 +127,7 @@ def _expand_ad_hoc(project: Project, target: str, text: str, compile_sql: Callab
 
 
 def _compile_with_dbt(project: Project, text: str, target: str) -> str:
-    from taglake.dbt import compile_inline
+    from taglake.privacy.dbt_runner import compile_inline
 
     return compile_inline(project, text, target=target)
 
@@ -312,7 +312,7 @@ def athena_client(*, region: str | None = None, endpoint_url: str | None = None)
 
 def format_result(result: QueryResult, limit: int | None) -> str:
     """An aligned table of the first `limit` rows, with a note of the rows left out."""
-    from taglake.tables import format_table
+    from taglake.core.text_tables import format_table
 
     if not result.columns:
         return "(the statement returned no result set)"

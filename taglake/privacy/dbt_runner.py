@@ -10,10 +10,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from taglake.keys import check_key_file
+from taglake.core.project import Project
 from taglake.privacy.key_state import check_build_key
+from taglake.privacy.keys import check_key_file
 from taglake.privacy.redacted_output import log_size, redact_log_tail, run_redacted
-from taglake.project import Project
 
 
 class DbtError(RuntimeError):
@@ -56,7 +56,7 @@ def _target_in(args: Sequence[str]) -> str | None:
 
 def prepare_local(project: Project, target: str | None, args: Sequence[str] = ("build",)) -> None:
     """What a local (DuckDB) target needs before dbt runs ARGS: the database folder and, for every command that
-    reads data, a sound key file (owner-only, one well-formed key: taglake.keys.check_key_file) that is the key
+    reads data, a sound key file (owner-only, one well-formed key: taglake.privacy.keys.check_key_file) that is the key
     the existing database was built with (taglake.privacy.key_state). Never makes a key: `taglake keys init`
     does. Raises KeyFileError / KeyStateError, one line naming the file and the fix."""
     target = _target_in(args) or target

@@ -1,9 +1,9 @@
 """Conformance: the SQL compiled for Athena or Redshift, run on the local lake, gives every mart the local build has.
 
 For each mart (every enabled model under models/marts/, read from the manifest) and every model upstream of it,
-staging included, the engine's compiled SELECT is translated to DuckDB (`taglake.transpile.to_duckdb`), its relation
-names rewritten to local ones, and run in DAG order into an in-memory schema. Raw sources become views over the
-same raw files the local build reads (the local manifest's dbt-duckdb `external_location`), seeds are the local
+staging included, the engine's compiled SELECT is translated to DuckDB (`taglake.verify.transpile.to_duckdb`), its
+relation names rewritten to local ones, and run in DAG order into an in-memory schema. Raw sources become views
+over the same raw files the local build reads (the local manifest's dbt-duckdb `external_location`), seeds are the local
 build's seed tables. Each mart is then compared with the local build's own mart, row for row. Why staging and not a
 later layer, and what this cannot check: docs/verification.md.
 """
@@ -20,8 +20,8 @@ from typing import Any
 
 import duckdb
 
-from taglake.offline import CompiledNode, CompiledProject, load_compiled
-from taglake.transpile import relation_key, to_duckdb
+from taglake.verify.offline_compile import CompiledNode, CompiledProject, load_compiled
+from taglake.verify.transpile import relation_key, to_duckdb
 
 ENGINE_SCHEMA = "engine_models"  # in-memory: the models built from the engine's SQL
 SOURCE_SCHEMA = "engine_sources"  # in-memory: views over the raw files, standing for the Glue tables

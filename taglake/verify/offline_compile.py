@@ -18,9 +18,9 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
+from taglake.core.project import Project
 from taglake.core.scratch import scratch_project
-from taglake.dbt import DbtError, dbt_executable
-from taglake.project import Project
+from taglake.privacy.dbt_runner import DbtError, dbt_executable
 
 # The engine (adapter type) of each AWS target.
 AWS_TARGETS: dict[str, str] = {
@@ -136,8 +136,8 @@ def engine_of(target: str) -> str:
 # Offline, no connection exists for dbt's is_incremental() to look the relation up; the throwaway copy a compile
 # runs in (never the checkout) answers it with a constant instead: false compiles each incremental model's
 # full-refresh SQL, true its incremental SQL.
-OFFLINE_IS_INCREMENTAL = """{{#- Added by taglake.offline to a throwaway copy of the project: offline, is_incremental()
-    cannot look the relation up, so the compile fixes its answer. Never part of the checkout. -#}}
+OFFLINE_IS_INCREMENTAL = """{{#- Added by taglake.verify.offline_compile to a throwaway copy of the project: offline,
+    is_incremental() cannot look the relation up, so the compile fixes its answer. Never part of the checkout. -#}}
 {{% macro is_incremental() %}}
     {{{{- return({answer} and model.config.materialized == 'incremental') -}}}}
 {{% endmacro %}}

@@ -1,9 +1,9 @@
 """`taglake verify`: prove the Athena and Redshift targets as far as an offline machine can (docs/verification.md).
 
-1. compile every node for each AWS target with no credentials and no network (taglake.offline);
+1. compile every node for each AWS target with no credentials and no network (taglake.verify.offline_compile);
 2. parse every compiled node in its engine's dialect with sqlglot and sqlfluff;
 3. with a local build, run each engine's compiled SQL for every mart, and every model upstream of it, on the local
-   lake and compare the result with the local build (taglake.conformance).
+   lake and compare the result with the local build (taglake.verify.conformance).
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from taglake.conformance import MartComparison, run_conformance
-from taglake.dbt import run_dbt
-from taglake.offline import CompiledProject, ParseFailure, summary, verify_offline
-from taglake.project import Project
+from taglake.core.project import Project
+from taglake.privacy.dbt_runner import run_dbt
+from taglake.verify.conformance import MartComparison, run_conformance
+from taglake.verify.offline_compile import CompiledProject, ParseFailure, summary, verify_offline
 
 DEFAULT_TARGETS = ("athena", "redshift")
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from taglake.gen_customers import BAD_DATE_FORMATS, BAD_TIMESTAMP_FORMATS, sql_bad_date
-from taglake.gen_population import (
+from taglake.lake.feeds.customers import BAD_DATE_FORMATS, BAD_TIMESTAMP_FORMATS, sql_bad_date
+from taglake.lake.population import (
     ACCOUNT_SERIALS,
     ACCOUNT_SLOTS,
     DAY_MICROS,
@@ -13,11 +13,11 @@ from taglake.gen_population import (
     sql_date,
     sql_timestamp_text,
 )
-from taglake.gen_table import TableGen
-from taglake.lake_params import LakeParams
-from taglake.raw_tables import ACCOUNTS
-from taglake.reference import ABSURD_AMOUNT_TWD
-from taglake.sqlrand import below, lit, permute, uniform
+from taglake.lake.feeds.table_gen import TableGen
+from taglake.lake.params import LakeParams
+from taglake.lake.raw_tables import ACCOUNTS
+from taglake.lake.reference import ABSURD_AMOUNT_TWD
+from taglake.lake.sqlrand import below, lit, permute, uniform
 
 
 class AccountsGen(TableGen):

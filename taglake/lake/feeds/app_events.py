@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from taglake import reference as ref
-from taglake.gen_table import TableGen
-from taglake.lake_params import LakeParams
-from taglake.raw_tables import APP_EVENTS
-from taglake.sqlrand import below, lit, pick, uniform
+from taglake.lake import reference as ref
+from taglake.lake.feeds.table_gen import TableGen
+from taglake.lake.params import LakeParams
+from taglake.lake.raw_tables import APP_EVENTS
+from taglake.lake.sqlrand import below, lit, pick, uniform
 
 APP_RELEASE_EPOCH = 19_723  # 2024-01-01: the app has shipped a release every 30 days since
 MAX_LATE_DAYS = 5

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from taglake.gen_population import (
+from taglake.lake.population import (
     DAY_MICROS,
     ID_SERIALS,
     sql_address,
@@ -14,11 +14,11 @@ from taglake.gen_population import (
     sql_risk_grade,
     sql_timestamp_text,
 )
-from taglake.gen_table import TableGen
-from taglake.lake_params import LakeParams
-from taglake.national_id import sql_national_id
-from taglake.raw_tables import CUSTOMERS
-from taglake.sqlrand import below, lit, permute
+from taglake.lake.feeds.table_gen import TableGen
+from taglake.lake.params import LakeParams
+from taglake.lake.national_id import sql_national_id
+from taglake.lake.raw_tables import CUSTOMERS
+from taglake.lake.sqlrand import below, lit, permute
 
 BAD_DATE_FORMATS = ("N/A", "0000-00-00", "%d/%m/%Y")
 BAD_TIMESTAMP_FORMATS = ("N/A", "0000-00-00 00:00:00", "%d/%m/%Y %H:%M:%S")

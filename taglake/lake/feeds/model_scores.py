@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from taglake import reference as ref
-from taglake.gen_table import TableGen
-from taglake.lake_params import LakeParams
-from taglake.raw_tables import MODEL_SCORES
-from taglake.sqlrand import below, lit, pick, uniform
+from taglake.lake import reference as ref
+from taglake.lake.feeds.table_gen import TableGen
+from taglake.lake.params import LakeParams
+from taglake.lake.raw_tables import MODEL_SCORES
+from taglake.lake.sqlrand import below, lit, pick, uniform
 
 _VERSION_EPOCH_YEAR = 2020
 

@@ -20,9 +20,9 @@ from typing import ClassVar
 
 import duckdb
 
-from taglake.lake_params import LakeParams
-from taglake.raw_tables import RawTable
-from taglake.sqlrand import below, lit, lit_list, uniform
+from taglake.lake.params import LakeParams
+from taglake.lake.raw_tables import RawTable
+from taglake.lake.sqlrand import below, lit, lit_list, uniform
 
 
 class TableGen:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from taglake import reference as ref
-from taglake.gen_table import TableGen
-from taglake.lake_params import LakeParams
-from taglake.raw_tables import TRANSACTIONS, WALLET_COLUMN
-from taglake.reference import ABSURD_AMOUNT_TWD
-from taglake.sqlrand import below, lit, lit_list, normal, permute, pick, uniform, weighted
+from taglake.lake import reference as ref
+from taglake.lake.feeds.table_gen import TableGen
+from taglake.lake.params import LakeParams
+from taglake.lake.raw_tables import TRANSACTIONS, WALLET_COLUMN
+from taglake.lake.reference import ABSURD_AMOUNT_TWD
+from taglake.lake.sqlrand import below, lit, lit_list, normal, permute, pick, uniform, weighted
 
 TX_ID_SPACE = 10**16
 FRESH_TX_OFFSET = 5 * 10**15  # quarantined records' transaction IDs come from this half of the space

@@ -1,6 +1,6 @@
 """Leak scanner, canaries: the clear values a leak scan looks for, read from the raw zone and the key file.
 
-Which raw columns (and JSON keys) hold which personal data comes from the source YAMLs through taglake.sources,
+Which raw columns (and JSON keys) hold which personal data comes from the source YAMLs through taglake.core.sources,
 the project's one declaration of it. Only the classes a scan reports are collected: national IDs, mobiles, e-mail
 addresses and names.
 """
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import duckdb
 
-from taglake.keys import read_key
-from taglake.sources import SourceTable, source_tables
-from taglake.tokens import normalize
+from taglake.core.sources import SourceTable, source_tables
+from taglake.privacy.keys import read_key
+from taglake.privacy.tokens import normalize
 
 CANARY_CLASSES: tuple[str, ...] = ("national_id", "mobile", "email", "name")
 MIN_LENGTH = 4  # shorter values are too common as substrings to mean anything
@@ -101,7 +101,7 @@ def collect_canaries(
     """Clear values from the raw zone, by kind (`national_id`, `mobile`, `email`, `name`).
 
     Read with DuckDB as dbt's local target reads them (CSV all text, Parquet, JSON lines as text and parsed
-    leniently); blanks are ignored. Each value is kept as written and in its normalised form (taglake.tokens):
+    leniently); blanks are ignored. Each value is kept as written and in its normalised form (taglake.privacy.tokens):
     national IDs upper-cased, addresses lower-cased, mobiles as `09xxxxxxxx` and in the spellings
     `0912-345-678` and `+886 912 345 678` as well. Values shorter than 4 characters are dropped, except names:
     names of 2 characters or more are kept because a name is only ever matched as a *whole value* (a whole relation

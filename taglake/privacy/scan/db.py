@@ -14,7 +14,15 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from taglake.scan_match import DEFAULT_HITS_PER_PLACE, Hit, Prepared, build_hits, new_salt, prepare, sql_word_keys
+from taglake.privacy.scan.match import (
+    DEFAULT_HITS_PER_PLACE,
+    Hit,
+    Prepared,
+    build_hits,
+    new_salt,
+    prepare,
+    sql_word_keys,
+)
 
 # Column types whose values can hold text: VARCHAR (and its alias JSON), BLOB, ENUM, and nested types with any of
 # them inside (scanned in their text form, so words and needles are found, whole-cell names are not).
@@ -86,8 +94,8 @@ def scan_duckdb(
     """Clear canaries in every text column of every table and view whose schema is LIKE `schemas_like`.
 
     Per kind: national IDs, mobiles and e-mail addresses are found as whole words anywhere in a cell (a whole cell,
-    or inside a longer text such as a raw JSON line; see taglake.scan_match); names, and mobiles in spellings the
-    word rule does not know, as whole cells; key material (and IDs or addresses in unknown spellings) as
+    or inside a longer text such as a raw JSON line; see taglake.privacy.scan.match); names, and mobiles in spellings
+    the word rule does not know, as whole cells; key material (and IDs or addresses in unknown spellings) as
     case-insensitive substrings. A hit's count is the number of cells holding the value. The database is opened
     read-only; a relation that cannot be read raises ScanError.
     """

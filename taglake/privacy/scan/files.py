@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from itertools import accumulate
 from pathlib import Path
 
-from taglake.scan_match import (
+from taglake.privacy.scan.match import (
     DEFAULT_HITS_PER_PLACE,
     NAME_RUN,
     Hit,

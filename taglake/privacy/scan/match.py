@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from taglake.privacy import patterns
-from taglake.tokens import normalize
+from taglake.privacy.tokens import normalize
 
 KINDS: tuple[str, ...] = ("national_id", "mobile", "email", "name", "key_material")
 FINGERPRINT_CHARS = 8
@@ -64,7 +64,7 @@ def fingerprint(kind: str, canonical_value: str, salt: bytes) -> str:
 def canonical(value: str, kind: str) -> str:
     """The form a canary group is known by: for a national ID, mobile or e-mail written whole in any spelling the
     patterns know, their canonical form (taglake.privacy.patterns); otherwise the project's tokenising
-    normalisation (taglake.tokens) of the NFKC form."""
+    normalisation (taglake.privacy.tokens) of the NFKC form."""
     if kind == "key_material":
         return value.strip().lower()
     if kind not in KINDS:

@@ -4,7 +4,7 @@ The canaries are the clear values themselves, read from the raw zone (`collect_c
 (`key_canaries`). A scan looks for them in a DuckDB build (`scan_duckdb`: every text column of every table and
 view) and in files (`scan_files`: dbt's target/ and logs/, exports). Hits name the place and the kind of data,
 never the value: at most a fingerprint valid within one report (see Hit). The matching rules per kind are in
-taglake.scan_match.
+taglake.privacy.scan.match.
 
 A scan that would look at nothing is refused (NothingToScan), never reported clean: a lake without a raw zone or
 without one personal value, a key file that cannot be read, a database that is missing, unreadable or holds no
@@ -20,10 +20,10 @@ from pathlib import Path
 
 import duckdb
 
-from taglake.scan_canaries import CANARY_CLASSES, CanaryReadError, collect_canaries, key_canaries, pii_fields
-from taglake.scan_db import ScanError, scan_duckdb
-from taglake.scan_files import scan_files
-from taglake.scan_match import KINDS, Hit, new_salt, prepare, sort_hits
+from taglake.privacy.scan.canaries import CANARY_CLASSES, CanaryReadError, collect_canaries, key_canaries, pii_fields
+from taglake.privacy.scan.db import ScanError, scan_duckdb
+from taglake.privacy.scan.files import scan_files
+from taglake.privacy.scan.match import KINDS, Hit, new_salt, prepare, sort_hits
 
 __all__ = [
     "EXIT_CLEAN",
