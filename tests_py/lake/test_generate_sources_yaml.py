@@ -11,7 +11,7 @@ from raw_lake import csv_header, partition_files, read_file
 from taglake.lake.generate import generate_lake
 from taglake.lake.raw_tables import APP_EVENTS, DEVICE_KEYS, TABLES, WALLET_COLUMN
 
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 PARTITION_COLUMNS = {"year", "month", "day"}
 
 
