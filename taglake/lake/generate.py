@@ -27,7 +27,7 @@ from taglake.lake.population import create_population
 from taglake.lake.feeds.table_gen import TableGen
 from taglake.lake.feeds.transactions import TransactionsGen
 from taglake.lake.params import LakeParams
-from taglake.lake.raw_tables import ACCEPTED_KINDS, QUARANTINE_KINDS, TRANSACTIONS, WALLET_COLUMN
+from taglake.lake.raw_tables import ACCEPTED_KINDS, QUARANTINE_KINDS, WALLET_COLUMN
 
 MANIFEST_NAME = "manifest.json"
 RAW_DIR = "raw"
@@ -262,7 +262,7 @@ def build_manifest(params: LakeParams, scale: str, tallies: dict[str, TableTally
         "tables": table_entries(tallies),
         "schema_changes": [
             {
-                "table": TRANSACTIONS.name,
+                "table": TransactionsGen.table_name,
                 "column": WALLET_COLUMN,
                 "first_partition": params.date_of(params.schema_change_day).isoformat(),
             }

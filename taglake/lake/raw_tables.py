@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal
+from functools import cache
+from typing import Any, Literal
 
 from taglake.core.sources import source_tables
 
@@ -80,62 +81,85 @@ def _from_yaml(name: str, *, defect_kinds: tuple[str, ...], versioned: bool = Fa
     )
 
 
-CUSTOMERS = _from_yaml(
-    "crm.customers",
-    defect_kinds=(
-        "missing_required",
-        "wrong_type",
-        "invalid_checksum",
-        "exact_duplicate",
-        "newer_version",
-    ),
-    versioned=True,
-)
-ACCOUNTS = _from_yaml(
-    "core_banking.accounts",
-    defect_kinds=(
-        "missing_required",
-        "wrong_type",
-        "negative_amount",
-        "absurd_amount",
-        "exact_duplicate",
-        "newer_version",
-    ),
-    versioned=True,
-)
-TRANSACTIONS = _from_yaml(
-    "cards.transactions",
-    defect_kinds=(
-        "missing_required",
-        "negative_amount",
-        "absurd_amount",
-        "unknown_currency",
-        "exact_duplicate",
-        "late_arrival",
-    ),
-)
+# Each raw table the generator writes: its name in the source YAML, the defects it gives it, whether it is a change
+# extract. The schemas are read from the source YAML on first use (raw_table), never when this module is imported.
+_DECLARED: dict[str, dict[str, Any]] = {
+    "CUSTOMERS": {
+        "name": "crm.customers",
+        "defect_kinds": (
+            "missing_required",
+            "wrong_type",
+            "invalid_checksum",
+            "exact_duplicate",
+            "newer_version",
+        ),
+        "versioned": True,
+    },
+    "ACCOUNTS": {
+        "name": "core_banking.accounts",
+        "defect_kinds": (
+            "missing_required",
+            "wrong_type",
+            "negative_amount",
+            "absurd_amount",
+            "exact_duplicate",
+            "newer_version",
+        ),
+        "versioned": True,
+    },
+    "TRANSACTIONS": {
+        "name": "cards.transactions",
+        "defect_kinds": (
+            "missing_required",
+            "negative_amount",
+            "absurd_amount",
+            "unknown_currency",
+            "exact_duplicate",
+            "late_arrival",
+        ),
+    },
+    "APP_EVENTS": {
+        "name": "digital.app_events",
+        "defect_kinds": (
+            "malformed_json",
+            "missing_required",
+            "wrong_type",
+            "exact_duplicate",
+            "late_arrival",
+        ),
+    },
+    "MODEL_SCORES": {
+        "name": "ml.model_scores",
+        "defect_kinds": (
+            "missing_required",
+            "score_out_of_range",
+            "exact_duplicate",
+        ),
+    },
+}
 WALLET_COLUMN = "wallet_type"  # the column the card feed gains part way through its history
-
-APP_EVENTS = _from_yaml(
-    "digital.app_events",
-    defect_kinds=(
-        "malformed_json",
-        "missing_required",
-        "wrong_type",
-        "exact_duplicate",
-        "late_arrival",
-    ),
-)
 DEVICE_KEYS: tuple[str, ...] = ("os", "os_version", "app_version", "device_model")
 
-MODEL_SCORES = _from_yaml(
-    "ml.model_scores",
-    defect_kinds=(
-        "missing_required",
-        "score_out_of_range",
-        "exact_duplicate",
-    ),
-)
 
-TABLES: tuple[RawTable, ...] = (CUSTOMERS, ACCOUNTS, TRANSACTIONS, APP_EVENTS, MODEL_SCORES)
-TABLES_BY_NAME: dict[str, RawTable] = {t.name: t for t in TABLES}
+@cache
+def raw_table(name: str) -> RawTable:
+    """The raw table `source.table` (e.g. `crm.customers`), read from the source YAML on first use."""
+    declared = next(d for d in _DECLARED.values() if d["name"] == name)
+    return _from_yaml(name, defect_kinds=declared["defect_kinds"], versioned=declared.get("versioned", False))
+
+
+def raw_table_list() -> tuple[RawTable, ...]:
+    """Every raw table the generator writes, in manifest order."""
+    return tuple(raw_table(d["name"]) for d in _DECLARED.values())
+
+
+def __getattr__(attr: str) -> Any:
+    """CUSTOMERS, ACCOUNTS, TRANSACTIONS, APP_EVENTS, MODEL_SCORES, TABLES and TABLES_BY_NAME, read from the source
+    YAML when first asked for (module attributes, PEP 562), so importing this module reads no file."""
+    if attr in _DECLARED:
+        return raw_table(_DECLARED[attr]["name"])
+    if attr == "TABLES":
+        return raw_table_list()
+    if attr == "TABLES_BY_NAME":
+        return {t.name: t for t in raw_table_list()}
+    raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")

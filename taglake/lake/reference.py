@@ -5,12 +5,12 @@ Weighted lists are tuples of (value, weight); weights are relative.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from functools import cache
+from typing import Any, NamedTuple
 
 from taglake.core.sources import project_var, read_seed
 
 # ---- limits the defect checks use ----------------------------------------------------------------------
-ABSURD_AMOUNT_TWD: int = project_var("absurd_amount_twd")  # this many TWD (equivalent) or more is absurd
 SCORE_MIN, SCORE_MAX = 0.0, 1.0
 
 # ---- places ----------------------------------------------------------------------------------------------
@@ -199,11 +199,9 @@ ONLINE_ABROAD: tuple[Destination, ...] = (
     Destination("GB", "GBP", 5), Destination("SG", "SGD", 5),
 )  # fmt: skip
 
-# Reference rates, TWD per unit, from the bank's currency seed (seeds/ref_currencies.csv, the one list staging
-# validates currencies against): used to express amounts as TWD-equivalent (for the absurd-amount check).
-FX_TWD_PER_UNIT: dict[str, float] = {
-    row["currency_code"]: float(row["twd_per_unit"]) for row in read_seed("ref_currencies")
-}
+# FX_TWD_PER_UNIT (read on first use, see __getattr__): reference rates, TWD per unit, from the bank's currency
+# seed (seeds/ref_currencies.csv, the one list staging validates currencies against): used to express amounts as
+# TWD-equivalent (for the absurd-amount check).
 ZERO_DECIMAL_CURRENCIES: frozenset[str] = frozenset({"JPY", "KRW", "VND"})
 
 # Active ISO 4217 alphabetic codes (funds and metals included): a currency outside this set is unknown.
@@ -421,3 +419,21 @@ DEVICES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {  # os → (model
 MODEL_NAMES: tuple[str, ...] = ("churn_propensity", "wealth_propensity", "card_upsell_propensity")
 # score outputs that broke the [0, 1] contract: a percentage, a slightly-over value, a negative
 OUT_OF_RANGE_SCORES: tuple[float, ...] = (73.5, 1.0004, -0.02, 1.25, 12.0, -1.0)
+
+
+@cache
+def _project_values() -> dict[str, Any]:
+    return {
+        # this many TWD (equivalent) or more is absurd
+        "ABSURD_AMOUNT_TWD": int(project_var("absurd_amount_twd")),
+        "FX_TWD_PER_UNIT": {row["currency_code"]: float(row["twd_per_unit"]) for row in read_seed("ref_currencies")},
+    }
+
+
+def __getattr__(attr: str) -> Any:
+    """ABSURD_AMOUNT_TWD (dbt_project.yml's var) and FX_TWD_PER_UNIT (the currency seed), read from the project
+    when first asked for (module attributes, PEP 562), so importing this module reads no file."""
+    values = _project_values()
+    if attr in values:
+        return values[attr]
+    raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")

@@ -15,13 +15,12 @@ from taglake.lake.population import (
 )
 from taglake.lake.feeds.table_gen import TableGen
 from taglake.lake.params import LakeParams
-from taglake.lake.raw_tables import ACCOUNTS
-from taglake.lake.reference import ABSURD_AMOUNT_TWD
+from taglake.lake import reference as ref
 from taglake.lake.sqlrand import below, lit, permute, uniform
 
 
 class AccountsGen(TableGen):
-    spec = ACCOUNTS
+    table_name = "core_banking.accounts"
     injected = (
         "missing_required",
         "wrong_type",
@@ -108,7 +107,7 @@ class AccountsGen(TableGen):
             else replace((floor(_balance)::bigint + 1000)::varchar || '.00', '0', 'O') end)"""
         negative = f"(-(_balance + 100 + floor({uniform(s, '_uid', lit('neg'))} * 50000)))::decimal(18, 2)::varchar"
         absurd = f"""(case when {uniform(s, "_uid", lit("absurd?"))} < 0.3 then '999999999999.99'
-            else ({ABSURD_AMOUNT_TWD} * (1 + floor({uniform(s, "_uid", lit("absurd"))} * 99)))::decimal(18, 2)::varchar
+            else ({ref.ABSURD_AMOUNT_TWD} * (1 + floor({uniform(s, "_uid", lit("absurd"))} * 99)))::decimal(18, 2)::varchar
             end)"""
         balance = f"""case _src_kind
             when 'wrong_type' then (case when _wc = 0 then {bad_balance} else balance_twd end)

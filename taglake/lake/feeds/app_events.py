@@ -5,7 +5,7 @@ from __future__ import annotations
 from taglake.lake import reference as ref
 from taglake.lake.feeds.table_gen import TableGen
 from taglake.lake.params import LakeParams
-from taglake.lake.raw_tables import APP_EVENTS
+from taglake.lake.raw_tables import raw_table
 from taglake.lake.sqlrand import below, lit, pick, uniform
 
 APP_RELEASE_EPOCH = 19_723  # 2024-01-01: the app has shipped a release every 30 days since
@@ -25,7 +25,7 @@ def _json(overrides: dict[str, str | None] | None = None) -> str:
     """The event as one JSON text; an override replaces a key's value, None leaves the key out."""
     overrides = overrides or {}
     parts: list[str] = []
-    for key in APP_EVENTS.columns:
+    for key in raw_table("digital.app_events").columns:
         if key in overrides and overrides[key] is None:
             continue
         parts += [lit(key), overrides.get(key) or key]
@@ -33,7 +33,7 @@ def _json(overrides: dict[str, str | None] | None = None) -> str:
 
 
 class AppEventsGen(TableGen):
-    spec = APP_EVENTS
+    table_name = "digital.app_events"
     injected = ("malformed_json", "missing_required", "wrong_type", "exact_duplicate", "late_arrival")
     max_dup_lag = 2
     order_by = ("_sort_ts", "_line")

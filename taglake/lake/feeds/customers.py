@@ -17,7 +17,6 @@ from taglake.lake.population import (
 from taglake.lake.feeds.table_gen import TableGen
 from taglake.lake.params import LakeParams
 from taglake.lake.national_id import sql_national_id
-from taglake.lake.raw_tables import CUSTOMERS
 from taglake.lake.sqlrand import below, lit, permute
 
 BAD_DATE_FORMATS = ("N/A", "0000-00-00", "%d/%m/%Y")
@@ -35,7 +34,7 @@ def sql_bad_date(seed: int, text: str, salt_expr: str, formats: tuple[str, ...])
 
 
 class CustomersGen(TableGen):
-    spec = CUSTOMERS
+    table_name = "crm.customers"
     injected = ("missing_required", "wrong_type", "invalid_checksum", "exact_duplicate", "same_day_version")
     max_dup_lag = 1
     order_by = ("national_id", "updated_at")

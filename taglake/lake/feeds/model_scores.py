@@ -7,7 +7,6 @@ from datetime import date
 from taglake.lake import reference as ref
 from taglake.lake.feeds.table_gen import TableGen
 from taglake.lake.params import LakeParams
-from taglake.lake.raw_tables import MODEL_SCORES
 from taglake.lake.sqlrand import below, lit, pick, uniform
 
 _VERSION_EPOCH_YEAR = 2020
@@ -31,7 +30,7 @@ def scored_at_seconds(seed: int, model_index: int, dn: int) -> int:
 
 
 class ModelScoresGen(TableGen):
-    spec = MODEL_SCORES
+    table_name = "ml.model_scores"
     injected = ("missing_required", "score_out_of_range", "exact_duplicate")
     order_by = ("model_name", "national_id", "scored_at")
 

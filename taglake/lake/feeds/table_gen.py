@@ -21,18 +21,22 @@ from typing import ClassVar
 import duckdb
 
 from taglake.lake.params import LakeParams
-from taglake.lake.raw_tables import RawTable
+from taglake.lake.raw_tables import RawTable, raw_table
 from taglake.lake.sqlrand import below, lit, lit_list, uniform
 
 
 class TableGen:
     """One raw table's generator; subclasses supply the SQL."""
 
-    spec: ClassVar[RawTable]
+    table_name: ClassVar[str]  # the raw table, `source.table` as the source YAML names it
     injected: ClassVar[tuple[str, ...]]  # kinds dealt to defect sources (incl. 'same_day_version')
     max_dup_lag: ClassVar[int] = 0  # a duplicate lands up to this many partitions after its original
     order_by: ClassVar[tuple[str, ...]]  # leading sort columns of the file; the other columns follow
     day_meta: ClassVar[tuple[str, ...]] = ()  # meta columns the partition query keeps (for sorting)
+
+    @property
+    def spec(self) -> RawTable:
+        return raw_table(self.table_name)
 
     def has_partition(self, p: LakeParams, day: int) -> bool:
         return True

@@ -5,8 +5,7 @@ from __future__ import annotations
 from taglake.lake import reference as ref
 from taglake.lake.feeds.table_gen import TableGen
 from taglake.lake.params import LakeParams
-from taglake.lake.raw_tables import TRANSACTIONS, WALLET_COLUMN
-from taglake.lake.reference import ABSURD_AMOUNT_TWD
+from taglake.lake.raw_tables import WALLET_COLUMN
 from taglake.lake.sqlrand import below, lit, lit_list, normal, permute, pick, uniform, weighted
 
 TX_ID_SPACE = 10**16
@@ -39,7 +38,7 @@ def _place_lists() -> dict[str, str]:
 
 
 class TransactionsGen(TableGen):
-    spec = TRANSACTIONS
+    table_name = "cards.transactions"
     injected = (
         "missing_required",
         "negative_amount",
@@ -161,7 +160,7 @@ class TransactionsGen(TableGen):
             pos = required.index(col)
             return f"case when _src_kind = 'missing_required' and _mc = {pos} then null else {value} end"
 
-        absurd = f"({ABSURD_AMOUNT_TWD}::double * (1 + floor({uniform(s, '_uid', lit('absurd'))} * 49)))"
+        absurd = f"({ref.ABSURD_AMOUNT_TWD}::double * (1 + floor({uniform(s, '_uid', lit('absurd'))} * 49)))"
         amount = f"""(case _src_kind
             when 'negative_amount' then -amount
             when 'absurd_amount' then {absurd}::decimal(18, 2)
