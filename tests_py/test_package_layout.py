@@ -110,3 +110,16 @@ def test_importing_every_module_reads_and_writes_no_file(tmp_path: Path) -> None
     touched = [entry for entry in json.loads(result.stdout) if not entry[2].startswith(str(PACKAGE))]
     assert touched == [], "modules that do I/O when imported (module, event, path):\n" + "\n".join(map(str, touched))
     assert list(tmp_path.iterdir()) == [], "importing taglake made files"
+
+
+def test_only_the_dbt_runner_builds_dbt_command_lines() -> None:
+    """One builder of dbt command lines (taglake.privacy.dbt_runner.dbt_command / offline_compile_command)."""
+    runner = PACKAGE / "privacy" / "dbt_runner.py"
+    builders = [
+        f"{path.relative_to(PACKAGE.parent)}:{node.lineno}"
+        for path in _modules()
+        if path != runner
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "dbt_executable"
+    ]
+    assert builders == [], f"build dbt command lines with dbt_runner.dbt_command: {builders}"

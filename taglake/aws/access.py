@@ -136,24 +136,14 @@ def compile_access_json(
     import subprocess
     from dataclasses import replace
 
-    from taglake.privacy.dbt_runner import DbtError, dbt_executable
+    from taglake.privacy.dbt_runner import DbtError, offline_compile_command
     from taglake.verify.offline_compile import offline_env
 
     folder = artifacts_dir / target
     here = replace(project, target_path=folder / "target", log_path=folder / "logs")
-    cmd = [
-        dbt_executable(),
-        "--quiet",
-        "--no-populate-cache",
-        "compile",
-        "--no-introspect",
-        "--output",
-        "json",
-        "--vars",
-        json.dumps({**(extra_vars or {}), "offline_compile": True}),
-        "--inline",
-        "{{ tojson(" + expression + ") }}",
-    ]
+    cmd = offline_compile_command(
+        inline="{{ tojson(" + expression + ") }}", dbt_vars={**(extra_vars or {}), "offline_compile": True}
+    )
     result = subprocess.run(
         cmd, cwd=here.root, env=offline_env(here, target), capture_output=True, text=True, check=False
     )

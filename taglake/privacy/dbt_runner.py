@@ -7,8 +7,9 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from taglake.core.project import Project
 from taglake.privacy.key_state import check_build_key
@@ -29,6 +30,26 @@ def dbt_executable() -> str:
     if not found:
         raise DbtError("dbt is not installed: run `make setup` first")
     return found
+
+
+def dbt_command(*args: str) -> list[str]:
+    """The command line of `dbt ARGS`: the one builder of dbt command lines (the dbt beside this Python)."""
+    return [dbt_executable(), *args]
+
+
+def offline_compile_command(
+    *, inline: str | None = None, select: str | None = None, dbt_vars: Mapping[str, Any] | None = None
+) -> list[str]:
+    """`dbt compile` with no cache and no introspection, so it compiles for the AWS targets offline: of a Jinja-SQL
+    snippet (`inline`; dbt prints {"compiled": …} as JSON) or of the nodes `select` picks (artifacts in target/)."""
+    args = ["--quiet", "--no-populate-cache", "compile", "--no-introspect"]
+    if dbt_vars is not None:
+        args += ["--vars", json.dumps(dict(dbt_vars))]
+    if select is not None:
+        args += ["--select", select]
+    if inline is not None:
+        args += ["--output", "json", "--inline", inline]
+    return dbt_command(*args)
 
 
 # dbt commands that never read the key or the database: they need no key file.
@@ -83,7 +104,7 @@ def run_dbt(
     shown only if it fails. Every line dbt prints, and every line it adds to its log file, is redacted of
     personal-data shapes (taglake.privacy.redacted_output)."""
     prepare_local(project, target, args)
-    cmd = [dbt_executable(), *args]
+    cmd = dbt_command(*args)
     log_file = project.log_path / "dbt.log"
     start = log_size(log_file)
     echo = None if quiet else sys.stdout
@@ -107,17 +128,7 @@ def build(project: Project, *, target: str | None = None, extra: Sequence[str] =
 def compile_inline(project: Project, sql: str, *, target: str | None = None) -> str:
     """Compile a Jinja-SQL snippet for a target without touching its database (no cache, no introspection), so
     the AWS targets compile offline; returns the SQL the target's adapter would run."""
-    cmd = [
-        dbt_executable(),
-        "--quiet",
-        "--no-populate-cache",
-        "compile",
-        "--no-introspect",
-        "--output",
-        "json",
-        "--inline",
-        sql,
-    ]
+    cmd = offline_compile_command(inline=sql)
     prepare_local(project, target, ["compile"])
     result = subprocess.run(
         cmd, cwd=project.root, env=project.dbt_env(target), capture_output=True, text=True, check=False

@@ -20,7 +20,7 @@ from sqlglot.errors import ErrorLevel
 
 from taglake.core.project import Project
 from taglake.core.scratch import scratch_project
-from taglake.privacy.dbt_runner import DbtError, dbt_executable
+from taglake.privacy.dbt_runner import DbtError, offline_compile_command
 
 # The engine (adapter type) of each AWS target.
 AWS_TARGETS: dict[str, str] = {
@@ -158,7 +158,7 @@ def compile_project(
         folder,
         macros={"offline_is_incremental.sql": OFFLINE_IS_INCREMENTAL.format(answer="true" if incremental else "false")},
     )
-    cmd = [dbt_executable(), "--quiet", "--no-populate-cache", "compile", "--no-introspect", "--select", "fqn:*"]
+    cmd = offline_compile_command(select="fqn:*")
     result = subprocess.run(
         cmd, cwd=here.root, env=offline_env(here, target), capture_output=True, text=True, check=False
     )
