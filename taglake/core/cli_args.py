@@ -9,12 +9,9 @@ target also sets `target_of` (the target it will run on, as dbt resolves it) and
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-from taglake.core.project import Project
-
-# A command's handler: the parsed arguments, the checkout, the dbt target it runs on (None: no target); its exit code.
-Handler = Callable[[argparse.Namespace, Project, "str | None"], int]
+# What register() receives: the `taglake` parser's subparsers.
 Subparsers = argparse._SubParsersAction
 
 
