@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from taglake.dbt import build, run_dbt
-from taglake.generate import generate_lake
-from taglake.keys import init_key
-from taglake.offline import CompiledProject
-from taglake.project import Project
+from taglake.core.project import Project
+from taglake.lake.generate import generate_lake
+from taglake.privacy.dbt_runner import build, run_dbt
+from taglake.privacy.keys import init_key
+from taglake.verify.offline_compile import CompiledProject
 
 # Small, but with a defect rate high enough that every defect kind occurs.
 BUILD_LAKE = {"customers": 400, "days": 12, "seed": 7, "defect_rate": 0.03}
@@ -84,7 +84,7 @@ def source_pii_columns(dbt_manifest: dict) -> dict[str, str]:
 def aws_compiled(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], CompiledProject]:
     """Every node compiled offline for an AWS target (athena, redshift, athena_system, redshift_system), once per
     session and target: `aws_compiled("athena")`."""
-    from taglake.offline import compile_project
+    from taglake.verify.offline_compile import compile_project
 
     work = tmp_path_factory.mktemp("aws_compiled")
     cache: dict[str, CompiledProject] = {}

@@ -12,10 +12,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from taglake.core.project import Project
 from taglake.core.scratch import copy_project_files
-from taglake.dbt import dbt_executable
-from taglake.keys import init_key
-from taglake.project import Project
+from taglake.privacy.dbt_runner import dbt_executable
+from taglake.privacy.keys import init_key
 
 
 def copy_project(work: Path) -> Project:

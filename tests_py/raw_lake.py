@@ -14,9 +14,9 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from taglake import national_id
-from taglake.raw_tables import ACCOUNTS, APP_EVENTS, CUSTOMERS, MODEL_SCORES, TRANSACTIONS, RawTable
-from taglake.reference import ABSURD_AMOUNT_TWD, FX_TWD_PER_UNIT, ISO_4217_CODES, SCORE_MAX, SCORE_MIN
+from taglake.lake import national_id
+from taglake.lake.raw_tables import ACCOUNTS, APP_EVENTS, CUSTOMERS, MODEL_SCORES, TRANSACTIONS, RawTable
+from taglake.lake.reference import ABSURD_AMOUNT_TWD, FX_TWD_PER_UNIT, ISO_4217_CODES, SCORE_MAX, SCORE_MIN
 
 PARTITION = re.compile(r"year=(\d{4})/month=(\d{2})/day=(\d{2})$")
 

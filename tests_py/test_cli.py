@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from project_copy import run_taglake as _taglake
 
-from taglake.project import Project
+from taglake.core.project import Project
 
 
 def test_help_names_every_command() -> None:

@@ -3,7 +3,7 @@
     printed or put in SQL text. -#}
 
 {#- A keyed fingerprint of the key in relation `keys` (the token construction over a fixed label): names the key in
-    `key_state` without revealing it. taglake.keys.MaskingKey.fingerprint computes the same. -#}
+    `key_state` without revealing it. taglake.privacy.keys.MaskingKey.fingerprint computes the same. -#}
 {% macro masking_key_fingerprint(keys='keys') -%}
     {{ sha256_hex(keys ~ '.k_outer || ' ~ sha256_hex(keys ~ ".k_inner || 'taglake:key-fingerprint:v1'")) }}
 {%- endmacro %}
@@ -79,7 +79,7 @@
 
 
 {#- dbt commands that read no data and build nothing: the key hooks do nothing there (an offline compile for
-    Athena or Redshift has no connection to check a key with; taglake.dbt.KEYLESS_COMMANDS is the CLI's list). -#}
+    Athena or Redshift has no connection to check a key with; taglake.privacy.dbt_runner.KEYLESS_COMMANDS is the CLI's list). -#}
 {% macro key_free_commands() %}
     {{- return(['compile', 'parse', 'list', 'ls', 'debug', 'deps', 'clean']) -}}
 {% endmacro %}

@@ -1,5 +1,5 @@
 {#- Personal-data treatments. The class of a column (`meta.pii` in the source YAML) decides which applies; see
-    docs/privacy.md. Python's taglake.tokens mirrors normalize_pii and tokenize exactly (golden vectors test both). -#}
+    docs/privacy.md. Python's taglake.privacy.tokens mirrors normalize_pii and tokenize exactly (golden vectors test both). -#}
 
 {#- The form a value is tokenized in, per class: national ID upper-case, mobile digits only in the domestic form
     (+886 9xx → 09xx), e-mail lower-case; every class trimmed of spaces. Null stays null. -#}

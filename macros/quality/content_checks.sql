@@ -6,7 +6,7 @@
       free_text           guarded on content (guarded_text): a value that looks like personal data is redacted.
     `staged_as` names the staging column when it differs from the field's name; `derives` lists further staging
     columns computed from the field. Staging reads these through the macros below, the Python side through
-    taglake.sources, and tests_py/test_staging_content.py checks that every staging column is covered. -#}
+    taglake.core.sources, and tests_py/privacy/test_staging_content.py checks that every staging column is covered. -#}
 
 {#- The declared non-personal fields of a raw table, each as {name, ref, content, format, values, reference,
     reference_column, case, staged_as}: the JSON keys of a JSON-lines table (an object key's fields flattened,

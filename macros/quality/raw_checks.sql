@@ -1,6 +1,6 @@
 {#- Checks on raw rows derived from the source YAML, where each column's (or JSON key's) `required` and
     `parses_as` are declared once. Staging models use them to give a row its reject reason; the generator reads the
-    same declarations (taglake.sources). -#}
+    same declarations (taglake.core.sources). -#}
 
 {#- The declared columns of a source table, in YAML order (empty while dbt parses). -#}
 {% macro raw_table_columns(source_name, table_name) %}

@@ -1,1 +1,1 @@
-"""The AWS side of taglake: who reads what (the access declaration), Lake Formation tags and grants."""
+"""The AWS side of taglake: Glue catalog, S3 upload, who reads what (the access declaration), Lake Formation."""

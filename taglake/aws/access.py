@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from taglake.project import Project
-from taglake.sources import project_var
+from taglake.core.project import Project
+from taglake.core.sources import project_var
 
 # No person-facing role may ever read this kind (the bank's rule: only the system account sees clear data).
 CLEAR = "clear"
@@ -138,12 +138,12 @@ def compile_access_json(
 ) -> Any:
     """The JSON value of a Jinja expression over the project's graph (e.g. `redshift_access_statements()`,
     `lake_formation_plan()`), compiled for an AWS target offline: no credentials, every endpoint a closed port
-    (taglake.offline), nothing contacted. `extra_vars` overrides vars (a test's changed declaration)."""
+    (taglake.verify.offline_compile), nothing contacted. `extra_vars` overrides vars (a test's changed declaration)."""
     import json
     from dataclasses import replace
 
-    from taglake.dbt import compile_inline_offline
-    from taglake.offline import offline_env
+    from taglake.privacy.dbt_runner import compile_inline_offline
+    from taglake.verify.offline_compile import offline_env
 
     folder = artifacts_dir / target
     here = replace(project, target_path=folder / "target", log_path=folder / "logs")

@@ -1,1 +1,2 @@
-"""Core: what every concern shares (project paths, throwaway project copies, …), gathered here by concern."""
+"""Core: what every concern shares: project paths, errors, the source-YAML reader, text tables, scratch copies.
+Imports nothing of taglake outside core."""

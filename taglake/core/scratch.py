@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
-from taglake.project import Project
+from taglake.core.project import Project
 
 PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "packages.yml", "selectors.yml")
 PROJECT_DIRS = ("models", "macros", "seeds", "tests", "snapshots", "analyses", "docs")

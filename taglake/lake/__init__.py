@@ -1,2 +1,2 @@
-"""The raw zone as files: what lands, the ways real feeds land it (feed variants), and the pre-flight check that
-reads every file before dbt does."""
+"""The raw zone as files: the synthetic generator and its feeds, the raw table specs, the ways real feeds land
+(feed variants), and the pre-flight check that reads every file before dbt does."""

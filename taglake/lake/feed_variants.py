@@ -30,7 +30,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from taglake.sources import SourceTable, source_tables
+from taglake.core.sources import SourceTable, source_tables
 
 BOM = b"\xef\xbb\xbf"
 PARTITION = re.compile(r"year=(\d{4})/month=(\d{2})/day=(\d{2})$")

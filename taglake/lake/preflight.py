@@ -7,7 +7,7 @@ is no date, a Parquet column whose type changed, a file outside the partition la
 never a value. `taglake check-lake` prints them; `taglake build`, `run-daily` and `demo` run it before dbt on the
 local targets and stop on any problem. docs/raw-zone.md ("Feed variants") lists what is checked.
 
-What a table must look like comes from its source YAML (taglake.sources): format, columns and types, the landing
+What a table must look like comes from its source YAML (taglake.core.sources): format, columns and types, the landing
 years its partition projection covers (`partition_years`), and what a complete delivery is (`completeness`).
 """
 
@@ -27,7 +27,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from taglake.sources import SourceColumn, SourceTable, source_tables
+from taglake.core.sources import SourceColumn, SourceTable, source_tables
 
 BOM = b"\xef\xbb\xbf"
 CHUNK = 1 << 20

@@ -1,1 +1,1 @@
-"""Operating the lake: what users run against a build (queries, the dbt passthrough)."""
+"""Operating the lake: local builds, the daily run, queries, the dbt passthrough and its guard."""

@@ -1,1 +1,1 @@
-"""Privacy: the shapes of personal data, keys, tokens and the leak scanner (being gathered here by concern)."""
+"""Privacy: the shapes of personal data, keys and tokens, the guarded dbt runner, rotation, the leak scanner."""

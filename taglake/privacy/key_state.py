@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 
-from taglake.keys import MaskingKey
+from taglake.privacy.keys import MaskingKey
 
 KEY_STATE_TABLE = "key_state"
 PRIVACY_SCHEMA_SUFFIX = "_privacy"

@@ -28,11 +28,11 @@ from pathlib import Path
 
 import duckdb
 
-from taglake.dbt import compile_inline, local_database
-from taglake.keys import KeyFileError, MaskingKey, check_key_file, read_key, write_key
+from taglake.core.project import Project
+from taglake.privacy.dbt_runner import compile_inline, local_database
 from taglake.privacy.key_state import KeyState, read_key_state
+from taglake.privacy.keys import KeyFileError, MaskingKey, check_key_file, read_key, write_key
 from taglake.privacy.system_identity import require_local_system_act
-from taglake.project import Project
 
 VERSION_COLUMN = "masking_key_version"
 

@@ -1,4 +1,4 @@
-"""What every column out of staging is, derived from the source YAML (taglake.sources) and the `pii_treatments` var.
+"""What every column out of staging is, from the source YAML (taglake.core.sources) and the `pii_treatments` var.
 
 A staging column (of a base_* or stg_* model) is one of:
 - treated: the output of a classified column's treatment (token, mask, generalisation), or the quarantine record;
@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal
 
-from taglake.sources import SourceColumn, SourceTable
+from taglake.core.sources import SourceColumn, SourceTable
 
 Category = Literal["treated", "validated", "guarded"]
 

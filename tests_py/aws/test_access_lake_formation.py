@@ -18,8 +18,8 @@ import pytest
 
 from taglake.aws.access import AccessError, compile_access_json, load_access, parse_access
 from taglake.aws.lake_formation import LfGrant, database_layers, plan_lake_formation, role_grants
-from taglake.project import Project
-from taglake.sources import catalog_tables, project_var
+from taglake.core.project import Project
+from taglake.core.sources import catalog_tables, project_var
 
 SCHEMA = "taglake"  # TAGLAKE_ATHENA_SCHEMA of the offline environment
 PERSONS = ("analyst", "data_scientist", "application", "data_manager")

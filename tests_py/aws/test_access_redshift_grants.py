@@ -12,11 +12,12 @@ import sqlglot
 from sqlglot import exp
 
 from taglake.aws.access import AccessPolicy, compile_access_json, load_access
-from taglake.dbt import DbtError
-from taglake.project import Project
-from taglake.sources import project_var
+from taglake.core.project import Project
+from taglake.core.sources import project_var
+from taglake.privacy.dbt_runner import DbtError
 
-SCHEMA = "taglake"  # TAGLAKE_REDSHIFT_SCHEMA of the offline environment (taglake.offline.PLACEHOLDER_ENV)
+# TAGLAKE_REDSHIFT_SCHEMA of the offline environment (taglake.verify.offline_compile.PLACEHOLDER_ENV)
+SCHEMA = "taglake"
 CONSUMPTION_SCHEMAS = {f"{SCHEMA}_marts", f"{SCHEMA}_reference", f"{SCHEMA}_snapshots"}
 FORBIDDEN_SCHEMAS = {f"{SCHEMA}_staging", f"{SCHEMA}_intermediate", f"{SCHEMA}_vault", "restricted_keys"}
 # Who each exposure serves (models/marts/*/_*__exposures.yml): their relations are what docs promise each role.

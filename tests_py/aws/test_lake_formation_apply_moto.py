@@ -14,7 +14,7 @@ from moto import mock_aws
 from taglake.aws.access import load_access
 from taglake.aws.lake_formation import LfPlan, apply_lake_formation, plan_lake_formation
 from taglake.cli import main
-from taglake.sources import catalog_tables
+from taglake.core.sources import catalog_tables
 
 SCHEMA = "taglake"
 ACCOUNT = "123456789012"

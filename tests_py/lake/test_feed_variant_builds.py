@@ -12,11 +12,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from taglake.dbt import DbtError, build
-from taglake.generate import generate_lake
-from taglake.keys import init_key
+from taglake.privacy.dbt_runner import DbtError, build
+from taglake.lake.generate import generate_lake
+from taglake.privacy.keys import init_key
 from taglake.lake import feed_variants as fv
-from taglake.project import Project
+from taglake.core.project import Project
 
 pytestmark = [pytest.mark.dbt, pytest.mark.redteam]
 

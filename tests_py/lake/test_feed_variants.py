@@ -15,11 +15,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from taglake.cli import main
-from taglake.generate import generate_lake
-from taglake.keys import init_key
+from taglake.lake.generate import generate_lake
+from taglake.privacy.keys import init_key
 from taglake.lake import feed_variants as fv
 from taglake.lake.preflight import check_lake
-from taglake.sources import source_tables
+from taglake.core.sources import source_tables
 
 pytestmark = pytest.mark.redteam
 

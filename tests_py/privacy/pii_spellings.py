@@ -15,7 +15,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
-from taglake.national_id import checksum_digit
+from taglake.lake.national_id import checksum_digit
 
 
 def valid_id(letter: str, digits8: str) -> str:

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from project_copy import copy_project, dbt, run_taglake, scratch_env, scratch_project
 
-from taglake.dbt import prepare_local
-from taglake.keys import HEADER, KeyFileError, MaskingKey, check_key_file, init_key, read_key, write_key
+from taglake.core.project import Project
+from taglake.privacy.dbt_runner import prepare_local
 from taglake.privacy.key_state import KeyStateError, recorded_key_state
-from taglake.project import Project
+from taglake.privacy.keys import HEADER, KeyFileError, MaskingKey, check_key_file, init_key, read_key, write_key
 
 
 def _key_text(key: MaskingKey) -> list[str]:

@@ -3,8 +3,8 @@
 token; the old key is refused afterwards; and a rotation that fails part way, or is cut off before the key file
 is swapped, leaves a consistent state.
 
-The oracle is independent of the SQL: the raw lake's national IDs (taglake.scan_canaries) tokenized in Python
-(taglake.tokens) under the old and the new key."""
+The oracle is independent of the SQL: the raw lake's national IDs (taglake.privacy.scan.canaries) tokenized in Python
+(taglake.privacy.tokens) under the old and the new key."""
 
 from __future__ import annotations
 
@@ -21,14 +21,14 @@ import pytest
 from db_tables import copy_db, differing_tables
 from project_copy import dbt
 
-from taglake.daily import run_daily
-from taglake.generate import append_days
-from taglake.keys import MaskingKey, read_key, write_key
+from taglake.core.project import Project
+from taglake.lake.generate import append_days
+from taglake.ops.daily import run_daily
 from taglake.privacy import rotation, system_identity
 from taglake.privacy.key_state import recorded_key_state
-from taglake.project import Project
-from taglake.scan_canaries import collect_canaries
-from taglake.tokens import tokenize
+from taglake.privacy.keys import MaskingKey, read_key, write_key
+from taglake.privacy.scan.canaries import collect_canaries
+from taglake.privacy.tokens import tokenize
 
 pytestmark = pytest.mark.dbt
 

@@ -15,7 +15,7 @@ import duckdb
 import pytest
 from dbt_snippets import compiled_for_duckdb
 
-from taglake.national_id import checksum_digit
+from taglake.lake.national_id import checksum_digit
 
 pytestmark = [pytest.mark.redteam, pytest.mark.dbt]
 

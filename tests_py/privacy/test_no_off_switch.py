@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from project_copy import dbt
 
-from taglake.bench_build import GUARD_HOOK, IDENTITY_MACRO
+from taglake.bench.masking_build import GUARD_HOOK, IDENTITY_MACRO
+from taglake.core.project import Project
 from taglake.core.scratch import ScratchError, scratch_project
-from taglake.keys import init_key
-from taglake.project import Project
+from taglake.privacy.keys import init_key
 
 pytestmark = pytest.mark.redteam
 

@@ -8,8 +8,8 @@ import pytest
 from dbt_snippets import compiled_for_duckdb
 from pii_spellings import NEGATIVES, folded, positives, strip_separators
 
+from taglake.core.project import Project
 from taglake.privacy import patterns
-from taglake.project import Project
 
 PLANTED = positives()
 

@@ -18,11 +18,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from taglake.dbt import dbt_executable, prepare_local
-from taglake.generate import generate_lake
-from taglake.keys import init_key
-from taglake.national_id import checksum_digit
-from taglake.project import Project
+from taglake.core.project import Project
+from taglake.lake.generate import generate_lake
+from taglake.lake.national_id import checksum_digit
+from taglake.privacy.dbt_runner import dbt_executable, prepare_local
+from taglake.privacy.keys import init_key
 
 pytestmark = [pytest.mark.redteam, pytest.mark.dbt]
 

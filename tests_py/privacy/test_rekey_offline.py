@@ -17,9 +17,9 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
-from taglake.dbt import compile_inline_offline, dbt_executable
-from taglake.offline import SQLGLOT_DIALECTS, offline_env
-from taglake.project import Project
+from taglake.core.project import Project
+from taglake.privacy.dbt_runner import compile_inline_offline, dbt_executable
+from taglake.verify.offline_compile import SQLGLOT_DIALECTS, offline_env
 
 pytestmark = pytest.mark.dbt
 
@@ -127,8 +127,8 @@ def test_the_rekey_run_operation_rewrites_every_token_of_a_build(built_project: 
     over a copy of the build: every token is rewritten through the map, and key_state records the new key."""
     from db_tables import copy_db
 
-    from taglake.keys import MaskingKey, read_key
     from taglake.privacy.key_state import recorded_key_state
+    from taglake.privacy.keys import MaskingKey, read_key
     from taglake.privacy.rotation import rekey_plan
 
     db = tmp_path / "rekeyed.duckdb"  # not "system": DuckDB has a catalog of that name

@@ -11,9 +11,9 @@ import duckdb
 import pytest
 
 from taglake.cli import main
-from taglake.generate import generate_lake
-from taglake.keys import init_key
-from taglake.scan import EXIT_CLEAN, EXIT_HITS, EXIT_NOTHING_SCANNED
+from taglake.lake.generate import generate_lake
+from taglake.privacy.keys import init_key
+from taglake.privacy.scan.scanner import EXIT_CLEAN, EXIT_HITS, EXIT_NOTHING_SCANNED
 
 pytestmark = pytest.mark.redteam
 

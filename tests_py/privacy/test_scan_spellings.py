@@ -9,9 +9,9 @@ import duckdb
 import pytest
 from pii_spellings import EMAILS, MOBILES, NATIONAL_IDS, NEGATIVES, positives
 
-from taglake.scan_db import scan_duckdb
-from taglake.scan_files import scan_files
-from taglake.scan_match import prepare
+from taglake.privacy.scan.db import scan_duckdb
+from taglake.privacy.scan.files import scan_files
+from taglake.privacy.scan.match import prepare
 
 WORD_KINDS = ("national_id", "mobile", "email")
 PLANTED = [p for p in positives() if p.kind in WORD_KINDS]

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import duckdb
 
-from taglake.national_id import checksum_digit
+from taglake.lake.national_id import checksum_digit
 
 # --- the planted person: values that occur nowhere in a generated lake -----------------------------------------
 # Letters outside a-f, so no 64-hex token can contain the ID; digits chosen to be unlike amounts and dates.

@@ -22,9 +22,9 @@ from hostile_lake import (
     spellings,
 )
 
-from taglake.generate import generate_lake
-from taglake.keys import read_key
-from taglake.project import Project
+from taglake.core.project import Project
+from taglake.lake.generate import generate_lake
+from taglake.privacy.keys import read_key
 
 pytestmark = [pytest.mark.redteam, pytest.mark.dbt]
 

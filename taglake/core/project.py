@@ -1,0 +1,88 @@
+"""Where the dbt project and its local build live, and the environment dbt runs with."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def find_project_dir(start: Path | None = None) -> Path:
+    """The dbt project folder: TAGLAKE_PROJECT_DIR, else the nearest folder up from `start` (default: the
+    working directory) holding dbt_project.yml, else the checkout this package was installed from."""
+    env = os.environ.get("TAGLAKE_PROJECT_DIR")
+    if env:
+        return Path(env).resolve()
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "dbt_project.yml").is_file():
+            return folder
+    installed = Path(__file__).resolve().parents[1]
+    if (installed / "dbt_project.yml").is_file():
+        return installed
+    raise FileNotFoundError("no dbt project found: run taglake inside the taglake checkout or set TAGLAKE_PROJECT_DIR")
+
+
+# The local masking key, outside git (.gitignore has /.secrets/); see taglake.privacy.keys.
+KEY_FILE = Path(".secrets") / "masking_keys.csv"
+
+
+@dataclass(frozen=True)
+class Project:
+    """A taglake checkout: the dbt project, the lake it reads locally and the DuckDB file it builds."""
+
+    root: Path
+    lake_dir: Path
+    duckdb_path: Path
+    target_path: Path
+    log_path: Path
+    key_file: Path
+
+    @classmethod
+    def locate(
+        cls,
+        *,
+        lake_dir: Path | None = None,
+        duckdb_path: Path | None = None,
+        artifacts_dir: Path | None = None,
+        key_file: Path | None = None,
+    ) -> Project:
+        """The checkout found from the working directory. Each path comes from the argument, else its environment
+        variable, else its default in the checkout; `artifacts_dir` puts dbt's target/ and logs/ under it."""
+        root = find_project_dir()
+        lake = lake_dir or Path(os.environ.get("TAGLAKE_LAKE_DIR", root / "lake"))
+        db = duckdb_path or Path(os.environ.get("TAGLAKE_DUCKDB_PATH", root / "build" / "taglake.duckdb"))
+        if artifacts_dir:
+            target, logs = artifacts_dir / "target", artifacts_dir / "logs"
+        else:
+            target = Path(os.environ.get("DBT_TARGET_PATH", root / "target"))
+            logs = Path(os.environ.get("DBT_LOG_PATH", root / "logs"))
+        return cls(
+            root=root,
+            lake_dir=(root / lake).resolve(),
+            duckdb_path=(root / db).resolve(),
+            target_path=(root / target).resolve(),
+            log_path=(root / logs).resolve(),
+            key_file=(root / (key_file or os.environ.get("TAGLAKE_KEY_FILE", KEY_FILE))).resolve(),
+        )
+
+    def dbt_env(self, target: str | None = None) -> dict[str, str]:
+        """The environment dbt runs with: this repo's profiles.yml, no usage tracking (no network here), the lake
+        and database of this checkout, and the target if one is named."""
+        env = dict(os.environ)
+        env.update(
+            {
+                "DBT_PROFILES_DIR": str(self.root),
+                "DBT_PROJECT_DIR": str(self.root),
+                "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+                "DO_NOT_TRACK": "1",
+                "TAGLAKE_LAKE_DIR": str(self.lake_dir),
+                "TAGLAKE_DUCKDB_PATH": str(self.duckdb_path),
+                "DBT_TARGET_PATH": str(self.target_path),
+                "DBT_LOG_PATH": str(self.log_path),
+                "TAGLAKE_KEY_FILE": str(self.key_file),
+            }
+        )
+        if target:
+            env["TAGLAKE_TARGET"] = target
+        return env

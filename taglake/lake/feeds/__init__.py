@@ -1,0 +1,1 @@
+"""One generator per raw feed (customers, accounts, transactions, app events, model scores), each a TableGen."""

@@ -1,0 +1,259 @@
+"""Operating the lake's commands: `taglake build`, `run-daily`, `demo`, `dbt` and `query`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from taglake.core.cli_args import Subparsers, add_aws_options, non_negative_float, non_negative_int, strip_separator
+from taglake.core.project import Project
+from taglake.core.text_tables import format_table
+from taglake.privacy.dbt_runner import build, run_dbt
+
+
+def register(sub: Subparsers) -> None:
+    _add_build(sub)
+    _add_run_daily(sub)
+    _add_demo(sub)
+    _add_dbt(sub)
+    _add_query(sub)
+
+
+def _build_target(ns: argparse.Namespace) -> str | None:
+    """dbt arguments passed on (`-- --target X`) win over --target, which wins over DBT_TARGET/TAGLAKE_TARGET."""
+    from taglake.ops.dbt_guard import effective_target
+
+    return effective_target(strip_separator(ns.dbt_args), os.environ, default=ns.target)
+
+
+def _build_dbt_args(ns: argparse.Namespace) -> list[str]:
+    return ["build", *strip_separator(ns.dbt_args)]
+
+
+def _dbt_target(ns: argparse.Namespace) -> str | None:
+    from taglake.ops.dbt_guard import effective_target
+
+    return effective_target(strip_separator(ns.dbt_args), os.environ)
+
+
+def _dbt_args(ns: argparse.Namespace) -> list[str]:
+    return strip_separator(ns.dbt_args)
+
+
+def _query_target(ns: argparse.Namespace) -> str:
+    return ns.target or os.environ.get("TAGLAKE_TARGET") or "local"
+
+
+DEMO_ANALYSIS = "card_spend_by_category"
+
+
+def _add_build(sub: Subparsers) -> None:
+    p = sub.add_parser(
+        "build",
+        help="dbt deps + dbt build on a target (default: local DuckDB)",
+        description="Install the project's (local) dbt packages, then seed, run and test every node. On a local "
+        "target the raw zone's pre-flight check (`taglake check-lake`) runs first; a problem stops the build.",
+    )
+    p.add_argument("--target", default=None, help="dbt target (default: TAGLAKE_TARGET or local)")
+    p.add_argument("dbt_args", nargs=argparse.REMAINDER, help="more arguments for dbt build, after --")
+    p.set_defaults(func=cmd_build, target_of=_build_target, dbt_args_of=_build_dbt_args)
+
+
+def _add_run_daily(sub: Subparsers) -> None:
+    p = sub.add_parser(
+        "run-daily",
+        help="the daily run: source freshness, incremental build, leak scan; prints a summary",
+        description="Run one day: `dbt source freshness` (a stale source stops the run), `dbt deps` + `dbt build` "
+        "(incremental facts process only the new landing partitions plus the late-arrival lookback; snapshots "
+        "record what changed), then `taglake scan-pii` of the local build; on a local target the pre-flight check "
+        "(`taglake check-lake`) runs before anything. Prints each step's status and time; "
+        "exits 1 when a step fails. See docs/daily-runs.md.",
+    )
+    p.add_argument("--target", default=None, help="dbt target (default: TAGLAKE_TARGET or local)")
+    p.add_argument(
+        "--append-day",
+        action="store_true",
+        help="simulate the day: first append the next landing day to the local lake (taglake generate --append-day)",
+    )
+    p.add_argument(
+        "--allow-stale",
+        action="store_true",
+        help="go on when a source is stale (replaying an old lake); the summary still says so",
+    )
+    p.add_argument("--no-scan", action="store_true", help="skip the leak scan (only local builds are scanned)")
+    p.add_argument("dbt_args", nargs=argparse.REMAINDER, help="more arguments for dbt build, after --")
+    p.set_defaults(func=cmd_run_daily, target_of=_build_target, dbt_args_of=_build_dbt_args)
+
+
+def _add_demo(sub: Subparsers) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="generate the small lake, build it on DuckDB, print a summary, a sample query and a leak scan",
+        description="The main job on a laptop: generate the default lake (unless one is there), make the masking "
+        "key if there is none (`taglake keys init --if-missing`, said on the console), check the lake "
+        "(`taglake check-lake`), dbt build on the local target, then print what landed, what staging accepted and "
+        f"quarantined, the tables built, the result of analyses/{DEMO_ANALYSIS}.sql, and the leak scan of the "
+        "build (exit 1 on any hit, 2 when there was nothing to scan).",
+    )
+    p.set_defaults(func=cmd_demo, target_of=lambda ns: "local")
+
+
+def _add_dbt(sub: Subparsers) -> None:
+    p = sub.add_parser(
+        "dbt",
+        help="run a dbt command with this checkout's profiles.yml (outside *_system: no show, run-operation, --inline)",
+        description="Run dbt in the project folder with DBT_PROFILES_DIR pointing at the repo's profiles.yml. Outside "
+        "the system targets, what would print data or run arbitrary Jinja with the pipeline's access is refused: "
+        "show, run-operation (but the project's create_spectrum_schemas), --inline, clone, retry, --state/--defer, "
+        "--profiles-dir/--project-dir, --vars naming a privacy setting or holding more than a plain value, and docs "
+        "serve beyond 127.0.0.1 (docs/privacy.md). A *_system target needs the system identity "
+        "(TAGLAKE_SYSTEM_IDENTITY).",
+    )
+    p.add_argument("dbt_args", nargs=argparse.REMAINDER, help="the dbt command and its arguments")
+    p.set_defaults(func=cmd_dbt, target_of=_dbt_target, dbt_args_of=_dbt_args)
+
+
+def _add_query(sub: Subparsers) -> None:
+    p = sub.add_parser(
+        "query",
+        help="run an analysis or ad hoc SQL on a target; print a table or write CSV",
+        description="Run analyses/NAME.sql (compiled by dbt for the target) or one ad hoc read-only query (--sql, "
+        "--file; its only Jinja may be {{ ref('<mart, reference seed or snapshot>') }}) against a target. Outside the "
+        "system targets only the consumption relations (marts, reference seeds, snapshots: vars access in "
+        "dbt_project.yml) are reachable: locally the query runs on a locked, read-only copy of them beside the "
+        "build (no files, URLs, extensions, ATTACH, COPY or SET); on Athena it must be one query over "
+        "<schema>_marts, <schema>_reference and <schema>_snapshots, run in the workgroup, which also prints the "
+        "data scanned and its cost. SQL that names the vault runs only on the system account's targets (*_system), "
+        "which need the system identity (TAGLAKE_SYSTEM_IDENTITY). See docs/privacy.md.",
+    )
+    p.add_argument("analysis", nargs="?", default=None, help="an analysis under analyses/, without .sql")
+    p.add_argument("--sql", default=None, help="ad hoc SQL")
+    p.add_argument("--file", type=Path, default=None, help="a file of ad hoc SQL")
+    p.add_argument("--target", default=None, help="dbt target (default: TAGLAKE_TARGET or local)")
+    p.add_argument("--limit", type=non_negative_int, default=50, help="rows to print (default: 50; --csv writes all)")
+    p.add_argument("--csv", type=Path, default=None, help="write every row to this CSV file instead of printing")
+    p.add_argument(
+        "--db",
+        type=Path,
+        default=None,
+        help="local targets: the DuckDB build whose consumption relations are read",
+    )
+    p.add_argument("--workgroup", default=None, help="Athena workgroup (default: TAGLAKE_ATHENA_WORK_GROUP)")
+    p.add_argument(
+        "--output-location", default=None, help="Athena result location (default: TAGLAKE_ATHENA_S3_STAGING_DIR)"
+    )
+    p.add_argument(
+        "--usd-per-tb", type=non_negative_float, default=5.0, help="Athena price per TB scanned (default: 5)"
+    )
+    add_aws_options(p)
+    p.set_defaults(func=cmd_query, target_of=_query_target)
+
+
+def _is_local(target: str | None) -> bool:
+    return (target or os.environ.get("TAGLAKE_TARGET") or "local").startswith("local")
+
+
+def preflight(project: Project, target: str | None) -> None:
+    """Before a local build: the key first (KeyFileError / KeyStateError: nothing is read without a sound key),
+    then the pre-flight check of the local lake (LakeCheckError on any problem)."""
+    from taglake.lake.preflight import require_clean_lake
+    from taglake.privacy.dbt_runner import prepare_local
+
+    if _is_local(target):
+        prepare_local(project, target, ["build"])
+        require_clean_lake(project.lake_dir, project_dir=project.root)
+
+
+def cmd_run_daily(ns: argparse.Namespace, project: Project, target: str | None) -> int:
+    from taglake.lake.generate import append_days
+    from taglake.ops.daily import run_daily
+
+    if ns.append_day:
+        manifest = append_days(project.lake_dir, progress=False)
+        print(f"appended landing day {manifest['params']['last_date']} to {project.lake_dir}")
+    preflight(project, target)
+    result = run_daily(
+        project,
+        target=target,
+        allow_stale=ns.allow_stale,
+        scan=not ns.no_scan,
+        build_args=strip_separator(ns.dbt_args),
+    )
+    print(format_table(["step", "status", "seconds", "detail"], result.rows()))
+    for step in result.steps:
+        if step.report:
+            print(step.report, end="")
+    print("daily run ok" if result.ok else "daily run FAILED", file=sys.stdout if result.ok else sys.stderr)
+    return 0 if result.ok else 1
+
+
+def cmd_demo(ns: argparse.Namespace, project: Project, target: str | None) -> int:
+    from taglake.lake.generate import generate_lake
+    from taglake.ops import local_build
+    from taglake.privacy.keys import init_key
+
+    if not (project.lake_dir / "manifest.json").is_file():
+        print(f"generating the small lake in {project.lake_dir} …")
+        generate_lake(project.lake_dir, progress=sys.stderr.isatty())
+    key, made = init_key(project.key_file, if_missing=True)  # the demo's explicit `taglake keys init --if-missing`
+    if made:
+        print(f"made masking key version {key.key_version} in {project.key_file} (taglake keys init; never printed)")
+    preflight(project, "local")
+    build(project, target="local")
+    print("\nWhat landed, and what staging did with it:")
+    print(format_table(*local_build.intake_summary(project)))
+    print("\nTables built:")
+    print(format_table(*local_build.mart_row_counts(project)))
+    sql = local_build.compile_analysis(project, DEMO_ANALYSIS)
+    print(f"\nSample query (analyses/{DEMO_ANALYSIS}.sql):")
+    print(format_table(*local_build.run_sql(project, sql)))
+    from taglake.privacy.scan.scanner import EXIT_HITS, EXIT_NOTHING_SCANNED, NothingToScan, format_report, scan
+
+    print("\nLeak scan of the build, target/ and logs/:")
+    try:
+        hits = scan(
+            project.lake_dir,
+            db_path=project.duckdb_path,
+            folders=[p for p in (project.target_path, project.log_path) if p.is_dir()],
+            key_file=project.key_file,
+        )
+    except NothingToScan as exc:
+        print(f"taglake: scan-pii: {exc} (not scanned, not clean)", file=sys.stderr)
+        return EXIT_NOTHING_SCANNED
+    print(format_report(hits), end="")
+    return EXIT_HITS if hits else 0
+
+
+def cmd_query(ns: argparse.Namespace, project: Project, target: str | None) -> int:
+    from taglake.ops import query
+
+    target = str(target)
+    sql = query.resolve_sql(project, target, analysis=ns.analysis, sql=ns.sql, sql_file=ns.file)
+    athena = client = None
+    if query.engine_of(target) == "athena":
+        athena = query.athena_settings(
+            target, region=ns.region, workgroup=ns.workgroup, output_location=ns.output_location
+        )
+        client = query.athena_client(region=athena.region, endpoint_url=ns.endpoint_url)
+    result = query.run_query(project, target, sql, db_path=ns.db, athena=athena, client=client)
+    if ns.csv:
+        query.write_csv(result, ns.csv)
+        print(f"wrote {len(result.rows):,} rows to {ns.csv}")
+    else:
+        print(query.format_result(result, ns.limit))
+    if result.scanned_bytes is not None:
+        print(query.scan_summary(result.scanned_bytes, ns.usd_per_tb))
+    return 0
+
+
+def cmd_dbt(ns: argparse.Namespace, project: Project, target: str | None) -> int:
+    """dbt with this checkout's profile, on the target the policy was checked for (taglake.ops.dbt_guard)."""
+    return run_dbt(project, strip_separator(ns.dbt_args), target=str(target), check=False)
+
+
+def cmd_build(ns: argparse.Namespace, project: Project, target: str | None) -> int:
+    preflight(project, target)
+    build(project, target=target, extra=strip_separator(ns.dbt_args))
+    return 0

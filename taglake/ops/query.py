@@ -1,0 +1,370 @@
+"""Run an analysis or ad hoc SQL against a target and show the result (`taglake query`).
+
+Only consumption relations — the marts, the reference seeds and the snapshots: the consumption layers of the
+access declaration, vars.access in dbt_project.yml — are reachable outside the system targets, and the engine
+enforces it, not a pattern on the SQL text:
+- local targets: the SQL runs on a locked DuckDB connection to a copy of the build's consumption relations,
+  published beside the build by the tool itself (taglake.ops.consumption): no file, URL, extension,
+  ATTACH, COPY, SET or other database is reachable, whatever name the SQL builds at run time.
+- Athena: the SQL is checked as data (taglake.ops.sql_policy: one read-only query over `<schema>_<layer>` of the
+  consumption layers), then runs in the workgroup; Lake Formation and the analysts' workgroup enforce it in AWS
+  (docs/deployment.md). boto3 starts the query, polls, reads every result page and reports the data scanned and its
+  cost.
+Ad hoc SQL is never compiled by dbt: its only Jinja may be `{{ ref('<mart, seed or snapshot>') }}`, replaced from a
+fixed mapping. Analyses are project files (analyses/), compiled by dbt for the target; their SQL then runs under the
+same lock. SQL naming the vault is refused outside the system account's targets (`*_system`), which need the system
+identity (taglake.privacy.system_identity): see docs/privacy.md.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from taglake.core.errors import TaglakeError, hint_for
+from taglake.core.project import Project
+from taglake.ops.sql_policy import (
+    QueryRefused,
+    check_athena_sql,
+    check_duckdb_select,
+    consumption_models,
+    expand_refs,
+    has_jinja,
+    ref_resolver,
+)
+
+__all__ = ["QueryFailed", "QueryRefused", "QueryResult"]
+
+# Athena bills the bytes scanned, rounded up to the megabyte, at least 10 MB a query; TB here is 1024⁴ bytes.
+USD_PER_TB = 5.0
+BILLING_MB = 1024**2
+BILLING_MINIMUM_MB = 10
+TB = 1024**4
+
+_VAULT = re.compile(r"vault", re.IGNORECASE)
+_ANALYSIS_NAME = re.compile(r"[a-z][a-z0-9_]{0,100}")
+# The schema the local profile outputs build into (profiles.yml: `schema: taglake`).
+LOCAL_SCHEMA = "taglake"
+
+
+class QueryFailed(TaglakeError, RuntimeError):
+    """The engine ran the query and it failed."""
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+    scanned_bytes: int | None = None  # Athena only
+    query_id: str | None = None
+
+
+def engine_of(target: str) -> str:
+    """duckdb | athena | redshift, from the target's name (the profile's naming: local*, athena*, redshift*)."""
+    for engine, prefix in (("duckdb", "local"), ("athena", "athena"), ("redshift", "redshift")):
+        if target in (prefix, f"{prefix}_system"):
+            return engine
+    raise QueryRefused("unknown target: use local, athena, redshift or their *_system variants (profiles.yml)")
+
+
+def is_system_target(target: str) -> bool:
+    return target.endswith("_system")
+
+
+def check_vault(sql: str, target: str) -> None:
+    """Refuse SQL naming the vault (its schema `<schema>_vault` or a vault model) outside the system targets."""
+    if _VAULT.search(sql) and not is_system_target(target):
+        raise QueryRefused("the SQL names the vault, which only the system account's targets (*_system) may query")
+
+
+def analysis_names(project: Project) -> list[str]:
+    return sorted(p.stem for p in (project.root / "analyses").glob("*.sql"))
+
+
+def analysis_text(project: Project, name: str) -> str:
+    """The text of analyses/<name>.sql; the name must be one of the analyses there (no path, no other file)."""
+    available = analysis_names(project)
+    if not _ANALYSIS_NAME.fullmatch(name) or name not in available:
+        raise AnalysisNotFound(f"no analysis by that name under analyses/ (there are: {', '.join(available)})")
+    return (project.root / "analyses" / f"{name}.sql").read_text(encoding="utf-8")
+
+
+class AnalysisNotFound(TaglakeError, FileNotFoundError):
+    """The analysis named is not one of the files under analyses/."""
+
+
+def _read_sql_file(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        raise QueryRefused("--file: the file does not exist, cannot be read, or is not UTF-8 text") from None
+
+
+def _expand_ad_hoc(project: Project, target: str, text: str, compile_sql: Callable[[Project, str, str], str]) -> str:
+    """Ad hoc SQL's refs, replaced by relation names; anything but a ref is refused before anything runs."""
+    engine = engine_of(target)
+    models = consumption_models(project.root)
+    if is_system_target(target):
+        # The system account may ref any model (the vault too), so dbt resolves it; the text holds nothing else,
+        # which the dry expansion proves first.
+        expand_refs(text, lambda name, version: "x")
+        return compile_sql(project, text, target)
+    if engine == "duckdb":
+        return expand_refs(text, ref_resolver(models, LOCAL_SCHEMA))
+    if engine == "athena":
+        schema = os.environ.get("TAGLAKE_ATHENA_SCHEMA")
+        if not schema:
+            raise QueryRefused("set TAGLAKE_ATHENA_SCHEMA: ref() in ad hoc SQL resolves to <schema>_marts")
+        return expand_refs(text, ref_resolver(models, schema, catalog="awsdatacatalog"))
+    raise QueryRefused("taglake query runs on local and athena targets; on Redshift use the query editor or psql")
+
+
+def _compile_with_dbt(project: Project, text: str, target: str) -> str:
+    from taglake.privacy.dbt_runner import compile_inline
+
+    return compile_inline(project, text, target=target)
+
+
+def resolve_sql(
+    project: Project,
+    target: str,
+    *,
+    analysis: str | None = None,
+    sql: str | None = None,
+    sql_file: Path | None = None,
+    compile_sql: Callable[[Project, str, str], str] | None = None,
+) -> str:
+    """The SQL to run: an analysis compiled by dbt for the target, or ad hoc SQL whose only Jinja may be a ref of a
+    consumption model, resolved without dbt. The vault guard checks both the text and the result."""
+    given = [x for x in (analysis, sql, sql_file) if x is not None]
+    if len(given) != 1:
+        raise QueryRefused("give exactly one of: an analysis name, --sql, --file")
+    engine_of(target)
+    compile_sql = compile_sql or _compile_with_dbt
+    if analysis is not None:
+        text = analysis_text(project, analysis)
+        check_vault(text, target)
+        text = compile_sql(project, text, target)
+    else:
+        text = _read_sql_file(sql_file) if sql_file is not None else str(sql)
+        check_vault(text, target)
+        if has_jinja(text):
+            text = _expand_ad_hoc(project, target, text, compile_sql)
+    check_vault(text, target)
+    return text.strip().rstrip(";").strip()
+
+
+# ---- DuckDB ---------------------------------------------------------------------------------------------------
+
+
+def local_database(project: Project, target: str) -> Path:
+    """The DuckDB file a local target builds: the project's, or the system build for `local_system`."""
+    if target == "local_system":
+        default = project.root / "build" / "taglake_system.duckdb"
+        return (project.root / os.environ.get("TAGLAKE_SYSTEM_DUCKDB_PATH", default)).resolve()
+    return project.duckdb_path
+
+
+def run_duckdb(database: Path, sql: str, *, catalog: str | None = None) -> QueryResult:
+    """Run one SELECT on a locked, read-only connection to `database` (attached as `catalog`, by default its file
+    stem): no file, URL or extension access, configuration frozen (taglake.ops.consumption)."""
+    import duckdb
+
+    from taglake.ops.consumption import locked_connection
+
+    check_duckdb_select(sql)
+    if not database.is_file():
+        raise QueryFailed(f"no local build at {database}: run `taglake build` first")
+    try:
+        with locked_connection(database, catalog=catalog or database.stem) as con:
+            rel = con.sql(sql)
+            if rel is None:
+                return QueryResult(columns=[], rows=[])
+            return QueryResult(columns=list(rel.columns), rows=rel.fetchall())
+    except duckdb.Error as exc:
+        # DuckDB's text quotes the SQL and sometimes values: only its class and what to check.
+        raise QueryFailed(f"the query failed on DuckDB ({type(exc).__name__}): {hint_for(exc)}") from None
+
+
+# ---- Athena ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AthenaSettings:
+    region: str | None
+    workgroup: str | None
+    output_location: str | None
+    database: str | None = None  # for unqualified table names
+    catalog: str = "AwsDataCatalog"
+
+
+def athena_settings(
+    target: str,
+    *,
+    region: str | None = None,
+    workgroup: str | None = None,
+    output_location: str | None = None,
+    database: str | None = None,
+) -> AthenaSettings:
+    """The target's settings from the TAGLAKE_* variables profiles.yml reads (docs/deployment.md), each
+    overridden by its argument; unqualified names resolve in `<TAGLAKE_ATHENA_SCHEMA>_marts`."""
+    system = "SYSTEM_" if is_system_target(target) else ""
+    env = os.environ.get
+    schema = env("TAGLAKE_ATHENA_SCHEMA")
+    return AthenaSettings(
+        region=region or env("TAGLAKE_AWS_REGION"),
+        workgroup=workgroup or env(f"TAGLAKE_ATHENA_{system}WORK_GROUP"),
+        output_location=output_location or env(f"TAGLAKE_ATHENA_{system}S3_STAGING_DIR"),
+        database=database or (f"{schema}_marts" if schema else None),
+    )
+
+
+def _athena_value(text: str | None, athena_type: str) -> Any:
+    if text is None:
+        return None
+    t = athena_type.lower()
+    try:
+        if t in ("tinyint", "smallint", "integer", "int", "bigint"):
+            return int(text)
+        if t in ("double", "float", "real"):
+            return float(text)
+        if t.startswith("decimal"):
+            return Decimal(text)
+    except ValueError:
+        return text
+    return text
+
+
+def run_athena(
+    client: Any,
+    sql: str,
+    settings: AthenaSettings,
+    *,
+    poll_seconds: float = 1.0,
+    timeout_seconds: float = 1800.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> QueryResult:
+    """Start the query in the workgroup, wait for it, and read every page of its result."""
+    request: dict[str, Any] = {"QueryString": sql}
+    if settings.workgroup:
+        request["WorkGroup"] = settings.workgroup
+    if settings.output_location:
+        request["ResultConfiguration"] = {"OutputLocation": settings.output_location}
+    if settings.database:
+        request["QueryExecutionContext"] = {"Database": settings.database, "Catalog": settings.catalog}
+    query_id = client.start_query_execution(**request)["QueryExecutionId"]
+    waited = 0.0
+    while True:
+        execution = client.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
+        state = execution["Status"]["State"]
+        if state == "SUCCEEDED":
+            break
+        if state in ("FAILED", "CANCELLED"):
+            # Athena's reason can quote the SQL and values: only its error code (e.g. TABLE_NOT_FOUND).
+            code = re.match(r"[A-Z][A-Z_]{2,60}\b", execution["Status"].get("StateChangeReason") or "")
+            detail = f" ({code.group(0)})" if code else ""
+            raise QueryFailed(f"Athena query {query_id} {state.lower()}{detail}: check the SQL and the permissions")
+        if waited >= timeout_seconds:
+            client.stop_query_execution(QueryExecutionId=query_id)
+            raise QueryFailed(f"Athena query {query_id} still {state.lower()} after {timeout_seconds:.0f} s: stopped")
+        sleep(poll_seconds)
+        waited += poll_seconds
+    scanned = int(execution.get("Statistics", {}).get("DataScannedInBytes", 0))
+    columns: list[str] = []
+    types: list[str] = []
+    rows: list[tuple[Any, ...]] = []
+    first = True
+    for page in client.get_paginator("get_query_results").paginate(QueryExecutionId=query_id):
+        result_set = page["ResultSet"]
+        if first:
+            info = result_set.get("ResultSetMetadata", {}).get("ColumnInfo", [])
+            columns = [c.get("Label") or c["Name"] for c in info]
+            types = [c.get("Type", "varchar") for c in info]
+        page_rows = [[d.get("VarCharValue") for d in r.get("Data", [])] for r in result_set.get("Rows", [])]
+        if first and page_rows and page_rows[0] == columns:
+            page_rows = page_rows[1:]  # a SELECT's result starts with the column labels
+        first = False
+        rows.extend(tuple(_athena_value(v, t) for v, t in zip(r, types, strict=False)) for r in page_rows)
+    return QueryResult(columns=columns, rows=rows, scanned_bytes=scanned, query_id=query_id)
+
+
+def athena_cost_usd(scanned_bytes: int, usd_per_tb: float = USD_PER_TB) -> float:
+    """What Athena bills for a query that scanned this much: rounded up to the MB, at least 10 MB."""
+    billed_mb = max(BILLING_MINIMUM_MB, math.ceil(scanned_bytes / BILLING_MB))
+    return billed_mb * BILLING_MB / TB * usd_per_tb
+
+
+def athena_client(*, region: str | None = None, endpoint_url: str | None = None) -> Any:
+    import boto3
+
+    return boto3.client("athena", region_name=region, endpoint_url=endpoint_url)
+
+
+# ---- output ---------------------------------------------------------------------------------------------------
+
+
+def format_result(result: QueryResult, limit: int | None) -> str:
+    """An aligned table of the first `limit` rows, with a note of the rows left out."""
+    from taglake.core.text_tables import format_table
+
+    if not result.columns:
+        return "(the statement returned no result set)"
+    if not result.rows:
+        return format_table(result.columns, []) + "\n(no rows)"
+    shown = result.rows if limit is None else result.rows[:limit]
+    text = format_table(result.columns, shown)
+    if len(shown) < len(result.rows):
+        text += f"\n… {len(result.rows) - len(shown):,} more rows (use --limit or --csv)"
+    return text
+
+
+def scan_summary(scanned_bytes: int, usd_per_tb: float = USD_PER_TB) -> str:
+    cost = athena_cost_usd(scanned_bytes, usd_per_tb)
+    return (
+        f"data scanned: {scanned_bytes:,} bytes; cost: USD {cost:.6f} at USD {usd_per_tb:g} per TB "
+        f"(billed per MB, {BILLING_MINIMUM_MB} MB minimum)"
+    )
+
+
+def write_csv(result: QueryResult, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(result.columns)
+        writer.writerows(result.rows)
+
+
+def run_query(
+    project: Project,
+    target: str,
+    sql: str,
+    *,
+    db_path: Path | None = None,
+    athena: AthenaSettings | None = None,
+    client: Any = None,
+) -> QueryResult:
+    """Run resolved SQL on the target's engine: outside the system targets, on the consumption relations only."""
+    check_vault(sql, target)
+    engine = engine_of(target)
+    if engine == "duckdb":
+        from taglake.ops.consumption import publish
+
+        build = (db_path or local_database(project, target)).resolve()
+        check_duckdb_select(sql)
+        if is_system_target(target):
+            return run_duckdb(build, sql)
+        return run_duckdb(publish(build, project_dir=project.root), sql, catalog=build.stem)
+    if engine == "athena":
+        if not is_system_target(target):
+            check_athena_sql(sql, os.environ.get("TAGLAKE_ATHENA_SCHEMA"), project.root)
+        settings = athena or athena_settings(target)
+        return run_athena(client or athena_client(region=settings.region), sql, settings)
+    raise QueryRefused("taglake query runs on local and athena targets; on Redshift use the query editor or psql")

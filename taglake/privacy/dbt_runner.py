@@ -1,0 +1,153 @@
+"""Run dbt against this checkout's project and profile, as a child process."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from taglake.core.project import Project
+from taglake.privacy.key_state import check_build_key
+from taglake.privacy.keys import check_key_file
+from taglake.privacy.redacted_output import log_size, redact_log_tail, run_redacted
+
+
+class DbtError(RuntimeError):
+    """dbt exited non-zero."""
+
+
+def dbt_executable() -> str:
+    """The dbt installed beside this Python (the project's venv), else the one on PATH."""
+    beside = Path(sys.executable).with_name("dbt")
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which("dbt")
+    if not found:
+        raise DbtError("dbt is not installed: run `make setup` first")
+    return found
+
+
+def dbt_command(*args: str) -> list[str]:
+    """The command line of `dbt ARGS`: the one builder of dbt command lines (the dbt beside this Python)."""
+    return [dbt_executable(), *args]
+
+
+def offline_compile_command(
+    *, inline: str | None = None, select: str | None = None, dbt_vars: Mapping[str, Any] | None = None
+) -> list[str]:
+    """`dbt compile` with no cache and no introspection, so it compiles for the AWS targets offline: of a Jinja-SQL
+    snippet (`inline`; dbt prints {"compiled": …} as JSON) or of the nodes `select` picks (artifacts in target/)."""
+    args = ["--quiet", "--no-populate-cache", "compile", "--no-introspect"]
+    if dbt_vars is not None:
+        args += ["--vars", json.dumps(dict(dbt_vars))]
+    if select is not None:
+        args += ["--select", select]
+    if inline is not None:
+        args += ["--output", "json", "--inline", inline]
+    return dbt_command(*args)
+
+
+# dbt commands that never read the key or the database: they need no key file.
+KEYLESS_COMMANDS = frozenset({"parse", "compile", "deps", "clean", "debug", "ls", "list", "init", "--version", "-v"})
+
+
+def is_local(target: str | None) -> bool:
+    return (target or os.environ.get("TAGLAKE_TARGET") or "local").startswith("local")
+
+
+def _dbt_command(args: Sequence[str]) -> str | None:
+    """The dbt subcommand in ARGS (the first word that is not an option), e.g. `build`; `docs generate` → `docs`."""
+    return next((a for a in args if not a.startswith("-")), args[0] if args else None)
+
+
+def _target_in(args: Sequence[str]) -> str | None:
+    """The target named in dbt ARGS (`--target T`, `--target=T`, `-t T`), if any."""
+    for i, arg in enumerate(args):
+        if arg in ("--target", "-t") and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith("--target="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def prepare_local(project: Project, target: str | None, args: Sequence[str] = ("build",)) -> None:
+    """What a local (DuckDB) target needs before dbt runs ARGS: the database folder and, for every command that
+    reads data, a sound key file (owner-only, one well-formed key: taglake.privacy.keys.check_key_file) that is the key
+    the existing database was built with (taglake.privacy.key_state). Never makes a key: `taglake keys init`
+    does. Raises KeyFileError / KeyStateError, one line naming the file and the fix."""
+    target = _target_in(args) or target
+    if not is_local(target):
+        return
+    project.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+    if _dbt_command(args) in KEYLESS_COMMANDS:
+        return
+    key = check_key_file(project.key_file)
+    check_build_key(local_database(project, target), key, key_file=project.key_file)
+
+
+def local_database(project: Project, target: str | None) -> Path:
+    """The DuckDB file a local target builds: the project's, or the system account's own for `local_system`."""
+    if (target or os.environ.get("TAGLAKE_TARGET") or "local") == "local_system":
+        return (project.root / os.environ.get("TAGLAKE_SYSTEM_DUCKDB_PATH", "build/taglake_system.duckdb")).resolve()
+    return project.duckdb_path
+
+
+def run_dbt(
+    project: Project, args: Sequence[str], *, target: str | None = None, check: bool = True, quiet: bool = False
+) -> int:
+    """Run `dbt ARGS` in the project folder; raise DbtError on failure when `check`. With `quiet`, dbt's output is
+    shown only if it fails. Every line dbt prints, and every line it adds to its log file, is redacted of
+    personal-data shapes (taglake.privacy.redacted_output)."""
+    prepare_local(project, target, args)
+    cmd = dbt_command(*args)
+    log_file = project.log_path / "dbt.log"
+    start = log_size(log_file)
+    echo = None if quiet else sys.stdout
+    try:
+        code, output = run_redacted(cmd, cwd=project.root, env=project.dbt_env(target), echo=echo)
+    finally:
+        redact_log_tail(log_file, start)
+    if quiet and code != 0:
+        print(output, end="")
+    if check and code != 0:
+        raise DbtError(f"`dbt {args[0] if args else ''}` failed with exit code {code}")
+    return code
+
+
+def build(project: Project, *, target: str | None = None, extra: Sequence[str] = ()) -> None:
+    """Install the (local) packages, then seed, run and test every node: `dbt deps` + `dbt build`."""
+    run_dbt(project, ["deps"], target=target)
+    run_dbt(project, ["build", *extra], target=target)
+
+
+def compile_inline_offline(
+    project: Project,
+    sql: str,
+    *,
+    env: Mapping[str, str],
+    dbt_vars: Mapping[str, Any] | None = None,
+    what: str = "dbt compile --inline",
+) -> str:
+    """Compile a Jinja-SQL snippet without touching any database (no cache, no introspection), in `env` (a
+    target's environment, or taglake.verify.offline_compile's with every endpoint closed), with `dbt_vars` passed
+    as --vars; returns the SQL the target's adapter would run. DbtError, with dbt's output, naming `what` on
+    failure."""
+    cmd = offline_compile_command(inline=sql, dbt_vars=dbt_vars or None)
+    result = subprocess.run(cmd, cwd=project.root, env=dict(env), capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise DbtError(f"{what} failed:\n{result.stdout}{result.stderr}")
+    return str(json.loads(result.stdout)["compiled"])
+
+
+def compile_inline(project: Project, sql: str, *, target: str | None = None) -> str:
+    """Compile a Jinja-SQL snippet for a target without touching its database (no cache, no introspection), so
+    the AWS targets compile offline; returns the SQL the target's adapter would run."""
+    prepare_local(project, target, ["compile"])
+    return compile_inline_offline(
+        project, sql, env=project.dbt_env(target), what=f"dbt compile --inline for target {target or 'local'}"
+    )

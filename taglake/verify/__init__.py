@@ -1,0 +1,1 @@
+"""Verification without AWS: offline compile for Athena and Redshift, transpile to DuckDB, conformance."""

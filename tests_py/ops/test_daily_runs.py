@@ -1,0 +1,349 @@
+"""The daily run on the local target: a built lake gains a day, the build catches up incrementally, and the result
+is what a full refresh gives, whatever happened to the run (re-run, killed part way); snapshots keep the history.
+
+One generated lake and one first build are reused (the session's `built_project`); every build here starts from
+a copy of that build's DuckDB file, so the suite pays for one first build only.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+from db_tables import copy_db, differing_tables, table_names
+
+from taglake.core.project import Project
+from taglake.lake.generate import append_days
+from taglake.ops.daily import run_daily
+from taglake.privacy.dbt_runner import dbt_executable, run_dbt
+
+pytestmark = pytest.mark.dbt
+
+INCREMENTAL_MODELS = {
+    "taglake_staging.base_cards__transactions",
+    "taglake_staging.base_digital__app_events",
+    "taglake_staging.stg_cards__transactions",
+    "taglake_staging.stg_digital__app_events",
+    "taglake_marts.fct_card_transactions",
+    "taglake_marts.fct_app_events",
+}
+
+
+@dataclass
+class DailyLake:
+    work: Path
+    lake: Path
+    key_file: Path
+    day1_db: Path  # the build of the lake before the appended day
+    appended: date
+    manifest: dict  # the generator's manifest after the append
+    incremental: Project  # day 1's build, then `dbt build` after the append
+
+    def project(self, name: str, *, db_from: Path | None) -> Project:
+        """A project over the appended lake with its own database (a copy of `db_from`), target/ and logs/."""
+        return _project(self.work / name, self.lake, self.key_file, db_from)
+
+
+def _project(folder: Path, lake: Path, key_file: Path, db_from: Path | None) -> Project:
+    folder.mkdir()
+    project = Project.locate(
+        lake_dir=lake, duckdb_path=folder / "taglake.duckdb", artifacts_dir=folder / "artifacts", key_file=key_file
+    )
+    if db_from is not None:
+        copy_db(db_from, project.duckdb_path)
+    return project
+
+
+@pytest.fixture(scope="module")
+def daily(built_project: Project, tmp_path_factory: pytest.TempPathFactory) -> DailyLake:
+    work = tmp_path_factory.mktemp("daily")
+    lake = work / "lake"
+    shutil.copytree(built_project.lake_dir, lake)
+    manifest = append_days(lake, count=1, progress=False)
+    incremental = _project(work / "incremental", lake, built_project.key_file, built_project.duckdb_path)
+    run_dbt(incremental, ["build"], target="local", quiet=True)
+    state = DailyLake(
+        work=work,
+        lake=lake,
+        key_file=built_project.key_file,
+        day1_db=built_project.duckdb_path,
+        appended=date.fromisoformat(manifest["params"]["last_date"]),
+        manifest=manifest,
+        incremental=incremental,
+    )
+    return state
+
+
+def _query(db: Path, sql: str, params: list | None = None) -> list[tuple]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(sql, params or []).fetchall()
+
+
+def test_the_incremental_build_reads_only_the_new_partitions_and_the_lookback(daily: DailyLake) -> None:
+    # The compiled SQL of the incremental run prunes raw partitions to the window: newest day held minus the
+    # lookback (3 days), so the base models never rescan the whole lake.
+    compiled = daily.incremental.target_path / "compiled" / "taglake" / "models" / "staging" / "cards" / "base"
+    sql = (compiled / "base_cards__transactions.sql").read_text(encoding="utf-8")
+    day1_last = date.fromordinal(daily.appended.toordinal() - 1)
+    since = date.fromordinal(day1_last.toordinal() - 3)
+    assert f"year * 10000 + month * 100 + day >= {since:%Y%m%d}" in sql
+
+
+def test_the_appended_day_reconciles_exactly_with_the_manifest(daily: DailyLake) -> None:
+    rows = _query(
+        daily.incremental.duckdb_path,
+        "select source_table, sum(raw_rows), sum(accepted_rows), sum(quarantined_rows), max(landing_date) "
+        "from taglake_marts.fct_raw_intake_daily group by 1",
+    )
+    intake = {table: (raw, acc, quar, last) for table, raw, acc, quar, last in rows}
+    assert intake["cards.transactions"][3] == daily.appended
+    for table, info in daily.manifest["tables"].items():
+        raw, _, quarantined, _ = intake[table]
+        assert raw == info["rows"], table
+        assert quarantined == info["expected"]["quarantined"], table
+    stg = _query(
+        daily.incremental.duckdb_path,
+        "select (select count(*) from taglake_staging.stg_cards__transactions),"
+        " (select count(*) from taglake_staging.stg_digital__app_events),"
+        " (select count(*) from taglake_staging.stg_crm__customers)",
+    )[0]
+    tables = daily.manifest["tables"]
+    assert stg == (
+        tables["cards.transactions"]["expected"]["accepted"],
+        tables["digital.app_events"]["expected"]["accepted"],
+        tables["crm.customers"]["expected"]["accepted"],
+    )
+
+
+def test_snapshots_hold_the_history_of_a_changed_customer(daily: DailyLake) -> None:
+    db = daily.incremental.duckdb_path
+    changed = [
+        token
+        for (token,) in _query(
+            db,
+            "select customer_token from taglake_staging.stg_crm__customers "
+            "where landing_date = ? and customer_since_date < ?",
+            [daily.appended, daily.appended],
+        )
+    ]
+    assert changed, "the appended day changed no existing customer: pick a seed whose day does"
+    for token in changed:
+        versions = _query(
+            db,
+            "select dbt_valid_from, dbt_valid_to, updated_at from taglake_snapshots.snap_customer_attributes "
+            "where customer_token = ? order by dbt_valid_from",
+            [token],
+        )
+        assert len(versions) >= 2
+        (old_from, old_to, _), (new_from, new_to, new_updated) = versions[-2], versions[-1]
+        assert old_to == new_from == new_updated  # the old version ends when the new one was written
+        assert new_to is None and old_from < new_from
+        periods = _query(
+            db,
+            "select count(*), count(*) filter (where is_current) from taglake_marts.customer_attribute_history "
+            "where customer_token = ?",
+            [token],
+        )[0]
+        assert periods[1] == 1 and periods[0] >= 1
+    # customers the day did not touch keep one version
+    untouched = _query(
+        db,
+        "select count(*) from taglake_snapshots.snap_customer_attributes s "
+        "join taglake_staging.stg_crm__customers c using (customer_token) "
+        "where c.landing_date < ? group by customer_token having count(*) > 1",
+        [daily.appended],
+    )
+    assert untouched == []
+
+
+def test_the_tag_history_records_who_entered_and_left_a_tag_on_the_new_day(daily: DailyLake) -> None:
+    db = daily.incremental.duckdb_path
+    as_of = _query(db, "select max(as_of_date) from taglake_marts.fct_customer_tags")[0][0]
+    # Versions are dated by the lake's as-of dates, never by the clock of the run.
+    valid_from = {r[0] for r in _query(db, "select distinct dbt_valid_from from taglake_snapshots.snap_customer_tags")}
+    assert as_of in valid_from and len(valid_from) == 2
+    changed = _query(
+        db,
+        "select count(*) from taglake_snapshots.snap_customer_tags where dbt_valid_from = ? and dbt_valid_to is null",
+        [as_of],
+    )[0][0]
+    moves = dict(
+        _query(
+            db,
+            "select transition, count(*) from taglake_marts.fct_tag_transitions "
+            "where transition_date = ? and not is_first_observation group by 1",
+            [as_of],
+        )
+    )
+    first_seen = _query(
+        db,
+        "select count(*) from (select customer_token, min(dbt_valid_from) as first_from "
+        "from taglake_snapshots.snap_customer_tags group by 1) where first_from = ?",
+        [as_of],
+    )[0][0]
+    # Every customer with a new version entered or left at least one tag, unless first seen today.
+    assert changed > first_seen
+    assert moves.get("entered", 0) + moves.get("left", 0) >= changed - first_seen
+    # Each customer's current version is exactly the tags held today.
+    current = _query(
+        db,
+        "select count(*) from taglake_snapshots.snap_customer_tags s "
+        "join taglake_marts.customer_tag_profile_v1 p using (customer_token) "
+        "where s.dbt_valid_to is null and s.tag_codes is distinct from p.tag_codes",
+    )[0][0]
+    assert current == 0
+    # The population history has both days, and today's equals the tags held today.
+    days = _query(
+        db, "select as_of_date, sum(tagged_customer_count) from taglake_marts.agg_tag_population_daily group by 1"
+    )
+    assert len(days) == 2
+    held_today = _query(db, "select count(*) from taglake_marts.fct_customer_tags")[0][0]
+    assert dict(days)[as_of] == held_today
+
+
+def test_the_model_score_snapshot_records_new_runs_and_retired_versions(daily: DailyLake) -> None:
+    db = daily.incremental.duckdb_path
+    runs = _query(
+        db,
+        "select model_name, model_version, scored_at from taglake_staging.stg_ml__model_scores "
+        "group by all order by scored_at",
+    )
+    last_run = max(scored_at for _, _, scored_at in runs)
+    assert last_run.date() == daily.appended, "the appended day is a scoring day (the 1st of a month)"
+    by_model: dict[str, list[tuple[str, object]]] = {}
+    for model, version, scored_at in runs:
+        by_model.setdefault(model, []).append((version, scored_at))
+    for model, history in by_model.items():
+        (old_version, _), (new_version, _) = history[-2], history[-1]
+        current = _query(
+            db,
+            "select model_version, dbt_is_deleted, count(*) from taglake_snapshots.snap_model_scores "
+            "where model_name = ? and dbt_valid_to is null group by all",
+            [model],
+        )
+        states = {(version, deleted) for version, deleted, _ in current}
+        assert (new_version, "False") in states
+        if old_version != new_version:
+            # the retired version's rows are closed by a deletion row, not left looking current
+            assert (old_version, "True") in states and (old_version, "False") not in states
+        else:
+            assert {version for version, _ in states} == {new_version}
+            versions = _query(
+                db,
+                "select count(*) from taglake_snapshots.snap_model_scores where model_name = ? "
+                "group by customer_token having count(*) > 1 limit 1",
+                [model],
+            )
+            assert versions, f"{model}: a second run of the same version made no new snapshot rows"
+
+
+def test_the_incremental_build_equals_a_full_refresh(daily: DailyLake) -> None:
+    full = daily.project("full_refresh", db_from=daily.day1_db)
+    run_dbt(full, ["build", "--full-refresh"], target="local", quiet=True)
+    assert table_names(full.duckdb_path) >= INCREMENTAL_MODELS
+    # every incremental model exactly, and every other model too; snapshots are history, not rebuilt by a refresh
+    tables = {name for name in table_names(full.duckdb_path) if not name.startswith("taglake_snapshots.")}
+    assert differing_tables(daily.incremental.duckdb_path, full.duckdb_path, only=tables) == {}
+
+
+def test_re_running_the_same_day_changes_nothing(daily: DailyLake) -> None:
+    again = daily.project("rerun", db_from=daily.incremental.duckdb_path)
+    result = run_daily(again, target="local", allow_stale=True)  # the synthetic lake ends in the past
+    assert [step.name for step in result.steps] == ["source freshness", "build", "scan-pii"]
+    assert result.ok, result.rows()
+    assert differing_tables(daily.incremental.duckdb_path, again.duckdb_path) == {}
+
+
+def test_a_stale_source_stops_the_daily_run_before_the_build(daily: DailyLake) -> None:
+    if datetime.now(UTC).date() < daily.appended + timedelta(days=3):
+        pytest.skip("the lake's last landing day is recent on this clock: not stale")
+    stale = daily.project("stale", db_from=daily.incremental.duckdb_path)
+    result = run_daily(stale, target="local")
+    assert not result.ok
+    assert [step.name for step in result.steps] == ["source freshness"]
+    assert "error" in result.steps[0].detail
+
+
+KILL_AFTER = re.compile(r"OK created sql incremental model taglake_staging\.stg_cards__transactions")
+
+
+def test_a_build_killed_part_way_then_rerun_ends_as_an_uninterrupted_one(daily: DailyLake) -> None:
+    killed = daily.project("killed", db_from=daily.day1_db)
+    run_dbt(killed, ["deps"], target="local", quiet=True)
+    proc = subprocess.Popen(
+        [dbt_executable(), "build"],
+        cwd=killed.root,
+        env=killed.dbt_env("local"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    finished_lines = []
+    deadline = time.monotonic() + 300
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if " OK " in line or " PASS " in line:
+            finished_lines.append(line)
+        if KILL_AFTER.search(line) or time.monotonic() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            break
+    proc.wait(timeout=60)
+    proc.stdout.close()
+    assert proc.returncode == -signal.SIGKILL, "the build finished before it could be killed"
+    assert finished_lines, "killed before any model finished"
+    # part of the day is in (staging), part is not (the facts); the next run catches up
+    run_dbt(killed, ["build"], target="local", quiet=True)
+    assert differing_tables(daily.incremental.duckdb_path, killed.duckdb_path, run_time_free=True) == {}
+
+
+def test_snapshots_read_masked_relations_only_and_are_checked_by_the_privacy_guard(dbt_manifest: dict) -> None:
+    snapshots = [n for n in dbt_manifest["nodes"].values() if n["resource_type"] == "snapshot"]
+    assert {n["name"] for n in snapshots} == {"snap_customer_attributes", "snap_model_scores", "snap_customer_tags"}
+    for node in snapshots:
+        assert any("privacy_guard()" in hook["sql"] for hook in node["config"]["post-hook"]), node["name"]
+        upstream = node["depends_on"]["nodes"]
+        # masked intermediate models or marts: never a source, a staging model or the vault
+        assert upstream and all(uid.startswith("model.taglake.") for uid in upstream), upstream
+        assert not any(uid.split(".")[2].startswith(("base_", "stg_", "vault_")) for uid in upstream), upstream
+        assert node["config"]["hard_deletes"] in ("invalidate", "new_record")
+
+
+def test_model_drift_is_the_psi_of_each_month_against_the_versions_first_month(daily: DailyLake) -> None:
+    # Recomputed in Python from the accepted scores: 10 equal bins of [0, 1], empty bins at 0.0001.
+    db = daily.incremental.duckdb_path
+    scores = _query(db, "select model_name, model_version, scored_at, score from taglake_staging.stg_ml__model_scores")
+    counts: dict[tuple[str, str], dict[date, list[int]]] = {}
+    for model, version, scored_at, score in scores:
+        month = scored_at.date().replace(day=1)
+        bins = counts.setdefault((model, version), {}).setdefault(month, [0] * 10)
+        bins[min(int(score * 10), 9)] += 1
+    expected = {}
+    for (model, version), months in counts.items():
+        first = min(months)
+        base = [max(n / sum(months[first]), 1e-4) for n in months[first]]
+        for month, bins in months.items():
+            actual = [max(n / sum(bins), 1e-4) for n in bins]
+            expected[(model, version, month)] = sum(
+                (a - e) * math.log(a / e) for a, e in zip(actual, base, strict=True)
+            )
+    drift = {
+        (model, version, month): psi
+        for model, version, month, psi in _query(
+            db, "select model_name, model_version, score_month, psi from taglake_marts.agg_model_score_drift_monthly"
+        )
+    }
+    assert drift.keys() == expected.keys()
+    assert any(len(months) > 1 for months in counts.values()), "no version scored in two months: no drift"
+    for key, psi in drift.items():
+        assert psi == pytest.approx(expected[key], abs=1e-8), key

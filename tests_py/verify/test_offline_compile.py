@@ -1,0 +1,134 @@
+"""Every node compiles for the AWS targets with no AWS account and no network, and parses in its engine's dialect."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from taglake.core.project import Project
+from taglake.verify.offline_compile import (
+    CLOSED_ENDPOINT,
+    CompiledNode,
+    CompiledProject,
+    compile_project,
+    incremental_models,
+    offline_env,
+    sqlfluff_failures,
+    sqlglot_failures,
+    verify_offline,
+)
+
+AWS_TARGETS = ["athena", "redshift", "athena_system", "redshift_system"]
+Compiled = Callable[[str], CompiledProject]
+
+
+def _node(sql: str) -> CompiledNode:
+    return CompiledNode("model.taglake.probe", "model", "probe", "models/probe.sql", "table", None, sql, (), ())
+
+
+def _enabled_in_manifest(compiled: CompiledProject, kinds: tuple[str, ...]) -> set[str]:
+    manifest = json.loads(compiled.manifest_path.read_text(encoding="utf-8"))
+    return {
+        uid
+        for uid, n in manifest["nodes"].items()
+        if n["resource_type"] in kinds and (n.get("config") or {}).get("enabled", True)
+    }
+
+
+def test_the_offline_environment_has_no_credentials_and_no_reachable_endpoint(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
+    monkeypatch.setenv("AWS_PROFILE", "prod")
+    env = offline_env(Project.locate(), "athena")
+    assert "AWS_ACCESS_KEY_ID" not in env and "AWS_PROFILE" not in env
+    assert env["AWS_ENDPOINT_URL"] == CLOSED_ENDPOINT and env["AWS_EC2_METADATA_DISABLED"] == "true"
+    assert env["TAGLAKE_TARGET"] == "athena"
+
+
+@pytest.mark.dbt
+@pytest.mark.parametrize("target", AWS_TARGETS)
+def test_every_node_compiles_offline(aws_compiled: Compiled, target: str) -> None:
+    compiled = aws_compiled(target)
+    expected = _enabled_in_manifest(compiled, ("model", "test", "snapshot", "analysis"))
+    got = {n.unique_id for n in compiled.checked()}
+    assert expected - got == set(), f"compiled without SQL: {sorted(expected - got)}"
+    kinds = {n.resource_type for n in compiled.checked()}
+    assert {"model", "test", "analysis"} <= kinds
+    vault = {n.name for n in compiled.checked() if n.path.startswith("models/vault/")}
+    assert bool(vault) == target.endswith("_system"), "the vault compiles on the system targets only"
+
+
+@pytest.mark.dbt
+@pytest.mark.parametrize("target", AWS_TARGETS)
+def test_every_compiled_node_parses_in_its_dialect(aws_compiled: Compiled, tmp_path: Path, target: str) -> None:
+    compiled = aws_compiled(target)
+    nodes = compiled.checked()
+    if target.endswith("_system"):
+        # The system target compiles the same SQL plus the vault: parse what differs from the pipeline's target.
+        base = {n.unique_id: n.sql for n in aws_compiled(target.removesuffix("_system")).checked()}
+        nodes = [n for n in nodes if base.get(n.unique_id) != n.sql]
+        assert any(n.path.startswith("models/vault/") for n in nodes)
+    failures = sqlglot_failures(nodes, compiled.engine) + sqlfluff_failures(nodes, compiled.engine)
+    if incremental_models(compiled) and not target.endswith("_system"):
+        # An incremental model's other SQL, its incremental branch, from a second compile.
+        again = compile_project(Project.locate(), target, artifacts_dir=tmp_path, incremental=True)
+        increments = incremental_models(again)
+        failures += sqlglot_failures(increments, again.engine) + sqlfluff_failures(increments, again.engine)
+    assert not failures, f"{len({f.unique_id for f in failures})} nodes do not parse:\n" + "\n".join(map(str, failures))
+
+
+@pytest.mark.parametrize(
+    ("sql", "engine", "checkers"),
+    [
+        ("select a from t where (", "athena", {"sqlglot", "sqlfluff"}),
+        ("selec 1", "redshift", {"sqlglot", "sqlfluff"}),
+        ("select 1 from t qualify x = 1", "athena", {"sqlglot", "sqlfluff"}),  # Athena has no QUALIFY
+        ("select x ~ 'a' from t", "athena", {"sqlglot"}),  # Redshift's regex operator
+    ],
+)
+def test_the_parse_checks_reject_what_the_dialect_cannot_parse(sql: str, engine: str, checkers: set[str]) -> None:
+    failures = sqlglot_failures([_node(sql)], engine) + sqlfluff_failures([_node(sql)], engine)
+    assert {f.checker for f in failures} == checkers
+    assert all(f.unique_id == "model.taglake.probe" for f in failures)
+
+
+@pytest.mark.parametrize("engine", ["athena", "redshift"])
+def test_the_parse_checks_accept_what_the_dialect_parses(engine: str) -> None:
+    sql = "with a as (select 1 as x) select x, count(*) as n from a group by x"
+    assert sqlglot_failures([_node(sql)], engine) == [] and sqlfluff_failures([_node(sql)], engine) == []
+
+
+PROBE = """{{ config(materialized='incremental', unique_key='transaction_id') }}
+select transaction_id, transaction_date from {{ ref('stg_cards__transactions') }}
+{% if is_incremental() %}
+where transaction_date > (select max(transaction_date) from {{ this }})
+{% endif %}
+"""
+
+
+@pytest.mark.dbt
+def test_an_incremental_model_compiles_offline_both_ways(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # dbt's own is_incremental() needs a connection; offline it is decided by a var (macros/aws/offline_compile.sql).
+    root = Project.locate().root
+    copy = tmp_path / "project"
+    ignore = shutil.ignore_patterns(
+        ".venv", ".git", ".secrets", "target", "logs", "lake", "build", "bench", "tests_py", "*.duckdb"
+    )
+    shutil.copytree(root, copy, ignore=ignore)
+    (copy / "models" / "marts" / "probe").mkdir()
+    (copy / "models" / "marts" / "probe" / "fct_probe.sql").write_text(PROBE, encoding="utf-8")
+    monkeypatch.setenv("TAGLAKE_PROJECT_DIR", str(copy))
+    project = Project.locate()
+    results = verify_offline(project, ["athena"], artifacts_dir=tmp_path / "artifacts")
+    compiled, failures = results["athena"]
+    assert failures == []
+    probe = compiled.nodes["model.taglake.fct_probe"]
+    assert "where" not in probe.sql
+    again = compile_project(project, "athena", artifacts_dir=tmp_path / "artifacts", incremental=True)
+    assert '"awsdatacatalog"."taglake_marts"."fct_probe"' in again.nodes["model.taglake.fct_probe"].sql
+    assert "fct_probe" in [n.name for n in incremental_models(again)]
