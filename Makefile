@@ -11,7 +11,7 @@ export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
-.PHONY: help setup demo test lint lint-python lint-sql generate build run-daily docs verify clean lock
+.PHONY: help setup demo test lint lint-python lint-sql generate build run-daily docs docs-serve verify clean lock
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -55,8 +55,13 @@ RUN_DAILY_ARGS ?= --append-day --allow-stale
 run-daily: setup  ## simulate the next day: append it to lake/, freshness, incremental build, leak scan
 	$(BIN)/taglake run-daily $(RUN_DAILY_ARGS)
 
-docs: setup  ## dbt docs generate (target/index.html)
+docs: setup  ## dbt docs generate (target/index.html); then `make docs-serve`
 	$(BIN)/taglake dbt docs generate
+
+DOCS_PORT ?= 8080
+
+docs-serve: docs  ## serve the docs site on http://127.0.0.1:8080 (this machine only; DOCS_PORT=… to change)
+	$(BIN)/taglake dbt docs serve --host 127.0.0.1 --port $(DOCS_PORT) --no-browser
 
 verify: setup  ## prove the Athena and Redshift targets offline: compile, parse, conformance with the local build
 	$(BIN)/taglake verify

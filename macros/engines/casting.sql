@@ -8,8 +8,3 @@
 {% macro default__cast_text(expr, type) -%}
     try_cast(nullif(trim({{ ascii_numerals(expr) }}), '') as {{ type }})
 {%- endmacro %}
-
-{#- Blank text (null, empty or only spaces) is "missing". -#}
-{% macro is_blank(expr) -%}
-    (nullif(trim({{ expr }}), '') is null)
-{%- endmacro %}

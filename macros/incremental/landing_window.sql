@@ -29,3 +29,7 @@
 {% macro landed_since(start, column='landing_date') -%}
     {{ column }} >= cast('{{ start.isoformat() }}' as date)
 {%- endmacro %}
+{#- The landing date of a raw row, from its year/month/day partition columns (portable SQL, see the var). -#}
+{% macro landing_date() -%}
+    cast({{ var('raw_landed_at') }} as date)
+{%- endmacro %}

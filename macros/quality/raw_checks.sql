@@ -61,3 +61,8 @@
     {%- endfor -%}
     ({{ checks | join('\n        or ') if checks else 'false' }})
 {%- endmacro %}
+
+{#- Blank text (null, empty or only spaces) is "missing". -#}
+{% macro is_blank(expr) -%}
+    (nullif(trim({{ expr }}), '') is null)
+{%- endmacro %}

@@ -231,13 +231,13 @@ def cmd_query(ns: argparse.Namespace, project: Project, target: str | None) -> i
 
     target = str(target)
     sql = query.resolve_sql(project, target, analysis=ns.analysis, sql=ns.sql, sql_file=ns.file)
-    athena = client = None
+    connection = None
     if query.engine_of(target) == "athena":
         athena = query.athena_settings(
             target, region=ns.region, workgroup=ns.workgroup, output_location=ns.output_location
         )
-        client = query.athena_client(region=athena.region, endpoint_url=ns.endpoint_url)
-    result = query.run_query(project, target, sql, db_path=ns.db, athena=athena, client=client)
+        connection = query.athena_connection(athena, endpoint_url=ns.endpoint_url)
+    result = query.run_query(project, target, sql, db_path=ns.db, connection=connection)
     if ns.csv:
         query.write_csv(result, ns.csv)
         print(f"wrote {len(result.rows):,} rows to {ns.csv}")

@@ -25,7 +25,6 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -227,85 +226,68 @@ def athena_settings(
     )
 
 
-def _athena_value(text: str | None, athena_type: str) -> Any:
-    if text is None:
-        return None
-    t = athena_type.lower()
-    try:
-        if t in ("tinyint", "smallint", "integer", "int", "bigint"):
-            return int(text)
-        if t in ("double", "float", "real"):
-            return float(text)
-        if t.startswith("decimal"):
-            return Decimal(text)
-    except ValueError:
-        return text
-    return text
+class _TimedOut(Exception):
+    """Raised from the poll callback when a query outlives its timeout."""
 
 
-def run_athena(
-    client: Any,
-    sql: str,
+def athena_connection(
     settings: AthenaSettings,
     *,
+    session: Any = None,
+    endpoint_url: str | None = None,
     poll_seconds: float = 1.0,
-    timeout_seconds: float = 1800.0,
-    sleep: Callable[[float], None] = time.sleep,
-) -> QueryResult:
-    """Start the query in the workgroup, wait for it, and read every page of its result."""
-    request: dict[str, Any] = {"QueryString": sql}
-    if settings.workgroup:
-        request["WorkGroup"] = settings.workgroup
-    if settings.output_location:
-        request["ResultConfiguration"] = {"OutputLocation": settings.output_location}
-    if settings.database:
-        request["QueryExecutionContext"] = {"Database": settings.database, "Catalog": settings.catalog}
-    query_id = client.start_query_execution(**request)["QueryExecutionId"]
-    waited = 0.0
-    while True:
-        execution = client.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
-        state = execution["Status"]["State"]
-        if state == "SUCCEEDED":
-            break
-        if state in ("FAILED", "CANCELLED"):
-            # Athena's reason can quote the SQL and values: only its error code (e.g. TABLE_NOT_FOUND).
-            code = re.match(r"[A-Z][A-Z_]{2,60}\b", execution["Status"].get("StateChangeReason") or "")
-            detail = f" ({code.group(0)})" if code else ""
-            raise QueryFailed(f"Athena query {query_id} {state.lower()}{detail}: check the SQL and the permissions")
-        if waited >= timeout_seconds:
-            client.stop_query_execution(QueryExecutionId=query_id)
-            raise QueryFailed(f"Athena query {query_id} still {state.lower()} after {timeout_seconds:.0f} s: stopped")
-        sleep(poll_seconds)
-        waited += poll_seconds
-    scanned = int(execution.get("Statistics", {}).get("DataScannedInBytes", 0))
-    columns: list[str] = []
-    types: list[str] = []
-    rows: list[tuple[Any, ...]] = []
-    first = True
-    for page in client.get_paginator("get_query_results").paginate(QueryExecutionId=query_id):
-        result_set = page["ResultSet"]
-        if first:
-            info = result_set.get("ResultSetMetadata", {}).get("ColumnInfo", [])
-            columns = [c.get("Label") or c["Name"] for c in info]
-            types = [c.get("Type", "varchar") for c in info]
-        page_rows = [[d.get("VarCharValue") for d in r.get("Data", [])] for r in result_set.get("Rows", [])]
-        if first and page_rows and page_rows[0] == columns:
-            page_rows = page_rows[1:]  # a SELECT's result starts with the column labels
-        first = False
-        rows.extend(tuple(_athena_value(v, t) for v, t in zip(r, types, strict=False)) for r in page_rows)
-    return QueryResult(columns=columns, rows=rows, scanned_bytes=scanned, query_id=query_id)
+) -> Any:
+    """A PyAthena connection in the target's workgroup, result location and default database: PyAthena starts the
+    query, polls it and pages its result (`session`: a boto3 Session, for its credentials and event hooks)."""
+    import pyathena
+
+    return pyathena.connect(
+        region_name=settings.region,
+        work_group=settings.workgroup,
+        s3_staging_dir=settings.output_location,
+        schema_name=settings.database,
+        catalog_name=settings.catalog,
+        poll_interval=poll_seconds,
+        session=session,
+        endpoint_url=endpoint_url,
+    )
+
+
+def run_athena(connection: Any, sql: str, *, timeout_seconds: float = 1800.0) -> QueryResult:
+    """Run the query through PyAthena and read every row of its result. A failure names the query and Athena's
+    error code only: Athena's reason can quote the SQL and its values."""
+    from pyathena.error import Error as AthenaError
+
+    started = time.monotonic()
+
+    def on_poll(execution: Any) -> None:
+        if execution.state in ("QUEUED", "RUNNING") and time.monotonic() - started >= timeout_seconds:
+            raise _TimedOut(execution.query_id)
+
+    cursor = connection.cursor(on_poll=on_poll)
+    try:
+        cursor.execute(sql)
+    except _TimedOut as timed_out:
+        cursor.cancel()
+        raise QueryFailed(f"Athena query {timed_out} still running after {timeout_seconds:.0f} s: stopped") from None
+    except AthenaError as failed:  # its text is Athena's reason: read its error code, show nothing else of it
+        code = re.match(r"[A-Z][A-Z_]{2,60}\b", str(failed))
+        detail = f" ({code.group(0)})" if code else ""
+        state = (cursor.state or "failed").lower()
+        raise QueryFailed(
+            f"Athena query {cursor.query_id} {state}{detail}: check the SQL and the permissions"
+        ) from None
+    columns = [d[0] for d in cursor.description or []]
+    rows = [tuple(row) for row in cursor.fetchall()] if columns else []
+    return QueryResult(
+        columns=columns, rows=rows, scanned_bytes=int(cursor.data_scanned_in_bytes or 0), query_id=cursor.query_id
+    )
 
 
 def athena_cost_usd(scanned_bytes: int, usd_per_tb: float = USD_PER_TB) -> float:
     """What Athena bills for a query that scanned this much: rounded up to the MB, at least 10 MB."""
     billed_mb = max(BILLING_MINIMUM_MB, math.ceil(scanned_bytes / BILLING_MB))
     return billed_mb * BILLING_MB / TB * usd_per_tb
-
-
-def athena_client(*, region: str | None = None, endpoint_url: str | None = None) -> Any:
-    import boto3
-
-    return boto3.client("athena", region_name=region, endpoint_url=endpoint_url)
 
 
 # ---- output ---------------------------------------------------------------------------------------------------
@@ -349,7 +331,7 @@ def run_query(
     *,
     db_path: Path | None = None,
     athena: AthenaSettings | None = None,
-    client: Any = None,
+    connection: Any = None,
 ) -> QueryResult:
     """Run resolved SQL on the target's engine: outside the system targets, on the consumption relations only."""
     check_vault(sql, target)
@@ -365,6 +347,5 @@ def run_query(
     if engine == "athena":
         if not is_system_target(target):
             check_athena_sql(sql, os.environ.get("TAGLAKE_ATHENA_SCHEMA"), project.root)
-        settings = athena or athena_settings(target)
-        return run_athena(client or athena_client(region=settings.region), sql, settings)
+        return run_athena(connection or athena_connection(athena or athena_settings(target)), sql)
     raise QueryRefused("taglake query runs on local and athena targets; on Redshift use the query editor or psql")

@@ -150,7 +150,7 @@ def test_snapshots_hold_the_history_of_a_changed_customer(daily: DailyLake) -> N
         assert new_to is None and old_from < new_from
         periods = _query(
             db,
-            "select count(*), count(*) filter (where is_current) from taglake_marts.customer_attribute_history "
+            "select count(*), count(*) filter (where is_current) from taglake_marts.dim_customer_attribute_history "
             "where customer_token = ?",
             [token],
         )[0]

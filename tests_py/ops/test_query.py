@@ -123,6 +123,22 @@ def test_athena_cost_is_billed_per_megabyte_with_a_ten_megabyte_minimum() -> Non
 SCANNED = 3_500_000_000  # bytes: 3,338 MB billed, USD 0.015917 at USD 5 per TB
 
 
+def _column(name: str, athena_type: str) -> dict[str, Any]:
+    """A column of an Athena result set as Athena describes it (PyAthena reads every field)."""
+    return {
+        "CatalogName": "hive",
+        "SchemaName": "",
+        "TableName": "",
+        "Name": name,
+        "Label": name,
+        "Type": athena_type,
+        "Precision": 0,
+        "Scale": 0,
+        "Nullable": "UNKNOWN",
+        "CaseSensitive": athena_type == "varchar",
+    }
+
+
 @pytest.fixture
 def athena(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """moto's Athena with a canned result and a data-scanned figure; yields the SQL each execution was given."""
@@ -139,8 +155,8 @@ def athena(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
                 {
                     "rows": [{"Data": [{} if v is None else {"VarCharValue": v} for v in row]} for row in data],
                     "column_info": [
-                        {"Name": "spend_category", "Label": "spend_category", "Type": "varchar"},
-                        {"Name": "transaction_count", "Label": "transaction_count", "Type": "bigint"},
+                        _column("spend_category", "varchar"),
+                        _column("transaction_count", "bigint"),
                     ],
                 }
             ],
@@ -151,19 +167,20 @@ def athena(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
         workgroup = ATHENA_ENV["TAGLAKE_ATHENA_WORK_GROUP"]
         boto3.client("athena", region_name=REGION).create_work_group(Name=workgroup, Configuration={})
         seen: list[str] = []
+        real_connection = query.athena_connection
 
-        def client(*, region: str | None = None, endpoint_url: str | None = None) -> Any:
-            c = boto3.client("athena", region_name=region, endpoint_url=endpoint_url)
+        def connection(settings: query.AthenaSettings, **kwargs: Any) -> Any:
+            session = boto3.Session(region_name=settings.region or REGION)
 
             def statistics(parsed: dict[str, Any], **_: Any) -> None:
                 execution = parsed["QueryExecution"]
                 execution["Statistics"]["DataScannedInBytes"] = SCANNED
                 seen.append(execution["Query"])
 
-            c.meta.events.register("after-call.athena.GetQueryExecution", statistics)
-            return c
+            session.events.register("after-call.athena.GetQueryExecution", statistics)
+            return real_connection(settings, session=session, poll_seconds=0.01, **kwargs)
 
-        monkeypatch.setattr(query, "athena_client", client)
+        monkeypatch.setattr(query, "athena_connection", connection)
         yield seen
 
 
@@ -182,10 +199,11 @@ def test_athena_query_prints_the_result_the_data_scanned_and_its_cost(
 
 
 def test_athena_query_runs_in_the_workgroup_and_writes_csv(athena: list[str], tmp_path: Path) -> None:
-    client = query.athena_client(region=REGION)
+    client = boto3.client("athena", region_name=REGION)
     client.create_work_group(Name="analysts", Configuration={})
     settings = query.athena_settings("athena", workgroup="analysts", output_location="s3://results/analysts/")
-    result = query.run_query(Project.locate(), "athena", "select 1", athena=settings, client=client)
+    connection = query.athena_connection(settings)
+    result = query.run_query(Project.locate(), "athena", "select 1", connection=connection)
     assert result.rows == [("dining", 1200), ("travel", 35), ("online", None)]
     assert result.scanned_bytes == SCANNED
     execution = client.get_query_execution(QueryExecutionId=result.query_id)["QueryExecution"]
@@ -213,13 +231,20 @@ def test_an_analysis_is_compiled_for_athena_before_it_runs(
     assert "at USD 6.25 per TB" in capsys.readouterr().out
 
 
+def _stubbed_connection() -> Any:
+    """A PyAthena connection whose boto3 client botocore's Stubber answers: real Athena answers QUEUED and RUNNING
+    before SUCCEEDED and pages a large result (moto does neither); the Stubber plays those answers in order and
+    fails on any call not expected."""
+    session = boto3.Session(region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    settings = query.AthenaSettings(region=REGION, workgroup="wg", output_location="s3://results/")
+    return query.athena_connection(settings, session=session, poll_seconds=0.01)
+
+
 def test_athena_results_are_read_page_by_page_after_polling_until_done() -> None:
-    """Real Athena answers RUNNING before SUCCEEDED and pages a large result (moto does neither): botocore's Stubber
-    plays those answers in order and fails on any call not expected."""
     from botocore.stub import Stubber
 
-    client = boto3.client("athena", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
-    columns = [{"Name": "n", "Label": "n", "Type": "integer"}, {"Name": "amount", "Label": "amount", "Type": "decimal"}]
+    connection = _stubbed_connection()
+    columns = [_column("n", "integer"), _column("amount", "decimal")]
 
     def page(rows: list[list[str]], token: str | None) -> dict[str, Any]:
         result = {
@@ -231,40 +256,43 @@ def test_athena_results_are_read_page_by_page_after_polling_until_done() -> None
         return {**result, "NextToken": token} if token else result
 
     def execution(state: str) -> dict[str, Any]:
-        return {"QueryExecution": {"Status": {"State": state}, "Statistics": {"DataScannedInBytes": 42}}}
+        return {
+            "QueryExecution": {
+                "QueryExecutionId": "q1",
+                "Query": "select 1",
+                "StatementType": "DML",
+                "Status": {"State": state},
+                "Statistics": {"DataScannedInBytes": 42},
+                "ResultConfiguration": {"OutputLocation": "s3://results/q1.csv"},
+            }
+        }
 
-    sleeps: list[float] = []
-    with Stubber(client) as stub:
-        stub.add_response(
-            "start_query_execution", {"QueryExecutionId": "q1"}, {"QueryString": "select 1", "WorkGroup": "wg"}
-        )
+    with Stubber(connection.client) as stub:
+        stub.add_response("start_query_execution", {"QueryExecutionId": "q1"})
         stub.add_response("get_query_execution", execution("QUEUED"), {"QueryExecutionId": "q1"})
         stub.add_response("get_query_execution", execution("RUNNING"), {"QueryExecutionId": "q1"})
         stub.add_response("get_query_execution", execution("SUCCEEDED"), {"QueryExecutionId": "q1"})
-        stub.add_response(
-            "get_query_results", page([["n", "amount"], ["1", "10.50"]], "t2"), {"QueryExecutionId": "q1"}
-        )
-        stub.add_response(
-            "get_query_results", page([["2", "0.25"]], None), {"QueryExecutionId": "q1", "NextToken": "t2"}
-        )
-        settings = query.AthenaSettings(region=REGION, workgroup="wg", output_location=None)
-        result = query.run_athena(client, "select 1", settings, poll_seconds=0.5, sleep=sleeps.append)
+        stub.add_response("get_query_results", page([["n", "amount"], ["1", "10.50"]], "t2"))
+        stub.add_response("get_query_results", page([["2", "0.25"]], None))
+        result = query.run_athena(connection, "select 1")
         stub.assert_no_pending_responses()
     assert result.columns == ["n", "amount"]
     assert result.rows == [(1, Decimal("10.50")), (2, Decimal("0.25"))]  # the second page's first row is data
-    assert result.scanned_bytes == 42 and sleeps == [0.5, 0.5]
+    assert result.scanned_bytes == 42 and result.query_id == "q1"
 
 
-def test_a_failed_athena_query_raises_with_its_reason() -> None:
+def test_a_failed_athena_query_names_its_error_code_and_no_value() -> None:
     from botocore.stub import Stubber
 
-    client = boto3.client("athena", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
-    failed = {"QueryExecution": {"Status": {"State": "FAILED", "StateChangeReason": "TABLE_NOT_FOUND: x"}}}
-    with Stubber(client) as stub:
+    connection = _stubbed_connection()
+    reason = "TABLE_NOT_FOUND: line 1:15: Table 'A123456789' does not exist"
+    failed = {"QueryExecution": {"QueryExecutionId": "q2", "Status": {"State": "FAILED", "StateChangeReason": reason}}}
+    with Stubber(connection.client) as stub:
         stub.add_response("start_query_execution", {"QueryExecutionId": "q2"})
         stub.add_response("get_query_execution", failed)
-        with pytest.raises(query.QueryFailed, match="TABLE_NOT_FOUND"):
-            query.run_athena(client, "select * from x", query.AthenaSettings(None, None, None), sleep=lambda _: None)
+        with pytest.raises(query.QueryFailed) as raised:
+            query.run_athena(connection, "select * from x")
+    assert "TABLE_NOT_FOUND" in str(raised.value) and "A123456789" not in str(raised.value)
 
 
 # ---- Athena: the SQL is checked as data before anything is sent -----------------------------------------------------

@@ -7,7 +7,7 @@ events as (
 ),
 
 as_of as (
-    {{ lake_as_of_date() }}
+    select as_of_date from {{ ref('int_landing_days_summarized') }}
 ),
 
 summarized as (

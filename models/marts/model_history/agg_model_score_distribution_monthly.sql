@@ -21,7 +21,7 @@ binned as (
     select
         model_name,
         model_version,
-        cast(date_trunc('month', scored_at) as date) as score_month,
+        cast({{ dbt.date_trunc('month', 'scored_at') }} as date) as score_month,
         least(cast(floor(score * {{ bins }}) as integer), {{ bins - 1 }}) + 1 as bin_index
     from scores
 ),

@@ -18,13 +18,13 @@ summary as (
     select
         model_name,
         model_version,
-        cast(date_trunc('month', scored_at) as date) as score_month,
+        cast({{ dbt.date_trunc('month', 'scored_at') }} as date) as score_month,
         count(*) as score_count,
         count(distinct customer_token) as customer_count,
         avg(score) as mean_score,
         min(scored_at) as first_scored_at
     from scores
-    group by model_name, model_version, cast(date_trunc('month', scored_at) as date)
+    group by model_name, model_version, cast({{ dbt.date_trunc('month', 'scored_at') }} as date)
 ),
 
 floored as (

@@ -9,7 +9,7 @@ intake as (
 ),
 
 as_of as (
-    {{ lake_as_of_date() }}
+    select as_of_date from {{ ref('int_landing_days_summarized') }}
 ),
 
 first_landing as (
