@@ -122,8 +122,8 @@ def cmd_lake_formation(ns: argparse.Namespace, project: Project, target: str | N
     import os
 
     from taglake.aws import lake_formation as lf
-    from taglake.aws.access import load_access
     from taglake.core.sources import catalog_tables
+    from taglake.privacy.access_policy import load_access
 
     policy = load_access(project.root)
     principals = {r: os.environ.get(f"TAGLAKE_LF_PRINCIPAL_{r.upper()}", "") for r in policy.roles}

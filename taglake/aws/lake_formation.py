@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from taglake.aws.access import AccessPolicy, Role
+from taglake.privacy.access_policy import AccessPolicy, Role
 
 TAG_KEYS = ("layer", "dataset", "pii")
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 
-from taglake.aws.access import consumption_layers
+from taglake.privacy.access_policy import consumption_layers
 
 # Set when the connection is made, before anything is attached.
 _STARTUP_SETTINGS: dict[str, object] = {

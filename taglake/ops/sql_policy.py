@@ -1,8 +1,8 @@
 """What user SQL may be: checked as data (parsed), never by running any of it.
 
 The consumption layers — what people may read at all — are the access declaration's
-(`vars.access.consumption_layers` in dbt_project.yml, read through taglake.aws.access, the same declaration the
-grants and Lake Formation policies are generated from): marts, reference seeds and snapshots today.
+(`vars.access.consumption_layers` in dbt_project.yml, read through taglake.privacy.access_policy, the same
+declaration the grants and Lake Formation policies are generated from): marts, reference seeds and snapshots today.
 
 - Jinja in ad hoc SQL is not run: the only form allowed is `{{ ref('<model>') }}` (optionally `v=N`) of a model of
   a consumption layer — a mart, a reference seed, a snapshot — and it is replaced by that relation's name from a
@@ -29,8 +29,8 @@ from pathlib import Path
 
 import yaml
 
-from taglake.aws.access import RESTRICTED_LAYERS, AccessPolicy, consumption_layers, load_access
 from taglake.core.errors import Refused
+from taglake.privacy.access_policy import RESTRICTED_LAYERS, AccessPolicy, consumption_layers, load_access
 
 
 class QueryRefused(Refused, ValueError):

@@ -16,10 +16,11 @@ from typing import Any
 
 import pytest
 
-from taglake.aws.access import AccessError, compile_access_json, load_access, parse_access
+from taglake.aws.access import compile_access_json
 from taglake.aws.lake_formation import LfGrant, database_layers, plan_lake_formation, role_grants
 from taglake.core.project import Project
 from taglake.core.sources import catalog_tables, project_var
+from taglake.privacy.access_policy import AccessError, load_access, parse_access
 
 SCHEMA = "taglake"  # TAGLAKE_ATHENA_SCHEMA of the offline environment
 PERSONS = ("analyst", "data_scientist", "application", "data_manager")

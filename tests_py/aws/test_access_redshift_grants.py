@@ -11,9 +11,10 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from taglake.aws.access import AccessPolicy, compile_access_json, load_access
+from taglake.aws.access import compile_access_json
 from taglake.core.project import Project
 from taglake.core.sources import project_var
+from taglake.privacy.access_policy import AccessPolicy, load_access
 from taglake.privacy.dbt_runner import DbtError
 
 # TAGLAKE_REDSHIFT_SCHEMA of the offline environment (taglake.verify.offline_compile.PLACEHOLDER_ENV)

@@ -11,10 +11,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from taglake.aws.access import load_access
 from taglake.aws.lake_formation import LfPlan, apply_lake_formation, plan_lake_formation
 from taglake.cli import main
 from taglake.core.sources import catalog_tables
+from taglake.privacy.access_policy import load_access
 
 SCHEMA = "taglake"
 ACCOUNT = "123456789012"

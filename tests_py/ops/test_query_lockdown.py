@@ -16,9 +16,9 @@ import duckdb
 import pytest
 
 from taglake import cli
-from taglake.aws.access import load_access
 from taglake.core.project import Project
 from taglake.ops import consumption, query, sql_policy
+from taglake.privacy.access_policy import load_access
 from taglake.privacy.dbt_runner import compile_inline, run_dbt
 from taglake.privacy.keys import read_key
 
