@@ -286,7 +286,14 @@ def test_a_failed_athena_query_names_its_error_code_and_no_value() -> None:
 
     connection = _stubbed_connection()
     reason = "TABLE_NOT_FOUND: line 1:15: Table 'A123456789' does not exist"
-    failed = {"QueryExecution": {"QueryExecutionId": "q2", "Status": {"State": "FAILED", "StateChangeReason": reason}}}
+    failed = {
+        "QueryExecution": {
+            "QueryExecutionId": "q2",
+            "Query": "select * from x",
+            "StatementType": "DML",
+            "Status": {"State": "FAILED", "StateChangeReason": reason},
+        }
+    }
     with Stubber(connection.client) as stub:
         stub.add_response("start_query_execution", {"QueryExecutionId": "q2"})
         stub.add_response("get_query_execution", failed)
