@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -158,6 +159,101 @@ def _read_text_facts(path: Path, table: SourceTable) -> tuple[_FileFacts, str | 
     return facts, None
 
 
+def csv_dialect(table: SourceTable) -> dict[str, Any]:
+    """The Python csv module's reader options for the dialect a CSV table's source YAML declares (format_options):
+    delimiter, quote and escape character (an escape equal to the quote is a doubled quote), strict, so that a file
+    that ends inside a quoted field or a quote closed mid-field is an error rather than a silently merged row."""
+    options = dict(table.format_options)
+    quote = str(options.get("quote", '"'))
+    escape = str(options.get("escape") or "") or None
+    return {
+        "delimiter": str(options.get("delimiter", ",")),
+        "quotechar": quote,
+        "escapechar": None if escape == quote else escape,
+        "doublequote": True,
+        "strict": True,
+    }
+
+
+UNCLOSED_QUOTE = "a quote opens and never closes"
+_QUOTE_FIX = "close it (or double a quote inside a quoted value) and re-deliver the extract"
+
+
+def csv_structure_problem(path: Path, table: SourceTable) -> str | None:
+    """The first place a CSV file cannot be read row by row, as `line <n>: …` with the fix, or None.
+
+    Streams the file once through the csv module in the declared dialect (csv_dialect). A quote that never closes
+    swallows the lines after it: the file ends inside it, a field grows past the csv module's limit, or it closes
+    lines later into a record of the wrong width; each is reported at the line where the record (and the quote)
+    starts. A row on its own line with more or fewer fields than the header is a ragged row: DuckDB's reader fails
+    the whole table on it (or takes a tiny file's last line as its header), so it is refused too. Never a value."""
+    dialect = csv_dialect(table)
+    header_lines = int(dict(table.format_options).get("header_lines", 1) or 0)
+    width: int | None = None
+    first_ragged: tuple[int, int] | None = None
+    more_ragged = 0
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            reader = csv.reader(fh, **dialect)
+            records = 0
+            while True:
+                start = reader.line_num + 1
+                try:
+                    record = next(reader)
+                except StopIteration:
+                    break
+                except csv.Error as exc:
+                    text = str(exc)
+                    if "unexpected end of data" in text:
+                        return f"line {start}: {UNCLOSED_QUOTE} (the file ends inside it); {_QUOTE_FIX}"
+                    if "field larger than field limit" in text:
+                        return (
+                            f"line {start}: {UNCLOSED_QUOTE} (the quoted field runs on past {csv.field_size_limit()} "
+                            f"characters); {_QUOTE_FIX}"
+                        )
+                    if "expected after" in text:
+                        return (
+                            f"line {start}: a quote opens and does not close where its field ends (the quote that "
+                            f"closes it, on line {reader.line_num}, is followed by more text); {_QUOTE_FIX}"
+                        )
+                    return f"line {start}: not readable as CSV ({_csv_error_kind(text)}); re-deliver the extract"
+                if not record:
+                    continue  # a blank line: no record
+                records += 1
+                if records <= header_lines:
+                    width = width or len(record)
+                    continue
+                if width is None or len(record) == width:
+                    continue
+                end = reader.line_num
+                if end > start:
+                    return (
+                        f"line {start}: {UNCLOSED_QUOTE} on its line: the record runs on to line {end} with "
+                        f"{len(record)} fields where the header has {width}; {_QUOTE_FIX}"
+                    )
+                if first_ragged is None:
+                    first_ragged = (start, len(record))
+                else:
+                    more_ragged += 1
+    except (OSError, UnicodeDecodeError):
+        return None  # reported by the first read (_read_text_facts)
+    if first_ragged is None:
+        return None
+    line, fields = first_ragged
+    more = f" (and {more_ragged} more such row(s))" if more_ragged else ""
+    return (
+        f"line {line}: a row with {fields} fields where the header has {width}{more}: the reader cannot load the "
+        "file row by row; fix the row (quote a value holding the delimiter) or re-deliver the extract"
+    )
+
+
+def _csv_error_kind(text: str) -> str:
+    """The csv module's error without anything from the file (its messages quote no field, but be sure)."""
+    if "NUL" in text:
+        return "a NUL byte"
+    return "a malformed record"
+
+
 def _header_problem(table: SourceTable, header: list[str]) -> str | None:
     declared = [c.name for c in table.file_fields]
     if header == declared:
@@ -251,7 +347,7 @@ def check_table(lake_dir: Path, table: SourceTable, *, today: date) -> tuple[lis
             if why:
                 problems.append(Problem(where, why))
             elif facts.header is not None:
-                why = _header_problem(table, facts.header)
+                why = _header_problem(table, facts.header) or csv_structure_problem(path, table)
                 if why:
                     problems.append(Problem(where, why))
         rows = facts.rows
@@ -276,7 +372,8 @@ def check_lake(lake_dir: Path, *, project_dir: Path | None = None, today: date |
     Checked per declared raw table: every file sits in a `year=YYYY/month=MM/day=DD` partition that is a calendar
     date inside the catalog's `partition_years` and not in the future, with the table's extension; it can be read
     (permissions); CSV and JSON lines decode as UTF-8 (a byte-order mark and CRLF line ends are fine) and a CSV's
-    header is the declared columns; a Parquet footer reads and each declared column it holds has the declared
+    header is the declared columns; a CSV reads row by row in its declared dialect (no quote that never closes, no
+    row wider or narrower than the header: csv_structure_problem, which names the line); a Parquet footer reads and each declared column it holds has the declared
     type. Completeness: a `rows_every_day` table holds rows on every day from the lake's first landing day to its
     last, a `rows_every_file` table's files hold rows, a `file_every_day` table has a file every day (header-only
     is a day without changes).

@@ -24,8 +24,13 @@ TYPED_KINDS: frozenset[str] = frozenset({"number", "date", "timestamp"})
 
 # Columns every base model adds itself: the reject reason (literals from the model's SQL, a closed list that the
 # model's YAML pins with accepted_values) and the quarantine record (classified fields replaced, other values kept
-# only within their declaration: masked_record).
-PIPELINE_COLUMNS: dict[str, Category] = {"reject_reason": "validated", "quarantined_record": "treated"}
+# only within their declaration: masked_record) and the file the row came from (kept only in the closed form the
+# source YAML's `file_name` declares, else a fixed marker: macros/engines/source_file.sql).
+PIPELINE_COLUMNS: dict[str, Category] = {
+    "reject_reason": "validated",
+    "quarantined_record": "treated",
+    "source_file": "validated",
+}
 
 
 def declared_fields(table: SourceTable) -> tuple[SourceColumn, ...]:

@@ -121,7 +121,11 @@ def _relation_map(con: duckdb.DuckDBPyConnection, compiled: CompiledProject, loc
     tables: dict[str, str] = {}
     for uid, relation in compiled.sources.items():
         view = f'{SOURCE_SCHEMA}."{uid.split(".", 2)[2].replace(".", "__")}"'
-        con.execute(f"create view {view} as select * from {local.sources[uid]}")
+        local_source = local.sources[uid]
+        # The engines name a row's file in the pseudo column "$path" (raw_file_path); the local reader in `filename`.
+        has_file = "filename" in con.sql(f"select * from {local_source} limit 0").columns
+        path = ', filename as "$path"' if has_file else ""
+        con.execute(f"create view {view} as select *{path} from {local_source}")
         tables[relation_key(relation, compiled.engine)] = view
     for uid, node in compiled.nodes.items():
         if not node.relation_name:

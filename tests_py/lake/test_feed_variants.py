@@ -18,8 +18,8 @@ from taglake.cli import main
 from taglake.lake.generate import generate_lake
 from taglake.privacy.keys import init_key
 from taglake.lake import feed_variants as fv
-from taglake.lake.preflight import check_lake
 from taglake.core.sources import source_tables
+from taglake.lake.preflight import check_lake, csv_dialect
 
 pytestmark = pytest.mark.redteam
 
@@ -177,3 +177,72 @@ def test_build_stops_before_dbt_on_a_bad_lake(lake: Path, tmp_path: Path, monkey
     err = capsys.readouterr().err
     assert "month=13" in err and "not a calendar date" in err and "Traceback" not in err
     assert not target.exists()  # dbt never ran
+
+
+# --- CSV structure: what the reader cannot load row by row (a quote that never closes, a ragged row) ---------------
+CANARY_NAME = "Zyxwvq Canaryname"  # a value that must never reach a message
+
+
+def _hand_written_customers(lake: Path, lines: list[str]) -> Path:
+    """The newest CRM extract replaced by a tiny hand-written one: the declared header, then `lines` (line 2 on)."""
+    header = ",".join(c.name for c in source_tables()["crm.customers"].file_fields)
+    path = _files(lake, "crm.customers")[-1]
+    path.write_text("\n".join([header, *lines]) + "\n", encoding="utf-8", newline="")
+    return path
+
+
+def _row(**changes: str) -> str:
+    values = {c.name: "x" for c in source_tables()["crm.customers"].file_fields}
+    values.update(changes)
+    return ",".join(values.values())
+
+
+def test_a_quote_that_never_closes_is_one_line_naming_the_file_and_the_line(lake: Path) -> None:
+    path = _hand_written_customers(lake, [_row(), _row(), _row(name_zh=f'"{CANARY_NAME}')])
+    [line] = _problems(lake)
+    assert line.startswith(f"{path.relative_to(lake).as_posix()}: line 4: a quote opens and never closes")
+    assert "re-deliver" in line and CANARY_NAME.lower() not in line.lower()
+
+
+def test_a_quote_that_closes_lines_later_inside_a_field_names_the_line_it_opens(lake: Path) -> None:
+    path = _hand_written_customers(lake, [_row(name_zh=f'"{CANARY_NAME}'), _row(), _row(gender='M"x')])
+    [line] = _problems(lake)
+    assert line.startswith(f"{path.relative_to(lake).as_posix()}: line 2: a quote opens and does not close")
+    assert CANARY_NAME.lower() not in line.lower()
+
+
+def test_a_quote_that_runs_on_into_a_record_of_the_wrong_width_is_named(lake: Path) -> None:
+    path = _hand_written_customers(lake, [_row(name_zh=f'"{CANARY_NAME}'), _row(), _row(gender='M"')])
+    [line] = _problems(lake)
+    assert line.startswith(f"{path.relative_to(lake).as_posix()}: line 2: a quote opens and never closes on its line")
+    assert "runs on to line 4" in line and CANARY_NAME.lower() not in line.lower()
+
+
+def test_ragged_rows_are_named_with_the_first_line_and_counted(lake: Path) -> None:
+    width = len(source_tables()["crm.customers"].file_fields)
+    path = _hand_written_customers(lake, [_row(), f"x,{CANARY_NAME}", _row(), _row() + f",{CANARY_NAME}"])
+    [line] = _problems(lake)
+    assert line.startswith(f"{path.relative_to(lake).as_posix()}: line 3: a row with 2 fields where the header has")
+    assert f"has {width} (and 1 more such row(s))" in line and CANARY_NAME.lower() not in line.lower()
+
+
+def test_quoted_values_with_delimiters_line_breaks_and_doubled_quotes_pass(lake: Path) -> None:
+    _hand_written_customers(
+        lake,
+        [
+            _row(address='"No. 1, Lane 2"'),
+            _row(address='"a value over\ntwo lines"'),
+            _row(address='"a ""quoted"" word"'),
+            "",  # a blank line is no record
+            _row(),
+        ],
+    )
+    assert _problems(lake) == []
+
+
+def test_the_csv_check_reads_the_dialect_the_source_yaml_declares() -> None:
+    table = source_tables()["crm.customers"]
+    options = dict(table.format_options)
+    dialect = csv_dialect(table)
+    assert (dialect["delimiter"], dialect["quotechar"]) == (options["delimiter"], options["quote"])
+    assert dialect["escapechar"] == options["escape"] and dialect["strict"] is True

@@ -5,7 +5,7 @@ name and street address that occur nowhere else — is written into it in every 
 full-width NFKC forms, spaces, dashes, dots and brackets, +886/886 prefixes, JSON unicode escapes, embedded in
 Chinese text and in JSON), into every field of every feed: personal columns (where masking must treat them),
 codes, identifiers and free text (where nothing personal may pass), undeclared JSON keys, and malformed records of
-each format (a broken JSON line, a cut-off line, a broken CSV quote, a short or long CSV row).
+each format (a broken JSON line, a cut-off line, a broken CSV quote, a short or long CSV row), and file names.
 
 The oracle (`Oracle.find`) folds any text with NFKC and casefold, drops separators, and looks for each planted
 value as a plain substring: a deliberately blunt check, independent of taglake.privacy.patterns.
@@ -368,28 +368,48 @@ def plant_app_events(lake: Path) -> None:
     path.write_text("\n".join([*lines, *(line for line in out if line)]) + "\n", encoding="utf-8")
 
 
+def plant_file_name(lake: Path) -> Path:
+    """A second CRM extract on a landing day whose file name holds the planted national ID and mobile, with a row
+    that is quarantined (its national ID missing): the quarantine names a row's file (source_file), and a file name
+    is a value nobody declared."""
+    source = _csv_with_rows(lake, "crm", "customers")
+    text = source.read_text(encoding="utf-8")
+    header = next(csv.reader(io.StringIO(text)))
+    row = dict(next(csv.DictReader(io.StringIO(text))), national_id="")
+    path = source.with_name(f"customers_{PLANTED_ID}_{PLANTED_MOBILE}.csv")
+    path.write_text(",".join(header) + "\n" + _csv_lines([row], header), encoding="utf-8")
+    return path
+
+
 def make_hostile(lake: Path) -> None:
-    """Plant the person into every well-formed feed of a generated lake (in place)."""
+    """Plant the person into every well-formed feed of a generated lake (in place), and into a file's name."""
     ids = _Ids()
     plant_crm(lake, ids)
     plant_accounts(lake)
     plant_cards(lake)
     plant_scores(lake)
     plant_app_events(lake)
+    plant_file_name(lake)
 
 
-def break_csv_quote(lake: Path) -> None:
-    """A CRM row whose quote never closes, holding the planted person, as the last line of a day's extract."""
+def break_csv_quote(lake: Path) -> tuple[Path, int]:
+    """A CRM row whose quote never closes, holding the planted person, as the last line of a day's extract; the
+    file and the line the quote opens on."""
     path = _csv_with_rows(lake, "crm", "customers")
     text = path.read_text(encoding="utf-8")
+    if not text.endswith("\n"):
+        text += "\n"
     row = f'{PLANTED_ID},"{PLANTED_NAME},1970-01-01,M,{PLANTED_MOBILE},{PLANTED_EMAIL},{PLANTED_ADDRESS},0101,R1\n'
     path.write_text(text + row, encoding="utf-8")
+    return path, len(text.splitlines()) + 1
 
 
-def ragged_csv_rows(lake: Path) -> None:
-    """Accounts rows with too few and too many fields, holding planted values."""
+def ragged_csv_rows(lake: Path) -> tuple[Path, int]:
+    """Accounts rows with too few and too many fields, holding planted values; the file and the first such line."""
     path = _csv_with_rows(lake, "core_banking", "accounts")
     text = path.read_text(encoding="utf-8")
+    if not text.endswith("\n"):
+        text += "\n"
     short = f"99999999999999,{PLANTED_ID},deposit"
     long = (
         f"77777777777777,{PLANTED_ID},deposit,DEP-SAV,active,2020-01-01,,1,,2026-01-01 00:00:00,"
@@ -397,3 +417,4 @@ def ragged_csv_rows(lake: Path) -> None:
     )
     extra = f"{short}\n{long}\n"
     path.write_text(text + extra, encoding="utf-8")
+    return path, len(text.splitlines()) + 1

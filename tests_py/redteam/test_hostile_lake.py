@@ -99,10 +99,27 @@ def test_a_well_formed_hostile_lake_is_built_not_refused(hostile_build: HostileB
     assert hostile_build.returncode == 0, hostile_build.console[-3000:]
 
 
-@pytest.mark.parametrize("variant", [break_csv_quote, ragged_csv_rows], ids=["broken-csv-quote", "ragged-csv-rows"])
-def test_a_malformed_csv_leaks_nothing_and_is_loaded_or_refused_clearly(
-    variant: Callable[[Path], None], tmp_path: Path
+@pytest.mark.parametrize(
+    ("variant", "said"),
+    [
+        (break_csv_quote, "a quote opens and never closes (the file ends inside it); close it"),
+        (ragged_csv_rows, "a row with 3 fields where the header has"),
+    ],
+    ids=["broken-csv-quote", "ragged-csv-rows"],
+)
+def test_a_malformed_csv_is_refused_before_dbt_naming_file_and_line_and_leaks_nothing(
+    variant: Callable[[Path], tuple[Path, int]], said: str, tmp_path: Path
 ) -> None:
-    build = _build(tmp_path, variant)
-    assert _leaks(build) == []
+    # DuckDB's reader cannot load such a file row by row (it fails the whole table, naming neither file nor line):
+    # the pre-flight refuses it first, one line naming the file relative to the lake and the line, never a value.
+    planted: list[tuple[Path, int]] = []
+    build = _build(tmp_path, lambda lake: planted.append(variant(lake)))
+    [(path, line)] = planted
+    where = path.relative_to(build.project.lake_dir).as_posix()
+    assert build.returncode != 0
+    named = [text for text in build.console.splitlines() if where in text]
+    assert len(named) == 1, build.console[-3000:]
+    assert named[0].startswith(f"taglake: check-lake: {where}: line {line}: {said}"), named[0]
+    assert not (build.project.target_path / "run_results.json").exists()  # dbt never ran
     assert "Traceback" not in build.console
+    assert _leaks(build) == []

@@ -1,5 +1,6 @@
--- The quarantine: every raw row staging rejected, from every source table, with where it landed, why, and its raw
--- record with personal data masked. Nothing is dropped silently: raw rows = accepted + collapsed + these.
+-- The quarantine: every raw row staging rejected, from every source table, with where it landed (landing date and
+-- file; no engine gives a line number), why, and its raw record with personal data masked. Nothing is dropped
+-- silently: raw rows = accepted + collapsed + these.
 with
 
 {% for table in staged_tables() %}
@@ -7,6 +8,7 @@ with
     select
         '{{ table.source_table }}' as source_table,
         landing_date,
+        source_file,
         reject_reason,
         customer_token,
         quarantined_record

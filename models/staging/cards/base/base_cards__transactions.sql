@@ -10,7 +10,10 @@
 with
 
 source as (
-    select * from {{ source('cards', 'transactions') }}
+    select
+        *,
+        {{ raw_source_file('cards', 'transactions') }} as source_file
+    from {{ source('cards', 'transactions') }}
     {%- if since %}
     where {{ raw_partitions_since(since) }}
     {%- endif %}
@@ -52,6 +55,7 @@ typed as (
         cast(checked.transaction_at as date) as transaction_date,
         checked.amount,
         cast(checked.amount * checked.twd_per_unit as decimal(18, 2)) as amount_twd,
+        checked.source_file,
         checked.reject_reason,
         case
             when checked.reject_reason is not null

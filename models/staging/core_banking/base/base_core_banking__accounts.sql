@@ -4,7 +4,10 @@
 with
 
 source as (
-    select * from {{ source('core_banking', 'accounts') }}
+    select
+        *,
+        {{ raw_source_file('core_banking', 'accounts') }} as source_file
+    from {{ source('core_banking', 'accounts') }}
 ),
 
 masking_keys as (
@@ -41,6 +44,7 @@ typed as (
         {{ cast_text('checked.balance_twd', 'decimal(18, 2)') }} as balance_twd,
         {{ cast_text('checked.credit_limit_twd', 'decimal(18, 2)') }} as credit_limit_twd,
         {{ cast_text('checked.updated_at', 'timestamp') }} as updated_at,
+        checked.source_file,
         checked.reject_reason,
         case
             when checked.reject_reason is not null

@@ -3,7 +3,10 @@
 with
 
 source as (
-    select * from {{ source('crm', 'customers') }}
+    select
+        *,
+        {{ raw_source_file('crm', 'customers') }} as source_file
+    from {{ source('crm', 'customers') }}
 ),
 
 masking_keys as (
@@ -30,6 +33,7 @@ typed as (
         {{ cast_text('checked.customer_since', 'date') }} as customer_since_date,
         {{ cast_text('checked.updated_at', 'timestamp') }} as updated_at,
         masking_keys.key_version as masking_key_version,
+        checked.source_file,
         checked.reject_reason,
         case
             when checked.reject_reason is not null then {{ masked_record('crm', 'customers', relation='checked') }}

@@ -9,7 +9,10 @@
 with
 
 source as (
-    select * from {{ source('digital', 'app_events') }}
+    select
+        *,
+        {{ raw_source_file('digital', 'app_events') }} as source_file
+    from {{ source('digital', 'app_events') }}
     {%- if since %}
     where {{ raw_partitions_since(since) }}
     {%- endif %}
@@ -26,6 +29,7 @@ parsed as (
     select
         {{ line }} as raw_line,
         {{ landing_date() }} as landing_date,
+        source.source_file,
         {{ json_is_valid(line) }} as is_valid_json,
         case when {{ json_is_valid(line) }} then {{ line }} end as json_line
     from source
@@ -53,6 +57,7 @@ typed as (
         {{ masked_columns('digital', 'app_events', relation='checked', lookups={'national_id': 'customer_tokens'}) }},
         {{ content_columns('digital', 'app_events', relation='checked') }},
         {{ cast_text(json_text('checked.json_line', ['event_at']), 'timestamp') }} as event_at,
+        checked.source_file,
         checked.reject_reason,
         case
             when checked.reject_reason is not null

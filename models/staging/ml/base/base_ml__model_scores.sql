@@ -4,7 +4,10 @@
 with
 
 source as (
-    select * from {{ source('ml', 'model_scores') }}
+    select
+        *,
+        {{ raw_source_file('ml', 'model_scores') }} as source_file
+    from {{ source('ml', 'model_scores') }}
 ),
 
 masking_keys as (
@@ -33,6 +36,7 @@ typed as (
         {{ content_columns('ml', 'model_scores', relation='checked') }},
         checked.scored_at,
         checked.score,
+        checked.source_file,
         checked.reject_reason,
         case
             when checked.reject_reason is not null
