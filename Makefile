@@ -11,7 +11,7 @@ export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
-.PHONY: help setup demo test lint lint-python lint-sql generate build run-daily docs docs-serve verify clean lock
+.PHONY: help setup demo test lint lint-python lint-sql generate build run-daily docs docs-serve verify clean lock test-fast venv-airflow venv-datahub venv-checkov venv-pyspark
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -31,6 +31,10 @@ demo: setup  ## make the masking key if none, generate the small lake, dbt build
 
 test: setup lint  ## run every test: lint, then pytest (generator, CLI, dbt build on a generated lake)
 	$(BIN)/pytest
+
+test-fast: setup  ## the inner loop: ruff, then the pure-Python tests (no dbt build, no hostile lake)
+	$(BIN)/ruff check taglake tests_py
+	$(BIN)/pytest -q -m "not dbt and not redteam"
 
 lint: lint-python lint-sql  ## ruff and sqlfluff
 
@@ -72,3 +76,19 @@ lock:  ## re-pin requirements.lock from the current .venv
 
 clean:  ## remove build output and the generated lake (keeps .venv)
 	rm -rf build target logs dbt_packages lake
+
+# --- tool environments (requirements/README.md): their own venv under ~/.cache/taglake/venvs, keyed by a hash ---
+PYTHON_MWAA ?= $(shell command -v python3.12 || ls -d $(HOME)/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | tail -n 1 || command -v python3.11)
+TOOL_VENV := scripts/tool_venv.sh
+
+venv-airflow:  ## Airflow 3.3.1 + astronomer-cosmos (MWAA's Python 3.12 where present) in its own cached venv
+	@$(TOOL_VENV) airflow requirements/airflow.txt $(PYTHON_MWAA)
+
+venv-datahub:  ## acryl-datahub in its own cached venv
+	@$(TOOL_VENV) datahub requirements/datahub.txt $(PYTHON)
+
+venv-checkov:  ## checkov in its own cached venv
+	@$(TOOL_VENV) checkov requirements/checkov.txt $(PYTHON)
+
+venv-pyspark:  ## PySpark in its own cached venv
+	@$(TOOL_VENV) pyspark requirements/pyspark.txt $(PYTHON)
