@@ -69,8 +69,7 @@ def test_run_daily_on_a_stale_lake_fails_before_building(tmp_path: Path) -> None
     project = Project.locate(
         lake_dir=tmp_path / "lake", duckdb_path=tmp_path / "taglake.duckdb", artifacts_dir=tmp_path / "artifacts"
     )
-    if datetime.now(UTC).date() < date(2026, 11, 3):
-        pytest.skip("the default lake (ending 2026-10-31) is not stale on this clock")
+    assert datetime.now(UTC).date() >= date(2026, 11, 3), "the default lake (ending 2026-10-31) is stale from then on"
     env = project.dbt_env()
     assert _taglake(["generate", "--customers", "50", "--days", "2", "--no-progress"], env=env).returncode == 0
     result = _taglake(["run-daily"], env=env)
