@@ -13,11 +13,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from taglake import local_build
-from taglake.lake import feed_variants as fv
-from taglake.lake.preflight import csv_dialect
 from taglake.core.project import Project
 from taglake.core.sources import SourceTable, source_tables
+from taglake.lake import feed_variants as fv
+from taglake.lake.preflight import csv_dialect
+from taglake.ops import local_build
 
 pytestmark = pytest.mark.dbt
 
