@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from taglake.core import targets
 from taglake.core.cli_args import Subparsers, add_aws_options, non_negative_float, non_negative_int, strip_separator
 from taglake.core.project import Project
 from taglake.core.text_tables import format_table
@@ -151,17 +152,13 @@ def _add_query(sub: Subparsers) -> None:
     p.set_defaults(func=cmd_query, target_of=_query_target)
 
 
-def _is_local(target: str | None) -> bool:
-    return (target or os.environ.get("TAGLAKE_TARGET") or "local").startswith("local")
-
-
 def preflight(project: Project, target: str | None) -> None:
     """Before a local build: the key first (KeyFileError / KeyStateError: nothing is read without a sound key),
     then the pre-flight check of the local lake (LakeCheckError on any problem)."""
     from taglake.lake.preflight import require_clean_lake
     from taglake.privacy.dbt_runner import prepare_local
 
-    if _is_local(target):
+    if targets.is_local(target):
         prepare_local(project, target, ["build"])
         require_clean_lake(project.lake_dir, project_dir=project.root)
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from taglake.core import targets
 from taglake.core.project import Project
 from taglake.privacy.dbt_runner import run_dbt
 
@@ -76,7 +77,7 @@ def run_daily(
     """Run the day on `target`: `dbt source freshness`, `dbt deps` + `dbt build`, then `scan-pii` of the local
     build. Stops at the first failing step (a stale source is a failure unless `allow_stale`)."""
     result = DailyResult()
-    is_local = (target or "local").startswith("local")
+    is_local = targets.is_local(target)
 
     def freshness() -> tuple[bool, str]:
         code = run_dbt(project, ["source", "freshness"], target=target, check=False, quiet=True)
