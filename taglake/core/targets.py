@@ -22,6 +22,7 @@ PROFILE = "taglake"
 DEFAULT_TARGET = "local"
 ENGINES = ("duckdb", "athena", "redshift")
 AWS_ENGINES = ("athena", "redshift")
+SYSTEM_SUFFIX = "_system"
 # `{{ env_var('NAME', 'default') }}` in a DuckDB output's path (the system output wraps it in `identity and …`).
 _PATH_VAR = re.compile(r"env_var\(\s*'(?P<name>[A-Z0-9_]+)'\s*,\s*'(?P<default>[^']+)'\s*\)\s*}}")
 
@@ -39,7 +40,12 @@ class Target:
 
     @property
     def is_system(self) -> bool:
-        return self.name.endswith("_system")
+        return is_system_target(self.name)
+
+
+def is_system_target(target: str | None) -> bool:
+    """A system account's target: profiles.yml names each `<engine target>_system` (docs/privacy.md)."""
+    return bool(target) and str(target).endswith(SYSTEM_SUFFIX)
 
 
 @cache

@@ -44,7 +44,7 @@ def _dbt_args(ns: argparse.Namespace) -> list[str]:
 
 
 def _query_target(ns: argparse.Namespace) -> str:
-    return ns.target or os.environ.get("TAGLAKE_TARGET") or "local"
+    return targets.resolve(ns.target)
 
 
 DEMO_ANALYSIS = "card_spend_by_category"

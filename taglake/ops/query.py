@@ -31,6 +31,7 @@ from typing import Any
 from taglake.core import targets
 from taglake.core.errors import TaglakeError, hint_for
 from taglake.core.project import Project
+from taglake.core.targets import is_system_target
 from taglake.ops.sql_policy import (
     QueryRefused,
     check_athena_sql,
@@ -74,10 +75,6 @@ def engine_of(target: str) -> str:
         return targets.engine_of(target)
     except targets.UnknownTarget as err:
         raise QueryRefused(str(err)) from None
-
-
-def is_system_target(target: str) -> bool:
-    return target.endswith("_system")
 
 
 def check_vault(sql: str, target: str) -> None:
