@@ -188,7 +188,7 @@ def cmd_run_daily(ns: argparse.Namespace, project: Project, target: str | None) 
 
 def cmd_demo(ns: argparse.Namespace, project: Project, target: str | None) -> int:
     from taglake.lake.generate import generate_lake
-    from taglake.ops import local_build
+    from taglake.ops import local_build, query
     from taglake.privacy.keys import init_key
 
     if not (project.lake_dir / "manifest.json").is_file():
@@ -203,19 +203,14 @@ def cmd_demo(ns: argparse.Namespace, project: Project, target: str | None) -> in
     print(format_table(*local_build.intake_summary(project)))
     print("\nTables built:")
     print(format_table(*local_build.mart_row_counts(project)))
-    sql = local_build.compile_analysis(project, DEMO_ANALYSIS)
+    sample = query.run_query(project, "local", query.resolve_sql(project, "local", analysis=DEMO_ANALYSIS))
     print(f"\nSample query (analyses/{DEMO_ANALYSIS}.sql):")
-    print(format_table(*local_build.run_sql(project, sql)))
-    from taglake.privacy.scan.scanner import EXIT_HITS, EXIT_NOTHING_SCANNED, NothingToScan, format_report, scan
+    print(format_table(sample.columns, sample.rows))
+    from taglake.privacy.scan.scanner import EXIT_HITS, EXIT_NOTHING_SCANNED, NothingToScan, format_report, scan_project
 
     print("\nLeak scan of the build, target/ and logs/:")
     try:
-        hits = scan(
-            project.lake_dir,
-            db_path=project.duckdb_path,
-            folders=[p for p in (project.target_path, project.log_path) if p.is_dir()],
-            key_file=project.key_file,
-        )
+        hits = scan_project(project)
     except NothingToScan as exc:
         print(f"taglake: scan-pii: {exc} (not scanned, not clean)", file=sys.stderr)
         return EXIT_NOTHING_SCANNED

@@ -93,11 +93,9 @@ def run_daily(
         return code == 0, build_detail(_read_json(project.target_path / "run_results.json"))
 
     def leak_scan() -> tuple[bool, str, str]:
-        from taglake.privacy.scan.scanner import format_report
-        from taglake.privacy.scan.scanner import scan as scan_build
+        from taglake.privacy.scan.scanner import format_report, scan_project
 
-        folders = [p for p in (project.target_path, project.log_path) if p.is_dir()]
-        hits = scan_build(project.lake_dir, db_path=project.duckdb_path, folders=folders, key_file=project.key_file)
+        hits = scan_project(project)
         if hits:
             return False, f"{len(hits)} leaks found", format_report(hits)
         return True, "no clear personal data, no key material", ""

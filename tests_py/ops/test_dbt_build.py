@@ -18,7 +18,8 @@ pytestmark = pytest.mark.dbt
 
 
 def _query(project: Project, sql: str) -> list[tuple]:
-    return local_build.run_sql(project, sql)[1]
+    with local_build.connect(project) as con:
+        return con.sql(sql).fetchall()
 
 
 def test_dbt_build_passes_on_local(build_run_results: dict) -> None:
