@@ -137,7 +137,6 @@ _DECLARED: dict[str, dict[str, Any]] = {
     },
 }
 WALLET_COLUMN = "wallet_type"  # the column the card feed gains part way through its history
-DEVICE_KEYS: tuple[str, ...] = ("os", "os_version", "app_version", "device_model")
 
 
 @cache
