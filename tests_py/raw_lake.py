@@ -18,6 +18,16 @@ from taglake.lake import national_id
 from taglake.lake.raw_tables import ACCOUNTS, APP_EVENTS, CUSTOMERS, MODEL_SCORES, TRANSACTIONS, RawTable
 from taglake.lake.reference import ABSURD_AMOUNT_TWD, FX_TWD_PER_UNIT, ISO_4217_CODES, SCORE_MAX, SCORE_MIN
 
+# What the generator's output may hold, as the tests expect it (the generator draws from richer tables in
+# taglake.lake.reference; these lists are only the tests' expectations).
+PRODUCT_TYPES: tuple[str, ...] = ("deposit", "credit_card", "loan", "wealth", "insurance")
+ACCOUNT_STATUSES: tuple[str, ...] = ("active", "dormant", "closed")
+CUSTOMER_STATUSES: tuple[str, ...] = ("active", "closed")
+CHANNELS: tuple[str, ...] = ("pos", "online", "contactless", "recurring")
+WALLET_TYPES: tuple[str, ...] = ("apple_pay", "google_pay", "samsung_pay", "none")
+APP_EVENT_TYPES: tuple[str, ...] = ("login", "page_view", "product_view", "logout")
+DEVICE_KEYS: tuple[str, ...] = ("os", "os_version", "app_version", "device_model")
+
 PARTITION = re.compile(r"year=(\d{4})/month=(\d{2})/day=(\d{2})$")
 
 

@@ -26,8 +26,6 @@ from typing import Any
 
 from taglake.privacy.access_policy import AccessPolicy, Role
 
-TAG_KEYS = ("layer", "dataset", "pii")
-
 
 @dataclass(frozen=True)
 class LfGrant:

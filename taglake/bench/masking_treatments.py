@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import duckdb
 
 from taglake.core.project import Project
+from taglake.lake import reference
 from taglake.privacy.dbt_runner import compile_inline
 
 # The national IDs repeat: each distinct ID is on this many rows at most, like a card feed (45M rows over 1M
@@ -24,15 +25,8 @@ from taglake.privacy.dbt_runner import compile_inline
 MAX_DISTINCT_IDS = 100_000
 AS_OF = "date '2026-10-31'"
 
-CITIES = [
-    "臺北市", "新北市", "桃園市", "臺中市", "臺南市", "高雄市", "基隆市", "新竹市", "嘉義市", "新竹縣", "苗栗縣",
-    "彰化縣", "南投縣", "雲林縣", "嘉義縣", "屏東縣", "宜蘭縣", "花蓮縣", "臺東縣", "澎湖縣", "金門縣", "連江縣",
-]  # fmt: skip
-DISTRICTS = [
-    "大安區", "中正區", "信義區", "板橋區", "中壢區", "西屯區", "東區", "苓雅區", "竹北市", "員林市", "礁溪鄉",
-    "花蓮市", "馬公市", "金城鎮", "南竿鄉", "頭份市", "斗六市", "太保市", "屏東市", "埔里鎮",
-]  # fmt: skip
-STREETS = ["忠孝東路四段", "中山北路二段", "民生路", "復興路", "中華路一段", "光復南路", "成功路", "自由路三段"]
+# The places come from the generator's reference lists (taglake.lake.reference); the domains are the benchmark's own
+# (mixed case, reserved example domains: what the e-mail masking must fold).
 DOMAINS = ["example.com", "Example.com.tw", "mail.example.org", "EXAMPLE.net"]
 
 
@@ -92,7 +86,11 @@ def synthetic_table_sql(rows: int) -> str:
     spellings the CRM lands, e-mails (mixed case, ~5% empty), Taiwanese addresses and birth dates (text, ~0.5%
     unparseable), all derived from seeded hashes of the row number."""
     distinct = max(1, min(MAX_DISTINCT_IDS, rows // 5))
-    cities, districts, streets, domains = (_sql_list(v) for v in (CITIES, DISTRICTS, STREETS, DOMAINS))
+    cities = [city.name for city in reference.CITIES]
+    districts = [district for city in reference.CITIES for district in city.districts]
+    streets = [street + section for street in reference.STREETS for section in reference.STREET_SECTIONS[:2]]
+    nc, nd, ns, nm = len(cities), len(districts), len(streets), len(DOMAINS)
+    cities, districts, streets, domains = (_sql_list(v) for v in (cities, districts, streets, DOMAINS))
     return f"""
         create or replace table src as
         with n as (
@@ -129,11 +127,11 @@ def synthetic_table_sql(rows: int) -> str:
                 when h_mail % 20 = 0 then ''
                 when h_mail % 3 = 0 then 'User.' || cast(h_mail % 1000003 as varchar)
                 else 'user' || cast(h_mail % 1000003 as varchar)
-            end || case when h_mail % 20 = 0 then '' else '@' || {domains}[1 + cast(h_mail // 7 % 4 as integer)] end
+            end || case when h_mail % 20 = 0 then '' else '@' || {domains}[1 + cast(h_mail // 7 % {nm} as integer)] end
                 as email,
-            {cities}[1 + cast(h_addr % 22 as integer)]
-                || {districts}[1 + cast(h_addr // 22 % 20 as integer)]
-                || {streets}[1 + cast(h_addr // 440 % 8 as integer)]
+            {cities}[1 + cast(h_addr % {nc} as integer)]
+                || {districts}[1 + cast(h_addr // {nc} % {nd} as integer)]
+                || {streets}[1 + cast(h_addr // {nc * nd} % {ns} as integer)]
                 || cast(1 + h_addr // 3520 % 300 as varchar) || '號'
                 || cast(1 + h_addr // 1056000 % 20 as varchar) || '樓' as address,
             case

@@ -49,9 +49,11 @@ class Project:
     ) -> Project:
         """The checkout found from the working directory. Each path comes from the argument, else its environment
         variable, else its default in the checkout; `artifacts_dir` puts dbt's target/ and logs/ under it."""
+        from taglake.core.targets import DEFAULT_TARGET, duckdb_file
+
         root = find_project_dir()
         lake = lake_dir or Path(os.environ.get("TAGLAKE_LAKE_DIR", root / "lake"))
-        db = duckdb_path or Path(os.environ.get("TAGLAKE_DUCKDB_PATH", root / "build" / "taglake.duckdb"))
+        db = duckdb_path or duckdb_file(DEFAULT_TARGET, root)
         if artifacts_dir:
             target, logs = artifacts_dir / "target", artifacts_dir / "logs"
         else:

@@ -27,7 +27,7 @@ from taglake.lake.population import create_population
 from taglake.lake.feeds.table_gen import TableGen
 from taglake.lake.feeds.transactions import TransactionsGen
 from taglake.lake.params import LakeParams
-from taglake.lake.raw_tables import ACCEPTED_KINDS, QUARANTINE_KINDS, WALLET_COLUMN
+from taglake.lake.raw_tables import ACCEPTED_KINDS, quarantine_kinds, WALLET_COLUMN
 
 MANIFEST_NAME = "manifest.json"
 RAW_DIR = "raw"
@@ -298,8 +298,8 @@ def table_entries(tallies: dict[str, TableTally]) -> dict[str, dict]:
                 defects[kind] = originals - accepted
             else:
                 defects[kind] = kinds.get(kind, 0)
-        quarantined = sum(n for k, n in defects.items() if k in QUARANTINE_KINDS)
-        collapsed = sum(n for k, n in defects.items() if k not in QUARANTINE_KINDS and k not in ACCEPTED_KINDS)
+        quarantined = sum(n for k, n in defects.items() if k in quarantine_kinds())
+        collapsed = sum(n for k, n in defects.items() if k not in quarantine_kinds() and k not in ACCEPTED_KINDS)
         if rows != accepted + collapsed + quarantined:  # pragma: no cover - a generator bug
             raise AssertionError(f"{spec.name}: {rows} rows != {accepted} + {collapsed} + {quarantined}")
         tables[spec.name] = {

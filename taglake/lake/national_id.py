@@ -44,11 +44,6 @@ def is_valid(nid: str | None) -> bool:
     return checksum_digit(nid[0], nid[1:9]) == int(nid[9])
 
 
-def sex_digit(nid: str) -> str:
-    """The first digit: 1 male, 2 female on citizens' IDs."""
-    return nid[1]
-
-
 # ---- SQL (DuckDB) ---------------------------------------------------------------------------------------
 
 

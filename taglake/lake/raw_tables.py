@@ -11,21 +11,20 @@ from datetime import date
 from functools import cache
 from typing import Any, Literal
 
-from taglake.core.sources import source_tables
+from taglake.core.sources import project_var, source_tables
 
 Format = Literal["csv", "parquet", "jsonl"]
 ValueType = Literal["date", "timestamp", "decimal"]
 
-QUARANTINE_KINDS: tuple[str, ...] = (
-    "malformed_json",
-    "missing_required",
-    "wrong_type",
-    "invalid_checksum",
-    "negative_amount",
-    "absurd_amount",
-    "unknown_currency",
-    "score_out_of_range",
-)
+
+
+@cache
+def quarantine_kinds() -> tuple[str, ...]:
+    """The defects that quarantine a row: the reject reasons dbt_project.yml declares (`vars.reject_reasons`, the one
+    list; the base models' case arms emit them). Read on first use."""
+    return tuple(project_var("reject_reasons"))
+
+
 COLLAPSED_KINDS: tuple[str, ...] = ("exact_duplicate", "newer_version")
 ACCEPTED_KINDS: tuple[str, ...] = ("late_arrival",)
 
@@ -138,7 +137,6 @@ _DECLARED: dict[str, dict[str, Any]] = {
     },
 }
 WALLET_COLUMN = "wallet_type"  # the column the card feed gains part way through its history
-DEVICE_KEYS: tuple[str, ...] = ("os", "os_version", "app_version", "device_model")
 
 
 @cache

@@ -113,7 +113,6 @@ RISK_GRADES: tuple[tuple[str, float], ...] = (("R1", 10), ("R2", 25), ("R3", 35)
 
 # ---- products ----------------------------------------------------------------------------------------------
 
-PRODUCT_TYPES: tuple[str, ...] = ("deposit", "credit_card", "loan", "wealth", "insurance")
 # account_id carries the product type as two digits after the branch code
 PRODUCT_TYPE_DIGITS: dict[str, str] = {
     "deposit": "01", "credit_card": "02", "loan": "03", "wealth": "04", "insurance": "05",
@@ -130,8 +129,6 @@ PRODUCT_CODES: dict[str, tuple[str, ...]] = {
     "insurance": ("INS-LIFE", "INS-ANNUITY", "INS-HEALTH"),
 }
 ACCOUNTS_PER_CUSTOMER: tuple[tuple[int, float], ...] = ((1, 25), (2, 30), (3, 25), (4, 12), (5, 8))
-ACCOUNT_STATUSES: tuple[str, ...] = ("active", "dormant", "closed")
-CUSTOMER_STATUSES: tuple[str, ...] = ("active", "closed")
 
 # ---- cards -------------------------------------------------------------------------------------------------
 
@@ -171,8 +168,6 @@ MCCS: tuple[Mcc, ...] = (
     Mcc("5942", "bookstores", 1, 650, _IN_STORE, True),
 )
 
-CHANNELS: tuple[str, ...] = ("pos", "online", "contactless", "recurring")
-WALLET_TYPES: tuple[str, ...] = ("apple_pay", "google_pay", "samsung_pay", "none")
 WALLET_PREFERENCE: tuple[tuple[str, float], ...] = (
     ("apple_pay", 40), ("google_pay", 25), ("samsung_pay", 8), ("none", 27),
 )  # fmt: skip
@@ -396,7 +391,6 @@ UNKNOWN_CURRENCY_CODES: tuple[str, ...] = ("NTD", "RMB", "US$", "EURO", "JPN", "
 
 # ---- digital ------------------------------------------------------------------------------------------------
 
-APP_EVENT_TYPES: tuple[str, ...] = ("login", "page_view", "product_view", "logout")
 APP_PAGES: tuple[str, ...] = (
     "/home", "/accounts", "/cards", "/transfer", "/payments", "/wealth", "/loans", "/insurance", "/fx-rates",
     "/rewards", "/notifications", "/settings",

@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from taglake.core import targets
 from taglake.core.cli_args import Subparsers, add_aws_options, non_negative_float, non_negative_int, strip_separator
 from taglake.core.project import Project
 from taglake.core.text_tables import format_table
@@ -43,7 +44,7 @@ def _dbt_args(ns: argparse.Namespace) -> list[str]:
 
 
 def _query_target(ns: argparse.Namespace) -> str:
-    return ns.target or os.environ.get("TAGLAKE_TARGET") or "local"
+    return targets.resolve(ns.target)
 
 
 DEMO_ANALYSIS = "card_spend_by_category"
@@ -151,17 +152,13 @@ def _add_query(sub: Subparsers) -> None:
     p.set_defaults(func=cmd_query, target_of=_query_target)
 
 
-def _is_local(target: str | None) -> bool:
-    return (target or os.environ.get("TAGLAKE_TARGET") or "local").startswith("local")
-
-
 def preflight(project: Project, target: str | None) -> None:
     """Before a local build: the key first (KeyFileError / KeyStateError: nothing is read without a sound key),
     then the pre-flight check of the local lake (LakeCheckError on any problem)."""
     from taglake.lake.preflight import require_clean_lake
     from taglake.privacy.dbt_runner import prepare_local
 
-    if _is_local(target):
+    if targets.is_local(target):
         prepare_local(project, target, ["build"])
         require_clean_lake(project.lake_dir, project_dir=project.root)
 
@@ -191,7 +188,7 @@ def cmd_run_daily(ns: argparse.Namespace, project: Project, target: str | None) 
 
 def cmd_demo(ns: argparse.Namespace, project: Project, target: str | None) -> int:
     from taglake.lake.generate import generate_lake
-    from taglake.ops import local_build
+    from taglake.ops import local_build, query
     from taglake.privacy.keys import init_key
 
     if not (project.lake_dir / "manifest.json").is_file():
@@ -206,19 +203,14 @@ def cmd_demo(ns: argparse.Namespace, project: Project, target: str | None) -> in
     print(format_table(*local_build.intake_summary(project)))
     print("\nTables built:")
     print(format_table(*local_build.mart_row_counts(project)))
-    sql = local_build.compile_analysis(project, DEMO_ANALYSIS)
+    sample = query.run_query(project, "local", query.resolve_sql(project, "local", analysis=DEMO_ANALYSIS))
     print(f"\nSample query (analyses/{DEMO_ANALYSIS}.sql):")
-    print(format_table(*local_build.run_sql(project, sql)))
-    from taglake.privacy.scan.scanner import EXIT_HITS, EXIT_NOTHING_SCANNED, NothingToScan, format_report, scan
+    print(format_table(sample.columns, sample.rows))
+    from taglake.privacy.scan.scanner import EXIT_HITS, EXIT_NOTHING_SCANNED, NothingToScan, format_report, scan_project
 
     print("\nLeak scan of the build, target/ and logs/:")
     try:
-        hits = scan(
-            project.lake_dir,
-            db_path=project.duckdb_path,
-            folders=[p for p in (project.target_path, project.log_path) if p.is_dir()],
-            key_file=project.key_file,
-        )
+        hits = scan_project(project)
     except NothingToScan as exc:
         print(f"taglake: scan-pii: {exc} (not scanned, not clean)", file=sys.stderr)
         return EXIT_NOTHING_SCANNED

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from taglake.core import targets
 from taglake.core.project import Project
 from taglake.privacy.dbt_runner import run_dbt
 
@@ -76,7 +77,7 @@ def run_daily(
     """Run the day on `target`: `dbt source freshness`, `dbt deps` + `dbt build`, then `scan-pii` of the local
     build. Stops at the first failing step (a stale source is a failure unless `allow_stale`)."""
     result = DailyResult()
-    is_local = (target or "local").startswith("local")
+    is_local = targets.is_local(target)
 
     def freshness() -> tuple[bool, str]:
         code = run_dbt(project, ["source", "freshness"], target=target, check=False, quiet=True)
@@ -92,11 +93,9 @@ def run_daily(
         return code == 0, build_detail(_read_json(project.target_path / "run_results.json"))
 
     def leak_scan() -> tuple[bool, str, str]:
-        from taglake.privacy.scan.scanner import format_report
-        from taglake.privacy.scan.scanner import scan as scan_build
+        from taglake.privacy.scan.scanner import format_report, scan_project
 
-        folders = [p for p in (project.target_path, project.log_path) if p.is_dir()]
-        hits = scan_build(project.lake_dir, db_path=project.duckdb_path, folders=folders, key_file=project.key_file)
+        hits = scan_project(project)
         if hits:
             return False, f"{len(hits)} leaks found", format_report(hits)
         return True, "no clear personal data, no key material", ""

@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 
 from taglake.core.errors import Refused
+from taglake.core.targets import is_system_target
 
 ALLOWED_OPERATIONS = frozenset({"create_spectrum_schemas"})
 _REFUSED_COMMANDS = {
@@ -104,7 +105,7 @@ def _check_vars(text: str) -> None:
 
 def check_dbt_args(args: Sequence[str], target: str, environ: Mapping[str, str] | None = None) -> None:
     """Refuse (DbtRefused, one line) what the policy above forbids on a non-system target."""
-    if target.endswith("_system"):
+    if is_system_target(target):
         return
     environ = environ or {}
     words = set(args)

@@ -1,14 +1,12 @@
-"""Read the local (DuckDB) build: what the demo prints, and analyses run against it."""
+"""Read the local (DuckDB) build: what the demo prints (analyses run through taglake.ops.query, the one runner)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from taglake.core.project import Project
-from taglake.privacy.dbt_runner import run_dbt
 
 MARTS_SCHEMA = "taglake_marts"
 
@@ -50,21 +48,3 @@ def mart_row_counts(project: Project) -> tuple[list[str], list[tuple[Any, ...]]]
             for schema, name in tables
         ]
     return ["schema", "table", "rows"], rows
-
-
-def compile_analysis(project: Project, name: str) -> str:
-    """Compile analyses/<name>.sql for the local target and return its SQL."""
-    if not (project.root / "analyses" / f"{name}.sql").is_file():
-        raise FileNotFoundError(f"no analysis named {name!r} under analyses/")
-    run_dbt(project, ["compile", "--select", name], target="local", quiet=True)
-    compiled = next((project.target_path / "compiled").glob(f"*/analyses/{name}.sql"), None)
-    if compiled is None:
-        raise FileNotFoundError(f"dbt did not write a compiled {name}.sql under {project.target_path}")
-    return Path(compiled).read_text(encoding="utf-8")
-
-
-def run_sql(project: Project, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Run a query against the local build."""
-    with connect(project) as con:
-        rel = con.sql(sql)
-        return list(rel.columns), rel.fetchall()

@@ -28,8 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from taglake.core import targets
 from taglake.core.errors import TaglakeError, hint_for
 from taglake.core.project import Project
+from taglake.core.targets import is_system_target
 from taglake.ops.sql_policy import (
     QueryRefused,
     check_athena_sql,
@@ -39,6 +41,7 @@ from taglake.ops.sql_policy import (
     has_jinja,
     ref_resolver,
 )
+from taglake.privacy.dbt_runner import local_database
 
 __all__ = ["QueryFailed", "QueryRefused", "QueryResult"]
 
@@ -67,15 +70,11 @@ class QueryResult:
 
 
 def engine_of(target: str) -> str:
-    """duckdb | athena | redshift, from the target's name (the profile's naming: local*, athena*, redshift*)."""
-    for engine, prefix in (("duckdb", "local"), ("athena", "athena"), ("redshift", "redshift")):
-        if target in (prefix, f"{prefix}_system"):
-            return engine
-    raise QueryRefused("unknown target: use local, athena, redshift or their *_system variants (profiles.yml)")
-
-
-def is_system_target(target: str) -> bool:
-    return target.endswith("_system")
+    """duckdb | athena | redshift: the type of the target's output in profiles.yml (taglake.core.targets)."""
+    try:
+        return targets.engine_of(target)
+    except targets.UnknownTarget as err:
+        raise QueryRefused(str(err)) from None
 
 
 def check_vault(sql: str, target: str) -> None:
@@ -162,14 +161,6 @@ def resolve_sql(
 
 
 # ---- DuckDB ---------------------------------------------------------------------------------------------------
-
-
-def local_database(project: Project, target: str) -> Path:
-    """The DuckDB file a local target builds: the project's, or the system build for `local_system`."""
-    if target == "local_system":
-        default = project.root / "build" / "taglake_system.duckdb"
-        return (project.root / os.environ.get("TAGLAKE_SYSTEM_DUCKDB_PATH", default)).resolve()
-    return project.duckdb_path
 
 
 def run_duckdb(database: Path, sql: str, *, catalog: str | None = None) -> QueryResult:

@@ -143,6 +143,7 @@ def cmd_scan(ns: argparse.Namespace, project: Project, target: str | None) -> in
         CanaryReadError,
         NothingToScan,
         ScanError,
+        default_folders,
         format_report,
         scan,
     )
@@ -151,7 +152,7 @@ def cmd_scan(ns: argparse.Namespace, project: Project, target: str | None) -> in
     if ns.folder:
         folders = ns.folder
     else:
-        folders = [p for p in (project.target_path, project.log_path) if p.is_dir()]
+        folders = default_folders(project)
         if not folders:
             folders = [project.target_path]  # refused below: a build always leaves dbt's target/
     try:

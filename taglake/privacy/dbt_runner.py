@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -11,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from taglake.core import targets
 from taglake.core.project import Project
 from taglake.privacy.key_state import check_build_key
 from taglake.privacy.keys import check_key_file
@@ -57,7 +57,8 @@ KEYLESS_COMMANDS = frozenset({"parse", "compile", "deps", "clean", "debug", "ls"
 
 
 def is_local(target: str | None) -> bool:
-    return (target or os.environ.get("TAGLAKE_TARGET") or "local").startswith("local")
+    """A DuckDB target, as profiles.yml declares it (taglake.core.targets)."""
+    return targets.is_local(target)
 
 
 def _dbt_command(args: Sequence[str]) -> str | None:
@@ -92,8 +93,9 @@ def prepare_local(project: Project, target: str | None, args: Sequence[str] = ("
 
 def local_database(project: Project, target: str | None) -> Path:
     """The DuckDB file a local target builds: the project's, or the system account's own for `local_system`."""
-    if (target or os.environ.get("TAGLAKE_TARGET") or "local") == "local_system":
-        return (project.root / os.environ.get("TAGLAKE_SYSTEM_DUCKDB_PATH", "build/taglake_system.duckdb")).resolve()
+    declared = targets.targets(project.root).get(targets.resolve(target))
+    if declared is not None and declared.engine == "duckdb" and declared.is_system:
+        return targets.duckdb_file(declared.name, project.root)
     return project.duckdb_path
 
 

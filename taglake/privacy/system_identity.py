@@ -26,14 +26,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from taglake.core import targets
 from taglake.core.errors import Refused
+from taglake.core.targets import is_system_target
 
 ENV = "TAGLAKE_SYSTEM_IDENTITY"
 KIND = "taglake-system-identity"
 FORMAT_VERSION = 1
 DEFAULT_FILE = Path(".secrets") / "system_identity.json"
 MAX_BYTES = 4096
-SYSTEM_TARGETS = ("local_system", "athena_system", "redshift_system")
 
 _ROLE_ARN = re.compile(r"arn:(aws[a-z-]*):iam::(\d{12}):role/(?:[\w+=,.@-]+/)*([\w+=,.@-]{1,64})")
 _ASSUMED_ROLE = re.compile(r"arn:(aws[a-z-]*):sts::(\d{12}):assumed-role/([\w+=,.@-]{1,64})/[\w+=,.@-]+")
@@ -49,10 +50,6 @@ class SystemIdentity:
 
     principal: str
     identity_id: str
-
-
-def is_system_target(target: str | None) -> bool:
-    return bool(target) and str(target).endswith("_system")
 
 
 def _login_name() -> str:
@@ -168,8 +165,9 @@ def require_system_identity(
         return None
     env = os.environ if environ is None else environ
     value = env.get(ENV)
-    if target == "local_system":
+    declared = targets.targets()
+    if target in declared and declared[target].engine == "duckdb":
         return check_identity_file(value)
-    if target in SYSTEM_TARGETS:
+    if target in declared:
         return check_aws_identity(value, caller_arn or _sts_caller_arn)
-    raise _refuse("unknown system target: local_system, athena_system or redshift_system")
+    raise _refuse(f"unknown system target: {', '.join(t for t in declared if is_system_target(t))}")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from taglake.core import targets
 from taglake.core.cli_args import Subparsers
 from taglake.core.project import Project
 from taglake.verify import suite as verify
-from taglake.verify.offline_compile import AWS_TARGETS
 
 
 def register(sub: Subparsers) -> None:
@@ -27,7 +27,7 @@ def _add_verify(sub: Subparsers) -> None:
     p.add_argument(
         "--target",
         action="append",
-        choices=sorted(AWS_TARGETS),
+        choices=sorted(targets.aws_targets()),
         default=None,
         help="an AWS target to verify (repeatable; default: athena and redshift)",
     )

@@ -18,17 +18,11 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
+from taglake.core import targets
 from taglake.core.project import Project
 from taglake.core.scratch import scratch_project
 from taglake.privacy.dbt_runner import DbtError, offline_compile_command
 
-# The engine (adapter type) of each AWS target.
-AWS_TARGETS: dict[str, str] = {
-    "athena": "athena",
-    "athena_system": "athena",
-    "redshift": "redshift",
-    "redshift_system": "redshift",
-}
 # The dialect each engine's SQL is parsed in: sqlglot's and sqlfluff's names.
 SQLGLOT_DIALECTS = {"athena": "athena", "redshift": "redshift"}
 SQLFLUFF_DIALECTS = {"athena": "athena", "redshift": "redshift"}
@@ -128,9 +122,11 @@ def offline_env(project: Project, target: str) -> dict[str, str]:
 
 
 def engine_of(target: str) -> str:
-    if target not in AWS_TARGETS:
-        raise ValueError(f"not an AWS target: {target!r}; expected one of {', '.join(AWS_TARGETS)}")
-    return AWS_TARGETS[target]
+    """The engine of an AWS target (profiles.yml's output type, taglake.core.targets)."""
+    aws = targets.aws_targets()
+    if target not in aws:
+        raise ValueError(f"not an AWS target: {target!r}; expected one of {', '.join(aws)}")
+    return aws[target]
 
 
 # Offline, no connection exists for dbt's is_incremental() to look the relation up; the throwaway copy a compile

@@ -6,13 +6,14 @@ from datetime import date
 
 import duckdb
 import pytest
+import raw_lake as expected
 from raw_lake import clean_values, partition_files, read_file, read_records
 
 from taglake.lake import reference as ref
 from taglake.lake.generate import generate_lake
 from taglake.lake.params import LakeParams
 from taglake.lake.population import create_population
-from taglake.lake.raw_tables import ACCOUNTS, APP_EVENTS, CUSTOMERS, DEVICE_KEYS, MODEL_SCORES, TRANSACTIONS
+from taglake.lake.raw_tables import ACCOUNTS, APP_EVENTS, CUSTOMERS, MODEL_SCORES, TRANSACTIONS
 
 MOBILE_SPELLINGS = (r"09\d{8}", r"09\d{2}-\d{3}-\d{3}", r"\+886 9\d{2} \d{3} \d{3}")
 MOBILE = re.compile("|".join(MOBILE_SPELLINGS))
@@ -42,7 +43,7 @@ def test_customers_look_like_taiwanese_customers(lake):
         assert any(row["address"][3:].startswith(d) for d in DISTRICTS[city]), row["address"]
         assert re.fullmatch(r"\d{4}", row["home_branch"])
         assert row["risk_grade"] in {g for g, _ in ref.RISK_GRADES}
-        assert row["customer_status"] in ref.CUSTOMER_STATUSES
+        assert row["customer_status"] in expected.CUSTOMER_STATUSES
         assert row["birth_date"] < row["customer_since"] <= row["updated_at"][:10]
     spellings = {next(n for n, p in enumerate(MOBILE_SPELLINGS) if re.fullmatch(p, r["mobile"])) for r in rows}
     assert spellings == {0, 1, 2}  # every written form occurs
@@ -73,16 +74,16 @@ def test_accounts_hold_products_with_consistent_fields(lake):
     rows = clean_values(out, ACCOUNTS)
     per_customer = defaultdict(set)
     for row in rows:
-        assert row["product_type"] in ref.PRODUCT_TYPES
+        assert row["product_type"] in expected.PRODUCT_TYPES
         assert row["product_code"] in ref.PRODUCT_CODES[row["product_type"]]
-        assert row["account_status"] in ref.ACCOUNT_STATUSES
+        assert row["account_status"] in expected.ACCOUNT_STATUSES
         assert (row["credit_limit_twd"] != "") == (row["product_type"] == "credit_card")
         assert (row["closed_date"] != "") == (row["account_status"] == "closed")
         assert re.fullmatch(r"\d{14}", row["account_id"])
         assert 0 <= float(row["balance_twd"]) < ref.ABSURD_AMOUNT_TWD
         per_customer[row["national_id"]].add(row["account_id"])
     assert {len(a) for a in per_customer.values()} <= {1, 2, 3, 4, 5}
-    assert {r["product_type"] for r in rows} == set(ref.PRODUCT_TYPES)
+    assert {r["product_type"] for r in rows} == set(expected.PRODUCT_TYPES)
 
 
 def test_card_transactions_are_domestic_in_twd_and_abroad_in_foreign_currency(lake):
@@ -92,8 +93,8 @@ def test_card_transactions_are_domestic_in_twd_and_abroad_in_foreign_currency(la
     for row in rows:
         assert (row["currency"] == "TWD") == (row["merchant_country"] == "TW"), row
         assert row["merchant_category_code"] in mccs
-        assert row["channel"] in ref.CHANNELS
-        assert row.get("wallet_type") in (None, *ref.WALLET_TYPES)
+        assert row["channel"] in expected.CHANNELS
+        assert row.get("wallet_type") in (None, *expected.WALLET_TYPES)
         assert 0 < row["amount"] < ref.ABSURD_AMOUNT_TWD
     currencies = Counter(r["currency"] for r in rows)
     assert currencies.most_common(1)[0][0] == "TWD"
@@ -106,10 +107,10 @@ def test_app_sessions_start_with_a_login_and_pages_fit_event_types(lake):
     events = clean_values(out, APP_EVENTS)
     assert events
     for event in events:
-        assert event["event_type"] in ref.APP_EVENT_TYPES
+        assert event["event_type"] in expected.APP_EVENT_TYPES
         assert (event["page"] is not None) == (event["event_type"] == "page_view")
         assert (event["product_code"] is not None) == (event["event_type"] == "product_view")
-        assert tuple(event["device"]) == DEVICE_KEYS
+        assert tuple(event["device"]) == expected.DEVICE_KEYS
         assert event["device"]["os"] in ref.DEVICES
     first_of_day: dict[tuple[str, str], dict] = {}
     for event in sorted(events, key=lambda e: e["event_at"]):

@@ -13,7 +13,7 @@ from taglake.lake.raw_tables import (
     ACCEPTED_KINDS,
     APP_EVENTS,
     CUSTOMERS,
-    QUARANTINE_KINDS,
+    quarantine_kinds,
     TABLES,
     TRANSACTIONS,
 )
@@ -67,7 +67,7 @@ def recount(lake_dir, spec) -> tuple[dict[str, int], dict[str, int], int]:
             landing > business_date(spec, value) for landing, _, value in first_landing.values()
         )
         assert all(landing >= business_date(spec, v) for landing, _, v in first_landing.values())
-    quarantined = sum(n for k, n in counts.items() if k in QUARANTINE_KINDS)
+    quarantined = sum(n for k, n in counts.items() if k in quarantine_kinds())
     collapsed = counts["exact_duplicate"] + counts["newer_version"]
     expected = {"accepted": len(keys), "collapsed": collapsed, "quarantined": quarantined}
     return {k: counts[k] for k in spec.defect_kinds}, expected, len(records)
@@ -90,9 +90,9 @@ def test_rows_add_up_over_partitions_and_dispositions(lake, spec):
     per_partition = [len(read_file(spec, path)) for _, path in partition_files(out, spec)]
     assert entry["rows"] == sum(per_partition)
     assert entry["rows"] == sum(entry["expected"].values())
-    assert entry["expected"]["quarantined"] == sum(n for k, n in entry["defects"].items() if k in QUARANTINE_KINDS)
+    assert entry["expected"]["quarantined"] == sum(n for k, n in entry["defects"].items() if k in quarantine_kinds())
     assert entry["expected"]["collapsed"] == sum(
-        n for k, n in entry["defects"].items() if k not in QUARANTINE_KINDS and k not in ACCEPTED_KINDS
+        n for k, n in entry["defects"].items() if k not in quarantine_kinds() and k not in ACCEPTED_KINDS
     )
 
 

@@ -6,10 +6,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import yaml
+import raw_lake as expected
 from raw_lake import csv_header, partition_files, read_file
 
 from taglake.lake.generate import generate_lake
-from taglake.lake.raw_tables import APP_EVENTS, DEVICE_KEYS, TABLES, WALLET_COLUMN
+from taglake.lake.raw_tables import APP_EVENTS, TABLES, WALLET_COLUMN
 
 PROJECT = Path(__file__).resolve().parents[2]
 PARTITION_COLUMNS = {"year", "month", "day"}
@@ -73,5 +74,5 @@ def test_json_keys_equal_the_declared_json_keys(lake):
             if set(event) == set(keys):
                 complete += 1
                 assert list(event) == keys
-                assert list(event["device"]) == list(DEVICE_KEYS)
+                assert list(event["device"]) == list(expected.DEVICE_KEYS)
     assert complete > 0

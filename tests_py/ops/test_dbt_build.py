@@ -8,7 +8,7 @@ import duckdb
 import pytest
 
 from taglake.core.project import Project
-from taglake.lake.raw_tables import QUARANTINE_KINDS
+from taglake.lake.raw_tables import quarantine_kinds
 from taglake.ops import local_build
 from taglake.privacy.keys import read_key
 from taglake.privacy.scan.scanner import format_report, scan
@@ -18,7 +18,8 @@ pytestmark = pytest.mark.dbt
 
 
 def _query(project: Project, sql: str) -> list[tuple]:
-    return local_build.run_sql(project, sql)[1]
+    with local_build.connect(project) as con:
+        return con.sql(sql).fetchall()
 
 
 def test_dbt_build_passes_on_local(build_run_results: dict) -> None:
@@ -61,7 +62,7 @@ def test_quarantine_reasons_match_the_injected_defects(built_project: Project, b
     )
     found = {(table, reason): int(n) for table, reason, n in rows}
     for table, info in built_manifest["tables"].items():
-        expected = {(table, k): n for k, n in info["defects"].items() if k in QUARANTINE_KINDS and n}
+        expected = {(table, k): n for k, n in info["defects"].items() if k in quarantine_kinds() and n}
         actual = {key: n for key, n in found.items() if key[0] == table}
         assert actual == expected, table
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import duckdb
 
+from taglake.core.project import Project
 from taglake.privacy.scan.canaries import CANARY_CLASSES, CanaryReadError, collect_canaries, key_canaries, pii_fields
 from taglake.privacy.scan.db import ScanError, scan_duckdb
 from taglake.privacy.scan.files import scan_files
@@ -123,6 +124,19 @@ def scan(
     exclude = [p for p in (key_file, lake_dir / "raw" if lake_dir else None) if p is not None]
     hits += scan_files(folders, prepared, exclude=exclude, salt=salt)
     return sort_hits(hits)
+
+
+def default_folders(project: Project) -> list[Path]:
+    """The folders a scan looks in when none is named: dbt's target/ and logs/ of the project, those that exist."""
+    return [p for p in (project.target_path, project.log_path) if p.is_dir()]
+
+
+def scan_project(project: Project) -> list[Hit]:
+    """The default scan of a project (scan-pii without options, run-daily, the demo): its lake's personal values and
+    its key's material, looked for in its build and default_folders()."""
+    return scan(
+        project.lake_dir, db_path=project.duckdb_path, folders=default_folders(project), key_file=project.key_file
+    )
 
 
 def format_report(hits: list[Hit]) -> str:

@@ -1,0 +1,108 @@
+"""The dbt targets, the engine each runs on and the DuckDB file a local one builds: read from profiles.yml.
+
+profiles.yml is the one declaration of the targets. Every output's `type` is its engine (duckdb, athena,
+redshift); a DuckDB output's `path` names its environment variable and default
+(`{{ env_var('TAGLAKE_DUCKDB_PATH', 'build/taglake.duckdb') }}`). Python reads both from here and never keeps a copy.
+Read on first use and cached, never at import.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+from taglake.core.project import find_project_dir
+
+PROFILE = "taglake"
+DEFAULT_TARGET = "local"
+ENGINES = ("duckdb", "athena", "redshift")
+AWS_ENGINES = ("athena", "redshift")
+SYSTEM_SUFFIX = "_system"
+# `{{ env_var('NAME', 'default') }}` in a DuckDB output's path (the system output wraps it in `identity and …`).
+_PATH_VAR = re.compile(r"env_var\(\s*'(?P<name>[A-Z0-9_]+)'\s*,\s*'(?P<default>[^']+)'\s*\)\s*}}")
+
+
+class UnknownTarget(ValueError):
+    """A target profiles.yml does not declare."""
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    engine: str  # duckdb | athena | redshift (the output's adapter type)
+    path_var: str | None = None  # DuckDB only: the environment variable that moves the database file …
+    default_path: str | None = None  # … and its default, relative to the project folder
+
+    @property
+    def is_system(self) -> bool:
+        return is_system_target(self.name)
+
+
+def is_system_target(target: str | None) -> bool:
+    """A system account's target: profiles.yml names each `<engine target>_system` (docs/privacy.md)."""
+    return bool(target) and str(target).endswith(SYSTEM_SUFFIX)
+
+
+@cache
+def _targets(project_dir: Path) -> dict[str, Target]:
+    doc = yaml.safe_load((project_dir / "profiles.yml").read_text(encoding="utf-8"))
+    found: dict[str, Target] = {}
+    for name, output in doc[PROFILE]["outputs"].items():
+        engine = str(output["type"])
+        if engine not in ENGINES:
+            raise ValueError(f"profiles.yml: output {name!r} has type {engine!r}; taglake knows {', '.join(ENGINES)}")
+        path_var = default_path = None
+        if engine == "duckdb":
+            match = _PATH_VAR.search(str(output.get("path", "")))
+            if not match:
+                raise ValueError(f"profiles.yml: output {name!r}: path must be {{{{ env_var('NAME', 'default') }}}}")
+            path_var, default_path = match["name"], match["default"]
+        found[name] = Target(name, engine, path_var, default_path)
+    return found
+
+
+def targets(project_dir: Path | None = None) -> dict[str, Target]:
+    """Every output profiles.yml declares, by name."""
+    return _targets((project_dir or find_project_dir()).resolve())
+
+
+def resolve(target: str | None) -> str:
+    """The target dbt will use: the one named, else TAGLAKE_TARGET, else profiles.yml's default (`local`)."""
+    return target or os.environ.get("TAGLAKE_TARGET") or DEFAULT_TARGET
+
+
+def target_of(name: str | None, project_dir: Path | None = None) -> Target:
+    resolved = resolve(name)
+    declared = targets(project_dir)
+    if resolved not in declared:
+        raise UnknownTarget(f"unknown target {resolved!r}: profiles.yml declares {', '.join(declared)}")
+    return declared[resolved]
+
+
+def engine_of(target: str | None, project_dir: Path | None = None) -> str:
+    """duckdb | athena | redshift: the type of the target's output in profiles.yml (UnknownTarget if none)."""
+    return target_of(target, project_dir).engine
+
+
+def is_local(target: str | None, project_dir: Path | None = None) -> bool:
+    """True for a DuckDB target (an undeclared name is not local: the CLI refuses it before anything runs)."""
+    declared = targets(project_dir).get(resolve(target))
+    return declared is not None and declared.engine == "duckdb"
+
+
+def aws_targets(project_dir: Path | None = None) -> dict[str, str]:
+    """Each AWS target and its engine."""
+    return {t.name: t.engine for t in targets(project_dir).values() if t.engine in AWS_ENGINES}
+
+
+def duckdb_file(target: str | None, root: Path) -> Path:
+    """The DuckDB file a local target builds: its path variable if set, else its default, under `root`."""
+    declared = target_of(target, root)
+    if declared.path_var is None or declared.default_path is None:
+        raise UnknownTarget(f"target {declared.name!r} is not a DuckDB target")
+    return (root / os.environ.get(declared.path_var, declared.default_path)).resolve()

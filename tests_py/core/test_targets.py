@@ -1,0 +1,61 @@
+"""The map from target to engine, and the DuckDB files, come from profiles.yml alone (taglake.core.targets)."""
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from taglake.core import targets
+from taglake.core.project import Project, find_project_dir
+
+ROOT = find_project_dir()
+
+
+def _profile_outputs() -> dict:
+    return yaml.safe_load((ROOT / "profiles.yml").read_text(encoding="utf-8"))["taglake"]["outputs"]
+
+
+def test_every_profile_output_is_a_target_with_its_type_as_engine() -> None:
+    outputs = _profile_outputs()
+    assert {name: t.engine for name, t in targets.targets(ROOT).items()} == {n: o["type"] for n, o in outputs.items()}
+    assert targets.engine_of("local", ROOT) == "duckdb"
+    assert targets.engine_of("athena_system", ROOT) == "athena"
+    assert targets.engine_of("redshift", ROOT) == "redshift"
+
+
+def test_aws_targets_are_the_athena_and_redshift_outputs() -> None:
+    assert targets.aws_targets(ROOT) == {
+        "athena": "athena",
+        "athena_system": "athena",
+        "redshift": "redshift",
+        "redshift_system": "redshift",
+    }
+
+
+def test_an_undeclared_target_is_unknown_and_not_local(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TAGLAKE_TARGET", raising=False)
+    with pytest.raises(targets.UnknownTarget, match=r"profiles\.yml declares"):
+        targets.engine_of("local_typo", ROOT)
+    assert not targets.is_local("localhost", ROOT)  # a name that merely starts with "local" is not a DuckDB target
+    assert targets.is_local(None, ROOT) and targets.is_local("local_system", ROOT)
+    monkeypatch.setenv("TAGLAKE_TARGET", "athena")
+    assert not targets.is_local(None, ROOT)
+
+
+def test_the_duckdb_files_are_the_defaults_profiles_yml_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("TAGLAKE_DUCKDB_PATH", "TAGLAKE_SYSTEM_DUCKDB_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    outputs = _profile_outputs()
+    for name in ("local", "local_system"):
+        default = re.search(r"'(build/[^']+\.duckdb)'", outputs[name]["path"])[1]
+        assert targets.duckdb_file(name, ROOT) == (ROOT / default).resolve()
+    assert Project.locate().duckdb_path == (ROOT / "build" / "taglake.duckdb").resolve()
+    monkeypatch.setenv("TAGLAKE_SYSTEM_DUCKDB_PATH", "elsewhere/sys.duckdb")
+    assert targets.duckdb_file("local_system", ROOT) == (ROOT / "elsewhere" / "sys.duckdb").resolve()
+
+
+def test_no_module_guesses_the_engine_from_the_target_name() -> None:
+    guesses = re.compile(r"startswith\(\"(local|athena|redshift)\"\)|\"build/taglake(_system)?\.duckdb\"")
+    for path in Path(ROOT / "taglake").rglob("*.py"):
+        assert not guesses.search(path.read_text(encoding="utf-8")), path
