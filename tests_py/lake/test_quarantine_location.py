@@ -10,6 +10,7 @@ from collections import Counter
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import pyarrow.parquet as pq
 import pytest
 
@@ -17,13 +18,13 @@ from taglake.core.project import Project
 from taglake.core.sources import SourceTable, source_tables
 from taglake.lake import feed_variants as fv
 from taglake.lake.preflight import csv_dialect
-from taglake.ops import local_build
 
 pytestmark = pytest.mark.dbt
 
 
 def _query(project: Project, sql: str) -> list[tuple]:
-    return local_build.run_sql(project, sql)[1]
+    with duckdb.connect(str(project.duckdb_path), read_only=True) as con:
+        return con.execute(sql).fetchall()
 
 
 def _records(path: Path, table: SourceTable) -> int:
