@@ -67,7 +67,8 @@ def _add_run_daily(sub: Subparsers) -> None:
     p = sub.add_parser(
         "run-daily",
         help="the daily run: source freshness, incremental build, leak scan; prints a summary",
-        description="Run one day: `dbt source freshness` (a stale source stops the run), `dbt deps` + `dbt build` "
+        description="Run one day: `dbt source freshness` (a stale source stops the run), `dbt deps` (when packages.yml "
+        "declares a package) + `dbt build` "
         "(incremental facts process only the new landing partitions plus the late-arrival lookback; snapshots "
         "record what changed), then `taglake scan-pii` of the local build; on a local target the pre-flight check "
         "(`taglake check-lake`) runs before anything. Prints each step's status and time; "
@@ -82,7 +83,9 @@ def _add_run_daily(sub: Subparsers) -> None:
     p.add_argument(
         "--allow-stale",
         action="store_true",
-        help="go on when a source is stale (replaying an old lake); the summary still says so",
+        help="go on when a source is stale (replaying an old lake); each stale source is still one line under "
+        "the summary (`stale (allowed by --allow-stale): SOURCE newest landing DATE, N days`); dbt's freshness "
+        "output stays in logs/dbt.log",
     )
     p.add_argument("--no-scan", action="store_true", help="skip the leak scan (only local builds are scanned)")
     p.add_argument("dbt_args", nargs=argparse.REMAINDER, help="more arguments for dbt build, after --")

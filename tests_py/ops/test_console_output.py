@@ -96,7 +96,7 @@ def test_run_daily_on_a_stale_lake_with_allow_stale_says_stale_not_dbt_errors(tm
         lake_dir=tmp_path / "lake", duckdb_path=tmp_path / "t.duckdb", artifacts_dir=tmp_path / "artifacts"
     )
     end = datetime.now(UTC).date() - timedelta(days=5)
-    generate_lake(project.lake_dir, customers=50, days=2, end_date=end, progress=False)
+    generate_lake(project.lake_dir, customers=2000, days=2, end_date=end, progress=False)
     env = project.dbt_env("local")
     assert run_taglake(["keys", "init", "--if-missing"], env=env).returncode == 0
     # build nothing: this test is about the freshness step's report
