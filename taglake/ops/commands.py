@@ -197,14 +197,12 @@ def cmd_run_daily(ns: argparse.Namespace, project: Project, target: str | None) 
 
 
 WHERE_NEXT = (
-    "make docs-serve                     the docs site: lineage, every model and column (http://127.0.0.1:8080)",
-    "taglake query --help               run an analysis or ad hoc SQL on the marts (e.g. taglake query "
-    + DEMO_ANALYSIS
-    + ")",
-    "make run-daily                      append a landing day and run the daily job (docs/daily-runs.md)",
-    "docs/dbt/tags.md                   what each customer tag means",
-    "docs/privacy.md                    who may see what, and how the masking key is kept",
-    "docs/architecture.md               the taglake package, a folder per concern",
+    ("make docs-serve", "the docs site: lineage, every model and column (http://127.0.0.1:8080)"),
+    (f"taglake query {DEMO_ANALYSIS}", "run an analysis or ad hoc SQL on the marts (taglake query --help)"),
+    ("make run-daily", "append a landing day and run the daily job (docs/daily-runs.md)"),
+    ("docs/dbt/tags.md", "what each customer tag means"),
+    ("docs/privacy.md", "who may see what, and how the masking key is kept"),
+    ("docs/architecture.md", "the taglake package, a folder per concern"),
 )
 
 
@@ -254,8 +252,9 @@ def cmd_demo(ns: argparse.Namespace, project: Project, target: str | None) -> in
         return EXIT_NOTHING_SCANNED
     print(format_report(hits), end="")
     print("\nWhere to look next:")
-    for line in WHERE_NEXT:
-        print(f"  {line}")
+    width = max(len(what) for what, _ in WHERE_NEXT)
+    for what, why in WHERE_NEXT:
+        print(f"  {what.ljust(width)}  {why}")
     return EXIT_HITS if hits else 0
 
 
