@@ -49,11 +49,18 @@ def _read_json(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
+# dbt's freshness statuses said as what they mean: `error` and `warn` are a source older than its limits (stale),
+# not a failure of the check; `runtime error` is the check itself failing.
+FRESHNESS_WORDS = {"pass": "fresh", "warn": "stale (warn)", "error": "stale", "runtime error": "check failed"}
+
+
 def freshness_detail(sources_json: dict) -> str:
-    """`5 pass` / `4 pass, 1 error` from dbt's sources.json (statuses only; never a value)."""
-    counts = Counter(result.get("status", "?") for result in sources_json.get("results", []))
-    newest = max((r.get("max_loaded_at", "") for r in sources_json.get("results", [])), default="")
-    text = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no sources checked"
+    """`5 fresh` / `4 stale, 1 fresh; newest landing …` from dbt's sources.json (statuses only; never a value)."""
+    results = sources_json.get("results", [])
+    counts = Counter(FRESHNESS_WORDS.get(str(result.get("status", "?")), "?") for result in results)
+    newest = max((str(r.get("max_loaded_at") or "") for r in results), default="")
+    text = ", ".join(f"{n} {word}" for word, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    text = text or "no sources checked"
     return f"{text}; newest landing {newest[:10]}" if newest else text
 
 

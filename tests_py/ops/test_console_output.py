@@ -10,7 +10,7 @@ from project_copy import run_taglake
 
 from taglake.core.project import Project
 from taglake.lake.generate import generate_lake
-from taglake.ops.daily import stale_lines
+from taglake.ops.daily import freshness_detail, stale_lines
 from taglake.ops.local_build import declares_packages, failing_lines, status_counts
 from taglake.privacy.dbt_runner import colour_env
 
@@ -42,6 +42,14 @@ def test_each_stale_source_is_one_line_with_its_newest_landing_and_age() -> None
         "stale (allowed by --allow-stale): digital.app_events newest landing 2026-11-28, 3 days",
     ]
     assert stale_lines(sources, allowed=False)[0] == "stale: crm.customers newest landing 2026-10-31, 31 days"
+
+
+def test_the_freshness_step_detail_says_stale_not_error() -> None:
+    sources = _sources(
+        *({"unique_id": f"source.taglake.s.t{i}", "status": "error", "max_loaded_at": "2026-11-01"} for i in range(4)),
+        {"unique_id": "source.taglake.ml.model_scores", "status": "pass", "max_loaded_at": "2026-11-01T00:00:00"},
+    )
+    assert freshness_detail(sources) == "4 stale, 1 fresh; newest landing 2026-11-01"
 
 
 def test_a_failed_freshness_query_is_not_called_stale() -> None:
@@ -104,6 +112,6 @@ def test_run_daily_on_a_stale_lake_with_allow_stale_says_stale_not_dbt_errors(tm
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout + result.stderr
     assert f"stale (allowed by --allow-stale): crm.customers newest landing {end.isoformat()}, 5 days" in out
-    assert "ERROR STALE" not in out and ANSI not in out
+    assert "ERROR STALE" not in out and " error" not in out and ANSI not in out
     assert "ERROR STALE" in (project.log_path / "dbt.log").read_text(encoding="utf-8")  # kept in the log
     assert "daily run ok" in result.stdout
