@@ -25,9 +25,9 @@ $(STAMP): requirements.lock pyproject.toml
 
 setup: $(STAMP)  ## create .venv with the pinned toolchain (dbt-core 1.11, adapters, sqlfluff, moto, …)
 
-demo: setup  ## make the masking key if none, generate the small lake, dbt build on DuckDB, print a summary
-	$(BIN)/taglake keys init --if-missing
-	$(BIN)/taglake demo
+demo: setup  ## make the masking key if none, generate the small lake, build it quietly (dbt's log: logs/dbt.log), print a summary
+	@$(BIN)/taglake keys init --if-missing
+	@$(BIN)/taglake demo
 
 test: setup lint  ## run every test: lint, then pytest (generator, CLI, dbt build on a generated lake)
 	$(BIN)/pytest

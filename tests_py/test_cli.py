@@ -95,6 +95,27 @@ def test_demo_builds_and_prints_a_summary_and_a_sample_query(tmp_path: Path) -> 
     assert "spend_category" in sample and "dining" in sample
 
 
+@pytest.mark.dbt
+def test_demo_output_is_short_uncoloured_and_ends_clean(tmp_path: Path) -> None:
+    """The newcomer's first run, piped: progress, the build's counts, a summary and where to look next; dbt's
+    per-node lines only in logs/dbt.log; no colour codes; no warning that only means the demo lake is small."""
+    project = Project.locate(
+        lake_dir=tmp_path / "lake", duckdb_path=tmp_path / "taglake.duckdb", artifacts_dir=tmp_path / "artifacts"
+    )
+    result = _taglake(["demo"], env=project.dbt_env())
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = result.stdout + result.stderr
+    assert "\x1b[" not in out
+    assert len(out.splitlines()) < 80, out
+    assert " of " not in out.split("dbt build:", 1)[1].split("\n", 1)[0]  # no per-node `12 of 271 OK …`
+    assert "No packages were found" not in out
+    build_line = next(line for line in out.splitlines() if line.startswith("dbt build:") and "nodes" in line)
+    assert re.search(r"PASS [1-9]\d*, WARN 0, ERROR 0, SKIP 0", build_line), build_line
+    assert "Where to look next:" in out and "make docs-serve" in out
+    log = (project.log_path / "dbt.log").read_text(encoding="utf-8")
+    assert "assert_every_active_tag_has_holders" in log and "\x1b[" not in log
+
+
 # ---- errors: one line, no traceback, no value echoed ----------------------------------------------------------------
 
 PLANTED = "A123456789"  # a well-formed national ID, planted in each bad input

@@ -34,7 +34,7 @@ def _add_generate(sub: Subparsers) -> None:
         "--scale",
         choices=["small", "medium", "large"],
         default="small",
-        help="small: 2,000 customers, 30 days (default); medium: 100,000, 90; "
+        help="small: 2,000 customers, 40 days (default); medium: 100,000, 90; "
         "large: 1,000,000 customers, 365 days, ~50M card transactions",
     )
     p.add_argument("--customers", type=int, default=None, help="override the scale's customer count")

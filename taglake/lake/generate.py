@@ -41,7 +41,7 @@ class ScaleSpec:
 
 
 SCALES: dict[str, ScaleSpec] = {
-    "small": ScaleSpec(customers=2_000, days=30, transactions_about=9_500),
+    "small": ScaleSpec(customers=2_000, days=40, transactions_about=12_700),
     "medium": ScaleSpec(customers=100_000, days=90, transactions_about=1_230_000),
     "large": ScaleSpec(customers=1_000_000, days=365, transactions_about=45_000_000),
 }

@@ -11,7 +11,7 @@ from taglake.core import targets
 from taglake.core.cli_args import Subparsers, add_aws_options, non_negative_float, non_negative_int, strip_separator
 from taglake.core.project import Project
 from taglake.core.text_tables import format_table
-from taglake.privacy.dbt_runner import build, run_dbt
+from taglake.privacy.dbt_runner import run_dbt
 
 
 def register(sub: Subparsers) -> None:
@@ -53,9 +53,11 @@ DEMO_ANALYSIS = "card_spend_by_category"
 def _add_build(sub: Subparsers) -> None:
     p = sub.add_parser(
         "build",
-        help="dbt deps + dbt build on a target (default: local DuckDB)",
-        description="Install the project's (local) dbt packages, then seed, run and test every node. On a local "
-        "target the raw zone's pre-flight check (`taglake check-lake`) runs first; a problem stops the build.",
+        help="dbt deps + dbt build on a target (default: local DuckDB), with dbt's full output",
+        description="Install the project's dbt packages (skipped when packages.yml declares none), then seed, run "
+        "and test every node. On a local target the raw zone's pre-flight check (`taglake check-lake`) runs first; "
+        "a problem stops the build. Prints dbt's full per-node output (redacted, colour codes only on a terminal), "
+        "for engineers; `taglake demo` runs the same build quietly and prints a summary.",
     )
     p.add_argument("--target", default=None, help="dbt target (default: TAGLAKE_TARGET or local)")
     p.add_argument("dbt_args", nargs=argparse.REMAINDER, help="more arguments for dbt build, after --")
@@ -66,7 +68,8 @@ def _add_run_daily(sub: Subparsers) -> None:
     p = sub.add_parser(
         "run-daily",
         help="the daily run: source freshness, incremental build, leak scan; prints a summary",
-        description="Run one day: `dbt source freshness` (a stale source stops the run), `dbt deps` + `dbt build` "
+        description="Run one day: `dbt source freshness` (a stale source stops the run), `dbt deps` (when packages.yml "
+        "declares a package) + `dbt build` "
         "(incremental facts process only the new landing partitions plus the late-arrival lookback; snapshots "
         "record what changed), then `taglake scan-pii` of the local build; on a local target the pre-flight check "
         "(`taglake check-lake`) runs before anything. Prints each step's status and time; "
@@ -81,7 +84,9 @@ def _add_run_daily(sub: Subparsers) -> None:
     p.add_argument(
         "--allow-stale",
         action="store_true",
-        help="go on when a source is stale (replaying an old lake); the summary still says so",
+        help="go on when a source is stale (replaying an old lake); each stale source is still one line under "
+        "the summary (`stale (allowed by --allow-stale): SOURCE newest landing DATE, N days`); dbt's freshness "
+        "output stays in logs/dbt.log",
     )
     p.add_argument("--no-scan", action="store_true", help="skip the leak scan (only local builds are scanned)")
     p.add_argument("dbt_args", nargs=argparse.REMAINDER, help="more arguments for dbt build, after --")
@@ -94,9 +99,11 @@ def _add_demo(sub: Subparsers) -> None:
         help="generate the small lake, build it on DuckDB, print a summary, a sample query and a leak scan",
         description="The main job on a laptop: generate the default lake (unless one is there), make the masking "
         "key if there is none (`taglake keys init --if-missing`, said on the console), check the lake "
-        "(`taglake check-lake`), dbt build on the local target, then print what landed, what staging accepted and "
-        f"quarantined, the tables built, the result of analyses/{DEMO_ANALYSIS}.sql, and the leak scan of the "
-        "build (exit 1 on any hit, 2 when there was nothing to scan).",
+        "(`taglake check-lake`), dbt build on the local target quietly (dbt's output goes to logs/dbt.log, "
+        "redacted; on failure the failing nodes' lines are shown), then print the build's PASS/WARN/ERROR counts, "
+        "what landed, what staging accepted and quarantined, the relations built per schema, the result of "
+        f"analyses/{DEMO_ANALYSIS}.sql, the leak scan of the build (exit 1 on any hit, 2 when there was nothing "
+        "to scan) and where to look next. Exit 1 when the build fails.",
     )
     p.set_defaults(func=cmd_demo, target_of=lambda ns: "local")
 
@@ -186,23 +193,44 @@ def cmd_run_daily(ns: argparse.Namespace, project: Project, target: str | None) 
     return 0 if result.ok else 1
 
 
+WHERE_NEXT = (
+    ("make docs-serve", "the docs site: lineage, every model and column (http://127.0.0.1:8080)"),
+    (f"taglake query {DEMO_ANALYSIS}", "run an analysis or ad hoc SQL on the marts (taglake query --help)"),
+    ("make run-daily", "append a landing day and run the daily job (docs/daily-runs.md)"),
+    ("docs/dbt/tags.md", "what each customer tag means"),
+    ("docs/privacy.md", "who may see what, and how the masking key is kept"),
+    ("docs/architecture.md", "the taglake package, a folder per concern"),
+)
+
+
 def cmd_demo(ns: argparse.Namespace, project: Project, target: str | None) -> int:
     from taglake.lake.generate import generate_lake
     from taglake.ops import local_build, query
     from taglake.privacy.keys import init_key
 
     if not (project.lake_dir / "manifest.json").is_file():
-        print(f"generating the small lake in {project.lake_dir} …")
+        print(f"generating the small lake in {project.lake_dir} …", flush=True)
         generate_lake(project.lake_dir, progress=sys.stderr.isatty())
+    else:
+        print(f"using the lake in {project.lake_dir}", flush=True)
     key, made = init_key(project.key_file, if_missing=True)  # the demo's explicit `taglake keys init --if-missing`
     if made:
         print(f"made masking key version {key.key_version} in {project.key_file} (taglake keys init; never printed)")
     preflight(project, "local")
-    build(project, target="local")
+    print("check-lake: the raw zone is clean", flush=True)
+    if not local_build.declares_packages(project.root):
+        print("dbt deps: skipped (packages.yml declares no package)", flush=True)
+    print("dbt build: running (quietly; dbt's output goes to logs/dbt.log) …", flush=True)
+    outcome = local_build.build_quietly(project, target="local")
+    log = _shown_path(project.log_path / "dbt.log", project.root)
+    print(outcome.line(log), flush=True)
+    if not outcome.ok:
+        print(f"taglake: demo: dbt build failed: see the lines above and {log}", file=sys.stderr)
+        return 1
     print("\nWhat landed, and what staging did with it:")
     print(format_table(*local_build.intake_summary(project)))
-    print("\nTables built:")
-    print(format_table(*local_build.mart_row_counts(project)))
+    print("\nRelations built, per schema:")
+    print(format_table(*local_build.schema_summary(project)))
     sample = query.run_query(project, "local", query.resolve_sql(project, "local", analysis=DEMO_ANALYSIS))
     print(f"\nSample query (analyses/{DEMO_ANALYSIS}.sql):")
     print(format_table(sample.columns, sample.rows))
@@ -215,7 +243,19 @@ def cmd_demo(ns: argparse.Namespace, project: Project, target: str | None) -> in
         print(f"taglake: scan-pii: {exc} (not scanned, not clean)", file=sys.stderr)
         return EXIT_NOTHING_SCANNED
     print(format_report(hits), end="")
+    print("\nWhere to look next:")
+    width = max(len(what) for what, _ in WHERE_NEXT)
+    for what, why in WHERE_NEXT:
+        print(f"  {what.ljust(width)}  {why}")
     return EXIT_HITS if hits else 0
+
+
+def _shown_path(path: Path, root: Path) -> Path:
+    """`logs/dbt.log` when the path is inside the checkout, else the full path."""
+    try:
+        return path.relative_to(root)
+    except ValueError:
+        return path
 
 
 def cmd_query(ns: argparse.Namespace, project: Project, target: str | None) -> int:
@@ -246,6 +286,8 @@ def cmd_dbt(ns: argparse.Namespace, project: Project, target: str | None) -> int
 
 
 def cmd_build(ns: argparse.Namespace, project: Project, target: str | None) -> int:
+    from taglake.ops.local_build import build
+
     preflight(project, target)
     build(project, target=target, extra=strip_separator(ns.dbt_args))
     return 0

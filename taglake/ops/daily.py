@@ -15,6 +15,7 @@ from pathlib import Path
 
 from taglake.core import targets
 from taglake.core.project import Project
+from taglake.ops.local_build import declares_packages
 from taglake.privacy.dbt_runner import run_dbt
 
 
@@ -24,7 +25,7 @@ class Step:
     ok: bool
     seconds: float
     detail: str
-    report: str = ""  # the full report of a failing step, when it has one (never a value)
+    report: str = ""  # what a person should read below the table: a failing step's report, stale sources (no value)
 
 
 @dataclass
@@ -49,12 +50,41 @@ def _read_json(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
+# dbt's freshness statuses said as what they mean: `error` and `warn` are a source older than its limits (stale),
+# not a failure of the check; `runtime error` is the check itself failing.
+FRESHNESS_WORDS = {"pass": "fresh", "warn": "stale (warn)", "error": "stale", "runtime error": "check failed"}
+
+
 def freshness_detail(sources_json: dict) -> str:
-    """`5 pass` / `4 pass, 1 error` from dbt's sources.json (statuses only; never a value)."""
-    counts = Counter(result.get("status", "?") for result in sources_json.get("results", []))
-    newest = max((r.get("max_loaded_at", "") for r in sources_json.get("results", [])), default="")
-    text = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no sources checked"
+    """`5 fresh` / `4 stale, 1 fresh; newest landing …` from dbt's sources.json (statuses only; never a value)."""
+    results = sources_json.get("results", [])
+    counts = Counter(FRESHNESS_WORDS.get(str(result.get("status", "?")), "?") for result in results)
+    newest = max((str(r.get("max_loaded_at") or "") for r in results), default="")
+    text = ", ".join(f"{n} {word}" for word, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    text = text or "no sources checked"
     return f"{text}; newest landing {newest[:10]}" if newest else text
+
+
+STALE_STATUSES = frozenset({"warn", "error"})
+
+
+def stale_lines(sources_json: dict, *, allowed: bool) -> list[str]:
+    """One line per source dbt found stale (status warn or error in sources.json), e.g.
+    `stale (allowed by --allow-stale): crm.customers newest landing 2026-10-31, 31 days`; a source whose
+    freshness query itself failed says so. dbt's own freshness output stays in logs/dbt.log."""
+    how = "stale (allowed by --allow-stale)" if allowed else "stale"
+    lines = []
+    for result in sorted(sources_json.get("results", []), key=lambda r: str(r.get("unique_id", ""))):
+        name = ".".join(str(result.get("unique_id", "?")).split(".")[-2:])
+        status = str(result.get("status", ""))
+        if status == "runtime error":
+            lines.append(f"freshness check failed: {name} (see logs/dbt.log)")
+        elif status in STALE_STATUSES:
+            newest = str(result.get("max_loaded_at") or "")[:10] or "never"
+            age = result.get("max_loaded_at_time_ago_in_s")
+            days = f", {int(age // 86_400)} days" if isinstance(age, int | float) else ""
+            lines.append(f"{how}: {name} newest landing {newest}{days}")
+    return lines
 
 
 def build_detail(run_results: dict) -> str:
@@ -79,15 +109,24 @@ def run_daily(
     result = DailyResult()
     is_local = targets.is_local(target)
 
-    def freshness() -> tuple[bool, str]:
-        code = run_dbt(project, ["source", "freshness"], target=target, check=False, quiet=True)
-        detail = freshness_detail(_read_json(project.target_path / "sources.json"))
-        if code != 0 and allow_stale:
-            return True, detail + " (stale allowed)"
-        return code == 0, detail
+    def freshness() -> tuple[bool, str, str]:
+        # dbt's per-source ERROR STALE lines stay in logs/dbt.log: a stale source is reported as what it is
+        code = run_dbt(
+            project, ["source", "freshness"], target=target, check=False, quiet=True, on_failure=lambda _: ""
+        )
+        sources = _read_json(project.target_path / "sources.json")
+        detail = freshness_detail(sources)
+        stale = stale_lines(sources, allowed=allow_stale)
+        report = "".join(f"{line}\n" for line in stale)
+        if code != 0 and not sources.get("results"):
+            report += "dbt source freshness failed before checking a source: see logs/dbt.log\n"
+        only_stale = bool(stale) and not any(line.startswith("freshness check failed") for line in stale)
+        if code != 0 and allow_stale and only_stale:
+            return True, detail + " (stale allowed)", report
+        return code == 0, detail, report
 
     def build() -> tuple[bool, str]:
-        if run_dbt(project, ["deps"], target=target, check=False, quiet=True) != 0:
+        if declares_packages(project.root) and run_dbt(project, ["deps"], target=target, check=False, quiet=True) != 0:
             return False, "dbt deps failed"
         code = run_dbt(project, ["build", *build_args], target=target, check=False, quiet=True)
         return code == 0, build_detail(_read_json(project.target_path / "run_results.json"))

@@ -6,7 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,14 @@ def dbt_executable() -> str:
 def dbt_command(*args: str) -> list[str]:
     """The command line of `dbt ARGS`: the one builder of dbt command lines (the dbt beside this Python)."""
     return [dbt_executable(), *args]
+
+
+def colour_env(on_terminal: bool | None = None) -> dict[str, str]:
+    """dbt's colour settings: colour codes on the console only when taglake's stdout is a terminal
+    (`on_terminal`, default `sys.stdout.isatty()`), and never in logs/dbt.log."""
+    if on_terminal is None:
+        on_terminal = sys.stdout.isatty()
+    return {"DBT_USE_COLORS": "true" if on_terminal else "false", "DBT_USE_COLORS_FILE": "false"}
 
 
 def offline_compile_command(
@@ -100,22 +108,30 @@ def local_database(project: Project, target: str | None) -> Path:
 
 
 def run_dbt(
-    project: Project, args: Sequence[str], *, target: str | None = None, check: bool = True, quiet: bool = False
+    project: Project,
+    args: Sequence[str],
+    *,
+    target: str | None = None,
+    check: bool = True,
+    quiet: bool = False,
+    on_failure: Callable[[str], str] | None = None,
 ) -> int:
     """Run `dbt ARGS` in the project folder; raise DbtError on failure when `check`. With `quiet`, dbt's output is
-    shown only if it fails. Every line dbt prints, and every line it adds to its log file, is redacted of
-    personal-data shapes (taglake.privacy.redacted_output)."""
+    shown only if it fails: all of it, or what `on_failure` makes of it (e.g. the failing nodes' lines; "" shows
+    nothing). Every line dbt prints, and every line it adds to its log file, is redacted of personal-data shapes
+    (taglake.privacy.redacted_output). Colour codes only on a terminal (colour_env)."""
     prepare_local(project, target, args)
     cmd = dbt_command(*args)
     log_file = project.log_path / "dbt.log"
     start = log_size(log_file)
     echo = None if quiet else sys.stdout
     try:
-        code, output = run_redacted(cmd, cwd=project.root, env=project.dbt_env(target), echo=echo)
+        env = {**project.dbt_env(target), **colour_env()}
+        code, output = run_redacted(cmd, cwd=project.root, env=env, echo=echo)
     finally:
         redact_log_tail(log_file, start)
     if quiet and code != 0:
-        print(output, end="")
+        print(output if on_failure is None else on_failure(output), end="")
     if check and code != 0:
         raise DbtError(f"`dbt {args[0] if args else ''}` failed with exit code {code}")
     return code

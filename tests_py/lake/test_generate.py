@@ -153,7 +153,7 @@ def test_regenerating_replaces_only_raw_and_the_manifest(tmp_path):
 
 def test_scales_are_the_documented_ones():
     assert {k: (v.customers, v.days) for k, v in SCALES.items()} == {
-        "small": (2_000, 30),
+        "small": (2_000, 40),
         "medium": (100_000, 90),
         "large": (1_000_000, 365),
     }
@@ -206,3 +206,15 @@ def test_worker_processes_write_the_same_bytes_as_one_process(lake, tmp_path, mo
     parallel = tmp_path / "parallel"
     generate_lake(parallel, **SMALL)
     assert sha256_tree(first) == sha256_tree(parallel)
+
+
+def test_the_small_lake_is_long_enough_for_every_tag_window() -> None:
+    """DIG_APP_DORMANT needs an app user idle for `tag_app_dormant_min_days`: on a lake no longer than that, no one
+    can hold it and the build's holders check warns only because the lake is short (not because a rule broke)."""
+    import yaml
+
+    from taglake.core.project import Project
+
+    dbt_vars = yaml.safe_load((Project.locate().root / "dbt_project.yml").read_text(encoding="utf-8"))["vars"]
+    # the newest landing is day days-1; a user whose last session is on day d is idle days-1-d days
+    assert SCALES["small"].days - 1 - dbt_vars["tag_app_dormant_min_days"] >= 5
