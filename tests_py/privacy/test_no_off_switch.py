@@ -29,6 +29,7 @@ ALLOWED_VARS = {
     "score_bins": "model drift bins",
     "psi_epsilon": "model drift smoothing",
     "as_of": "the date an analysis asks about",
+    "reject_reasons": "the quarantine's closed list of reasons, read by its accepted-values test only",
     "access": "who reads what; access_policy() refuses a declaration giving anyone clear data or a restricted layer",
 }
 ALLOWED_VAR_PREFIXES = ("tag_",)  # tag thresholds
