@@ -156,7 +156,8 @@ def compile_inline_offline(
     as --vars; returns the SQL the target's adapter would run. DbtError, with dbt's output, naming `what` on
     failure."""
     cmd = offline_compile_command(inline=sql, dbt_vars=dbt_vars or None)
-    result = subprocess.run(cmd, cwd=project.root, env=dict(env), capture_output=True, text=True, check=False)
+    run_env = {**env, **colour_env()}
+    result = subprocess.run(cmd, cwd=project.root, env=run_env, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise DbtError(f"{what} failed:\n{result.stdout}{result.stderr}")
     return str(json.loads(result.stdout)["compiled"])
