@@ -18,9 +18,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from taglake.core.project import Project
+from taglake.core.project import Project, colour_env
 from taglake.core.scratch import scratch_project
-from taglake.privacy.dbt_runner import DbtError, colour_env, dbt_command, prepare_local
+from taglake.privacy.dbt_runner import DbtError, dbt_command, prepare_local
 
 MODES = ("masking", "identity")
 # The identity treatment, added to the throwaway copy only: the same plan as tokenize's, with the hashing left out.
@@ -167,7 +167,7 @@ def measured_dbt(project: Project, args: list[str], log_file: Path) -> tuple[flo
     """`dbt ARGS` on the local target with its output in `log_file`: wall seconds, peak RSS and each node's timing
     (run_results.json). Raises DbtError with the log's tail when dbt fails."""
     cmd = dbt_command(*args)
-    env = {**project.dbt_env("local"), **colour_env(on_terminal=False)}
+    env = {**project.dbt_env("local"), **colour_env(on_terminal=False)}  # its output goes to a file
     code, wall, peak = _run_measured(cmd, cwd=project.root, env=env, log_file=log_file)
     if code != 0:
         tail = log_file.read_text(encoding="utf-8", errors="replace")[-4000:]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,14 @@ def find_project_dir(start: Path | None = None) -> Path:
 
 # The local masking key, outside git (.gitignore has /.secrets/); see taglake.privacy.keys.
 KEY_FILE = Path(".secrets") / "masking_keys.csv"
+
+
+def colour_env(on_terminal: bool | None = None) -> dict[str, str]:
+    """dbt's colour settings: colour codes on the console only when taglake's stdout is a terminal
+    (`on_terminal`, default `sys.stdout.isatty()`), and never in logs/dbt.log."""
+    if on_terminal is None:
+        on_terminal = sys.stdout.isatty()
+    return {"DBT_USE_COLORS": "true" if on_terminal else "false", "DBT_USE_COLORS_FILE": "false"}
 
 
 @dataclass(frozen=True)
@@ -70,7 +79,7 @@ class Project:
 
     def dbt_env(self, target: str | None = None) -> dict[str, str]:
         """The environment dbt runs with: this repo's profiles.yml, no usage tracking (no network here), the lake
-        and database of this checkout, and the target if one is named."""
+        and database of this checkout, colour only on a terminal (colour_env), and the target if one is named."""
         env = dict(os.environ)
         env.update(
             {
@@ -83,6 +92,7 @@ class Project:
                 "DBT_TARGET_PATH": str(self.target_path),
                 "DBT_LOG_PATH": str(self.log_path),
                 "TAGLAKE_KEY_FILE": str(self.key_file),
+                **colour_env(),
             }
         )
         if target:

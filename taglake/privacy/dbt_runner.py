@@ -37,14 +37,6 @@ def dbt_command(*args: str) -> list[str]:
     return [dbt_executable(), *args]
 
 
-def colour_env(on_terminal: bool | None = None) -> dict[str, str]:
-    """dbt's colour settings: colour codes on the console only when taglake's stdout is a terminal
-    (`on_terminal`, default `sys.stdout.isatty()`), and never in logs/dbt.log."""
-    if on_terminal is None:
-        on_terminal = sys.stdout.isatty()
-    return {"DBT_USE_COLORS": "true" if on_terminal else "false", "DBT_USE_COLORS_FILE": "false"}
-
-
 def offline_compile_command(
     *, inline: str | None = None, select: str | None = None, dbt_vars: Mapping[str, Any] | None = None
 ) -> list[str]:
@@ -62,11 +54,6 @@ def offline_compile_command(
 
 # dbt commands that never read the key or the database: they need no key file.
 KEYLESS_COMMANDS = frozenset({"parse", "compile", "deps", "clean", "debug", "ls", "list", "init", "--version", "-v"})
-
-
-def is_local(target: str | None) -> bool:
-    """A DuckDB target, as profiles.yml declares it (taglake.core.targets)."""
-    return targets.is_local(target)
 
 
 def _dbt_command(args: Sequence[str]) -> str | None:
@@ -90,7 +77,7 @@ def prepare_local(project: Project, target: str | None, args: Sequence[str] = ("
     the existing database was built with (taglake.privacy.key_state). Never makes a key: `taglake keys init`
     does. Raises KeyFileError / KeyStateError, one line naming the file and the fix."""
     target = _target_in(args) or target
-    if not is_local(target):
+    if not targets.is_local(target):
         return
     project.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
     if _dbt_command(args) in KEYLESS_COMMANDS:
@@ -119,15 +106,14 @@ def run_dbt(
     """Run `dbt ARGS` in the project folder; raise DbtError on failure when `check`. With `quiet`, dbt's output is
     shown only if it fails: all of it, or what `on_failure` makes of it (e.g. the failing nodes' lines; "" shows
     nothing). Every line dbt prints, and every line it adds to its log file, is redacted of personal-data shapes
-    (taglake.privacy.redacted_output). Colour codes only on a terminal (colour_env)."""
+    (taglake.privacy.redacted_output). Colour codes only on a terminal (taglake.core.project.colour_env)."""
     prepare_local(project, target, args)
     cmd = dbt_command(*args)
     log_file = project.log_path / "dbt.log"
     start = log_size(log_file)
     echo = None if quiet else sys.stdout
     try:
-        env = {**project.dbt_env(target), **colour_env()}
-        code, output = run_redacted(cmd, cwd=project.root, env=env, echo=echo)
+        code, output = run_redacted(cmd, cwd=project.root, env=project.dbt_env(target), echo=echo)
     finally:
         redact_log_tail(log_file, start)
     if quiet and code != 0:
@@ -156,8 +142,7 @@ def compile_inline_offline(
     as --vars; returns the SQL the target's adapter would run. DbtError, with dbt's output, naming `what` on
     failure."""
     cmd = offline_compile_command(inline=sql, dbt_vars=dbt_vars or None)
-    run_env = {**env, **colour_env()}
-    result = subprocess.run(cmd, cwd=project.root, env=run_env, capture_output=True, text=True, check=False)
+    result = subprocess.run(cmd, cwd=project.root, env=dict(env), capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise DbtError(f"{what} failed:\n{result.stdout}{result.stderr}")
     return str(json.loads(result.stdout)["compiled"])

@@ -21,7 +21,7 @@ from sqlglot.errors import ErrorLevel
 from taglake.core import targets
 from taglake.core.project import Project
 from taglake.core.scratch import scratch_project
-from taglake.privacy.dbt_runner import DbtError, colour_env, offline_compile_command
+from taglake.privacy.dbt_runner import DbtError, offline_compile_command
 
 # The dialect each engine's SQL is parsed in: sqlglot's and sqlfluff's names.
 SQLGLOT_DIALECTS = {"athena": "athena", "redshift": "redshift"}
@@ -158,7 +158,7 @@ def compile_project(
     result = subprocess.run(
         cmd,
         cwd=here.root,
-        env={**offline_env(here, target), **colour_env()},
+        env=offline_env(here, target),
         capture_output=True,
         text=True,
         check=False,

@@ -8,11 +8,10 @@ from pathlib import Path
 import pytest
 from project_copy import run_taglake
 
-from taglake.core.project import Project
+from taglake.core.project import Project, colour_env
 from taglake.lake.generate import generate_lake
 from taglake.ops.daily import freshness_detail, stale_lines
 from taglake.ops.local_build import declares_packages, failing_lines, status_counts
-from taglake.privacy.dbt_runner import colour_env
 
 ANSI = "\x1b["
 
