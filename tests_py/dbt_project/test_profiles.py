@@ -9,7 +9,7 @@ import pytest
 from offline_env import OFFLINE_TARGET_ENV
 
 from taglake.core.project import Project
-from taglake.privacy.dbt_runner import dbt_executable
+from taglake.privacy.dbt_runner import dbt_command
 
 ALL_TAGLAKE_VARS = {name for env in OFFLINE_TARGET_ENV.values() for name in env} | {
     "TAGLAKE_REDSHIFT_PASSWORD",
@@ -24,7 +24,7 @@ def _parse(tmp_path: Path, target: str, extra_env: dict[str, str]) -> subprocess
     env = {k: v for k, v in project.dbt_env(target).items() if k not in ALL_TAGLAKE_VARS - {"TAGLAKE_TARGET"}}
     env.update(extra_env)
     return subprocess.run(
-        [dbt_executable(), "parse", "--no-partial-parse"],
+        dbt_command("parse", "--no-partial-parse"),
         cwd=project.root,
         env=env,
         capture_output=True,

@@ -25,7 +25,7 @@ from db_tables import copy_db, differing_tables, table_names
 from taglake.core.project import Project
 from taglake.lake.generate import append_days
 from taglake.ops.daily import run_daily
-from taglake.privacy.dbt_runner import dbt_executable, run_dbt
+from taglake.privacy.dbt_runner import dbt_command, run_dbt
 
 pytestmark = pytest.mark.dbt
 
@@ -280,7 +280,7 @@ def test_a_build_killed_part_way_then_rerun_ends_as_an_uninterrupted_one(daily: 
     killed = daily.project("killed", db_from=daily.day1_db)
     run_dbt(killed, ["deps"], target="local", quiet=True)
     proc = subprocess.Popen(
-        [dbt_executable(), "build"],
+        dbt_command("build"),
         cwd=killed.root,
         env=killed.dbt_env("local"),
         stdout=subprocess.PIPE,

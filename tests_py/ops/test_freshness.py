@@ -11,7 +11,7 @@ import pytest
 
 from taglake.core.project import Project
 from taglake.lake.generate import generate_lake
-from taglake.privacy.dbt_runner import dbt_executable
+from taglake.privacy.dbt_runner import dbt_command
 
 pytestmark = pytest.mark.dbt
 
@@ -24,7 +24,7 @@ def _freshness(tmp_path: Path, end_offset_days: int) -> subprocess.CompletedProc
     generate_lake(project.lake_dir, customers=2000, days=2, end_date=end, progress=False)
     project.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
     return subprocess.run(
-        [dbt_executable(), "source", "freshness"],
+        dbt_command("source", "freshness"),
         cwd=project.root,
         env=project.dbt_env("local"),
         capture_output=True,

@@ -21,7 +21,7 @@ import pytest
 from taglake.core.project import Project
 from taglake.lake.generate import generate_lake
 from taglake.lake.national_id import checksum_digit
-from taglake.privacy.dbt_runner import dbt_executable, prepare_local
+from taglake.privacy.dbt_runner import dbt_command, prepare_local
 from taglake.privacy.keys import init_key
 
 pytestmark = [pytest.mark.redteam, pytest.mark.dbt]
@@ -68,7 +68,7 @@ class Planted:
 def _dbt(project: Project, *args: str) -> subprocess.CompletedProcess[str]:
     prepare_local(project, "local")
     return subprocess.run(
-        [dbt_executable(), *args],
+        dbt_command(*args),
         cwd=project.root,
         env=project.dbt_env("local"),
         capture_output=True,

@@ -18,7 +18,7 @@ from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
 from taglake.core.project import Project
-from taglake.privacy.dbt_runner import compile_inline_offline, dbt_executable
+from taglake.privacy.dbt_runner import compile_inline_offline, dbt_command
 from taglake.verify.offline_compile import SQLGLOT_DIALECTS, offline_env
 
 pytestmark = pytest.mark.dbt
@@ -153,8 +153,7 @@ def test_the_rekey_run_operation_rewrites_every_token_of_a_build(built_project: 
     env["TAGLAKE_SYSTEM_DUCKDB_PATH"] = str(db)
     env["DBT_TARGET_PATH"], env["DBT_LOG_PATH"] = str(tmp_path / "target"), str(tmp_path / "logs")
     result = subprocess.run(
-        [dbt_executable(), "run-operation", "rekey_tokens", "--args",
-         "{mapping: main.token_map, new_keys: main.new_keys}"],
+        dbt_command("run-operation", "rekey_tokens", "--args", "{mapping: main.token_map, new_keys: main.new_keys}"),
         cwd=built_project.root, env=env, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:]

@@ -19,7 +19,7 @@ from project_copy import run_taglake, scratch_env
 from taglake import cli
 from taglake.core.project import Project
 from taglake.privacy import system_identity
-from taglake.privacy.dbt_runner import dbt_executable
+from taglake.privacy.dbt_runner import dbt_command
 
 SYSTEM_COMMANDS = {
     "query": ["query", "--target", "local_system", "--sql", "select 1"],
@@ -153,7 +153,7 @@ def test_plain_dbt_cannot_use_a_system_target_without_the_identity(target: str, 
     env = {**_env(tmp_path), **OFFLINE_TARGET_ENV[target], "TAGLAKE_TARGET": target}
     env.pop(system_identity.ENV)
     result = subprocess.run(
-        [dbt_executable(), "parse", "--no-partial-parse"],
+        dbt_command("parse", "--no-partial-parse"),
         cwd=Project.locate().root,
         env=env,
         capture_output=True,

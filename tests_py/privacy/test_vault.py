@@ -10,7 +10,7 @@ import pytest
 from taglake import cli
 from taglake.core.project import Project
 from taglake.lake.national_id import is_valid
-from taglake.privacy.dbt_runner import dbt_executable, prepare_local
+from taglake.privacy.dbt_runner import dbt_command, prepare_local
 from taglake.privacy.scan.scanner import scan
 from taglake.privacy.system_identity import ENV as SYSTEM_IDENTITY
 
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.dbt
 def _dbt(project: Project, target: str, *args: str) -> subprocess.CompletedProcess[str]:
     prepare_local(project, target)
     return subprocess.run(
-        [dbt_executable(), *args, "--target", target],
+        dbt_command(*args, "--target", target),
         cwd=project.root,
         env=project.dbt_env(),
         capture_output=True,
