@@ -8,15 +8,43 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from dbt_in_process import InProcessDbt
 
 from taglake.core.project import Project
 from taglake.lake.generate import generate_lake
+from taglake.privacy import dbt_runner
 from taglake.privacy.dbt_runner import build, run_dbt
 from taglake.privacy.keys import init_key
 from taglake.verify.offline_compile import CompiledProject
 
 # Small, but with a defect rate high enough that every defect kind occurs.
 BUILD_LAKE = {"customers": 400, "days": 12, "seed": 7, "defect_rate": 0.03}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def in_process_dbt() -> Iterator[InProcessDbt]:
+    """dbt runs inside the test process for the whole session, each distinct project parsed once
+    (tests_py/dbt_in_process.py); a test marked `fresh_process` gets dbt as a child process again."""
+    runner = InProcessDbt()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(dbt_runner, "launch", runner.launch)
+        patch.setattr(dbt_runner, "capture", runner.capture)
+        yield runner
+
+
+@pytest.fixture(autouse=True)
+def _fresh_process_when_marked(request: pytest.FixtureRequest, in_process_dbt: InProcessDbt) -> Iterator[None]:
+    """For a test marked `fresh_process`: dbt_runner's own child-process launch and capture."""
+    if request.node.get_closest_marker("fresh_process") is None:
+        yield
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(dbt_runner, "launch", _CHILD_PROCESS["launch"])
+        patch.setattr(dbt_runner, "capture", _CHILD_PROCESS["capture"])
+        yield
+
+
+_CHILD_PROCESS = {"launch": dbt_runner.launch, "capture": dbt_runner.capture}
 
 
 @pytest.fixture(scope="session", autouse=True)

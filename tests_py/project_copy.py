@@ -14,7 +14,7 @@ from pathlib import Path
 
 from taglake.core.project import Project
 from taglake.core.scratch import copy_project_files
-from taglake.privacy.dbt_runner import dbt_command
+from taglake.privacy import dbt_runner
 from taglake.privacy.keys import init_key
 
 
@@ -34,15 +34,9 @@ def copy_project(work: Path) -> Project:
 
 
 def dbt(project: Project, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """`dbt ARGS` in `project` on the local target (or with `env`), output captured, never raising on failure."""
-    return subprocess.run(
-        dbt_command(*args),
-        cwd=project.root,
-        env=env or project.dbt_env("local"),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    """`dbt ARGS` in `project` on the local target (or with `env`), output captured, never raising on failure;
+    in-process unless the test is marked `fresh_process` (tests_py/dbt_in_process.py)."""
+    return dbt_runner.capture(args, cwd=project.root, env=env or project.dbt_env("local"))
 
 
 def scratch_project(work: Path) -> Project:

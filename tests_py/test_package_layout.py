@@ -113,7 +113,7 @@ def test_importing_every_module_reads_and_writes_no_file(tmp_path: Path) -> None
 
 
 def test_only_the_dbt_runner_builds_dbt_command_lines() -> None:
-    """One builder of dbt command lines (taglake.privacy.dbt_runner.dbt_command / offline_compile_command)."""
+    """One builder of dbt command lines (taglake.privacy.dbt_runner.dbt_command)."""
     runner = PACKAGE / "privacy" / "dbt_runner.py"
     builders = [
         f"{path.relative_to(PACKAGE.parent)}:{node.lineno}"

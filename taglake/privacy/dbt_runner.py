@@ -1,4 +1,8 @@
-"""Run dbt against this checkout's project and profile, as a child process."""
+"""Run dbt against this checkout's project and profile, as a child process.
+
+Every dbt process starts in one of two functions here: `launch` (output redacted, echoed as it comes) and
+`capture` (output kept apart, for the offline compiles that read it as data). Tests run the same calls with dbt
+in-process instead of a child (tests_py/dbt_in_process.py): a fresh process is then not what they test."""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from taglake.core import targets
 from taglake.core.project import Project
@@ -37,7 +41,7 @@ def dbt_command(*args: str) -> list[str]:
     return [dbt_executable(), *args]
 
 
-def offline_compile_command(
+def offline_compile_args(
     *, inline: str | None = None, select: str | None = None, dbt_vars: Mapping[str, Any] | None = None
 ) -> list[str]:
     """`dbt compile` with no cache and no introspection, so it compiles for the AWS targets offline: of a Jinja-SQL
@@ -49,7 +53,20 @@ def offline_compile_command(
         args += ["--select", select]
     if inline is not None:
         args += ["--output", "json", "--inline", inline]
-    return dbt_command(*args)
+    return args
+
+
+def launch(args: Sequence[str], *, cwd: Path, env: Mapping[str, str], echo: TextIO | None) -> tuple[int, str]:
+    """Run `dbt ARGS` as a child process in `cwd` with `env` (exactly that environment), stdout and stderr merged;
+    every line is redacted of personal-data shapes and written to `echo` as it comes (unless None). Returns the
+    exit code and the redacted output."""
+    return run_redacted(dbt_command(*args), cwd=cwd, env=env, echo=echo)
+
+
+def capture(args: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run `dbt ARGS` as a child process in `cwd` with `env`, stdout and stderr captured apart and not redacted:
+    for the offline compiles, whose stdout is data (compiled SQL as JSON) and whose lake is never read."""
+    return subprocess.run(dbt_command(*args), cwd=cwd, env=dict(env), capture_output=True, text=True, check=False)
 
 
 # dbt commands that never read the key or the database: they need no key file.
@@ -108,12 +125,11 @@ def run_dbt(
     nothing). Every line dbt prints, and every line it adds to its log file, is redacted of personal-data shapes
     (taglake.privacy.redacted_output). Colour codes only on a terminal (taglake.core.project.colour_env)."""
     prepare_local(project, target, args)
-    cmd = dbt_command(*args)
     log_file = project.log_path / "dbt.log"
     start = log_size(log_file)
     echo = None if quiet else sys.stdout
     try:
-        code, output = run_redacted(cmd, cwd=project.root, env=project.dbt_env(target), echo=echo)
+        code, output = launch(args, cwd=project.root, env=project.dbt_env(target), echo=echo)
     finally:
         redact_log_tail(log_file, start)
     if quiet and code != 0:
@@ -141,8 +157,7 @@ def compile_inline_offline(
     target's environment, or taglake.verify.offline_compile's with every endpoint closed), with `dbt_vars` passed
     as --vars; returns the SQL the target's adapter would run. DbtError, with dbt's output, naming `what` on
     failure."""
-    cmd = offline_compile_command(inline=sql, dbt_vars=dbt_vars or None)
-    result = subprocess.run(cmd, cwd=project.root, env=dict(env), capture_output=True, text=True, check=False)
+    result = capture(offline_compile_args(inline=sql, dbt_vars=dbt_vars or None), cwd=project.root, env=env)
     if result.returncode != 0:
         raise DbtError(f"{what} failed:\n{result.stdout}{result.stderr}")
     return str(json.loads(result.stdout)["compiled"])

@@ -9,7 +9,6 @@ than assume it, the compile runs with AWS credentials removed and every AWS endp
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,7 +20,8 @@ from sqlglot.errors import ErrorLevel
 from taglake.core import targets
 from taglake.core.project import Project
 from taglake.core.scratch import scratch_project
-from taglake.privacy.dbt_runner import DbtError, offline_compile_command
+from taglake.privacy import dbt_runner
+from taglake.privacy.dbt_runner import DbtError, offline_compile_args
 
 # The dialect each engine's SQL is parsed in: sqlglot's and sqlfluff's names.
 SQLGLOT_DIALECTS = {"athena": "athena", "redshift": "redshift"}
@@ -154,15 +154,7 @@ def compile_project(
         folder,
         macros={"offline_is_incremental.sql": OFFLINE_IS_INCREMENTAL.format(answer="true" if incremental else "false")},
     )
-    cmd = offline_compile_command(select="fqn:*")
-    result = subprocess.run(
-        cmd,
-        cwd=here.root,
-        env=offline_env(here, target),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = dbt_runner.capture(offline_compile_args(select="fqn:*"), cwd=here.root, env=offline_env(here, target))
     if result.returncode != 0:
         kind = "incremental" if incremental else "full-refresh"
         raise DbtError(f"offline dbt compile ({kind}) failed for target {target}:\n{result.stdout}{result.stderr}")
