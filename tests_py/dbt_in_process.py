@@ -6,12 +6,12 @@ database path is part of its check). Here dbt runs inside the test process and k
 everything a parse reads: the project's files (by content, so a private copy of the unchanged project shares the
 checkout's parse), the profile, the target, --vars, and the environment variables the profile and the project
 read. The two paths the sources carry in their meta at parse time (TAGLAKE_LAKE_DIR, TAGLAKE_KEY_FILE) are
-rebound to the test's own in the kept manifest (dbt reuses a manifest passed to dbtRunner as is); every other difference is a new parse.
+rebound to the test's own in each run's fresh copy of the kept parse; any other difference is a parse of its own.
 
-`launch` and `capture` have the signatures of taglake.privacy.dbt_runner's, which the `dbt_in_process` fixture
-(tests_py/conftest.py) replaces with them for every test not marked `fresh_process`: the key checks, the log
-redaction and everything around the call stay the production code's. dbt's output is redacted line by line, as
-the child's is.
+`launch` and `capture` have the signatures of taglake.privacy.dbt_runner's, which the `in_process_dbt` fixture
+(tests_py/conftest.py) replaces with them for the session, except in tests marked `fresh_process`: the key
+checks, the log redaction and everything around the call stay the production code's. dbt's output is redacted
+line by line, as the child's is.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from taglake.privacy.patterns import redact
 PROJECT_FILES = ("dbt_project.yml", "packages.yml", "selectors.yml", "profiles.yml", "dependencies.yml")
 PROJECT_DIRS = ("models", "macros", "seeds", "snapshots", "tests", "analyses", "dbt_packages")
 
-# Parse-time environment that the sources' meta holds as plain paths: rebound in the kept manifest.
+# Parse-time environment that the sources' meta holds as plain paths: rebound in each run's copy.
 REBOUND = ("TAGLAKE_LAKE_DIR", "TAGLAKE_KEY_FILE")
 # Where dbt writes, or how it prints: never part of a parse.
 NOT_PARSED = (
@@ -93,7 +93,7 @@ def parse_key(args: Sequence[str], env: Mapping[str, str], root: Path) -> str:
 
 
 @contextlib.contextmanager
-def _environment(env: Mapping[str, str], cwd: Path) -> Iterator[None]:
+def environment(env: Mapping[str, str], cwd: Path) -> Iterator[None]:
     """os.environ replaced by `env` and the working directory by `cwd`, both restored afterwards."""
     saved, here = dict(os.environ), Path.cwd()
     os.environ.clear()
@@ -122,13 +122,16 @@ class InProcessDbt:
     """dbt in this process, with each distinct parse done once (see the module's docstring)."""
 
     def __init__(self) -> None:
-        self._parsed: dict[str, tuple[Any, dict[str, str]]] = {}
+        self._parsed: dict[str, tuple[bytes, dict[str, str]]] = {}
         self.parses = 0
         self.runs = 0
 
     def _manifest(self, args: Sequence[str], env: Mapping[str, str], root: Path) -> Any | None:
-        """The parsed manifest for this call, rebound to its paths; None when the command takes none."""
+        """A fresh manifest for this call, from the kept parse, with its paths rebound; None when the command takes
+        none. Fresh each time, as dbt's own partial parsing reads it back: a run marks the nodes it compiles."""
         from dbt.cli.main import dbtRunner
+        from dbt.contracts.graph.manifest import Manifest
+        from dbt.parser.manifest import extended_mashumaro_encoder, extended_mashumuro_decoder
 
         if _subcommand(args) not in PARSING:
             return None
@@ -138,17 +141,18 @@ class InProcessDbt:
             if not result.success or result.result is None:
                 return None  # the run itself parses, and reports the error as dbt would
             self.parses += 1
-            self._parsed[key] = (result.result, {name: env.get(name, "") for name in REBOUND})
-        manifest, bound = self._parsed[key]
-        rebind = {bound[n]: env.get(n, "") for n in REBOUND if bound[n] and bound[n] != env.get(n, "")}
-        if rebind:
-            for source in manifest.sources.values():
-                for meta in (source.meta, source.config.meta, source.source_meta):
-                    for name, value in meta.items():
-                        if isinstance(value, str) and value in rebind:
-                            meta[name] = rebind[value]
-            manifest.build_flat_graph()
-            bound.update({n: env.get(n, "") for n in REBOUND if bound[n]})
+            packed = result.result.to_msgpack(extended_mashumaro_encoder)
+            self._parsed[key] = (packed, {name: env.get(name, "") for name in REBOUND})
+        packed, parsed_with = self._parsed[key]
+        manifest = Manifest.from_msgpack(packed, decoder=extended_mashumuro_decoder)
+        rebind = {parsed_with[n]: env.get(n, "") for n in REBOUND if parsed_with[n]}
+        for source in manifest.sources.values():
+            for meta in (source.meta, source.config.meta, source.source_meta):
+                for name, value in meta.items():
+                    if isinstance(value, str) and value in rebind:
+                        meta[name] = rebind[value]
+        manifest.build_parent_and_child_maps()
+        manifest.build_flat_graph()
         return manifest
 
     def _invoke(self, args: Sequence[str], env: Mapping[str, str], cwd: Path) -> tuple[int, str, str]:
@@ -156,7 +160,7 @@ class InProcessDbt:
         from dbt.cli.main import dbtRunner
 
         out, err = io.StringIO(), io.StringIO()
-        with _environment(env, cwd), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        with environment(env, cwd), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
                 root = Path(env.get("DBT_PROJECT_DIR") or cwd)
                 result = dbtRunner(manifest=self._manifest(args, env, root)).invoke(list(args))

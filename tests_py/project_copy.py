@@ -3,14 +3,19 @@ which runs dbt in a project and hands back what it printed. The copy's key is ma
 `taglake keys init` runs): nothing makes a key on its own.
 
 For tests of the command line that need no copy: `scratch_project` (the checkout with its lake, database, artifacts
-and key file elsewhere), `scratch_env` (the environment `taglake` runs with on it) and `taglake` (the command as a
-child process)."""
+and key file elsewhere), `scratch_env` (the environment `taglake` runs with on it) and `run_taglake` (the command
+in-process; `run_taglake_process` as a child process)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+from dbt_in_process import environment
 
 from taglake.core.project import Project
 from taglake.core.scratch import copy_project_files
@@ -64,11 +69,33 @@ def scratch_env(work: Path, target: str | None = None, **extra: str) -> dict[str
     return env
 
 
-def run_taglake(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """`taglake ARGS` as a child process in the checkout, output captured, never raising on failure."""
+def run_taglake(
+    args: list[str], env: dict[str, str] | None = None, *, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`taglake ARGS` as its command line runs it (taglake.cli.main), in this process: in `cwd` (default the
+    checkout), with exactly the environment `env` (default this one), stdout and stderr captured apart, the exit
+    code main returns. The dbt it runs is in-process too (tests_py/dbt_in_process.py). A child process, where that
+    is the point of the test: run_taglake_process."""
+    from taglake import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    folder = cwd or Project.locate().root
+    with (
+        environment(dict(os.environ) if env is None else env, folder),
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+    ):
+        code = cli.main(args)
+    return subprocess.CompletedProcess(["taglake", *args], code, out.getvalue(), err.getvalue())
+
+
+def run_taglake_process(
+    args: list[str], env: dict[str, str] | None = None, *, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`taglake ARGS` as a child process (`python -m taglake`), output captured, never raising on failure."""
     return subprocess.run(
         [sys.executable, "-m", "taglake", *args],
-        cwd=Project.locate().root,
+        cwd=cwd or Project.locate().root,
         env=env,
         capture_output=True,
         text=True,

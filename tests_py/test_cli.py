@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 from project_copy import run_taglake as _taglake
+from project_copy import run_taglake_process
 
 from taglake.core.project import Project
 
 
 def test_help_names_every_command() -> None:
-    result = _taglake(["--help"])
+    result = run_taglake_process(["--help"])  # the command as installed: `python -m taglake`
     assert result.returncode == 0
     for command in ("generate", "build", "run-daily", "demo", "dbt", "catalog", "upload", "query"):
         assert re.search(rf"\n    {command}\s", result.stdout), command

@@ -11,7 +11,7 @@ import pytest
 
 from taglake.core.project import Project
 from taglake.lake.generate import generate_lake
-from taglake.privacy.dbt_runner import dbt_command
+from taglake.privacy import dbt_runner
 
 pytestmark = pytest.mark.dbt
 
@@ -23,14 +23,7 @@ def _freshness(tmp_path: Path, end_offset_days: int) -> subprocess.CompletedProc
     end = datetime.now(UTC).date() - timedelta(days=end_offset_days)
     generate_lake(project.lake_dir, customers=2000, days=2, end_date=end, progress=False)
     project.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
-    return subprocess.run(
-        dbt_command("source", "freshness"),
-        cwd=project.root,
-        env=project.dbt_env("local"),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return dbt_runner.capture(["source", "freshness"], cwd=project.root, env=project.dbt_env("local"))
 
 
 def test_every_source_has_freshness(tmp_path: Path) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import shutil
 import subprocess
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from db_tables import copy_db, differing_tables
-from project_copy import dbt
+from project_copy import dbt, run_taglake
 
 from taglake.core.project import Project
 from taglake.lake.generate import append_days
@@ -61,14 +60,7 @@ def _identity(work: Path) -> dict[str, str]:
 def _taglake(args: list[str], project: Project, **extra: str) -> subprocess.CompletedProcess[str]:
     """`taglake ARGS` on `project`, with no system identity but the one `extra` gives."""
     env = {k: v for k, v in project.dbt_env().items() if k != system_identity.ENV}
-    return subprocess.run(
-        [sys.executable, "-m", "taglake", *args],
-        cwd=project.root,
-        env={**env, **extra},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return run_taglake(args, {**env, **extra}, cwd=project.root)
 
 
 def _query(db: Path, sql: str) -> list[tuple]:

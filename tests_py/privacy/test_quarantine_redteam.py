@@ -21,7 +21,8 @@ import pytest
 from taglake.core.project import Project
 from taglake.lake.generate import generate_lake
 from taglake.lake.national_id import checksum_digit
-from taglake.privacy.dbt_runner import dbt_command, prepare_local
+from taglake.privacy import dbt_runner
+from taglake.privacy.dbt_runner import prepare_local
 from taglake.privacy.keys import init_key
 
 pytestmark = [pytest.mark.redteam, pytest.mark.dbt]
@@ -67,14 +68,7 @@ class Planted:
 
 def _dbt(project: Project, *args: str) -> subprocess.CompletedProcess[str]:
     prepare_local(project, "local")
-    return subprocess.run(
-        dbt_command(*args),
-        cwd=project.root,
-        env=project.dbt_env("local"),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return dbt_runner.capture(args, cwd=project.root, env=project.dbt_env("local"))
 
 
 def _first(lake: Path, table: str, suffix: str) -> Path:

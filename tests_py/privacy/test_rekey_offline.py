@@ -8,7 +8,6 @@ local build's catalog (the same models) stands in for it, passed as `columns`.""
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import duckdb
@@ -18,7 +17,8 @@ from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
 from taglake.core.project import Project
-from taglake.privacy.dbt_runner import compile_inline_offline, dbt_command
+from taglake.privacy import dbt_runner
+from taglake.privacy.dbt_runner import compile_inline_offline
 from taglake.verify.offline_compile import SQLGLOT_DIALECTS, offline_env
 
 pytestmark = pytest.mark.dbt
@@ -152,10 +152,11 @@ def test_the_rekey_run_operation_rewrites_every_token_of_a_build(built_project: 
     env["TAGLAKE_SYSTEM_IDENTITY"] = str(identity)
     env["TAGLAKE_SYSTEM_DUCKDB_PATH"] = str(db)
     env["DBT_TARGET_PATH"], env["DBT_LOG_PATH"] = str(tmp_path / "target"), str(tmp_path / "logs")
-    result = subprocess.run(
-        dbt_command("run-operation", "rekey_tokens", "--args", "{mapping: main.token_map, new_keys: main.new_keys}"),
-        cwd=built_project.root, env=env, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    result = dbt_runner.capture(
+        ["run-operation", "rekey_tokens", "--args", "{mapping: main.token_map, new_keys: main.new_keys}"],
+        cwd=built_project.root,
+        env=env,
+    )
     assert result.returncode == 0, result.stdout[-3000:]
     for text in (result.stdout, (tmp_path / "logs" / "dbt.log").read_text(encoding="utf-8")):
         assert new.k_inner not in text and new.k_outer not in text and old.k_inner not in text

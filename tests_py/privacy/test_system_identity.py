@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from pathlib import Path
 
 import boto3
@@ -18,8 +17,7 @@ from project_copy import run_taglake, scratch_env
 
 from taglake import cli
 from taglake.core.project import Project
-from taglake.privacy import system_identity
-from taglake.privacy.dbt_runner import dbt_command
+from taglake.privacy import dbt_runner, system_identity
 
 SYSTEM_COMMANDS = {
     "query": ["query", "--target", "local_system", "--sql", "select 1"],
@@ -152,14 +150,7 @@ def test_with_the_identity_query_and_dbt_run_on_the_system_target(identity: Path
 def test_plain_dbt_cannot_use_a_system_target_without_the_identity(target: str, tmp_path: Path) -> None:
     env = {**_env(tmp_path), **OFFLINE_TARGET_ENV[target], "TAGLAKE_TARGET": target}
     env.pop(system_identity.ENV)
-    result = subprocess.run(
-        dbt_command("parse", "--no-partial-parse"),
-        cwd=Project.locate().root,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = dbt_runner.capture(["parse", "--no-partial-parse"], cwd=Project.locate().root, env=env)
     assert result.returncode != 0
     assert f"Env var required but not provided: '{system_identity.ENV}'" in result.stdout + result.stderr
 

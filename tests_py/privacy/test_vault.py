@@ -10,7 +10,8 @@ import pytest
 from taglake import cli
 from taglake.core.project import Project
 from taglake.lake.national_id import is_valid
-from taglake.privacy.dbt_runner import dbt_command, prepare_local
+from taglake.privacy import dbt_runner
+from taglake.privacy.dbt_runner import prepare_local
 from taglake.privacy.scan.scanner import scan
 from taglake.privacy.system_identity import ENV as SYSTEM_IDENTITY
 
@@ -19,14 +20,7 @@ pytestmark = pytest.mark.dbt
 
 def _dbt(project: Project, target: str, *args: str) -> subprocess.CompletedProcess[str]:
     prepare_local(project, target)
-    return subprocess.run(
-        dbt_command(*args, "--target", target),
-        cwd=project.root,
-        env=project.dbt_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return dbt_runner.capture([*args, "--target", target], cwd=project.root, env=project.dbt_env())
 
 
 def test_the_default_target_cannot_build_the_vault(built_project: Project) -> None:

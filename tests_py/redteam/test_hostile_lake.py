@@ -6,7 +6,6 @@ casefold (hostile_lake.Oracle), independent of the guard and of `scan-pii`."""
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from hostile_lake import (
     ragged_csv_rows,
     spellings,
 )
+from project_copy import run_taglake
 
 from taglake.core.project import Project
 from taglake.lake.generate import generate_lake
@@ -41,14 +41,7 @@ class HostileBuild:
 def _taglake(project: Project, *args: str) -> subprocess.CompletedProcess[str]:
     env = project.dbt_env()
     env.pop("TAGLAKE_TARGET", None)
-    return subprocess.run(
-        [sys.executable, "-m", "taglake", *args],
-        cwd=project.root,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return run_taglake(list(args), env, cwd=project.root)
 
 
 def _build(work: Path, hostile: Callable[[Path], None]) -> HostileBuild:
