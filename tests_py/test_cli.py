@@ -80,12 +80,21 @@ def test_run_daily_on_a_stale_lake_fails_before_building(tmp_path: Path) -> None
     assert not project.duckdb_path.exists() or "build " not in result.stdout
 
 
-@pytest.mark.dbt
-def test_demo_builds_and_prints_a_summary_and_a_sample_query(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Project, subprocess.CompletedProcess[str]]:
+    """One `taglake demo` in a folder of its own, piped (no terminal), for the tests of what it prints."""
+    work = tmp_path_factory.mktemp("demo")
     project = Project.locate(
-        lake_dir=tmp_path / "lake", duckdb_path=tmp_path / "taglake.duckdb", artifacts_dir=tmp_path / "artifacts"
+        lake_dir=work / "lake", duckdb_path=work / "taglake.duckdb", artifacts_dir=work / "artifacts"
     )
-    result = _taglake(["demo"], env=project.dbt_env())
+    return project, _taglake(["demo"], env=project.dbt_env())
+
+
+@pytest.mark.dbt
+def test_demo_builds_and_prints_a_summary_and_a_sample_query(
+    demo_run: tuple[Project, subprocess.CompletedProcess[str]],
+) -> None:
+    _, result = demo_run
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
     assert "What landed, and what staging did with it:" in out
@@ -97,13 +106,12 @@ def test_demo_builds_and_prints_a_summary_and_a_sample_query(tmp_path: Path) -> 
 
 
 @pytest.mark.dbt
-def test_demo_output_is_short_uncoloured_and_ends_clean(tmp_path: Path) -> None:
+def test_demo_output_is_short_uncoloured_and_ends_clean(
+    demo_run: tuple[Project, subprocess.CompletedProcess[str]],
+) -> None:
     """The newcomer's first run, piped: progress, the build's counts, a summary and where to look next; dbt's
     per-node lines only in logs/dbt.log; no colour codes; no warning that only means the demo lake is small."""
-    project = Project.locate(
-        lake_dir=tmp_path / "lake", duckdb_path=tmp_path / "taglake.duckdb", artifacts_dir=tmp_path / "artifacts"
-    )
-    result = _taglake(["demo"], env=project.dbt_env())
+    project, result = demo_run
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout + result.stderr
     assert "\x1b[" not in out
