@@ -8,7 +8,6 @@ succeeded or not.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -18,6 +17,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from taglake.core.artifacts import read_run_results
 from taglake.core.project import Project, colour_env
 from taglake.core.scratch import scratch_project
 from taglake.privacy.dbt_runner import DbtError, dbt_command, prepare_local
@@ -94,17 +94,17 @@ def _run_measured(cmd: list[str], *, cwd: Path, env: dict[str, str], log_file: P
 
 def _node_timings(target_path: Path) -> list[dict]:
     """Each node's status and execution time from run_results.json."""
-    results = json.loads((target_path / "run_results.json").read_text(encoding="utf-8"))
+    results = read_run_results(target_path / "run_results.json")
     nodes = []
-    for result in results["results"]:
-        uid = result["unique_id"]
+    for result in results.results:
+        uid = result.unique_id
         nodes.append(
             {
                 "unique_id": uid,
                 "resource_type": uid.split(".")[0],
                 "name": uid.split(".")[-1] if not uid.startswith("test.") else uid.split(".")[2],
-                "status": result["status"],
-                "seconds": float(result["execution_time"]),
+                "status": result.status.value,
+                "seconds": result.execution_time,
             }
         )
     return nodes

@@ -6,14 +6,20 @@ run: stale sources are not built on (unless allowed), a failed build is not scan
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from taglake.core import targets
+from taglake.core.artifacts import (
+    FreshnessCheckFailed,
+    RunResults,
+    SourceFreshness,
+    Sources,
+    read_run_results,
+    read_sources,
+)
 from taglake.core.project import Project
 from taglake.ops.local_build import declares_packages
 from taglake.privacy.dbt_runner import run_dbt
@@ -46,20 +52,17 @@ def _timed(name: str, action: Callable[[], tuple[bool, str] | tuple[bool, str, s
     return Step(name, ok, time.monotonic() - start, detail, *report)
 
 
-def _read_json(path: Path) -> dict:
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-
-
 # dbt's freshness statuses said as what they mean: `error` and `warn` are a source older than its limits (stale),
 # not a failure of the check; `runtime error` is the check itself failing.
 FRESHNESS_WORDS = {"pass": "fresh", "warn": "stale (warn)", "error": "stale", "runtime error": "check failed"}
 
 
-def freshness_detail(sources_json: dict) -> str:
-    """`5 fresh` / `4 stale, 1 fresh; newest landing …` from dbt's sources.json (statuses only; never a value)."""
-    results = sources_json.get("results", [])
-    counts = Counter(FRESHNESS_WORDS.get(str(result.get("status", "?")), "?") for result in results)
-    newest = max((str(r.get("max_loaded_at") or "") for r in results), default="")
+def freshness_detail(sources: Sources | None) -> str:
+    """`5 fresh` / `4 stale, 1 fresh; newest landing …` from dbt's sources.json (statuses only; never a value;
+    `sources` is None when dbt wrote none)."""
+    results = sources.results if sources else []
+    counts = Counter(FRESHNESS_WORDS.get(result.status.value, "?") for result in results)
+    newest = max((_max_loaded_at(r) for r in results), default="")
     text = ", ".join(f"{n} {word}" for word, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
     text = text or "no sources checked"
     return f"{text}; newest landing {newest[:10]}" if newest else text
@@ -68,30 +71,35 @@ def freshness_detail(sources_json: dict) -> str:
 STALE_STATUSES = frozenset({"warn", "error"})
 
 
-def stale_lines(sources_json: dict, *, allowed: bool) -> list[str]:
+def _max_loaded_at(result: SourceFreshness | FreshnessCheckFailed) -> str:
+    """The newest landing dbt found; none when the freshness query itself failed."""
+    return "" if isinstance(result, FreshnessCheckFailed) else result.max_loaded_at
+
+
+def stale_lines(sources: Sources | None, *, allowed: bool) -> list[str]:
     """One line per source dbt found stale (status warn or error in sources.json), e.g.
     `stale (allowed by --allow-stale): crm.customers newest landing 2026-10-31, 31 days`; a source whose
     freshness query itself failed says so. dbt's own freshness output stays in logs/dbt.log."""
     how = "stale (allowed by --allow-stale)" if allowed else "stale"
     lines = []
-    for result in sorted(sources_json.get("results", []), key=lambda r: str(r.get("unique_id", ""))):
-        name = ".".join(str(result.get("unique_id", "?")).split(".")[-2:])
-        status = str(result.get("status", ""))
+    for result in sorted(sources.results if sources else [], key=lambda r: r.unique_id):
+        name = ".".join(result.unique_id.split(".")[-2:])
+        status = result.status.value
         if status == "runtime error":
             lines.append(f"freshness check failed: {name} (see logs/dbt.log)")
-        elif status in STALE_STATUSES:
-            newest = str(result.get("max_loaded_at") or "")[:10] or "never"
-            age = result.get("max_loaded_at_time_ago_in_s")
-            days = f", {int(age // 86_400)} days" if isinstance(age, int | float) else ""
+        elif status in STALE_STATUSES and not isinstance(result, FreshnessCheckFailed):
+            newest = result.max_loaded_at[:10] or "never"
+            days = f", {int(result.max_loaded_at_time_ago_in_s // 86_400)} days"
             lines.append(f"{how}: {name} newest landing {newest}{days}")
     return lines
 
 
-def build_detail(run_results: dict) -> str:
-    """`42 models (6 incremental), 2 snapshots, 120 tests: 164 success/pass` from dbt's run_results.json."""
-    results = run_results.get("results", [])
-    kinds = Counter(r["unique_id"].split(".")[0] for r in results)
-    statuses = Counter(r.get("status", "?") for r in results)
+def build_detail(run_results: RunResults | None) -> str:
+    """`42 models (6 incremental), 2 snapshots, 120 tests: 164 success/pass` from dbt's run_results.json
+    (`run_results` is None when dbt wrote none)."""
+    results = run_results.results if run_results else []
+    kinds = Counter(r.unique_id.split(".")[0] for r in results)
+    statuses = Counter(r.status.value for r in results)
     parts = [f"{n} {kind}s" for kind, n in sorted(kinds.items())]
     return (", ".join(parts) or "nothing built") + ": " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
 
@@ -114,11 +122,12 @@ def run_daily(
         code = run_dbt(
             project, ["source", "freshness"], target=target, check=False, quiet=True, on_failure=lambda _: ""
         )
-        sources = _read_json(project.target_path / "sources.json")
+        path = project.target_path / "sources.json"
+        sources = read_sources(path) if path.is_file() else None
         detail = freshness_detail(sources)
         stale = stale_lines(sources, allowed=allow_stale)
         report = "".join(f"{line}\n" for line in stale)
-        if code != 0 and not sources.get("results"):
+        if code != 0 and not (sources and sources.results):
             report += "dbt source freshness failed before checking a source: see logs/dbt.log\n"
         only_stale = bool(stale) and not any(line.startswith("freshness check failed") for line in stale)
         if code != 0 and allow_stale and only_stale:
@@ -129,7 +138,8 @@ def run_daily(
         if declares_packages(project.root) and run_dbt(project, ["deps"], target=target, check=False, quiet=True) != 0:
             return False, "dbt deps failed"
         code = run_dbt(project, ["build", *build_args], target=target, check=False, quiet=True)
-        return code == 0, build_detail(_read_json(project.target_path / "run_results.json"))
+        path = project.target_path / "run_results.json"
+        return code == 0, build_detail(read_run_results(path) if path.is_file() else None)
 
     def leak_scan() -> tuple[bool, str, str]:
         from taglake.privacy.scan.scanner import format_report, scan_project

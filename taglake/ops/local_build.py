@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -13,6 +12,7 @@ from typing import Any
 import duckdb
 import yaml
 
+from taglake.core.artifacts import RunResults, read_run_results
 from taglake.core.project import Project
 from taglake.privacy.dbt_runner import run_dbt
 
@@ -122,11 +122,10 @@ def build(project: Project, *, target: str | None = None, extra: Sequence[str] =
     run_dbt(project, ["build", *extra], target=target)
 
 
-def status_counts(run_results: dict) -> dict[str, int]:
-    """PASS / WARN / ERROR / SKIP (and NO-OP when any) from dbt's run_results.json."""
-    counts = Counter(
-        STATUS_GROUPS.get(str(r.get("status", "")).lower(), "ERROR") for r in run_results.get("results", [])
-    )
+def status_counts(run_results: RunResults | None) -> dict[str, int]:
+    """PASS / WARN / ERROR / SKIP (and NO-OP when any) from dbt's run_results.json (None when dbt wrote none)."""
+    results = run_results.results if run_results else []
+    counts = Counter(STATUS_GROUPS.get(r.status.value.lower(), "ERROR") for r in results)
     shown = {group: counts.get(group, 0) for group in ("PASS", "WARN", "ERROR", "SKIP")}
     if counts.get("NO-OP"):
         shown["NO-OP"] = counts["NO-OP"]
@@ -166,6 +165,6 @@ def build_quietly(project: Project, *, target: str | None = None) -> BuildOutcom
     run_results.unlink(missing_ok=True)
     deps(project, target=target, quiet=True)
     code = run_dbt(project, ["build"], target=target, check=False, quiet=True, on_failure=failing_lines)
-    results = json.loads(run_results.read_text(encoding="utf-8")) if run_results.is_file() else {}
+    results = read_run_results(run_results) if run_results.is_file() else None
     counts = status_counts(results)
-    return BuildOutcome(code == 0, time.monotonic() - start, counts, len(results.get("results", [])))
+    return BuildOutcome(code == 0, time.monotonic() - start, counts, len(results.results) if results else 0)

@@ -8,7 +8,6 @@ than assume it, the compile runs with AWS credentials removed and every AWS endp
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -18,6 +17,7 @@ from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
 from taglake.core import targets
+from taglake.core.artifacts import read_manifest
 from taglake.core.project import Project
 from taglake.core.scratch import scratch_project
 from taglake.privacy import dbt_runner
@@ -167,25 +167,25 @@ def incremental_models(compiled: CompiledProject) -> list[CompiledNode]:
 
 
 def load_compiled(manifest_path: Path, target: str, engine: str) -> CompiledProject:
-    """The enabled nodes of a compiled manifest."""
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    """The enabled nodes of a compiled manifest (read typed: taglake.core.artifacts)."""
+    manifest = read_manifest(manifest_path)
     nodes: dict[str, CompiledNode] = {}
-    for uid, node in manifest["nodes"].items():
-        config = node.get("config") or {}
-        if config.get("enabled") is False:
+    for uid, node in manifest.nodes.items():
+        if node.config is not None and node.config.enabled is False:
             continue
         nodes[uid] = CompiledNode(
             unique_id=uid,
-            resource_type=node["resource_type"],
-            name=node["name"],
-            path=node["original_file_path"],
-            materialized=config.get("materialized"),
-            relation_name=node.get("relation_name"),
-            sql=node.get("compiled_code") or "",
-            depends_on=tuple((node.get("depends_on") or {}).get("nodes", [])),
-            fqn=tuple(node.get("fqn", [])),
+            resource_type=node.resource_type,
+            name=node.name,
+            path=node.original_file_path,
+            materialized=node.config.materialized if node.config is not None else None,
+            relation_name=node.relation_name,
+            # a seed has no compiled code and depends on macros only
+            sql=getattr(node, "compiled_code", None) or "",
+            depends_on=tuple(getattr(node.depends_on, "nodes", None) or ()),
+            fqn=tuple(node.fqn),
         )
-    sources = {uid: s["relation_name"] for uid, s in manifest["sources"].items()}
+    sources = {uid: s.relation_name or "" for uid, s in manifest.sources.items()}
     return CompiledProject(target=target, engine=engine, nodes=nodes, sources=sources, manifest_path=manifest_path)
 
 

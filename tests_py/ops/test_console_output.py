@@ -5,36 +5,26 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import artifact_shapes as shapes
 import pytest
 from project_copy import run_taglake
 
+from taglake.core.artifacts import RunResults, Sources
 from taglake.core.project import Project, colour_env
 from taglake.lake.generate import generate_lake
-from taglake.ops.daily import freshness_detail, stale_lines
+from taglake.ops.daily import build_detail, freshness_detail, stale_lines
 from taglake.ops.local_build import declares_packages, failing_lines, status_counts
 
 ANSI = "\x1b["
 
 
-def _sources(*results: dict) -> dict:
-    return {"results": list(results)}
-
-
 def test_each_stale_source_is_one_line_with_its_newest_landing_and_age() -> None:
-    sources = _sources(
-        {
-            "unique_id": "source.taglake.crm.customers",
-            "status": "error",
-            "max_loaded_at": "2026-10-31T00:00:00+00:00",
-            "max_loaded_at_time_ago_in_s": 31 * 86_400 + 3_600,
-        },
-        {"unique_id": "source.taglake.cards.transactions", "status": "pass", "max_loaded_at": "2026-11-30"},
-        {
-            "unique_id": "source.taglake.digital.app_events",
-            "status": "warn",
-            "max_loaded_at": "2026-11-28T00:00:00",
-            "max_loaded_at_time_ago_in_s": 3 * 86_400,
-        },
+    sources = Sources.model_validate(
+        shapes.sources(
+            shapes.freshness("source.taglake.crm.customers", "error", "2026-10-31T00:00:00+00:00", 31 * 86_400 + 3_600),
+            shapes.freshness("source.taglake.cards.transactions", "pass", "2026-11-30"),
+            shapes.freshness("source.taglake.digital.app_events", "warn", "2026-11-28T00:00:00", 3 * 86_400),
+        )
     )
     assert stale_lines(sources, allowed=True) == [
         "stale (allowed by --allow-stale): crm.customers newest landing 2026-10-31, 31 days",
@@ -44,23 +34,41 @@ def test_each_stale_source_is_one_line_with_its_newest_landing_and_age() -> None
 
 
 def test_the_freshness_step_detail_says_stale_not_error() -> None:
-    sources = _sources(
-        *({"unique_id": f"source.taglake.s.t{i}", "status": "error", "max_loaded_at": "2026-11-01"} for i in range(4)),
-        {"unique_id": "source.taglake.ml.model_scores", "status": "pass", "max_loaded_at": "2026-11-01T00:00:00"},
+    sources = Sources.model_validate(
+        shapes.sources(
+            *(shapes.freshness(f"source.taglake.s.t{i}", "error", "2026-11-01") for i in range(4)),
+            shapes.freshness("source.taglake.ml.model_scores", "pass", "2026-11-01T00:00:00"),
+        )
     )
     assert freshness_detail(sources) == "4 stale, 1 fresh; newest landing 2026-11-01"
+    assert freshness_detail(None) == "no sources checked"
 
 
 def test_a_failed_freshness_query_is_not_called_stale() -> None:
-    lines = stale_lines(
-        _sources({"unique_id": "source.taglake.ml.model_scores", "status": "runtime error"}), allowed=True
-    )
-    assert lines == ["freshness check failed: ml.model_scores (see logs/dbt.log)"]
+    sources = Sources.model_validate(shapes.sources(shapes.freshness_failed("source.taglake.ml.model_scores")))
+    assert stale_lines(sources, allowed=True) == ["freshness check failed: ml.model_scores (see logs/dbt.log)"]
+    assert freshness_detail(sources) == "1 check failed"
 
 
 def test_build_counts_group_dbt_statuses_as_its_summary_line_does() -> None:
-    results = {"results": [{"status": s} for s in ("success", "pass", "pass", "warn", "error", "fail", "skipped")]}
+    statuses = ("success", "pass", "pass", "warn", "error", "fail", "skipped")
+    results = RunResults.model_validate(
+        shapes.run_results(*(shapes.run_result(f"test.taglake.t{i}", s) for i, s in enumerate(statuses)))
+    )
     assert status_counts(results) == {"PASS": 3, "WARN": 1, "ERROR": 2, "SKIP": 1}
+    assert status_counts(None) == {"PASS": 0, "WARN": 0, "ERROR": 0, "SKIP": 0}
+
+
+def test_the_build_step_detail_counts_kinds_and_statuses() -> None:
+    results = RunResults.model_validate(
+        shapes.run_results(
+            shapes.run_result("model.taglake.a", "success"),
+            shapes.run_result("model.taglake.b", "success"),
+            shapes.run_result("test.taglake.c", "fail"),
+        )
+    )
+    assert build_detail(results) == "2 models, 1 tests: 1 fail, 2 success"
+    assert build_detail(None) == "nothing built: "
 
 
 def test_a_failed_build_shows_dbt_closing_summary_not_every_ok_line() -> None:
