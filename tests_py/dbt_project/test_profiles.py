@@ -9,7 +9,7 @@ import pytest
 from offline_env import OFFLINE_TARGET_ENV
 
 from taglake.core.project import Project
-from taglake.privacy.dbt_runner import dbt_command
+from taglake.privacy import dbt_runner
 
 ALL_TAGLAKE_VARS = {name for env in OFFLINE_TARGET_ENV.values() for name in env} | {
     "TAGLAKE_REDSHIFT_PASSWORD",
@@ -23,16 +23,10 @@ def _parse(tmp_path: Path, target: str, extra_env: dict[str, str]) -> subprocess
     project = Project.locate(artifacts_dir=tmp_path, duckdb_path=tmp_path / "t.duckdb")
     env = {k: v for k, v in project.dbt_env(target).items() if k not in ALL_TAGLAKE_VARS - {"TAGLAKE_TARGET"}}
     env.update(extra_env)
-    return subprocess.run(
-        dbt_command("parse", "--no-partial-parse"),
-        cwd=project.root,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return dbt_runner.capture(["parse", "--no-partial-parse"], cwd=project.root, env=env)
 
 
+@pytest.mark.dbt  # a whole parse of the project per target
 @pytest.mark.parametrize("target", list(OFFLINE_TARGET_ENV))
 def test_every_target_parses_from_environment_variables_alone(tmp_path: Path, target: str) -> None:
     result = _parse(tmp_path, target, OFFLINE_TARGET_ENV[target])
