@@ -8,9 +8,14 @@ than assume it, the compile runs with AWS credentials removed and every AWS endp
 
 from __future__ import annotations
 
+import functools
+import multiprocessing
+import os
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import sqlglot
 from sqlglot import exp
@@ -211,27 +216,46 @@ def sqlglot_failures(nodes: Iterable[CompiledNode], engine: str) -> list[ParseFa
     return failures
 
 
-def sqlfluff_failures(nodes: Iterable[CompiledNode], engine: str) -> list[ParseFailure]:
-    """Nodes whose SQL sqlfluff cannot parse in the engine's dialect: parse errors and unparsable segments only,
-    no style rule (the raw templater: the SQL is already compiled; the repo's .sqlfluff is not read)."""
+@functools.cache
+def _sqlfluff_linter(engine: str) -> Any:
+    """sqlfluff's parser for the engine's dialect: the raw templater (the SQL is already compiled), no style rule,
+    the repo's .sqlfluff not read. One per process and engine."""
     from sqlfluff.core import FluffConfig, Linter
 
     config = FluffConfig(
         configs={"core": {"dialect": SQLFLUFF_DIALECTS[engine], "templater": "raw", "large_file_skip_byte_limit": 0}}
     )
-    linter = Linter(config=config)
-    failures = []
-    for node in nodes:
-        parsed = linter.parse_string(node.sql)
-        problems = [_first_line(v.desc()) for v in parsed.violations]
-        root = parsed.root_variant()
-        if root is not None and root.tree is not None and not problems:
-            for segment in root.tree.recursive_crawl("unparsable"):
-                problems.append(f"unparsable at line {segment.pos_marker.line_no}")
-        elif not problems:
-            problems.append("no parse tree")
-        failures.extend(ParseFailure(node.unique_id, "sqlfluff", p) for p in problems)
-    return failures
+    return Linter(config=config)
+
+
+def sqlfluff_problems(sql: str, engine: str) -> list[str]:
+    """What sqlfluff cannot parse in `sql` in the engine's dialect: parse errors and unparsable segments."""
+    parsed = _sqlfluff_linter(engine).parse_string(sql)
+    problems = [_first_line(v.desc()) for v in parsed.violations]
+    root = parsed.root_variant()
+    if root is not None and root.tree is not None and not problems:
+        for segment in root.tree.recursive_crawl("unparsable"):
+            problems.append(f"unparsable at line {segment.pos_marker.line_no}")
+    elif not problems:
+        problems.append("no parse tree")
+    return problems
+
+
+def sqlfluff_failures(nodes: Iterable[CompiledNode], engine: str) -> list[ParseFailure]:
+    """Nodes whose SQL sqlfluff cannot parse in the engine's dialect (sqlfluff_problems). sqlfluff's parser is
+    pure Python and takes about a second a model: each distinct SQL text is parsed once, on every core."""
+    nodes = list(nodes)
+    texts = sorted({node.sql for node in nodes}, key=len, reverse=True)  # the longest first: they take longest
+    workers = min(len(texts), os.cpu_count() or 1)
+    if workers <= 1:
+        found = {sql: sqlfluff_problems(sql, engine) for sql in texts}
+    else:
+        # spawn, not fork: the caller may hold threads (dbt's, DuckDB's) that a forked child would inherit locked
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            problems = pool.map(sqlfluff_problems, texts, [engine] * len(texts))
+            found = dict(zip(texts, problems, strict=True))
+    return [ParseFailure(node.unique_id, "sqlfluff", p) for node in nodes for p in found[node.sql]]
 
 
 def parse_failures(compiled: CompiledProject) -> list[ParseFailure]:
