@@ -65,7 +65,7 @@ def test_each_run_reads_its_own_lake_and_key_from_the_one_kept_parse(
 def test_in_process_output_is_redacted_as_the_child_process_output_is(
     in_process_dbt: InProcessDbt, tmp_path: Path
 ) -> None:
-    project = Project.locate(artifacts_dir=tmp_path, duckdb_path=tmp_path / "t.duckdb")
+    project = Project.locate(artifacts_dir=tmp_path, duckdb_path=tmp_path / "taglake.duckdb")  # the session's parse
     planted = "A123456789"
     code, output = in_process_dbt.launch(
         ["ls", "--select", planted], cwd=project.root, env=project.dbt_env("local"), echo=None
