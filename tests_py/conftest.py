@@ -21,6 +21,10 @@ from taglake.verify.offline_compile import CompiledProject
 BUILD_LAKE = {"customers": 400, "days": 12, "seed": 7, "defect_rate": 0.03}
 
 
+# dbt_runner's own child-process launch and capture, for the tests marked `fresh_process`.
+_CHILD_PROCESS = {"launch": dbt_runner.launch, "capture": dbt_runner.capture}
+
+
 @pytest.fixture(scope="session", autouse=True)
 def in_process_dbt() -> Iterator[InProcessDbt]:
     """dbt runs inside the test process for the whole session, each distinct project parsed once
@@ -42,9 +46,6 @@ def _fresh_process_when_marked(request: pytest.FixtureRequest, in_process_dbt: I
         patch.setattr(dbt_runner, "launch", _CHILD_PROCESS["launch"])
         patch.setattr(dbt_runner, "capture", _CHILD_PROCESS["capture"])
         yield
-
-
-_CHILD_PROCESS = {"launch": dbt_runner.launch, "capture": dbt_runner.capture}
 
 
 @pytest.fixture(scope="session", autouse=True)

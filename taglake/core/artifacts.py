@@ -40,6 +40,8 @@ __all__ = [
     "read_manifest",
     "read_run_results",
     "read_sources",
+    "run_results_if_written",
+    "sources_if_written",
 ]
 
 # metadata.dbt_schema_version, e.g. https://schemas.getdbt.com/dbt/run-results/v6.json
@@ -57,9 +59,19 @@ def read_run_results(path: Path) -> RunResults:
     return _read(path, RunResults, "run-results", 6, "dbt build")
 
 
+def run_results_if_written(path: Path) -> RunResults | None:
+    """read_run_results, or None when dbt wrote none (it failed before running a node)."""
+    return read_run_results(path) if path.is_file() else None
+
+
 def read_sources(path: Path) -> Sources:
     """target/sources.json of a `dbt source freshness`, schema v3."""
     return _read(path, Sources, "sources", 3, "dbt source freshness")
+
+
+def sources_if_written(path: Path) -> Sources | None:
+    """read_sources, or None when dbt wrote none (it failed before checking a source)."""
+    return read_sources(path) if path.is_file() else None
 
 
 def read_manifest(path: Path) -> Manifest:

@@ -17,8 +17,8 @@ from taglake.core.artifacts import (
     RunResults,
     SourceFreshness,
     Sources,
-    read_run_results,
-    read_sources,
+    run_results_if_written,
+    sources_if_written,
 )
 from taglake.core.project import Project
 from taglake.ops.local_build import declares_packages
@@ -122,8 +122,7 @@ def run_daily(
         code = run_dbt(
             project, ["source", "freshness"], target=target, check=False, quiet=True, on_failure=lambda _: ""
         )
-        path = project.target_path / "sources.json"
-        sources = read_sources(path) if path.is_file() else None
+        sources = sources_if_written(project.target_path / "sources.json")
         detail = freshness_detail(sources)
         stale = stale_lines(sources, allowed=allow_stale)
         report = "".join(f"{line}\n" for line in stale)
@@ -138,8 +137,7 @@ def run_daily(
         if declares_packages(project.root) and run_dbt(project, ["deps"], target=target, check=False, quiet=True) != 0:
             return False, "dbt deps failed"
         code = run_dbt(project, ["build", *build_args], target=target, check=False, quiet=True)
-        path = project.target_path / "run_results.json"
-        return code == 0, build_detail(read_run_results(path) if path.is_file() else None)
+        return code == 0, build_detail(run_results_if_written(project.target_path / "run_results.json"))
 
     def leak_scan() -> tuple[bool, str, str]:
         from taglake.privacy.scan.scanner import format_report, scan_project

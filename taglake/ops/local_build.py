@@ -12,7 +12,7 @@ from typing import Any
 import duckdb
 import yaml
 
-from taglake.core.artifacts import RunResults, read_run_results
+from taglake.core.artifacts import RunResults, run_results_if_written
 from taglake.core.project import Project
 from taglake.privacy.dbt_runner import run_dbt
 
@@ -165,6 +165,6 @@ def build_quietly(project: Project, *, target: str | None = None) -> BuildOutcom
     run_results.unlink(missing_ok=True)
     deps(project, target=target, quiet=True)
     code = run_dbt(project, ["build"], target=target, check=False, quiet=True, on_failure=failing_lines)
-    results = read_run_results(run_results) if run_results.is_file() else None
+    results = run_results_if_written(run_results)
     counts = status_counts(results)
     return BuildOutcome(code == 0, time.monotonic() - start, counts, len(results.results) if results else 0)
