@@ -243,19 +243,29 @@ def sqlfluff_problems(sql: str, engine: str) -> list[str]:
 
 def sqlfluff_failures(nodes: Iterable[CompiledNode], engine: str) -> list[ParseFailure]:
     """Nodes whose SQL sqlfluff cannot parse in the engine's dialect (sqlfluff_problems). sqlfluff's parser is
-    pure Python and takes about a second a model: each distinct SQL text is parsed once, on every core."""
+    pure Python and takes about a second a model: each distinct SQL text is parsed once per process (a second
+    compile of the same project, the incremental one or the system target's, parses only what changed), on every
+    core."""
     nodes = list(nodes)
-    texts = sorted({node.sql for node in nodes}, key=len, reverse=True)  # the longest first: they take longest
+    seen = _sqlfluff_seen(engine)
+    texts = sorted({node.sql for node in nodes} - seen.keys(), key=len, reverse=True)  # longest first: slowest
     workers = min(len(texts), os.cpu_count() or 1)
     if workers <= 1:
-        found = {sql: sqlfluff_problems(sql, engine) for sql in texts}
+        seen.update({sql: sqlfluff_problems(sql, engine) for sql in texts})
     else:
         # spawn, not fork: the caller may hold threads (dbt's, DuckDB's) that a forked child would inherit locked
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             problems = pool.map(sqlfluff_problems, texts, [engine] * len(texts))
-            found = dict(zip(texts, problems, strict=True))
-    return [ParseFailure(node.unique_id, "sqlfluff", p) for node in nodes for p in found[node.sql]]
+            seen.update(zip(texts, problems, strict=True))
+    return [ParseFailure(node.unique_id, "sqlfluff", p) for node in nodes for p in seen[node.sql]]
+
+
+@functools.cache
+def _sqlfluff_seen(engine: str) -> dict[str, list[str]]:
+    """What sqlfluff_problems found for each SQL text already parsed in this process, per engine: a pure
+    function's results, kept so that the same text is not parsed twice (about a second a model)."""
+    return {}
 
 
 def parse_failures(compiled: CompiledProject) -> list[ParseFailure]:

@@ -56,31 +56,41 @@ def _load(con: duckdb.DuckDBPyConnection, name: str, column: str, values: Mappin
     return bool(values)
 
 
-def _column_sql(relation: str, expr: str, *, words: bool, cells: bool, needles: bool) -> str:
+def _relation_sql(relation: str, exprs: list[str], *, words: bool, cells: bool, needles: bool) -> str:
+    """One scan of a relation: its text columns unpivoted into (col, v) cells (NULLs dropped), each matched by the
+    canary tables; rows (col, gid, n) with `col` the index of the column in `exprs`."""
+    select = ", ".join(f"{expr} as c{i}" for i, expr in enumerate(exprs))
+    on = ", ".join(f"c{i}" for i in range(len(exprs)))
+    cells_cte = (
+        f"with cells as (select cast(substr(col, 2) as integer) as col, v from "
+        f"(unpivot (select {select} from {relation}) on {on} into name col value v)) "
+    )
     parts = []
     if words:
         parts.append(
-            f"select w.gid, count(*) as n from (select unnest({sql_word_keys('v')}) as word "
-            f"from (select {expr} as v from {relation}) where v is not null) as c "
-            "join scan_words as w on c.word = w.word group by w.gid"
+            f"select c.col, w.gid, count(*) as n from (select col, unnest({sql_word_keys('v')}) as word "
+            "from cells) as c join scan_words as w on c.word = w.word group by c.col, w.gid"
         )
     if cells:
         # Canary cells are trimmed; trimming every cell costs more than the join, so only padded cells are trimmed.
         parts.append(
-            f"select e.gid, count(*) as n from (select {expr} as v from {relation}) as c "
-            "join scan_cells as e on c.v = e.cell group by e.gid"
+            "select c.col, e.gid, count(*) as n from cells as c join scan_cells as e on c.v = e.cell "
+            "group by c.col, e.gid"
         )
         parts.append(
-            f"select e.gid, count(*) as n from (select trim({expr}) as v from {relation} "
-            f"where {expr} like ' %' or {expr} like '% ') as c "
-            "join scan_cells as e on c.v = e.cell group by e.gid"
+            "select c.col, e.gid, count(*) as n from (select col, trim(v) as v from cells "
+            "where v like ' %' or v like '% ') as c join scan_cells as e on c.v = e.cell group by c.col, e.gid"
         )
     if needles:
         parts.append(
-            f"select s.gid, count(*) as n from (select lower({expr}) as v from {relation}) as c "
-            "join scan_needles as s on contains(c.v, s.needle) group by s.gid"
+            "select c.col, s.gid, count(*) as n from (select col, lower(v) as v from cells) as c "
+            "join scan_needles as s on contains(c.v, s.needle) group by c.col, s.gid"
         )
-    return " union all ".join(parts)
+    return cells_cte + " union all ".join(parts)
+
+
+# Columns unpivoted in one query: wide enough that a relation is a query or two, narrow enough to plan quickly.
+_COLUMNS_PER_QUERY = 64
 
 
 def scan_duckdb(
@@ -117,18 +127,26 @@ def scan_duckdb(
         needles = _load(con, "scan_needles", "needle", prepared.needles)
         if not (words or cells or needles):
             return []
+        groups: dict[tuple[str, str, bool], list[tuple[str, str]]] = {}
         for schema, table, column, data_type in columns:
-            if not _TEXT_TYPE.search(data_type):
-                continue
+            if _TEXT_TYPE.search(data_type):
+                # a nested value is scanned in its text form: words and needles, never a whole cell
+                nested = "[" in data_type or data_type.startswith(("STRUCT", "MAP", "UNION"))
+                groups.setdefault((schema, table, nested), []).append((column, data_type))
+        for (schema, table, nested), text_columns in groups.items():
             relation = f"{_quote(schema)}.{_quote(table)}"
-            where = f"relation {schema}.{table}.{column}"
-            nested = "[" in data_type or data_type.startswith(("STRUCT", "MAP", "UNION"))
-            expr = _text_expr(column, data_type)
-            sql = _column_sql(relation, expr, words=words, cells=cells and not nested, needles=needles)
-            try:
-                rows = con.execute(sql).fetchall()
-            except duckdb.Error as exc:
-                raise ScanError(f"{where}: DuckDB could not scan it ({type(exc).__name__})") from None
-            for gid, n in rows:
-                found[(where, gid)] = found.get((where, gid), 0) + n
+            for first in range(0, len(text_columns), _COLUMNS_PER_QUERY):
+                chunk = text_columns[first : first + _COLUMNS_PER_QUERY]
+                exprs = [_text_expr(column, data_type) for column, data_type in chunk]
+                sql = _relation_sql(relation, exprs, words=words, cells=cells and not nested, needles=needles)
+                try:
+                    rows = con.execute(sql).fetchall()
+                except duckdb.Error as exc:
+                    where = f"relation {schema}.{table}" + (
+                        f".{chunk[0][0]}" if len(chunk) == 1 else f" ({len(chunk)} text columns)"
+                    )
+                    raise ScanError(f"{where}: DuckDB could not scan it ({type(exc).__name__})") from None
+                for col, gid, n in rows:
+                    where = f"relation {schema}.{table}.{chunk[col][0]}"
+                    found[(where, gid)] = found.get((where, gid), 0) + n
     return build_hits(found, prepared, salt, hits_per_place=hits_per_place)
