@@ -230,10 +230,12 @@ def cmd_lineage_emit(ns: argparse.Namespace, project: Project, target: str | Non
     if ns.run_id is not None:
         import uuid
 
+        from taglake.ops.lineage import LineageError
+
         try:
             uuid.UUID(ns.run_id)
         except ValueError:
-            raise ValueError("--run-id takes a UUID (OpenLineage run ids are UUIDs)") from None
+            raise LineageError("--run-id takes a UUID (OpenLineage run ids are UUIDs)") from None
     count, where = emit(project, target=target, run_id=ns.run_id)
     print(f"lineage: {count} OpenLineage events to {where}")
     return 0
@@ -246,7 +248,9 @@ def cmd_lineage_datahub(ns: argparse.Namespace, project: Project, target: str | 
         Path(os.environ["TAGLAKE_DATAHUB_VENV"]) if os.environ.get("TAGLAKE_DATAHUB_VENV") else None
     )
     if venv is None:
-        raise ValueError(
+        from taglake.ops.lineage import LineageError
+
+        raise LineageError(
             "no DataHub venv: pass --datahub-venv or set TAGLAKE_DATAHUB_VENV (make venv-datahub prints it)"
         )
     if ns.docs:
