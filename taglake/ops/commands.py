@@ -257,11 +257,9 @@ def cmd_lineage_datahub(ns: argparse.Namespace, project: Project, target: str | 
         print("dbt docs generate: the catalog (column types) …", flush=True)
         generate_catalog(project)
     if ns.gms:
-        from taglake.ops.lineage_datahub import ingest_to_gms
-
-        print("datahub ingest: the dbt artifacts and the account's Glue catalog to the GMS …", flush=True)
-        ingest_to_gms(project, venv, ns.gms)
-        print(f"lineage: sent to {ns.gms} (recipes and logs in target/lineage/)")
+        print("datahub ingest: the dbt artifacts and the account's Glue catalog, to the GMS …", flush=True)
+        out = ingest(project, venv, glue_endpoint=ns.glue_endpoint or "aws", gms=ns.gms)
+        print(f"lineage: {out.records} DataHub records sent to {ns.gms} (checked copy: {out.metadata_file})")
         return 0
     print("datahub ingest: the dbt artifacts and the raw Glue catalog (moto on 127.0.0.1) …", flush=True)
     out = ingest(project, venv, glue_endpoint=ns.glue_endpoint)

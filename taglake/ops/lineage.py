@@ -249,7 +249,7 @@ def check_clean(texts: Iterable[tuple[str, str]], key_material: Iterable[str] = 
             raise LineageError(f"{where}: holds key material: nothing was written or sent")
 
 
-def _key_material(project: Project) -> set[str]:
+def key_material(project: Project) -> set[str]:
     if not project.key_file.is_file():
         return set()
     from taglake.privacy.scan.canaries import key_canaries
@@ -291,7 +291,7 @@ def openlineage_events(project: Project, *, target: str | None, run_id: str | No
         with _profiles_dir(project):
             dbt_events = processor.parse()
         events = [strip_event(json.loads(Serde.to_json(e))) for e in dbt_events.events()]
-    key = _key_material(project)
+    key = key_material(project)
     check_clean(((_event_place(e), json.dumps(e, ensure_ascii=False)) for e in events), key)
     return events
 

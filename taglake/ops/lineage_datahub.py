@@ -32,7 +32,15 @@ from typing import Any
 import yaml
 
 from taglake.core.project import Project
-from taglake.ops.lineage import ZONES, LineageError, lineage_dir, read_artifacts, write_sanitised
+from taglake.ops.lineage import (
+    ZONES,
+    LineageError,
+    check_clean,
+    key_material,
+    lineage_dir,
+    read_artifacts,
+    write_sanitised,
+)
 
 METADATA_FILE = "datahub_metadata.json"
 LITE_FILE = "datahub_lite.db"
@@ -50,7 +58,7 @@ _MOTO_ENV = {
 @dataclass(frozen=True)
 class DataHubOutput:
     metadata_file: Path
-    lite_file: Path
+    lite_file: Path | None  # None when sent to a GMS
     records: int
 
 
@@ -184,23 +192,6 @@ def rest_sink(gms: str) -> dict:
     return {"type": "datahub-rest", "config": {"server": gms, "token": "${DATAHUB_GMS_TOKEN}"}}
 
 
-def ingest_to_gms(project: Project, datahub_venv: Path, gms: str) -> None:
-    """Production: the sanitised dbt artifacts and the account's own Glue catalog (AWS's credential chain) straight
-    to a DataHub GMS over REST; nothing is written under target/lineage/ but the recipes and logs."""
-    datahub = _cli(datahub_venv)
-    out = lineage_dir(project)
-    recipes, logs = out / "recipes", out / "logs"
-    recipes.mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if k != "DATAHUB_TELEMETRY_ENABLED"}
-    env["DATAHUB_TELEMETRY_ENABLED"] = "false"
-    with tempfile.TemporaryDirectory(prefix="taglake-datahub-") as tmp:
-        staged = write_sanitised(read_artifacts(project, need_run_results=False), Path(tmp) / "dbt")
-        for name, recipe in (("glue", glue_recipe(rest_sink(gms))), ("dbt", dbt_recipe(staged, rest_sink(gms)))):
-            _write_recipe(recipes / f"{name}-gms.yml", recipe)
-            _run([str(datahub), "ingest", "-c", str(recipes / f"{name}-gms.yml")], env=env,
-                 what=f"datahub ingest {name} to the GMS", log=logs / f"{name}-gms.log")  # fmt: skip
-
-
 def _cli(datahub_venv: Path) -> Path:
     datahub = datahub_venv / "bin" / "datahub"
     if not datahub.is_file():
@@ -208,15 +199,17 @@ def _cli(datahub_venv: Path) -> Path:
     return datahub
 
 
-def ingest(project: Project, datahub_venv: Path, *, glue_endpoint: str | None = None) -> DataHubOutput:
+def ingest(
+    project: Project, datahub_venv: Path, *, glue_endpoint: str | None = None, gms: str | None = None
+) -> DataHubOutput:
     """Steps 1-4 of the module doc. With `glue_endpoint` None, a moto_server is started for the Glue catalog and
-    `taglake catalog` fills it; otherwise the Glue source reads that endpoint (or AWS, with "aws")."""
+    `taglake catalog` fills it; "aws" reads the account's own Glue catalog, a URL that endpoint. The metadata file
+    is checked (taglake.ops.lineage.check_clean) before it goes anywhere: on a hit it is deleted and nothing is
+    ingested. With `gms` (production), the checked file goes to that GMS over REST instead of DataHub lite."""
     datahub = _cli(datahub_venv)
     out = lineage_dir(project)
-    out.mkdir(parents=True, exist_ok=True)
-    recipes = out / "recipes"
-    logs = out / "logs"
-    recipes.mkdir(exist_ok=True)
+    recipes, logs = out / "recipes", out / "logs"
+    recipes.mkdir(parents=True, exist_ok=True)
     artifacts = read_artifacts(project, need_run_results=False)
     metadata = out / METADATA_FILE
     lite = out / LITE_FILE
@@ -224,44 +217,53 @@ def ingest(project: Project, datahub_venv: Path, *, glue_endpoint: str | None = 
         staged = write_sanitised(artifacts, Path(tmp) / "dbt")
         parts = {"glue": Path(tmp) / "glue.json", "dbt": Path(tmp) / "dbt_metadata.json"}
         _write_recipe(recipes / "dbt.yml", dbt_recipe(staged, file_sink(parts["dbt"])))
-        _run(
-            [str(datahub), "ingest", "-c", str(recipes / "dbt.yml")],
-            env=_tool_env(),
-            what="datahub ingest dbt",
-            log=logs / "dbt.log",
-        )
+        _run([str(datahub), "ingest", "-c", str(recipes / "dbt.yml")], env=_tool_env(), what="datahub ingest dbt",
+             log=logs / "dbt.log")  # fmt: skip
         if glue_endpoint is None:
             with moto_server() as url:
-                _glue(project, datahub, recipes, logs, url, parts["glue"])
+                _glue(datahub, recipes, logs, url, parts["glue"], make_catalog=True)
         else:
-            _glue(project, datahub, recipes, logs, None if glue_endpoint == "aws" else glue_endpoint, parts["glue"])
+            _glue(datahub, recipes, logs, None if glue_endpoint == "aws" else glue_endpoint, parts["glue"])
         records = _merge([parts["glue"], parts["dbt"]], metadata)
+    try:
+        check_clean([(str(metadata), metadata.read_text(encoding="utf-8"))], key_material(project))
+    except LineageError:
+        metadata.unlink()
+        raise
+    if gms:
+        recipe = {"source": {"type": "file", "config": {"path": str(metadata)}}, "sink": rest_sink(gms)}
+        _write_recipe(recipes / "gms.yml", recipe)
+        _run([str(datahub), "ingest", "-c", str(recipes / "gms.yml")], env=_tool_env(dict(os.environ)),
+             what="datahub ingest to the GMS", log=logs / "gms.log")  # fmt: skip
+        return DataHubOutput(metadata, None, records)
     if lite.exists():
         lite.unlink()
     _write_recipe(recipes / "lite.yml", lite_recipe(metadata, lite))
-    _run(
-        [str(datahub), "ingest", "-c", str(recipes / "lite.yml")],
-        env=_tool_env(),
-        what="datahub ingest into lite",
-        log=logs / "lite.log",
-    )
+    _run([str(datahub), "ingest", "-c", str(recipes / "lite.yml")], env=_tool_env(), what="datahub ingest into lite",
+         log=logs / "lite.log")  # fmt: skip
     return DataHubOutput(metadata, lite, records)
 
 
-def _glue(project: Project, datahub: Path, recipes: Path, logs: Path, url: str | None, sink: Path) -> None:
-    """The raw Glue catalog into `sink`. With a moto URL: `taglake catalog` makes the raw databases and tables there
-    first, and DataHub's Glue client reaches it through AWS_ENDPOINT_URL_GLUE (boto3 honours it; the Glue source's
-    own aws_endpoint_url steers only its S3 reads)."""
-    env = _tool_env({**_MOTO_ENV, "AWS_ENDPOINT_URL_GLUE": url} if url else {})
-    if url:
+def _glue(datahub: Path, recipes: Path, logs: Path, url: str | None, sink: Path, *, make_catalog: bool = False) -> None:
+    """The raw Glue catalog into `sink`. With make_catalog (moto): `taglake catalog` makes the raw databases and
+    tables at `url` first, with moto's fake credentials. DataHub's Glue client reaches `url` through
+    AWS_ENDPOINT_URL_GLUE (boto3 honours it; the Glue source's own aws_endpoint_url steers only its S3 reads)."""
+    extra = {"AWS_ENDPOINT_URL_GLUE": url} if url else {}
+    env = _tool_env({**_MOTO_ENV, **extra} if make_catalog else {**_aws_env(), **extra})
+    if make_catalog and url:
         _run(
             [sys.executable, "-m", "taglake", "catalog", "--bucket", MOTO_BUCKET, "--region", REGION,
              "--endpoint-url", url],
             env=env, what="taglake catalog (moto)", log=logs / "catalog.log",
         )  # fmt: skip
-    _write_recipe(recipes / "glue.yml", glue_recipe(file_sink(sink)))
+    _write_recipe(recipes / "glue.yml", glue_recipe(file_sink(sink), os.environ.get("TAGLAKE_AWS_REGION", REGION)))
     _run([str(datahub), "ingest", "-c", str(recipes / "glue.yml")], env=env, what="datahub ingest glue",
          log=logs / "glue.log")  # fmt: skip
+
+
+def _aws_env() -> dict[str, str]:
+    """The caller's AWS settings (credential chain, profile, region), for reading the account's own Glue catalog."""
+    return {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
 
 
 def _write_recipe(path: Path, recipe: Mapping[str, Any]) -> None:
