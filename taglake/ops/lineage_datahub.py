@@ -225,11 +225,7 @@ def ingest(
         else:
             _glue(datahub, recipes, logs, None if glue_endpoint == "aws" else glue_endpoint, parts["glue"])
         records = _merge([parts["glue"], parts["dbt"]], metadata)
-    try:
-        check_clean([(str(metadata), metadata.read_text(encoding="utf-8"))], key_material(project))
-    except LineageError:
-        metadata.unlink()
-        raise
+    require_clean_metadata(project, metadata)
     if gms:
         recipe = {"source": {"type": "file", "config": {"path": str(metadata)}}, "sink": rest_sink(gms)}
         _write_recipe(recipes / "gms.yml", recipe)
@@ -242,6 +238,16 @@ def ingest(
     _run([str(datahub), "ingest", "-c", str(recipes / "lite.yml")], env=_tool_env(), what="datahub ingest into lite",
          log=logs / "lite.log")  # fmt: skip
     return DataHubOutput(metadata, lite, records)
+
+
+def require_clean_metadata(project: Project, metadata: Path) -> None:
+    """DataHub's metadata file, checked before anything ingests it: a national-ID or mobile shape or the key's
+    material deletes the file and raises LineageError naming the file (never the value)."""
+    try:
+        check_clean([(str(metadata), metadata.read_text(encoding="utf-8"))], key_material(project))
+    except LineageError:
+        metadata.unlink()
+        raise
 
 
 def _glue(datahub: Path, recipes: Path, logs: Path, url: str | None, sink: Path, *, make_catalog: bool = False) -> None:

@@ -12,8 +12,8 @@ from lineage_project import build_artifacts_project, datahub_venv
 
 from taglake.core.project import Project
 from taglake.core.sources import catalog_tables
-from taglake.ops.lineage import ZONES, lineage_dir
-from taglake.ops.lineage_datahub import DataHubOutput, dump_lite, ingest
+from taglake.ops.lineage import ZONES, LineageError, lineage_dir
+from taglake.ops.lineage_datahub import DataHubOutput, dump_lite, ingest, require_clean_metadata
 from taglake.privacy.patterns import find
 from taglake.privacy.scan.canaries import collect_canaries
 from taglake.privacy.scan.scanner import scan
@@ -213,3 +213,27 @@ def test_the_output_check_finds_a_national_id_planted_in_a_description(ingested,
     hits = scan(project.lake_dir, db_path=None, folders=[folder], key_file=project.key_file)
     assert [h.kind for h in hits] == ["national_id"]
     assert _shapes(folder) == [(str(folder / "datahub_metadata.json"), "national_id")]
+
+
+@pytest.mark.redteam
+@pytest.mark.parametrize("where", ["description", "custom property"])
+def test_a_metadata_file_holding_a_national_id_is_deleted_before_lite_or_a_gms_gets_it(
+    ingested, tmp_path: Path, where: str
+) -> None:
+    project, out, _ = ingested
+    planted = sorted(collect_canaries(project.lake_dir, limit_per_kind=5)["national_id"])[0]
+    text = out.metadata_file.read_text(encoding="utf-8")
+    if where == "description":
+        text = text.replace(
+            "One row per customer (customer_token)", f"One row per customer (e.g. {planted.lower()})", 1
+        )
+    else:
+        text = text.replace('"zone": "Consumption"', f'"zone": "Consumption", "example": "{planted}"', 1)
+    assert planted.lower() in text.lower()
+    metadata = tmp_path / "datahub_metadata.json"
+    metadata.write_text(text, encoding="utf-8")
+    require_clean_metadata(project, out.metadata_file)  # the real output passes
+    with pytest.raises(LineageError) as refused:
+        require_clean_metadata(project, metadata)
+    assert planted.lower() not in str(refused.value).lower()
+    assert not metadata.exists()
