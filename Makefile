@@ -11,7 +11,7 @@ export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
-.PHONY: help setup demo test lint lint-python lint-sql generate build run-daily docs docs-serve verify clean lock test-fast venv-airflow venv-datahub venv-checkov venv-pyspark
+.PHONY: help setup demo test lint lint-python lint-sql generate build run-daily docs docs-serve verify clean lock test-fast lineage venv-airflow venv-datahub venv-checkov venv-pyspark
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -73,6 +73,11 @@ verify: setup  ## prove the Athena and Redshift targets offline: compile, parse,
 lock:  ## re-pin requirements.lock from the current .venv
 	{ echo "# Exact versions installed by \`make setup\` (pip install -r requirements.lock). Regenerate with \`make lock\`."; \
 	  $(BIN)/pip freeze --exclude-editable | grep -v '^taglake'; } > requirements.lock
+
+lineage: setup  ## after `make demo`: DataHub's view of the lake (dbt artifacts + raw Glue catalog) in target/lineage/
+	@test -f target/manifest.json || { echo "make lineage: no target/manifest.json: run \`make demo\` first" >&2; exit 2; }
+	@venv=$$($(TOOL_VENV) datahub requirements/datahub.txt $(PYTHON)) && \
+	  $(BIN)/taglake lineage datahub --docs --datahub-venv "$$venv"
 
 clean:  ## remove build output and the generated lake (keeps .venv)
 	rm -rf build target logs dbt_packages lake

@@ -38,6 +38,7 @@ __all__ = [
     "SourceFreshness",
     "Sources",
     "read_manifest",
+    "read_raw",
     "read_run_results",
     "read_sources",
     "run_results_if_written",
@@ -81,7 +82,27 @@ def read_manifest(path: Path) -> Manifest:
     return _read(path, ManifestV12, "manifest", 12, "dbt parse")
 
 
+def read_raw(path: Path, kind: str, version: int, writer: str) -> dict:
+    """An artifact as dbt wrote it (a dict), its kind and version checked but not its schema: for taglake.ops.lineage,
+    which hands sanitised copies of manifest, catalog, run_results and sources to OpenLineage and DataHub."""
+    return _checked_json(path, kind, version, writer)
+
+
 def _read(path: Path, model: type[Model], kind: str, version: int, writer: str) -> Model:
+    data = _checked_json(path, kind, version, writer)
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        problems = error.errors(include_input=False, include_url=False)
+        names = _field_names(model.__module__)
+        where = ".".join(_named(part, names) for part in problems[0]["loc"]) if problems else "?"
+        raise ArtifactError(
+            f"{path}: does not match dbt's {kind} v{version} schema ({len(problems)} problems, first at {where}): "
+            f"rerun `{writer}`"
+        ) from None
+
+
+def _checked_json(path: Path, kind: str, version: int, writer: str) -> dict:
     what = f"dbt {kind.replace('-', '_')}.json v{version}"
     if not path.is_file():
         raise ArtifactError(f"{path}: no such file; `{writer}` writes it: run that first")
@@ -99,16 +120,7 @@ def _read(path: Path, model: type[Model], kind: str, version: int, writer: str) 
             f"{path}: a dbt {kind} v{int(found['version'])}, taglake reads v{version} (dbt 1.11): "
             f"rerun `{writer}` with the project's dbt"
         )
-    try:
-        return model.model_validate(data)
-    except ValidationError as error:
-        problems = error.errors(include_input=False, include_url=False)
-        names = _field_names(model.__module__)
-        where = ".".join(_named(part, names) for part in problems[0]["loc"]) if problems else "?"
-        raise ArtifactError(
-            f"{path}: does not match dbt's {kind} v{version} schema ({len(problems)} problems, first at {where}): "
-            f"rerun `{writer}`"
-        ) from None
+    return data
 
 
 @cache

@@ -1,4 +1,4 @@
-"""Operating the lake's commands: `taglake build`, `run-daily`, `demo`, `dbt` and `query`."""
+"""Operating the lake's commands: `taglake build`, `run-daily`, `demo`, `dbt`, `query` and `lineage`."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ def register(sub: Subparsers) -> None:
     _add_demo(sub)
     _add_dbt(sub)
     _add_query(sub)
+    _add_lineage(sub)
 
 
 def _build_target(ns: argparse.Namespace) -> str | None:
@@ -157,6 +158,113 @@ def _add_query(sub: Subparsers) -> None:
     )
     add_aws_options(p)
     p.set_defaults(func=cmd_query, target_of=_query_target)
+
+
+def _add_lineage(sub: Subparsers) -> None:
+    p = sub.add_parser(
+        "lineage",
+        help="lineage of the last dbt run: OpenLineage events (emit) and DataHub's view of the lake (datahub)",
+        description="Lineage for the data managers (docs/operations.md, Lineage in DataHub). Both read sanitised "
+        "copies of dbt's artifacts in target/: graph, names, types, descriptions, zones, owners and personal-data "
+        "classes leave; SQL text, Jinja, file paths (the key file's among them), other meta and run messages do "
+        "not, and output holding a national-ID or mobile shape or key material is refused.",
+    )
+    lineage = p.add_subparsers(dest="lineage_command", required=True, metavar="ACTION")
+    emit = lineage.add_parser(
+        "emit",
+        help="turn the last run's artifacts in target/ into OpenLineage events (openlineage-dbt)",
+        description="Turn the last dbt run's artifacts in target/ (manifest, run_results, catalog when there) into "
+        "OpenLineage events with openlineage-dbt's DbtLocalArtifactProcessor: a START and a COMPLETE or FAIL per "
+        "model, seed and snapshot, with inputs, outputs, schema and column lineage, and one per test. Sent "
+        "through the transport OPENLINEAGE_URL or OPENLINEAGE_CONFIG (an openlineage.yml) configures, HTTP in "
+        "production; without either, appended to target/lineage/openlineage.jsonl (the file transport). The MWAA "
+        "DAG runs it after each build.",
+    )
+    emit.add_argument("--target", default=None, help="the dbt target the run used (default: TAGLAKE_TARGET or local)")
+    emit.add_argument(
+        "--run-id",
+        default=None,
+        help="the parent run's id (a UUID, e.g. the Airflow task's); every node's run links to it",
+    )
+    emit.set_defaults(func=cmd_lineage_emit, target_of=_query_target)
+    datahub = lineage.add_parser(
+        "datahub",
+        help="ingest the dbt artifacts and the raw Glue catalog with DataHub into target/lineage/ (make lineage)",
+        description="DataHub's own ingestion, in its own venv (make venv-datahub): the sanitised dbt artifacts "
+        "(manifest, catalog of `dbt docs generate`, sources, run results) and the raw zone's Glue catalog (made "
+        "by `taglake catalog` in a moto_server on 127.0.0.1, started and stopped here) into "
+        "target/lineage/datahub_metadata.json and DataHub lite (target/lineage/datahub_lite.db). Raw tables are "
+        "Glue datasets; zones (Raw, Transformed, Consumption, Data Mart) are glossary terms, owners groups, "
+        "personal-data classes the terms PII.<class> on raw columns. The recipes are left in "
+        "target/lineage/recipes/.",
+    )
+    datahub.add_argument(
+        "--datahub-venv",
+        type=Path,
+        default=None,
+        help="the DataHub venv (default: TAGLAKE_DATAHUB_VENV; `make venv-datahub` prints it)",
+    )
+    datahub.add_argument(
+        "--glue-endpoint",
+        default=None,
+        help="read this Glue endpoint instead of a local moto_server (`aws`: the account's own Glue catalog)",
+    )
+    datahub.add_argument(
+        "--gms",
+        default=None,
+        metavar="URL",
+        help="production: send to this DataHub GMS over REST (token: DATAHUB_GMS_TOKEN) from the account's Glue "
+        "catalog, instead of the metadata file and DataHub lite",
+    )
+    datahub.add_argument(
+        "--docs",
+        action="store_true",
+        help="first run `dbt docs generate` on the local target for the catalog, keeping the last run's run_results",
+    )
+    datahub.set_defaults(func=cmd_lineage_datahub)
+
+
+def cmd_lineage_emit(ns: argparse.Namespace, project: Project, target: str | None) -> int:
+    from taglake.ops.lineage import emit
+
+    if ns.run_id is not None:
+        import uuid
+
+        from taglake.ops.lineage import LineageError
+
+        try:
+            uuid.UUID(ns.run_id)
+        except ValueError:
+            raise LineageError("--run-id takes a UUID (OpenLineage run ids are UUIDs)") from None
+    count, where = emit(project, target=target, run_id=ns.run_id)
+    print(f"lineage: {count} OpenLineage events to {where}")
+    return 0
+
+
+def cmd_lineage_datahub(ns: argparse.Namespace, project: Project, target: str | None) -> int:
+    from taglake.ops.lineage_datahub import generate_catalog, ingest
+
+    venv = ns.datahub_venv or (
+        Path(os.environ["TAGLAKE_DATAHUB_VENV"]) if os.environ.get("TAGLAKE_DATAHUB_VENV") else None
+    )
+    if venv is None:
+        from taglake.ops.lineage import LineageError
+
+        raise LineageError(
+            "no DataHub venv: pass --datahub-venv or set TAGLAKE_DATAHUB_VENV (make venv-datahub prints it)"
+        )
+    if ns.docs:
+        print("dbt docs generate: the catalog (column types) …", flush=True)
+        generate_catalog(project)
+    if ns.gms:
+        print("datahub ingest: the dbt artifacts and the account's Glue catalog, to the GMS …", flush=True)
+        out = ingest(project, venv, glue_endpoint=ns.glue_endpoint or "aws", gms=ns.gms)
+        print(f"lineage: {out.records} DataHub records sent to {ns.gms} (checked copy: {out.metadata_file})")
+        return 0
+    print("datahub ingest: the dbt artifacts and the raw Glue catalog (moto on 127.0.0.1) …", flush=True)
+    out = ingest(project, venv, glue_endpoint=ns.glue_endpoint)
+    print(f"lineage: {out.records} DataHub records in {out.metadata_file} and DataHub lite {out.lite_file}")
+    return 0
 
 
 def preflight(project: Project, target: str | None) -> None:

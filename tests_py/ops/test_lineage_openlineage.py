@@ -1,0 +1,219 @@
+"""`taglake lineage emit`: OpenLineage events from the last dbt run (openlineage-dbt), file transport locally, HTTP
+when OPENLINEAGE_URL says so; nothing leaves that must not (SQL, paths, meta beyond the allowlist, personal data,
+key material)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+from lineage_project import build_artifacts_project
+
+from taglake.cli import main
+from taglake.core.project import Project
+from taglake.ops.lineage import EVENTS_FILE, NODE_META, LineageError, emit, lineage_dir
+from taglake.privacy.scan.canaries import collect_canaries
+from taglake.privacy.scan.scanner import scan
+
+pytestmark = [pytest.mark.lineage, pytest.mark.dbt]
+
+
+@pytest.fixture(scope="module")
+def emitted(built_project: Project, tmp_path_factory: pytest.TempPathFactory) -> tuple[Project, list[dict]]:
+    project = build_artifacts_project(built_project, tmp_path_factory.mktemp("ol"))
+    count, where = emit(project, target="local")
+    lines = Path(where).read_text(encoding="utf-8").splitlines()
+    assert count == len(lines)
+    return project, [json.loads(line) for line in lines]
+
+
+def _models_built(project: Project) -> set[str]:
+    run_results = json.loads((project.target_path / "run_results.json").read_text(encoding="utf-8"))
+    return {r["unique_id"] for r in run_results["results"] if r["unique_id"].startswith("model.")}
+
+
+def test_emit_writes_a_start_and_a_complete_per_built_model_to_target_lineage(emitted) -> None:
+    project, events = emitted
+    assert Path(lineage_dir(project) / EVENTS_FILE).is_file()
+    completed = {
+        e["job"]["facets"]["dbt_node"]["unique_id"]
+        for e in events
+        if e["eventType"] == "COMPLETE" and "dbt_node" in e["job"]["facets"]
+    }
+    started = {
+        e["job"]["facets"]["dbt_node"]["unique_id"]
+        for e in events
+        if e["eventType"] == "START" and "dbt_node" in e["job"]["facets"]
+    }
+    assert _models_built(project) <= completed
+    assert completed <= started
+
+
+def test_a_staging_model_reads_its_raw_source_by_its_glue_name(emitted) -> None:
+    _, events = emitted
+    (event,) = [
+        e
+        for e in events
+        if e["eventType"] == "COMPLETE"
+        and e["job"]["facets"].get("jobType", {}).get("jobType") == "MODEL"
+        and e["job"]["facets"].get("dbt_node", {}).get("alias") == "base_crm__customers"
+    ]
+    inputs = {i["name"] for i in event["inputs"]}
+    assert any(name.endswith("raw_crm.customers") for name in inputs), inputs
+
+
+def test_marts_carry_column_lineage_where_the_sql_parser_resolves_it(emitted) -> None:
+    _, events = emitted
+    with_columns = {
+        o["name"].rsplit(".", 1)[-1]
+        for e in events
+        if e["eventType"] == "COMPLETE" and e["job"]["facets"].get("jobType", {}).get("jobType") == "MODEL"
+        for o in e["outputs"]
+        if o["facets"].get("columnLineage", {}).get("fields")
+    }
+    assert {"dim_customers", "fct_card_transactions", "stg_crm__customers"} <= with_columns
+
+
+def test_events_carry_no_sql_no_paths_and_only_the_allowlisted_meta(emitted) -> None:
+    project, events = emitted
+    text = (lineage_dir(project) / EVENTS_FILE).read_text(encoding="utf-8")
+    for needle in (
+        "read_csv",
+        "read_parquet",
+        "masking_keys.csv",
+        str(project.key_file),
+        str(project.lake_dir),
+        "select ",
+    ):
+        assert needle not in text, needle
+    for event in events:
+        assert "sql" not in event["job"]["facets"]
+        for tag in event["run"]["facets"].get("tags", {}).get("tags", []):
+            if tag["source"] == "DBT_META":
+                assert tag["key"] in NODE_META
+        for test in event["run"]["facets"].get("test", {}).get("tests", []):
+            assert "content" not in test
+
+
+def test_events_hold_no_raw_personal_value_nor_key_material(emitted) -> None:
+    project, _ = emitted
+    hits = scan(project.lake_dir, db_path=None, folders=[lineage_dir(project)], key_file=project.key_file)
+    assert hits == []
+
+
+def test_run_id_makes_every_event_a_child_of_that_run(built_project: Project, tmp_path: Path) -> None:
+    project = build_artifacts_project(built_project, tmp_path)
+    parent = str(uuid.uuid4())
+    _, where = emit(project, target="local", run_id=parent)
+    events = [json.loads(line) for line in Path(where).read_text(encoding="utf-8").splitlines()]
+    assert events
+    assert {e["run"]["facets"]["parent"]["run"]["runId"] for e in events} == {parent}
+
+
+class _Collector(BaseHTTPRequestHandler):
+    received: ClassVar[list[dict]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).received.append(json.loads(body))
+        self.send_response(201)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def lineage_backend() -> Iterator[tuple[str, list[dict]]]:
+    """An OpenLineage HTTP backend on 127.0.0.1 that keeps what it is sent."""
+    received: ClassVar[list[dict]] = []
+    handler = type("Collector", (_Collector,), {"received": received})
+    server = HTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_openlineage_url_sends_the_events_over_http_and_writes_no_file(
+    built_project: Project, tmp_path: Path, lineage_backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, received = lineage_backend
+    project = build_artifacts_project(built_project, tmp_path)
+    monkeypatch.setenv("OPENLINEAGE_URL", url)
+    count, where = emit(project, target="local")
+    assert where == "HttpTransport"
+    assert count == len(received) > 0
+    assert not (lineage_dir(project) / EVENTS_FILE).exists()
+    assert all("sql" not in e["job"].get("facets", {}) for e in received)
+
+
+def _plant(project: Project, *, description: str | None = None, meta: str | None = None) -> None:
+    path = project.target_path / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    node = manifest["nodes"]["model.taglake.dim_customers"]
+    if description is not None:
+        next(iter(node["columns"].values()))["description"] = description
+    if meta is not None:
+        node["meta"]["example"] = meta
+        node["config"]["meta"]["example"] = meta
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def raw_national_id(built_project: Project) -> str:
+    """A national ID that is in the raw zone (so the leak scan knows it), as written there."""
+    return sorted(v for v in collect_canaries(built_project.lake_dir, limit_per_kind=5)["national_id"] if v.isupper())[
+        0
+    ]
+
+
+@pytest.mark.redteam
+@pytest.mark.parametrize("spelling", ["plain", "fullwidth", "spaced"])
+def test_a_national_id_planted_in_a_description_stops_the_emit_and_nothing_is_written(
+    built_project: Project, tmp_path: Path, raw_national_id: str, spelling: str
+) -> None:
+    planted = {
+        "plain": raw_national_id,
+        "fullwidth": "".join(chr(ord(c) + 0xFEE0) for c in raw_national_id),
+        "spaced": f"{raw_national_id[:4]} {raw_national_id[4:7]} {raw_national_id[7:]}",
+    }[spelling]
+    project = build_artifacts_project(built_project, tmp_path)
+    _plant(project, description=f"e.g. customer {planted} (example)")
+    with pytest.raises(LineageError) as refused:
+        emit(project, target="local")
+    assert raw_national_id not in str(refused.value)
+    assert "national_id" in str(refused.value)
+    assert not (lineage_dir(project) / EVENTS_FILE).exists()
+
+
+@pytest.mark.redteam
+def test_a_national_id_planted_in_meta_is_stripped_not_sent(
+    built_project: Project, tmp_path: Path, raw_national_id: str
+) -> None:
+    project = build_artifacts_project(built_project, tmp_path)
+    _plant(project, meta=raw_national_id)
+    emit(project, target="local")
+    text = (lineage_dir(project) / EVENTS_FILE).read_text(encoding="utf-8")
+    assert raw_national_id not in text
+    assert scan(project.lake_dir, db_path=None, folders=[lineage_dir(project)], key_file=project.key_file) == []
+
+
+@pytest.mark.redteam
+def test_a_bad_run_id_is_one_line_that_does_not_echo_it(
+    capsys: pytest.CaptureFixture[str], raw_national_id: str
+) -> None:
+    assert main(["lineage", "emit", "--run-id", raw_national_id]) != 0
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert "--run-id" in err
+    assert raw_national_id not in err
