@@ -45,8 +45,11 @@ def offline_compile_args(
     *, inline: str | None = None, select: str | None = None, dbt_vars: Mapping[str, Any] | None = None
 ) -> list[str]:
     """`dbt compile` with no cache and no introspection, so it compiles for the AWS targets offline: of a Jinja-SQL
-    snippet (`inline`; dbt prints {"compiled": …} as JSON) or of the nodes `select` picks (artifacts in target/)."""
-    args = ["--quiet", "--no-populate-cache", "compile", "--no-introspect"]
+    snippet (`inline`; dbt prints {"compiled": …} as JSON, and writes no manifest.json or run_results.json, so the
+    last run's artifacts stay what alerts, metrics and lineage read) or of the nodes `select` picks (artifacts in
+    target/)."""
+    args = ["--quiet", "--no-populate-cache", *(["--no-write-json"] if inline is not None else []), "compile"]
+    args.append("--no-introspect")
     if dbt_vars is not None:
         args += ["--vars", json.dumps(dict(dbt_vars))]
     if select is not None:

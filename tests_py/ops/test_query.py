@@ -61,7 +61,10 @@ def test_an_analysis_prints_an_aligned_table_limited_to_the_rows_asked(
 ) -> None:
     columns, rows = _direct(as_built, SPEND_BY_CATEGORY)
     assert len(rows) > 3
+    artifacts = {name: (as_built.target_path / name).read_bytes() for name in ("run_results.json", "manifest.json")}
     assert cli.main(["query", "card_spend_by_category", "--limit", "3"]) == 0
+    # the analysis' compile leaves the last run's artifacts as they were (alerts, metrics, lineage read them)
+    assert {name: (as_built.target_path / name).read_bytes() for name in artifacts} == artifacts
     lines = _table_lines(capsys.readouterr().out)
     assert lines[0].split() == columns
     assert set(lines[1].replace(" ", "")) == {"-"}
