@@ -78,7 +78,8 @@ clean:  ## remove build output and the generated lake (keeps .venv)
 	rm -rf build target logs dbt_packages lake
 
 # --- tool environments (requirements/README.md): their own venv under ~/.cache/taglake/venvs, keyed by a hash ---
-PYTHON_MWAA ?= $(shell command -v python3.12 || ls -d $(HOME)/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | tail -n 1 || command -v python3.11)
+# The first Python 3.12 that runs (a pyenv shim for a version not selected exists but fails), else python3.11.
+PYTHON_MWAA ?= $(shell for p in $$(command -v python3.12) $$(ls -d $(HOME)/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null) $$(command -v python3.11); do "$$p" -c '' 2>/dev/null && echo "$$p" && break; done)
 TOOL_VENV := scripts/tool_venv.sh
 
 venv-airflow:  ## Airflow 3.3.1 + astronomer-cosmos (MWAA's Python 3.12 where present) in its own cached venv
