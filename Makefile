@@ -11,7 +11,7 @@ export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
-.PHONY: help setup demo test lint lint-python lint-sql generate build run-daily docs docs-serve verify clean lock test-fast venv-airflow venv-datahub venv-checkov venv-pyspark
+.PHONY: help setup demo test lint lint-python lint-sql generate build run-daily docs docs-serve verify clean lock test-fast venv-airflow venv-datahub venv-checkov venv-pyspark mwaa-bundle
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -84,6 +84,9 @@ TOOL_VENV := scripts/tool_venv.sh
 
 venv-airflow:  ## Airflow 3.3.1 + astronomer-cosmos (MWAA's Python 3.12 where present) in its own cached venv
 	@$(TOOL_VENV) airflow requirements/airflow.txt $(PYTHON_MWAA)
+
+mwaa-bundle: setup  ## lay out the MWAA bucket under build/mwaa: DAG, requirements, startup script, dbt project + manifest
+	$(BIN)/taglake mwaa-bundle --target $(or $(BUNDLE_TARGET),athena) --out build/mwaa
 
 venv-datahub:  ## acryl-datahub in its own cached venv
 	@$(TOOL_VENV) datahub requirements/datahub.txt $(PYTHON)
