@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # taglake_ops beside t
 
 from airflow.sdk import DAG, Param, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import ExecutionMode, InvocationMode, LoadMode
+from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior  # noqa: E402
 from taglake_ops import commands, runtime, settings
 
 PATHS = settings.paths()
@@ -104,7 +104,7 @@ with DAG(
             dbt_executable_path=PATHS.dbt,
             setup_operator_args={**NO_RETRY, **ALERT, "execution_timeout": settings.DBT_BUILD_TIMEOUT},
         ),
-        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST),
+        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_EACH),
         operator_args={
             **NO_RETRY,
             "install_deps": False,
