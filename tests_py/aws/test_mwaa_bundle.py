@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from project_copy import scratch_project
 
+from taglake.aws.mwaa_bundle import make_bundle, manifest_problems, tracked_files
 from taglake.core.project import Project
-from taglake.ops.mwaa_bundle import make_bundle, manifest_problems, tracked_files
 from taglake.privacy.keys import check_key_file, init_key
 
 pytestmark = pytest.mark.airflow

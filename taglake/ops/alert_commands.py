@@ -1,5 +1,4 @@
-"""The commands of running on MWAA: `taglake alerts publish|task-failed|show` (a run's failures to SNS, one message per
-class) and `taglake mwaa-bundle` (what goes to the MWAA bucket). docs/operations.md."""
+"""`taglake alerts publish|task-failed|show`: a run's failures to SNS, one message per class (docs/operations.md)."""
 
 from __future__ import annotations
 
@@ -14,30 +13,6 @@ from taglake.core.project import Project
 
 def register(sub: Subparsers) -> None:
     _add_alerts(sub)
-    _add_mwaa_bundle(sub)
-
-
-def _add_mwaa_bundle(sub: Subparsers) -> None:
-    p = sub.add_parser(
-        "mwaa-bundle",
-        help="lay out what goes to the MWAA bucket: the DAG, requirements, startup script, the dbt project bundle",
-        description="Write OUT/requirements.txt, OUT/startup.sh, OUT/dags/ (the taglake_daily DAG and its helpers) "
-        "and OUT/dags/taglake_project/ (the checkout's git-tracked files only, plus target/manifest.json from an "
-        "offline `dbt parse` for the production target, which cosmos renders the task group from). The manifest is "
-        "checked for personal-data shapes and the local key's material; a bundle that fails is removed. Then "
-        '`aws s3 sync OUT s3://<mwaa bucket>/` (docs/deployment.md, "The MWAA bucket").',
-    )
-    p.add_argument("--target", default="athena", help="the production dbt target to parse for (default: athena)")
-    p.add_argument("--out", type=Path, default=Path("build") / "mwaa", help="the folder (default: build/mwaa)")
-    p.set_defaults(func=cmd_mwaa_bundle)
-
-
-def cmd_mwaa_bundle(ns: argparse.Namespace, project: Project, target: str | None) -> int:
-    from taglake.ops.mwaa_bundle import make_bundle
-
-    bundle = make_bundle(project, ns.out, target=ns.target)
-    print(f"mwaa-bundle: {bundle.files} tracked files and the {ns.target} manifest under {bundle.root}")
-    return 0
 
 
 def _add_alerts(sub: Subparsers) -> None:
