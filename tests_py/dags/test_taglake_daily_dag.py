@@ -7,9 +7,11 @@ venv. Alerts go to an SNS topic on a moto_server this module starts on 127.0.0.1
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -153,16 +155,17 @@ def alerts() -> Iterator[SnsQueue]:
         yield queue
 
 
-def task_states(airflow: Airflow, env: dict[str, str], run_id: str) -> dict[str, str]:
-    result = airflow.run("tasks", "states-for-dag-run", DAG_ID, run_id, "-o", "json", env=env)
-    assert result.returncode == 0, result.stderr[-2000:]
-    return {row["task_id"]: row["state"] for row in json.loads(result.stdout)}
-
-
-def dag_runs(airflow: Airflow, env: dict[str, str]) -> list[dict[str, str]]:
-    result = airflow.run("dags", "list-runs", DAG_ID, "-o", "json", env=env)
-    assert result.returncode == 0, result.stderr[-2000:]
-    return json.loads(result.stdout)
+def run_of(airflow: Airflow, day: str) -> tuple[str, str, dict[str, str]]:
+    """The run of `day` (its logical date) in Airflow's SQLite database: run id, state, and each task's state."""
+    with contextlib.closing(sqlite3.connect(airflow.home / "airflow.db")) as db:
+        runs = db.execute(
+            "select run_id, state from dag_run where dag_id = ? and logical_date like ? order by id desc",
+            (DAG_ID, f"{day}%"),
+        ).fetchall()
+        assert runs, f"no run of {day}"
+        run_id, state = runs[0]
+        tasks = db.execute("select task_id, state from task_instance where run_id = ?", (run_id,)).fetchall()
+    return run_id, state, {task: str(task_state) for task, task_state in tasks}
 
 
 PROBE = Path(__file__).with_name("dag_probe.py")
@@ -216,14 +219,12 @@ def test_dags_test_runs_the_day_end_to_end_over_the_small_lake(
     start = time.monotonic()
     result = airflow.run("dags", "test", DAG_ID, LAST_DAY, "-c", json.dumps({"allow_stale": True}), env=env)
     seconds = time.monotonic() - start
-    runs = dag_runs(airflow, env)
-    run = next(r for r in runs if r["logical_date"].startswith(LAST_DAY))
-    states = task_states(airflow, env, run["run_id"])
+    run_id, state, states = run_of(airflow, LAST_DAY)
     failed = {t: s for t, s in states.items() if s != "success"}
-    assert result.returncode == 0 and run["state"] == "success" and not failed, (failed, result.stdout[-4000:])
+    assert result.returncode == 0 and state == "success" and not failed, (failed, result.stdout[-4000:])
     assert (tmp_path / "build" / "taglake.duckdb").is_file()
     results = json.loads((tmp_path / "state" / "target" / "run_results.json").read_text(encoding="utf-8"))
-    assert results["args"]["vars"] == {"taglake_run_id": run["run_id"]}  # every dbt run knows the Airflow run
+    assert results["args"]["vars"] == {"taglake_run_id": run_id}  # every dbt run knows the Airflow run
     assert alerts.received() == []  # a green day sends nothing
     print(f"dags test: {seconds:.0f} s, {len(states)} tasks")
 
@@ -241,10 +242,9 @@ def test_a_failing_data_test_fails_its_task_and_sends_exactly_one_alert(
     manifest = parse_manifest(project.root, tmp_path / "parsed", env_parse)
     env = {**deployment_env(tmp_path, project.root, manifest, *lake_and_key), **alerts.env()}
     alerts.received()  # empty the queue
-    result = airflow.run("dags", "test", DAG_ID, LAST_DAY, "-c", json.dumps({"allow_stale": True}), env=env)
-    run = next(r for r in dag_runs(airflow, env) if r["logical_date"].startswith(LAST_DAY))
-    states = task_states(airflow, env, run["run_id"])
-    assert run["state"] == "failed", result.stdout[-3000:]
+    result = airflow.run("dags", "test", DAG_ID, DAY_BEFORE, "-c", json.dumps({"allow_stale": True}), env=env)
+    run_id, state, states = run_of(airflow, DAY_BEFORE)
+    assert state == "failed", result.stdout[-3000:]
     assert states["dbt_build.dbt_producer_watcher"] == "failed"
     assert states["wait_for_landing"] == states["source_freshness"] == "success"
     assert states["leak_scan"] == "upstream_failed" and states["alerts_publish"] == "upstream_failed"
@@ -252,6 +252,6 @@ def test_a_failing_data_test_fails_its_task_and_sends_exactly_one_alert(
     messages = alerts.received()
     assert len(messages) == 1, [m.get("Subject") for m in messages]
     body = json.loads(messages[0]["Message"])
-    assert body["class"] == "test_failure" and body["run_id"] == run["run_id"] and body["as_of"] == LAST_DAY
+    assert body["class"] == "test_failure" and body["run_id"] == run_id and body["as_of"] == DAY_BEFORE
     assert [f["node"] for f in body["failed"]] == ["assert_planted_failure_for_the_dag"]
     assert messages[0]["MessageAttributes"]["environment"]["Value"] == "test"
