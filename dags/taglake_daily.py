@@ -1,6 +1,6 @@
 """taglake_daily: the bank's daily run of the tag lake on MWAA (Airflow 3.3.1, astronomer-cosmos 1.15.1).
 
-wait_for_landing → update_catalog → source_freshness → dbt_build (cosmos task group) → leak_scan
+wait_for_landing → update_catalog → check_key → source_freshness → dbt_build (cosmos task group) → leak_scan
 → quality_record → metrics → lineage → alerts_publish
 
 The dbt build is a cosmos task group rendered from the bundle's manifest (LoadMode.DBT_MANIFEST: no dbt parse when
@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # taglake_ops beside t
 
 from airflow.sdk import DAG, Param, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior  # noqa: E402
+from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 from taglake_ops import commands, runtime, settings
 
 PATHS = settings.paths()
@@ -81,6 +81,16 @@ with DAG(
             raise ValueError("no raw bucket: set the Variable taglake_raw_bucket (or TAGLAKE_RAW_BUCKET)")
         runtime.run(commands.update_catalog(run.paths.taglake, run.raw_bucket), run)
         return "catalog updated"
+
+    @task(task_id="check_key", execution_timeout=settings.STEP_TIMEOUT, **NO_RETRY, **ALERT)
+    def check_key(**context: object) -> int | str:
+        """Local targets: the masking key file is there, owner-only and well formed (`taglake keys status`); a
+        failure here is a key_problem alert. On Athena and Redshift the key is a restricted table that dbt's own
+        key checks read in the build."""
+        run = runtime.run_settings(context)
+        if not run.target.startswith("local"):
+            return f"{run.target}: the key is the restricted table; dbt checks it in the build"
+        return runtime.run(commands.check_key(run.paths.taglake), run)
 
     @task(task_id="source_freshness", execution_timeout=settings.STEP_TIMEOUT, **NETWORK_RETRY, **ALERT)
     def source_freshness(**context: object) -> int:
@@ -156,13 +166,20 @@ with DAG(
         """The end of a run: warned checks that ask for an alert (`meta: {alert: …}` at warn severity)."""
         run = runtime.run_settings(context)
         argv = commands.alerts_publish(
-            run.paths.taglake, run.run_id, run.as_of, run.environment, run.target, run.paths.target_path
+            run.paths.taglake,
+            run.run_id,
+            run.as_of,
+            run.environment,
+            run.target,
+            run.paths.target_path,
+            allow_stale=run.allow_stale,
         )
         return runtime.run(argv, run)
 
     (
         wait_for_landing()
         >> update_catalog()
+        >> check_key()
         >> source_freshness()
         >> dbt_build
         >> leak_scan()

@@ -46,12 +46,21 @@ def lineage_emit(taglake: Path, run_id: str, as_of: str) -> list[str]:
     return [str(taglake), "lineage", "emit", "--run-id", run_id, "--as-of", as_of]
 
 
-def alerts_publish(taglake: Path, run_id: str, as_of: str, environment: str, target: str, artifacts: Path) -> list[str]:
-    """The end of a run: warned checks that ask for an alert (e.g. a quarantine spike at warn severity)."""
-    return [
+def check_key(taglake: Path) -> list[str]:
+    """The masking key file: present, owner-only, well formed (the local targets' key)."""
+    return [str(taglake), "keys", "status"]
+
+
+def alerts_publish(
+    taglake: Path, run_id: str, as_of: str, environment: str, target: str, artifacts: Path, *, allow_stale: bool
+) -> list[str]:
+    """The end of a run: warned checks that ask for an alert (e.g. a quarantine spike at warn severity), and stale
+    sources at warn level unless the run was allowed to go on past stale sources."""
+    argv = [
         str(taglake), "alerts", "publish", "--run-id", run_id, "--as-of", as_of,
         "--environment", environment, "--target", target, "--artifacts", str(artifacts),
     ]  # fmt: skip
+    return argv + (["--allow-stale"] if allow_stale else [])
 
 
 def alerts_task_failed(

@@ -34,6 +34,11 @@ def _add_alerts(sub: Subparsers) -> None:
         "nothing failed.",
     )
     _common(publish)
+    publish.add_argument(
+        "--allow-stale",
+        action="store_true",
+        help="the run was allowed to go on past stale sources (a replay or backfill): stale sources are not alerted",
+    )
     failed = verbs.add_parser(
         "task-failed",
         help="the DAG's on-failure callback: the failed task mapped to its class",
@@ -110,7 +115,8 @@ def cmd_alerts(ns: argparse.Namespace, project: Project, target: str | None) -> 
             leak_hits=ns.leak_hits,
         )
     else:
-        alerts = alert_publish.run_alerts(context, artifacts, leak_hits=ns.leak_hits)
+        allow_stale = getattr(ns, "allow_stale", False)
+        alerts = alert_publish.run_alerts(context, artifacts, leak_hits=ns.leak_hits, allow_stale=allow_stale)
     if ns.verb == "show":
         for alert in alerts:
             print(json.dumps({"subject": alert.subject, "body": alert.body()}, sort_keys=True))

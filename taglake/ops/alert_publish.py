@@ -47,11 +47,14 @@ class Artifacts:
         return alert_meta(read_manifest(path)) if path.is_file() else {}
 
 
-def run_alerts(context: RunContext, artifacts: Artifacts, *, leak_hits: int = 0) -> list[Alert]:
-    """The end of a run: every failure its build, freshness and leak scan left, one Alert per class."""
+def run_alerts(
+    context: RunContext, artifacts: Artifacts, *, leak_hits: int = 0, allow_stale: bool = False
+) -> list[Alert]:
+    """The end of a run: every failure its build, freshness and leak scan left, one Alert per class (stale sources
+    not, when the run was allowed to go on past them)."""
     failures: list[Failure] = []
     failures += run_result_failures(artifacts.run_results(), artifacts.meta())
-    failures += freshness_failures(artifacts.sources())
+    failures += freshness_failures(artifacts.sources(), allow_stale=allow_stale)
     failures += leak_failures(leak_hits)
     return batch(failures, context)
 

@@ -284,13 +284,16 @@ def run_result_failures(run_results: Any, meta: Mapping[str, tuple[str, str]] | 
     return failures
 
 
-def freshness_failures(sources: Any) -> list[Failure]:
-    """Stale sources (sources.json status error: high, warn: warning) and freshness checks that failed to run."""
+def freshness_failures(sources: Any, *, allow_stale: bool = False) -> list[Failure]:
+    """Stale sources (sources.json status error: high, warn: warning) and freshness checks that failed to run;
+    with `allow_stale` (a replay or backfill that chose to go on) only the checks that failed to run."""
     failures = []
     for result in getattr(sources, "results", None) or []:
         status = result.status.value if hasattr(result.status, "value") else str(result.status)
         name = _node_name(result.unique_id)
         uid = result.unique_id
+        if allow_stale and status in ("error", "warn"):
+            continue
         if status == "error":
             failures.append(Failure("freshness_breach", name, "source", "stale", "high", check_id=uid))
         elif status == "warn":

@@ -188,7 +188,7 @@ def test_the_dag_imports_without_errors_and_parses_within_mwaas_limit(probed: di
 
 def test_the_dag_has_the_documented_steps_retries_and_timeouts(probed: dict) -> None:
     tasks = probed["tasks"]
-    chain = ["wait_for_landing", "update_catalog", "source_freshness"]
+    chain = ["wait_for_landing", "update_catalog", "check_key", "source_freshness"]
     after = ["leak_scan", "quality_record", "metrics", "lineage", "alerts_publish"]
     for earlier, later in [*itertools.pairwise(chain), *itertools.pairwise(after)]:
         assert tasks[later]["up"] == [earlier], later
@@ -203,7 +203,11 @@ def test_the_dag_has_the_documented_steps_retries_and_timeouts(probed: dict) -> 
     assert all(t.startswith("dbt_build.") for t in tasks["leak_scan"]["up"])
     for name in ("wait_for_landing", "update_catalog", "source_freshness", "quality_record", "metrics", "lineage"):
         assert tasks[name]["retries"] == 3 and tasks[name]["backoff"], name
-    assert tasks["leak_scan"]["retries"] == 0 and tasks["wait_for_landing"]["mode"] == "reschedule"
+    assert (
+        tasks["leak_scan"]["retries"] == 0
+        and tasks["check_key"]["retries"] == 0
+        and tasks["wait_for_landing"]["mode"] == "reschedule"
+    )
     for name in (*chain, *after, producer):
         assert tasks[name]["timeout"], name
     for name in (*chain, *after[:-1]):

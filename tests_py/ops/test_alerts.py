@@ -279,3 +279,18 @@ def test_the_runbook_link_follows_the_configured_base(tmp_path: Path) -> None:
     result = alerts_cli("show", folder, None, "--runbook-base-url", base)
     assert result.returncode == 0
     assert json.loads(result.stdout)["body"]["runbook"] == f"{base}/test-failure.md"
+
+
+def test_a_run_allowed_past_stale_sources_is_not_alerted_for_them_but_a_failed_check_is(tmp_path: Path) -> None:
+    fresh = [
+        freshness("source.taglake.crm.customers", "error", "2026-11-01T00:00:00+00:00", 86_400 * 30),
+        {"unique_id": "source.taglake.cards.transactions", "status": "runtime error", "error": "query failed"},
+    ]
+    folder = artifacts(tmp_path, [], [], fresh)
+    with sns_queue() as queue:
+        assert alerts_cli("publish", folder, queue, "--allow-stale").returncode == 0
+        allowed = bodies(queue)
+        assert alerts_cli("publish", folder, queue).returncode == 0
+        strict = bodies(queue)
+    assert [f["node"] for f in allowed[0][0]["failed"]] == ["cards.transactions"]
+    assert [f["node"] for f in strict[0][0]["failed"]] == ["cards.transactions", "crm.customers"]
