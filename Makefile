@@ -11,7 +11,7 @@ export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
-.PHONY: help setup demo test lint lint-python lint-sql generate build run-daily docs docs-serve verify clean lock test-fast lineage venv-airflow venv-datahub venv-checkov venv-pyspark
+.PHONY: help setup demo test lint lint-python lint-sql generate build run-daily docs docs-serve verify clean lock test-fast lineage venv-airflow venv-datahub venv-checkov venv-pyspark mwaa-bundle
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -83,11 +83,15 @@ clean:  ## remove build output and the generated lake (keeps .venv)
 	rm -rf build target logs dbt_packages lake
 
 # --- tool environments (requirements/README.md): their own venv under ~/.cache/taglake/venvs, keyed by a hash ---
-PYTHON_MWAA ?= $(shell command -v python3.12 || ls -d $(HOME)/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | tail -n 1 || command -v python3.11)
+# The first Python 3.12 that runs (a pyenv shim for a version not selected exists but fails), else python3.11.
+PYTHON_MWAA ?= $(shell for p in $$(command -v python3.12) $$(ls -d $(HOME)/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null) $$(command -v python3.11); do "$$p" -c '' 2>/dev/null && echo "$$p" && break; done)
 TOOL_VENV := scripts/tool_venv.sh
 
 venv-airflow:  ## Airflow 3.3.1 + astronomer-cosmos (MWAA's Python 3.12 where present) in its own cached venv
 	@$(TOOL_VENV) airflow requirements/airflow.txt $(PYTHON_MWAA)
+
+mwaa-bundle: setup  ## lay out the MWAA bucket under build/mwaa: DAG, requirements, startup script, dbt project + manifest
+	$(BIN)/taglake mwaa-bundle --target $(or $(BUNDLE_TARGET),athena) --out build/mwaa
 
 venv-datahub:  ## acryl-datahub in its own cached venv
 	@$(TOOL_VENV) datahub requirements/datahub.txt $(PYTHON)

@@ -35,12 +35,17 @@ hash=$(
 )
 cache=${TAGLAKE_TOOL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/taglake/venvs}
 venv=$cache/$name-$hash
-if [ ! -f "$venv/.complete" ]; then
+# One maker at a time per venv (helpers and test lanes may ask at once): a lock beside it, and the check repeated
+# under the lock. A venv whose Python does not run (a half-made or damaged one) is made again.
+mkdir -p "$cache"
+exec 9>"$venv.lock"
+flock 9
+if [ ! -f "$venv/.complete" ] || ! "$venv/bin/python" -c '' >/dev/null 2>&1; then
     echo "tool_venv: making $venv (once; reused while $req is unchanged)" >&2
     rm -rf "$venv"
-    mkdir -p "$cache"
     "$python" -m venv "$venv"
     (cd "$dir_of_req" && "$venv/bin/python" -m pip install --quiet -r "$(basename "$req")") >&2
     touch "$venv/.complete"
 fi
+flock -u 9
 echo "$venv"

@@ -1,4 +1,4 @@
-"""The AWS commands: `taglake catalog`, `upload` and `lake-formation`."""
+"""The AWS commands: `taglake catalog`, `upload`, `lake-formation` and `mwaa-bundle`."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ def register(sub: Subparsers) -> None:
     _add_catalog(sub)
     _add_upload(sub)
     _add_lake_formation(sub)
+    _add_mwaa_bundle(sub)
 
 
 def _add_catalog(sub: Subparsers) -> None:
@@ -170,4 +171,27 @@ def cmd_upload(ns: argparse.Namespace, project: Project, target: str | None) -> 
         f"uploaded {len(report.uploaded):,} files ({report.bytes_uploaded:,} bytes) to s3://{ns.bucket}/"
         f"{ns.prefix.strip('/')}; {len(report.skipped):,} already there"
     )
+    return 0
+
+
+def _add_mwaa_bundle(sub: Subparsers) -> None:
+    p = sub.add_parser(
+        "mwaa-bundle",
+        help="lay out what goes to the MWAA bucket: the DAG, requirements, startup script, the dbt project bundle",
+        description="Write OUT/requirements.txt, OUT/startup.sh, OUT/dags/ (the taglake_daily DAG and its helpers) "
+        "and OUT/dags/taglake_project/ (the checkout's git-tracked files only, plus target/manifest.json from an "
+        "offline `dbt parse` for the production target, which cosmos renders the task group from). The manifest is "
+        "checked for personal-data shapes and the local key's material; a bundle that fails is removed. Then "
+        '`aws s3 sync OUT s3://<mwaa bucket>/` (docs/deployment.md, "The MWAA bucket").',
+    )
+    p.add_argument("--target", default="athena", help="the production dbt target to parse for (default: athena)")
+    p.add_argument("--out", type=Path, default=Path("build") / "mwaa", help="the folder (default: build/mwaa)")
+    p.set_defaults(func=cmd_mwaa_bundle)
+
+
+def cmd_mwaa_bundle(ns: argparse.Namespace, project: Project, target: str | None) -> int:
+    from taglake.aws.mwaa_bundle import make_bundle
+
+    bundle = make_bundle(project, ns.out, target=ns.target)
+    print(f"mwaa-bundle: {bundle.files} tracked files and the {ns.target} manifest under {bundle.root}")
     return 0

@@ -1,4 +1,5 @@
-"""Operating the lake's commands: `taglake build`, `run-daily`, `demo`, `dbt`, `query` and `lineage`."""
+"""Operating the lake's commands: `taglake build`, `run-daily`, `demo`, `dbt`, `query`, `lineage` (and `alerts`,
+registered from taglake.ops.alert_commands)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from taglake.core import targets
 from taglake.core.cli_args import Subparsers, add_aws_options, non_negative_float, non_negative_int, strip_separator
 from taglake.core.project import Project
 from taglake.core.text_tables import format_table
+from taglake.ops import alert_commands
 from taglake.privacy.dbt_runner import run_dbt
 
 
@@ -21,6 +23,7 @@ def register(sub: Subparsers) -> None:
     _add_dbt(sub)
     _add_query(sub)
     _add_lineage(sub)
+    alert_commands.register(sub)
 
 
 def _build_target(ns: argparse.Namespace) -> str | None:

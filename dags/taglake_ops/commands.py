@@ -1,0 +1,82 @@
+"""Every command line the DAG runs, in one place: the taglake commands (from the dbt venv) and their arguments.
+
+Each function returns argv (a list, never a shell string). `dbt_vars` is what every dbt invocation gets:
+`--vars '{"taglake_run_id": "<Airflow run_id>"}'` (the quality history records by it).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def dbt_vars(run_id: str) -> dict[str, str]:
+    return {"taglake_run_id": run_id}
+
+
+def dbt_vars_arg(run_id: str) -> list[str]:
+    return ["--vars", json.dumps(dbt_vars(run_id))]
+
+
+def update_catalog(taglake: Path, bucket: str) -> list[str]:
+    """The raw Glue tables from the source YAML (partition projection: new days need no partition calls)."""
+    return [str(taglake), "catalog", "--bucket", bucket]
+
+
+def source_freshness(taglake: Path, run_id: str) -> list[str]:
+    return [str(taglake), "dbt", "source", "freshness", *dbt_vars_arg(run_id)]
+
+
+def leak_scan(taglake: Path) -> list[str]:
+    return [str(taglake), "scan-pii"]
+
+
+def quality_record(taglake: Path, run_id: str, as_of: str) -> list[str]:
+    """Quality history (issue 13 part 2): the run's tests, freshness and reconciliation appended by run id."""
+    return [str(taglake), "quality", "record", "--run-id", run_id, "--as-of", as_of]
+
+
+def metrics_put(taglake: Path, run_id: str, as_of: str) -> list[str]:
+    """CloudWatch metrics of the run (issue 13 part 3)."""
+    return [str(taglake), "metrics", "put", "--run-id", run_id, "--as-of", as_of]
+
+
+def lineage_emit(taglake: Path, run_id: str, as_of: str) -> list[str]:
+    """OpenLineage events of the run (issue 13 part 4)."""
+    return [str(taglake), "lineage", "emit", "--run-id", run_id, "--as-of", as_of]
+
+
+def check_key(taglake: Path) -> list[str]:
+    """The masking key file: present, owner-only, well formed (the local targets' key)."""
+    return [str(taglake), "keys", "status"]
+
+
+def alerts_publish(
+    taglake: Path, run_id: str, as_of: str, environment: str, target: str, artifacts: Path, *, allow_stale: bool
+) -> list[str]:
+    """The end of a run: warned checks that ask for an alert (e.g. a quarantine spike at warn severity), and stale
+    sources at warn level unless the run was allowed to go on past stale sources."""
+    argv = [
+        str(taglake), "alerts", "publish", "--run-id", run_id, "--as-of", as_of,
+        "--environment", environment, "--target", target, "--artifacts", str(artifacts),
+    ]  # fmt: skip
+    return argv + (["--allow-stale"] if allow_stale else [])
+
+
+def alerts_task_failed(
+    taglake: Path,
+    task_id: str,
+    run_id: str,
+    as_of: str,
+    environment: str,
+    target: str,
+    artifacts: Path,
+    *,
+    error_class: str = "",
+) -> list[str]:
+    """The on-failure callback's one alert for a failed task."""
+    argv = [
+        str(taglake), "alerts", "task-failed", "--task-id", task_id, "--run-id", run_id, "--as-of", as_of,
+        "--environment", environment, "--target", target, "--artifacts", str(artifacts),
+    ]  # fmt: skip
+    return argv + (["--error-class", error_class] if error_class else [])
