@@ -159,7 +159,7 @@ with DAG(
     @task(task_id="lineage", execution_timeout=settings.STEP_TIMEOUT, **NETWORK_RETRY, **ALERT)
     def lineage(**context: object) -> int:
         run = runtime.run_settings(context)
-        return runtime.run(commands.lineage_emit(run.paths.taglake, run.run_id, run.as_of), run)
+        return runtime.run(commands.lineage_emit(run.paths.taglake, run.run_id), run)
 
     @task(task_id="alerts_publish", execution_timeout=settings.STEP_TIMEOUT, **NETWORK_RETRY)
     def alerts_publish(**context: object) -> int:

@@ -7,6 +7,7 @@ Each function returns argv (a list, never a shell string). `dbt_vars` is what ev
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 
@@ -41,9 +42,15 @@ def metrics_put(taglake: Path, run_id: str, as_of: str) -> list[str]:
     return [str(taglake), "metrics", "put", "--run-id", run_id, "--as-of", as_of]
 
 
-def lineage_emit(taglake: Path, run_id: str, as_of: str) -> list[str]:
-    """OpenLineage events of the run (issue 13 part 4)."""
-    return [str(taglake), "lineage", "emit", "--run-id", run_id, "--as-of", as_of]
+def lineage_run_id(run_id: str) -> str:
+    """OpenLineage's parent run id for an Airflow run: a UUID (OpenLineage's run ids are UUIDs, Airflow's are
+    `scheduled__…`), the same for every retry of the same run."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"taglake_daily/{run_id}"))
+
+
+def lineage_emit(taglake: Path, run_id: str) -> list[str]:
+    """OpenLineage events of the run's dbt build, children of the Airflow run (the target: TAGLAKE_TARGET)."""
+    return [str(taglake), "lineage", "emit", "--run-id", lineage_run_id(run_id)]
 
 
 def check_key(taglake: Path) -> list[str]:
