@@ -33,14 +33,14 @@ test: setup lint  ## run every test: lint, then pytest (generator, CLI, dbt buil
 	$(BIN)/pytest
 
 test-fast: setup  ## the inner loop: ruff, then the pure-Python tests (no dbt build, no hostile lake)
-	$(BIN)/ruff check taglake tests_py
+	$(BIN)/ruff check taglake tests_py dags
 	$(BIN)/pytest -q -m "not dbt and not redteam"
 
 lint: lint-python lint-sql  ## ruff and sqlfluff
 
 lint-python: setup
-	$(BIN)/ruff check taglake tests_py
-	$(BIN)/ruff format --check taglake tests_py
+	$(BIN)/ruff check taglake tests_py dags
+	$(BIN)/ruff format --check taglake tests_py dags
 
 lint-sql: setup
 	mkdir -p build
