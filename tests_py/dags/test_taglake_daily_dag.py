@@ -216,6 +216,7 @@ def test_the_dag_has_the_documented_steps_retries_and_timeouts(probed: dict) -> 
     assert probed["params"] == ["allow_stale", "as_of", "environment", "target"]
 
 
+@pytest.mark.dbt
 def test_dags_test_runs_the_day_end_to_end_over_the_small_lake(
     airflow: Airflow, checkout_manifest: Path, lake_and_key: tuple[Path, Path], alerts: SnsQueue, tmp_path: Path
 ) -> None:
@@ -233,6 +234,7 @@ def test_dags_test_runs_the_day_end_to_end_over_the_small_lake(
     print(f"dags test: {seconds:.0f} s, {len(states)} tasks")
 
 
+@pytest.mark.dbt
 def test_a_failing_data_test_fails_its_task_and_sends_exactly_one_alert(
     airflow: Airflow, lake_and_key: tuple[Path, Path], alerts: SnsQueue, tmp_path: Path
 ) -> None:
