@@ -46,8 +46,23 @@
                 ~ ' does not exist yet: run `dbt build` (or `taglake build`) first, then record again') }}
         {%- endif -%}
         {%- set recorded = record_quality_checks(outcomes) -%}
+        {%- do quality_commit() -%}
         {{ print('quality history: recorded ' ~ recorded ~ ' checks of run ' ~ quality_run_id()) }}
     {%- endif -%}
+{% endmacro %}
+
+
+{#- A run-operation leaves its statements uncommitted (dbt commits hooks, not operations): commit them. Athena has
+    no transactions (each statement is its own commit). -#}
+{% macro quality_commit() %}
+    {{- return(adapter.dispatch('quality_commit', 'taglake')()) -}}
+{% endmacro %}
+
+{% macro default__quality_commit() %}
+    {%- do adapter.commit() -%}
+{% endmacro %}
+
+{% macro athena__quality_commit() %}
 {% endmacro %}
 
 

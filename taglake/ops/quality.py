@@ -110,6 +110,21 @@ def record(
     variables: dict[str, str] = {"taglake_run_id": run_id}
     if as_of:
         variables["taglake_as_of_date"] = as_of
+    # The operation writes its own run_results.json over the run's: the run's is put back, for what reads it next
+    # (`taglake metrics put`, the alerts).
+    kept = results_file.read_bytes() if results_file.is_file() else None
+    try:
+        _record_outcomes(project, target, outcomes, variables)
+    finally:
+        written = project.target_path / "run_results.json"
+        if results_file == written and kept is not None:
+            written.write_bytes(kept)
+        elif results_file == written:
+            written.unlink(missing_ok=True)
+    return len(outcomes)
+
+
+def _record_outcomes(project: Project, target: str | None, outcomes: list[Outcome], variables: dict[str, str]) -> None:
     run_dbt(
         project,
         [
@@ -123,4 +138,3 @@ def record(
         target=target,
         quiet=True,
     )
-    return len(outcomes)
