@@ -59,7 +59,8 @@ class Datum:
 
     def row(self) -> tuple[str, str, str, str]:
         dims = ", ".join(f"{k}={v}" for k, v in self.dimensions)
-        return (self.name, dims, f"{self.value:g}", self.unit)
+        shown = f"{self.value:,.0f}" if float(self.value).is_integer() else f"{self.value:,.3f}"
+        return (self.name, dims, shown, self.unit)
 
 
 def build_metrics(

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import pytest
 from artifact_shapes import freshness, run_result, run_results, sources, write
 from moto import mock_aws
 
 from taglake.core.artifacts import read_run_results, read_sources
+from taglake.core.project import Project
 from taglake.ops import metrics
 
 pytestmark = pytest.mark.alerts
@@ -97,3 +99,25 @@ def test_no_bytes_scanned_is_put_where_the_engine_reports_none(tmp_path: Path) -
     data = _data(tmp_path, athena=False)
     assert "BytesScanned" not in {d.name for d in data}
     assert {d.name for d in data} >= {"RunDurationSeconds", "ModelsFailed", "TestsFailed"}
+
+
+@pytest.mark.dbt
+def test_rows_quarantined_are_the_runs_quarantine_rows_of_the_history(
+    built_project: Project, build_run_results: dict
+) -> None:
+    run_id = build_run_results["metadata"]["invocation_id"]  # the session build ran without taglake_run_id
+    with duckdb.connect(str(built_project.duckdb_path), read_only=True) as con:
+        as_of, landed = con.execute(
+            "select max(as_of_date), count(*) from taglake_marts.fct_quality_check_results "
+            f"where run_id = '{run_id}' and check_kind = 'quarantine'"
+        ).fetchone()
+        daily = dict(
+            con.execute(
+                "select source_table, quarantined_rows from taglake_marts.fct_raw_intake_daily as d "
+                "where landing_date = (select max(landing_date) from taglake_marts.fct_raw_intake_daily as n "
+                "where n.source_table = d.source_table)"
+            ).fetchall()
+        )
+    found = metrics.quarantined_rows(built_project, "local", run_id, str(as_of))
+    assert landed == len(found) == 5
+    assert found == daily
