@@ -6,7 +6,7 @@
 {#- The dbt commands whose results hold checks (`freshness` is `dbt source freshness`, whose project hooks run in
     dbt 1.10 and later: flags.source_freshness_run_project_hooks). -#}
 {% macro quality_recording_commands() %}
-    {{- return(['build', 'test', 'freshness', 'run']) -}}
+    {{- return(['build', 'test', 'freshness', 'run', 'retry']) -}}
 {% endmacro %}
 
 
