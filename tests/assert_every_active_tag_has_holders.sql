@@ -1,4 +1,4 @@
-{{ config(severity='warn') }}
+{{ config(severity='warn', meta={'quality_dimension': 'completeness'}) }}
 -- Warns (does not fail the build) with one row per active catalog tag no customer holds on the as-of date. A tag
 -- with no holders is not wrong — a short lake, a quiet day — but a rule or a feed may have broken, so someone
 -- should look. Correctness checks (keys, contracts, reconciliation, catalog agreement) are errors; population

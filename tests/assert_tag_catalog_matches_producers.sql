@@ -1,3 +1,4 @@
+{{ config(meta={'quality_dimension': 'consistency'}) }}
 -- The tag catalog and the tag rules agree both ways. Fails with one row per tag that a family model declares in
 -- `meta.produces_tags` but the catalog lacks, that the catalog marks active but no model produces, that two
 -- models both claim, that the catalog marks planned yet a model produces, or that a model produces under another

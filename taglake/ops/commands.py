@@ -1,5 +1,5 @@
-"""Operating the lake's commands: `taglake build`, `run-daily`, `demo`, `dbt`, `query`, `lineage` (and `alerts`,
-registered from taglake.ops.alert_commands)."""
+"""Operating the lake's commands: `taglake build`, `run-daily`, `demo`, `dbt`, `query`, `quality`, `metrics`,
+`lineage` (and `alerts`, registered from taglake.ops.alert_commands)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ def register(sub: Subparsers) -> None:
     _add_demo(sub)
     _add_dbt(sub)
     _add_query(sub)
+    _add_quality(sub)
+    _add_metrics(sub)
     _add_lineage(sub)
     alert_commands.register(sub)
 
@@ -267,6 +269,95 @@ def cmd_lineage_datahub(ns: argparse.Namespace, project: Project, target: str | 
     print("datahub ingest: the dbt artifacts and the raw Glue catalog (moto on 127.0.0.1) …", flush=True)
     out = ingest(project, venv, glue_endpoint=ns.glue_endpoint)
     print(f"lineage: {out.records} DataHub records in {out.metadata_file} and DataHub lite {out.lite_file}")
+
+
+def _add_quality(sub: Subparsers) -> None:
+    p = sub.add_parser(
+        "quality",
+        help="the quality history: record a run's checks in fct_quality_check_results",
+        description="The quality history (docs/operations.md): every run's data tests, source freshness checks and "
+        "reconciliation, one row per check per run, in the mart fct_quality_check_results. dbt's on-run-end hook "
+        "records them as each dbt command ends; `record` records them again from dbt's artifacts, for what the "
+        "hook could not (a freshness check before the history existed, a run on another worker).",
+    )
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    rec = actions.add_parser(
+        "record",
+        help="record target/run_results.json and target/sources.json under a run id",
+        description="Record the data tests and reconciliation of target/run_results.json and the freshness checks "
+        "of target/sources.json in fct_quality_check_results under --run-id (the run id the DAG passes to every "
+        "dbt call as the var taglake_run_id; a run without it is recorded under dbt's invocation id). Recording a "
+        "run again replaces its rows: one row per check per run. A run_results.json of another run is refused. "
+        "Statuses and counts only: no failure message, SQL or value.",
+    )
+    rec.add_argument("--run-id", required=True, help="the run: the var taglake_run_id of its dbt calls")
+    rec.add_argument("--as-of", default=None, help="the as-of date, YYYY-MM-DD (default: what the run checked)")
+    rec.add_argument("--target", default=None, help="dbt target (default: TAGLAKE_TARGET or local)")
+    rec.add_argument("--run-results", type=Path, default=None, help="run_results.json (default: target/)")
+    rec.add_argument("--sources", type=Path, default=None, help="sources.json (default: target/)")
+    rec.set_defaults(func=cmd_quality_record, target_of=_query_target)
+
+
+def _add_metrics(sub: Subparsers) -> None:
+    p = sub.add_parser(
+        "metrics",
+        help="CloudWatch metrics of a run: duration, failures, quarantine, freshness lag, bytes scanned",
+        description="Per run, CloudWatch metrics from dbt's artifacts and the quality history (docs/operations.md, "
+        "Metrics). AWS settings from the environment (AWS_ENDPOINT_URL for a local endpoint).",
+    )
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    put = actions.add_parser(
+        "put",
+        help="put one run's metrics",
+        description="Put one run's metrics in CloudWatch: RunDurationSeconds, ModelsFailed, TestsFailed "
+        "(target/run_results.json), RowsQuarantined per source (fct_quality_check_results of the run), "
+        "FreshnessLagSeconds per source (target/sources.json) and BytesScanned where the engine reports it "
+        "(Athena), with the dimensions Environment, Target and Source (per-source metrics). Prints what it put.",
+    )
+    put.add_argument("--run-id", required=True, help="the run: the var taglake_run_id of its dbt calls")
+    put.add_argument("--as-of", required=True, help="the run's as-of date, YYYY-MM-DD (the metrics' timestamp)")
+    put.add_argument("--namespace", default="Taglake", help="CloudWatch namespace (default: Taglake)")
+    put.add_argument(
+        "--environment", default=None, help="the Environment dimension (default: TAGLAKE_ENVIRONMENT or dev)"
+    )
+    put.add_argument("--target", default=None, help="dbt target (default: TAGLAKE_TARGET or local)")
+    put.add_argument("--run-results", type=Path, default=None, help="run_results.json (default: target/)")
+    put.add_argument("--sources", type=Path, default=None, help="sources.json (default: target/)")
+    add_aws_options(put)
+    put.set_defaults(func=cmd_metrics_put, target_of=_query_target)
+
+
+def cmd_quality_record(ns: argparse.Namespace, project: Project, target: str | None) -> int:
+    from taglake.ops.quality import record
+
+    count = record(
+        project,
+        target=target,
+        run_id=ns.run_id,
+        as_of=ns.as_of,
+        run_results_path=ns.run_results,
+        sources_path=ns.sources,
+    )
+    print(f"quality history: {count} outcomes of run {ns.run_id} recorded in fct_quality_check_results")
+    return 0
+
+
+def cmd_metrics_put(ns: argparse.Namespace, project: Project, target: str | None) -> int:
+    from taglake.ops import metrics
+
+    environment = ns.environment or os.environ.get("TAGLAKE_ENVIRONMENT", "dev")
+    data = metrics.run_metrics(
+        project,
+        target=str(target),
+        run_id=ns.run_id,
+        as_of=ns.as_of,
+        environment=environment,
+        run_results_path=ns.run_results,
+        sources_path=ns.sources,
+    )
+    client = metrics.cloudwatch_client(region=ns.region, endpoint_url=ns.endpoint_url)
+    metrics.put_metrics(client, data, namespace=ns.namespace)
+    print(format_table(["metric", "dimensions", "value", "unit"], [d.row() for d in data]))
     return 0
 
 
