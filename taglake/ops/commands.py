@@ -399,6 +399,7 @@ WHERE_NEXT = (
     ("make docs-serve", "the docs site: lineage, every model and column (http://127.0.0.1:8080)"),
     (f"taglake query {DEMO_ANALYSIS}", "run an analysis or ad hoc SQL on the marts (taglake query --help)"),
     ("make run-daily", "append a landing day and run the daily job (docs/daily-runs.md)"),
+    ("make lineage", "DataHub's view of this build: lineage and zones in target/lineage/ (docs/operations.md)"),
     ("docs/dbt/tags.md", "what each customer tag means"),
     ("docs/privacy.md", "who may see what, and how the masking key is kept"),
     ("docs/architecture.md", "the taglake package, a folder per concern"),
