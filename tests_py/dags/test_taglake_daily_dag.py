@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import pytest
 from project_copy import copy_project
 from sns_queue import SnsQueue, sns_queue
@@ -231,6 +232,14 @@ def test_dags_test_runs_the_day_end_to_end_over_the_small_lake(
     results = json.loads((tmp_path / "state" / "target" / "run_results.json").read_text(encoding="utf-8"))
     assert results["args"]["vars"] == {"taglake_run_id": run_id}  # every dbt run knows the Airflow run
     assert alerts.received() == []  # a green day sends nothing
+    # the steps after the build did their work: the run's checks in the quality history, its lineage events
+    with duckdb.connect(str(tmp_path / "build" / "taglake.duckdb"), read_only=True) as con:
+        checks = con.execute(
+            "select count(*) from taglake_marts.fct_quality_check_results where run_id = ?", [run_id]
+        ).fetchone()
+    assert checks is not None and checks[0] > 0
+    events = (tmp_path / "state" / "target" / "lineage" / "openlineage.jsonl").read_text(encoding="utf-8")
+    assert events.count("\n") > 0
     print(f"dags test: {seconds:.0f} s, {len(states)} tasks")
 
 
