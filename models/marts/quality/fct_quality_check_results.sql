@@ -5,9 +5,11 @@
 -- The hook reads the reconciliation marts after they are built:
 -- depends_on: {{ ref('fct_source_reconciliation') }}
 -- depends_on: {{ ref('fct_raw_intake_daily') }}
+-- Its incremental strategy is the folder's (merge on Athena and Redshift, as every mart), keyed by the check of a
+-- run: the model itself selects no row, so a merge or a delete+insert changes nothing the hook wrote.
 {{ config(
     materialized='incremental',
-    incremental_strategy='append',
+    unique_key=['run_id', 'check_id'],
     full_refresh=false,
     on_schema_change='append_new_columns',
 ) }}
