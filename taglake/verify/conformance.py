@@ -59,12 +59,17 @@ class MartComparison:
 
 
 def marts(compiled: CompiledProject) -> list[CompiledNode]:
-    """Every enabled, materialised mart model, from the manifest: marts added later are covered with no change."""
+    """Every enabled, materialised mart model, from the manifest: marts added later are covered with no change. A
+    history (config full_refresh: false, e.g. the quality history the on-run-end hook appends to) is not: its table
+    is what runs wrote, not what its SQL computes."""
     return sorted(
         (
             n
             for n in compiled.nodes.values()
-            if n.resource_type == "model" and n.path.startswith("models/marts/") and n.materialized != "ephemeral"
+            if n.resource_type == "model"
+            and n.path.startswith("models/marts/")
+            and n.materialized != "ephemeral"
+            and not n.history
         ),
         key=short_name,
     )

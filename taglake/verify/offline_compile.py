@@ -85,6 +85,8 @@ class CompiledNode:
     sql: str
     depends_on: tuple[str, ...]
     fqn: tuple[str, ...]
+    # never rebuilt (config full_refresh: false): a history the project appends to, not its SQL's result
+    history: bool = False
 
 
 @dataclass(frozen=True)
@@ -189,6 +191,7 @@ def load_compiled(manifest_path: Path, target: str, engine: str) -> CompiledProj
             sql=getattr(node, "compiled_code", None) or "",
             depends_on=tuple(getattr(node.depends_on, "nodes", None) or ()),
             fqn=tuple(node.fqn),
+            history=node.config is not None and getattr(node.config, "full_refresh", None) is False,
         )
     sources = {uid: s.relation_name or "" for uid, s in manifest.sources.items()}
     return CompiledProject(target=target, engine=engine, nodes=nodes, sources=sources, manifest_path=manifest_path)

@@ -31,6 +31,10 @@ ALLOWED_VARS = {
     "as_of": "the date an analysis asks about",
     "reject_reasons": "the quarantine's closed list of reasons, read by its accepted-values test only",
     "access": "who reads what; access_policy() refuses a declaration giving anyone clear data or a restricted layer",
+    "quality_dimensions": "the quality dimension of each kind of check, for the quality history only",
+    "quarantine_spike": "the quarantine-spike test's thresholds",
+    "taglake_run_id": "the run id the quality history records under (its shape checked before it reaches SQL)",
+    "taglake_as_of_date": "the as-of date the quality history records (checked as YYYY-MM-DD)",
 }
 ALLOWED_VAR_PREFIXES = ("tag_",)  # tag thresholds
 ALLOWED_ENV_PREFIXES = ("TAGLAKE_REDSHIFT_", "TAGLAKE_ATHENA_", "TAGLAKE_AWS_")  # account settings, grants' groups

@@ -24,6 +24,7 @@ def _local_marts(built_project: Project) -> set[str]:
         if n["resource_type"] == "model"
         and n["original_file_path"].startswith("models/marts/")
         and n["config"]["materialized"] != "ephemeral"
+        and n["config"].get("full_refresh") is not False  # a history: what runs appended, not its SQL's result
     }
 
 
