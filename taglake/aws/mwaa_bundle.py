@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from taglake.core.artifacts import DBT_TEST_HASH
 from taglake.core.errors import TaglakeError
 from taglake.core.project import Project
 from taglake.privacy import dbt_runner, patterns
@@ -57,7 +58,7 @@ def tracked_files(root: Path) -> list[str]:
 
 # What dbt and the project put in a manifest that has a personal-data shape but is neither: the 10-hex hash dbt
 # appends to a test's unique_id (`….c769534687` reads as a national ID), and the owners' team addresses of exposures.
-_DBT_HASH = re.compile(r"\.[0-9a-f]{10}$")
+_DBT_HASH = re.compile(rf"\.{DBT_TEST_HASH}$")
 _OWNER_EMAIL = ("owner", "email")
 
 

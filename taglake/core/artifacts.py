@@ -51,6 +51,11 @@ _SCHEMA = re.compile(r"https://schemas\.getdbt\.com/dbt/(?P<kind>[a-z-]+)/v(?P<v
 Model = TypeVar("Model", bound=BaseModel)
 
 
+# The hash dbt appends to a generic test's unique_id (`test.taglake.not_null_x.d955371978`): ten hex digits that now
+# and then read as a national ID or a mobile. The one pattern for it (the MWAA bundle's and lineage's checks).
+DBT_TEST_HASH = "[0-9a-f]{10}"
+
+
 class ArtifactError(TaglakeError):
     """A dbt artifact that is missing or is not one taglake reads: the message names the file, never its content."""
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from taglake.core.artifacts import read_raw
+from taglake.core.artifacts import DBT_TEST_HASH, read_raw
 from taglake.core.errors import TaglakeError
 from taglake.core.project import Project
 
@@ -195,7 +195,7 @@ def write_sanitised(artifacts: Artifacts, folder: Path) -> dict[str, Path]:
 # then a letter and 9 digits with a valid checksum, or 09 and 8 digits, i.e. a national-ID or mobile shape. The
 # sanitised copies prefix it with `h`, consistently in every artifact, so an id is never taken for personal data
 # and the shape check stays strict.
-_TEST_ID_HASH = re.compile(r"(\btest\.[A-Za-z0-9_]+\.[A-Za-z0-9_]+)\.([0-9a-f]{10})\b")
+_TEST_ID_HASH = re.compile(rf"(\btest\.[A-Za-z0-9_]+\.[A-Za-z0-9_]+)\.({DBT_TEST_HASH})\b")
 
 
 def _unshaped_ids(text: str) -> str:
