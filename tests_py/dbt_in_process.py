@@ -26,7 +26,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from taglake.privacy.patterns import redact
+from taglake.privacy.redacted_output import redact_line
 
 # What a parse reads from the project folder (dbt_project.yml's paths, the profile, the selectors).
 PROJECT_FILES = ("dbt_project.yml", "packages.yml", "selectors.yml", "profiles.yml", "dependencies.yml")
@@ -173,7 +173,7 @@ class InProcessDbt:
     def launch(self, args: Sequence[str], *, cwd: Path, env: Mapping[str, str], echo: TextIO | None) -> tuple[int, str]:
         """taglake.privacy.dbt_runner.launch, in-process: output merged, redacted line by line, echoed."""
         code, out, err = self._invoke(args, env, cwd)
-        output = "".join(redact(line) for line in (out + err).splitlines(keepends=True))
+        output = "".join(redact_line(line) for line in (out + err).splitlines(keepends=True))
         if echo is not None:
             echo.write(output)
         return code, output

@@ -54,8 +54,8 @@ def lineage_emit(taglake: Path, run_id: str) -> list[str]:
 
 
 def check_key(taglake: Path) -> list[str]:
-    """The masking key file: present, owner-only, well formed (the local targets' key)."""
-    return [str(taglake), "keys", "status"]
+    """The masking key file: present, owner-only, well formed, and the key every local build was made with."""
+    return [str(taglake), "keys", "status", "--strict"]
 
 
 def alerts_publish(

@@ -2,7 +2,7 @@
 time) or when a task runs (params, then Airflow Variables, then the environment).
 
 Parse time (set by dags/startup.sh on MWAA, by the test's environment locally):
-  TAGLAKE_DBT_VENV      the dbt venv: its bin/dbt and bin/taglake (made by startup.sh from the bundle)
+  TAGLAKE_DBT_VENV      the dbt venv: its bin/taglake-dbt and bin/taglake (made by startup.sh from the bundle)
   TAGLAKE_PROJECT_DIR   the dbt project (the bundle: git-tracked files and target/manifest.json)
   TAGLAKE_MANIFEST      the manifest cosmos renders the task group from (default: <project>/target/manifest.json)
   TAGLAKE_TARGET        the dbt target of this deployment (local, athena, redshift)
@@ -43,7 +43,8 @@ class Paths:
 
     @property
     def dbt(self) -> Path:
-        return self.venv / "bin" / "dbt"
+        """dbt as cosmos starts it: `taglake-dbt`, dbt with its output redacted line by line (docs/privacy.md)."""
+        return self.venv / "bin" / "taglake-dbt"
 
     @property
     def taglake(self) -> Path:

@@ -84,11 +84,17 @@ def _add_keys(sub: Subparsers) -> None:
         action="store_true",
         help="when a key is already there, check it and keep it (what `make demo` runs)",
     )
-    actions.add_parser(
+    status = actions.add_parser(
         "status",
         help="the key's version and fingerprint, and the version each local build records",
         description="Check the key file (never printing it) and show its version and keyed fingerprint, and the "
         "key version each local build records in its key_state table.",
+    )
+    status.add_argument(
+        "--strict",
+        action="store_true",
+        help="also fail (one line, exit 2) when a local build records another key than the key file's: what the "
+        "MWAA DAG's check_key task runs, so a key that is not the build's is a key_problem alert",
     )
     rotate = actions.add_parser(
         "rotate",
@@ -165,7 +171,7 @@ def cmd_scan(ns: argparse.Namespace, project: Project, target: str | None) -> in
 
 
 def cmd_keys(ns: argparse.Namespace, project: Project, target: str | None) -> int:
-    from taglake.privacy.key_state import recorded_key_state
+    from taglake.privacy.key_state import check_build_key, recorded_key_state
     from taglake.privacy.keys import check_key_file, init_key
     from taglake.privacy.rotation import default_databases, rotate
 
@@ -189,6 +195,8 @@ def cmd_keys(ns: argparse.Namespace, project: Project, target: str | None) -> in
         recorded = "no key recorded" if state is None else f"built with key version {state.key_version}"
         same = state is not None and state.key_fingerprint == key.fingerprint()
         print(f"  {db}: {recorded}{' (this key)' if same else ''}")
+        if ns.strict:
+            check_build_key(db, key, key_file=project.key_file)
     return 0
 
 

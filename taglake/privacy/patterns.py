@@ -226,6 +226,39 @@ def redact(text: str) -> str:
     return "".join(out)
 
 
+# --- what is never personal data: dbt's own identifiers ---------------------------------------------------------
+# A dbt node's unique_id is built from the project's own names (`test.taglake.not_null_x.e123456789`: a data test's
+# ends in a 10-hex hash, which can have a national ID's shape) and a run's invocation_id is a UUID: neither can
+# carry a value from the data, and cosmos's watcher finds each node's status by its unique_id in dbt's JSON log. So
+# a JSON redaction spares them, only under those keys and only when the whole value has that shape.
+DBT_ID_KEYS: Mapping[str, re.Pattern[str]] = {
+    "unique_id": re.compile(
+        r"(?:model|test|seed|snapshot|source|unit_test|analysis|operation|exposure|metric|semantic_model|saved_query)"
+        r"(?:\.[A-Za-z_][A-Za-z0-9_]*)+(?:\.[0-9a-f]{10})?",
+        re.ASCII,
+    ),
+    "invocation_id": re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.ASCII),
+}
+
+
+def is_dbt_identifier(key: str | None, value: str) -> bool:
+    """True when `value`, found under JSON key `key`, is one of dbt's own identifiers (DBT_ID_KEYS)."""
+    shape = DBT_ID_KEYS.get(key or "")
+    return shape is not None and shape.fullmatch(value) is not None
+
+
+def redact_json(value: object, key: str | None = None) -> object:
+    """A decoded JSON value with every string (and every object key) redacted, except dbt's own identifiers under
+    their keys (DBT_ID_KEYS). Decoding first also catches what JSON escapes (`\\uff21` is a full-width `Ａ`)."""
+    if isinstance(value, str):
+        return value if is_dbt_identifier(key, value) else redact(value)
+    if isinstance(value, dict):
+        return {redact(str(k)): redact_json(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_json(v, key) for v in value]
+    return value
+
+
 def iter_canonical(text: str, kinds: tuple[str, ...] = KINDS) -> Iterator[tuple[int, str, str]]:
     """(offset, kind, canonical form) of every shape in `text`."""
     for f in find(text, kinds):

@@ -5,17 +5,37 @@ dbt's console and its `logs/dbt.log` carry the engine's error messages, and an e
 it with casts that cannot fail, and the pre-flight (`taglake check-lake`) refuses the files an engine would choke
 on, so such messages should never arise; this is the last line behind both: every line dbt prints through taglake
 passes `taglake.privacy.patterns.redact`, and so does every line a run appends to dbt's log file.
+
+A line that is a JSON object (dbt's `--log-format json`, as cosmos's watcher reads it) is decoded and redacted
+value by value (`patterns.redact_json`): what JSON escapes is seen as the text it is, and dbt's own identifiers
+(a node's unique_id, a run's invocation_id) stay whole, so the watcher still finds each node's status.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from taglake.privacy.patterns import redact
+from taglake.privacy.patterns import redact, redact_json
+
+
+def redact_line(line: str) -> str:
+    """One line of dbt's output, redacted: a JSON object value by value (dbt's identifiers spared), else as text.
+    The line ending is kept."""
+    body = line.rstrip("\r\n")
+    if body.lstrip().startswith("{"):
+        try:
+            decoded = json.loads(body)
+        except ValueError:
+            decoded = None
+        if isinstance(decoded, dict):
+            clean = redact_json(decoded)
+            return line if clean == decoded else json.dumps(clean, ensure_ascii=False) + line[len(body) :]
+    return redact(line)
 
 
 def run_redacted(
@@ -36,7 +56,7 @@ def run_redacted(
     ) as proc:
         assert proc.stdout is not None
         for line in proc.stdout:
-            clean = redact(line)
+            clean = redact_line(line)
             kept.append(clean)
             if echo is not None:
                 echo.write(clean)
@@ -63,7 +83,7 @@ def redact_log_tail(path: Path, start: int) -> bool:
     with path.open("r+b") as fh:
         fh.seek(start)
         tail = fh.read().decode("utf-8", errors="replace")
-        clean = "".join(redact(line) for line in tail.splitlines(keepends=True))
+        clean = "".join(redact_line(line) for line in tail.splitlines(keepends=True))
         if clean == tail:
             return False
         fh.seek(start)

@@ -1,6 +1,6 @@
 """Run by the Airflow venv's Python (not by pytest): parse the DAG folder given as argv[1] twice, timed, and print
 one JSON line: import errors, DAG ids, parse seconds, and each task of taglake_daily with its upstream tasks,
-retries, back-off, timeout, failure callback and sensor mode."""
+retries, back-off, timeout, failure callback, sensor mode and the dbt executable it starts."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ def describe(task: object) -> dict[str, object]:
         "timeout": timeout.total_seconds() if timeout else None,
         "callback": bool(getattr(task, "on_failure_callback", None)),
         "mode": getattr(task, "mode", None),
+        "dbt": str(getattr(task, "dbt_executable_path", "") or "") or None,
     }
 
 

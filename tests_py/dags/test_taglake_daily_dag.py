@@ -197,6 +197,8 @@ def test_the_dag_has_the_documented_steps_retries_and_timeouts(probed: dict) -> 
     producer = "dbt_build.dbt_producer_watcher"
     assert producer in dbt_tasks and len(dbt_tasks) > 40  # one watching task per model, seed, snapshot, test set
     assert tasks[producer]["up"] == ["source_freshness"]
+    # cosmos starts dbt as taglake-dbt: its output in the task log redacted, dbt's node ids spared for the watchers
+    assert tasks[producer]["dbt"].endswith("/bin/taglake-dbt")
     watchers = [t for t in dbt_tasks if t != producer]
     assert all(tasks[t]["up"] for t in watchers)  # every watcher waits for the build (directly or through another)
     assert all(tasks[t]["retries"] == 0 for t in dbt_tasks)  # a failed data test is not retried

@@ -9,6 +9,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import duckdb
 import pytest
 from project_copy import copy_project, dbt, run_taglake, scratch_env, scratch_project
 
@@ -69,6 +70,26 @@ def test_keys_init_on_the_command_line_refuses_to_overwrite_and_prints_no_key(tm
     status = run_taglake(["keys", "status"], env)
     assert status.returncode == 0 and "version 1" in status.stdout
     assert not _leaks(key, first.stdout, first.stderr, again.stdout, again.stderr, status.stdout, status.stderr)
+
+
+def test_keys_status_strict_fails_on_a_build_made_with_another_key_naming_the_database(tmp_path: Path) -> None:
+    # what the MWAA DAG's check_key task runs: a key that is not the build's is a key_problem, not a later failure
+    env = scratch_env(tmp_path)
+    project = scratch_project(tmp_path)
+    assert run_taglake(["keys", "init"], env).returncode == 0
+    key = read_key(project.key_file)
+    project.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(project.duckdb_path)) as con:
+        con.execute("create schema taglake_privacy")
+        con.execute("create table taglake_privacy.key_state as select 1 as key_version, 'f' || 'x' as key_fingerprint")
+    assert run_taglake(["keys", "status"], env).returncode == 0  # shown, not refused
+    strict = run_taglake(["keys", "status", "--strict"], env)
+    assert strict.returncode != 0 and strict.stderr.count("\n") == 1, strict.stderr
+    assert str(project.duckdb_path) in strict.stderr and "Traceback" not in strict.stderr
+    assert not _leaks(key, strict.stdout, strict.stderr)
+    with duckdb.connect(str(project.duckdb_path)) as con:
+        con.execute("update taglake_privacy.key_state set key_fingerprint = ?", [key.fingerprint()])
+    assert run_taglake(["keys", "status", "--strict"], env).returncode == 0
 
 
 def test_nothing_but_keys_init_makes_a_key(tmp_path: Path) -> None:
