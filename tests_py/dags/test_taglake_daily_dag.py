@@ -219,6 +219,36 @@ def test_the_dag_has_the_documented_steps_retries_and_timeouts(probed: dict) -> 
     assert probed["params"] == ["allow_stale", "as_of", "environment", "target"]
 
 
+# days apart from the `dags test` runs below, which share this Airflow database
+BACKFILL = ("--from-date", "2026-10-26", "--to-date", "2026-10-28", "--max-active-runs", "1")
+
+
+def test_a_backfill_of_a_date_range_queues_one_run_per_day_one_at_a_time(
+    airflow: Airflow, checkout_manifest: Path, lake_and_key: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """docs/operations.md's backfill: one queued run per logical date (each run's as-of date), the conf passed to
+    each, and at most one running at a time (a backfill's own limit is 10 unless told: the days' builds must not
+    overlap). The scheduler then runs them as it runs a scheduled day (the runs of `dags test` above)."""
+    env = deployment_env(tmp_path, ROOT, checkout_manifest, *lake_and_key)
+    serialized = airflow.run("dags", "reserialize", env=env)
+    assert serialized.returncode == 0, serialized.stderr[-3000:]
+    conf = json.dumps({"allow_stale": True})
+    created = airflow.run("backfill", "create", "--dag-id", DAG_ID, *BACKFILL, "--dag-run-conf", conf, env=env)
+    assert created.returncode == 0, created.stderr[-3000:]
+    with contextlib.closing(sqlite3.connect(airflow.home / "airflow.db")) as db:
+        runs = db.execute(
+            "select substr(logical_date, 1, 10), state, conf from dag_run where dag_id = ? and run_type = 'backfill' "
+            "order by logical_date",
+            (DAG_ID,),
+        ).fetchall()
+        (limit,) = db.execute("select max_active_runs from backfill where dag_id = ?", (DAG_ID,)).fetchone()
+    assert [day for day, _, _ in runs] == ["2026-10-26", "2026-10-27", "2026-10-28"]
+    assert all(state == "queued" and json.loads(c) == {"allow_stale": True} for _, state, c in runs)
+    assert limit == 1
+    docs = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    assert " ".join(BACKFILL[-2:]) in docs  # the documented command says it too
+
+
 @pytest.mark.dbt
 def test_dags_test_runs_the_day_end_to_end_over_the_small_lake(
     airflow: Airflow, checkout_manifest: Path, lake_and_key: tuple[Path, Path], alerts: SnsQueue, tmp_path: Path
