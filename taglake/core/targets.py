@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -25,6 +26,8 @@ AWS_ENGINES = ("athena", "redshift")
 SYSTEM_SUFFIX = "_system"
 # `{{ env_var('NAME', 'default') }}` in a DuckDB output's path (the system output wraps it in `identity and …`).
 _PATH_VAR = re.compile(r"env_var\(\s*'(?P<name>[A-Z0-9_]+)'\s*,\s*'(?P<default>[^']+)'\s*\)\s*}}")
+# `{{ env_var('NAME') }}` with no default: the output cannot be rendered without NAME in the environment.
+_REQUIRED_VAR = re.compile(r"env_var\(\s*'(?P<name>[A-Za-z0-9_]+)'\s*\)")
 
 
 class UnknownTarget(ValueError):
@@ -37,6 +40,12 @@ class Target:
     engine: str  # duckdb | athena | redshift (the output's adapter type)
     path_var: str | None = None  # DuckDB only: the environment variable that moves the database file …
     default_path: str | None = None  # … and its default, relative to the project folder
+    required_env: tuple[str, ...] = ()  # the environment variables its settings read with no default
+
+    def missing_env(self, env: Mapping[str, str] | None = None) -> list[str]:
+        """The required environment variables not set (in `env`, else this process's environment)."""
+        where = os.environ if env is None else env
+        return [name for name in self.required_env if not where.get(name)]
 
     @property
     def is_system(self) -> bool:
@@ -62,7 +71,8 @@ def _targets(project_dir: Path) -> dict[str, Target]:
             if not match:
                 raise ValueError(f"profiles.yml: output {name!r}: path must be {{{{ env_var('NAME', 'default') }}}}")
             path_var, default_path = match["name"], match["default"]
-        found[name] = Target(name, engine, path_var, default_path)
+        required = tuple(dict.fromkeys(m["name"] for v in output.values() for m in _REQUIRED_VAR.finditer(str(v))))
+        found[name] = Target(name, engine, path_var, default_path, required)
     return found
 
 

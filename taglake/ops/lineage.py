@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from taglake.core import targets
 from taglake.core.artifacts import DBT_TEST_HASH, read_raw
 from taglake.core.errors import TaglakeError
 from taglake.core.project import Project
@@ -264,6 +265,13 @@ def openlineage_events(project: Project, *, target: str | None, run_id: str | No
     from openlineage.client.serde import Serde
     from openlineage.common.provider.dbt.local import DbtLocalArtifactProcessor
 
+    declared = targets.target_of(target, project.root)
+    missing = declared.missing_env()
+    if missing:
+        raise LineageError(
+            f"profiles.yml target {declared.name!r} reads {', '.join(missing)} from the environment: set "
+            "them as for a build on that target (docs/deployment.md), then emit again"
+        )
     artifacts = read_artifacts(project)
     which = (artifacts.run_results or {}).get("args", {}).get("which")
     if which not in _RUN_COMMANDS:

@@ -59,3 +59,12 @@ def test_no_module_guesses_the_engine_from_the_target_name() -> None:
     guesses = re.compile(r"startswith\(\"(local|athena|redshift)\"\)|\"build/taglake(_system)?\.duckdb\"")
     for path in Path(ROOT / "taglake").rglob("*.py"):
         assert not guesses.search(path.read_text(encoding="utf-8")), path
+
+
+def test_each_targets_required_settings_are_the_env_vars_its_output_reads_without_a_default() -> None:
+    declared = targets.targets()
+    assert declared["local"].required_env == ()  # its path has a default
+    athena = declared["athena"]
+    assert "TAGLAKE_ATHENA_WORK_GROUP" in athena.required_env and "TAGLAKE_AWS_REGION" in athena.required_env
+    assert athena.missing_env({}) == list(athena.required_env)
+    assert athena.missing_env(dict.fromkeys(athena.required_env, "x")) == []

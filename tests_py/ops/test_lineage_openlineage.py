@@ -14,6 +14,7 @@ from typing import ClassVar
 
 import pytest
 from lineage_project import build_artifacts_project
+from offline_env import ATHENA_ENV
 
 from taglake.cli import main
 from taglake.core.project import Project
@@ -114,6 +115,25 @@ def test_run_id_makes_every_event_a_child_of_that_run(built_project: Project, tm
     events = [json.loads(line) for line in Path(where).read_text(encoding="utf-8").splitlines()]
     assert events
     assert {e["run"]["facets"]["parent"]["run"]["runId"] for e in events} == {parent}
+
+
+def test_on_the_athena_target_datasets_are_athenas_and_a_missing_setting_is_named(
+    built_project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the DAG's lineage task emits on Athena: every dataset in Athena's namespace, from profiles.yml's athena
+    output (its settings from the environment, as on MWAA); without them, one line naming what to set."""
+    project = build_artifacts_project(built_project, tmp_path)
+    for name in ATHENA_ENV:
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(LineageError, match="TAGLAKE_ATHENA_WORK_GROUP") as missing:
+        emit(project, target="athena")
+    assert str(missing.value).count("\n") == 0 and "profiles.yml target 'athena'" in str(missing.value)
+    for name, value in ATHENA_ENV.items():
+        monkeypatch.setenv(name, value)
+    _, where = emit(project, target="athena")
+    events = [json.loads(line) for line in Path(where).read_text(encoding="utf-8").splitlines()]
+    namespaces = {d["namespace"] for e in events for d in [*e.get("inputs", []), *e.get("outputs", [])]}
+    assert namespaces == {f"awsathena://athena.{ATHENA_ENV['TAGLAKE_AWS_REGION']}.amazonaws.com"}
 
 
 class _Collector(BaseHTTPRequestHandler):
