@@ -20,7 +20,7 @@ from project_copy import copy_project, dbt
 from taglake.core.project import Project
 from taglake.ops.quality import QualityRecordError, record
 from taglake.privacy import patterns
-from taglake.privacy.dbt_runner import run_dbt
+from taglake.privacy.dbt_runner import compile_inline_offline, run_dbt
 
 pytestmark = [pytest.mark.quality_history, pytest.mark.dbt]
 
@@ -213,3 +213,28 @@ def test_a_failing_test_puts_none_of_its_values_in_the_history(built_project: Pr
     text = "\n".join(every_cell)
     assert PLANTED_ID not in text and PLANTED_ID.lower() not in text.lower()
     assert patterns.find(text) == []
+
+
+QUALITY_STATEMENTS = """
+{%- set rel = api.Relation.create(database=target.database, schema=target.schema,
+                                  identifier='fct_quality_check_results') -%}
+{%- set row = {'check_id': 'test.taglake.not_null_x', 'check_name': 'not_null_x', 'check_kind': 'not_null',
+               'model': 'stg_x', 'layer': 'staging', 'column_name': 'c', 'quality_dimension': 'completeness',
+               'severity': 'error', 'status': 'fail', 'failing_rows': 3, 'checked_rows': none} -%}
+{{ quality_delete_sql(rel, 'scheduled__2026-10-31T00:00:00+00:00', ['test.taglake.not_null_x']) }};
+{{ quality_insert_sql(rel, 'scheduled__2026-10-31T00:00:00+00:00', '2026-10-31', '2026-11-01 02:00:00', [row]) }}
+"""
+
+
+@pytest.mark.parametrize("target", ["athena", "redshift"])
+def test_the_history_statements_compile_offline_and_parse_in_each_engines_dialect(target: str) -> None:
+    """The on-run-end hook's delete and insert (no AWS here): rendered by the target's adapter, each parses in its
+    engine's SQL dialect (sqlfluff), as every compiled node does in `taglake verify`."""
+    from taglake.verify.offline_compile import engine_of, offline_env, sqlfluff_problems
+
+    project = Project.locate()
+    sql = compile_inline_offline(project, QUALITY_STATEMENTS, env=offline_env(project, target), what=target)
+    statements = [s.strip() for s in sql.split(";") if s.strip()]
+    assert [s.split()[0] for s in statements] == ["delete", "insert"]
+    for statement in statements:
+        assert sqlfluff_problems(statement + "\n", engine_of(target)) == [], statement
