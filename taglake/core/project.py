@@ -18,7 +18,7 @@ def find_project_dir(start: Path | None = None) -> Path:
     for folder in (here, *here.parents):
         if (folder / "dbt_project.yml").is_file():
             return folder
-    installed = Path(__file__).resolve().parents[1]
+    installed = Path(__file__).resolve().parents[2]
     if (installed / "dbt_project.yml").is_file():
         return installed
     raise FileNotFoundError("no dbt project found: run taglake inside the taglake checkout or set TAGLAKE_PROJECT_DIR")

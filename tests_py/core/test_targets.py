@@ -68,3 +68,12 @@ def test_each_targets_required_settings_are_the_env_vars_its_output_reads_withou
     assert "TAGLAKE_ATHENA_WORK_GROUP" in athena.required_env and "TAGLAKE_AWS_REGION" in athena.required_env
     assert athena.missing_env({}) == list(athena.required_env)
     assert athena.missing_env(dict.fromkeys(athena.required_env, "x")) == []
+
+
+def test_outside_any_project_the_installed_checkout_is_the_project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`taglake generate` run from another folder (the package is installed editable from the checkout)."""
+    monkeypatch.delenv("TAGLAKE_PROJECT_DIR", raising=False)
+    assert find_project_dir(tmp_path) == ROOT
+    assert (ROOT / "dbt_project.yml").is_file()
