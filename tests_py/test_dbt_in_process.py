@@ -41,6 +41,7 @@ def test_what_a_parse_reads_is_in_the_key_and_where_dbt_writes_is_not(tmp_path: 
         assert parse_key(args, env, root) != parse_key(["build"], base, root), (args, env)
 
 
+@pytest.mark.dbt
 def test_each_run_reads_its_own_lake_and_key_from_the_one_kept_parse(
     in_process_dbt: InProcessDbt, tmp_path: Path
 ) -> None:

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "tool_venv.sh"
 
 
@@ -15,6 +17,7 @@ def _run(*args: str, cache: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, env=env, check=False)
 
 
+@pytest.mark.tool_venv
 def test_a_tool_venv_is_made_once_keyed_by_its_requirements_and_reused(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     req = tmp_path / "tool.txt"
