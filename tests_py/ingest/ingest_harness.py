@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +36,16 @@ class Harness:
     handler: Any
     app: Any
 
-    def post(self, path: str, body: Any, *, request_id: str | None = None, api_key: str | None = API_KEY,
-             headers: dict[str, str] | None = None, raw: bytes | None = None) -> tuple[int, dict[str, Any]]:  # fmt: skip
+    def post(
+        self,
+        path: str,
+        body: Any,
+        *,
+        request_id: str | None = None,
+        api_key: str | None = API_KEY,
+        headers: dict[str, str] | None = None,
+        raw: bytes | None = None,
+    ) -> tuple[int, dict[str, Any]]:
         """POST through the WSGI app (API key checked as API Gateway does); the status and the JSON answer."""
         data = raw if raw is not None else json.dumps(body, ensure_ascii=False).encode("utf-8")
         environ = {
@@ -62,6 +71,10 @@ class Harness:
         listed = self.s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])
         return sorted(o["Key"] for o in listed)
 
+    def empty_bucket(self) -> None:
+        for key in self.keys():
+            self.s3.delete_object(Bucket=BUCKET, Key=key)
+
     def read(self, key: str) -> bytes:
         return self.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
 
@@ -86,7 +99,12 @@ def ingest_harness(lake_dir: Path | None = None, *, now: datetime = FIXED_NOW) -
             clock=lambda: now,
         )
         handler = make_handler(ingestor)
-        yield Harness(s3=s3, handler=handler, app=wsgi_app(handler, API_KEY, openapi_document()))
+        yield Harness(s3=s3, handler=handler, app=wsgi_app(handler, API_KEY, _openapi()))
+
+
+@cache
+def _openapi() -> dict[str, Any]:
+    return openapi_document()
 
 
 def event(path: str, body: Any, **kw: Any) -> dict[str, Any]:
