@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import uuid
@@ -64,7 +65,8 @@ ROUTE_DESCRIPTION = (
     "reasons name the field and the rule, never the value."
 )
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,62}", re.ASCII)
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", re.ASCII)
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+_UUID = re.compile(UUID_PATTERN.removesuffix("$") + r"\Z", re.ASCII)
 
 
 # --- what the API answers (also the OpenAPI document's schemas) ------------------------------------------------
@@ -215,7 +217,9 @@ def build_resolver(ingestor: Ingestor) -> APIGatewayRestResolver:
         source: Annotated[str, Path(description="The source, e.g. digital.")],
         table: Annotated[str, Path(description="The table, e.g. app_events.")],
         body: Annotated[dict[str, Any] | list[Any], Body(description="One record (an object) or a batch (an array).")],
-        x_request_id: Annotated[str, Header(description="The client's request ID, a UUID: a retry reuses it.")],
+        x_request_id: Annotated[
+            str, Header(description="The client's request ID, a UUID: a retry reuses it.", pattern=UUID_PATTERN)
+        ],
         x_taglake_schema_version: Annotated[
             str | None, Header(description="The registry version the records follow (default: the newest live).")
         ] = None,
@@ -287,6 +291,20 @@ def has_api_key(event: Mapping[str, Any]) -> bool:
     return bool(identity.get("apiKeyId") or identity.get("apiKey"))
 
 
+# Libraries that log what they are handed at DEBUG: Powertools' resolver logs the route's arguments (the records),
+# botocore the request parameters (the file body). A Lambda's log level (advanced logging controls, or a test's
+# DEBUG root logger) must never turn those on.
+QUIET_LOGGERS = ("aws_lambda_powertools", "botocore", "boto3", "s3transfer", "urllib3")
+
+
+def quiet_library_loggers() -> None:
+    """Keep the libraries that would log request content at INFO or above (their DEBUG lines hold payloads)."""
+    for name in QUIET_LOGGERS:
+        library = logging.getLogger(name)
+        if library.getEffectiveLevel() < logging.INFO:
+            library.setLevel(logging.INFO)
+
+
 def make_handler(ingestor: Ingestor) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """The Lambda entry point over `ingestor`: the API-key and size gates, then the resolver; Powertools logs (no
     event), metrics (flushed each call) and traces (no payloads)."""
@@ -306,6 +324,8 @@ def make_handler(ingestor: Ingestor) -> Callable[[dict[str, Any], Any], dict[str
     @tracer.capture_lambda_handler(capture_response=False, capture_error=False)
     @logger.inject_lambda_context(log_event=False, clear_state=True)
     def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
+        quiet_library_loggers()  # each call: a log level set after the cold start must not open them either
         ingestor.idempotency.register_lambda_context(context)
         refused = _gates(event)
         if refused is not None:
