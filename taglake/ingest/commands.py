@@ -74,8 +74,18 @@ def _add_schema_registry(sub: Subparsers) -> None:
 
 
 def cmd_api_serve(ns: argparse.Namespace, project: Project, target: str | None) -> int:
-    from taglake.ingest.local import API_KEY_FILE, ServeError, ServeOptions, lake_last_day, local_api_key, serve
+    from taglake.ingest.local import (
+        API_KEY_FILE,
+        LOOPBACK,
+        ServeError,
+        ServeOptions,
+        lake_last_day,
+        local_api_key,
+        serve,
+    )
 
+    if ns.host not in LOOPBACK:
+        raise ServeError("--host: the local server listens on the loopback address only (127.0.0.1)")
     lake_dir = None if ns.moto else (ns.lake_dir or project.lake_dir).resolve()
     if lake_dir is not None and not (lake_dir / "raw").is_dir():
         raise ServeError(f"{lake_dir}: no raw/ folder; run `taglake generate` first, or pass --lake-dir or --moto")

@@ -25,6 +25,7 @@ from taglake.ingest.app import ROUTE
 OPENAPI_PATH = "/openapi.json"
 IDEMPOTENCY_TABLE = "taglake-ingest-idempotency"
 LOCAL_BUCKET = "taglake-local-raw"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 @dataclass(frozen=True)
@@ -178,7 +179,7 @@ def serve(options: ServeOptions, announce: Callable[[str], None]) -> None:
     from taglake.ingest.openapi import openapi_document
     from taglake.ingest.raw_zone import LocalRawZone, RawZone, S3RawZone
 
-    if options.host not in ("127.0.0.1", "localhost", "::1"):
+    if options.host not in LOOPBACK:
         raise ServeError("--host: the local server listens on the loopback address only (127.0.0.1)")
     region = "ap-northeast-1"
     with mock_aws():
