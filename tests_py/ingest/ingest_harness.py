@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from moto import mock_aws
 
@@ -80,8 +81,11 @@ class Harness:
 
 
 @contextmanager
-def ingest_harness(lake_dir: Path | None = None, *, now: datetime = FIXED_NOW) -> Iterator[Harness]:
-    """The handler over moto's S3 (or the local lake at `lake_dir`) and moto's DynamoDB, with a fixed clock."""
+def ingest_harness(
+    lake_dir: Path | None = None, *, now: datetime = FIXED_NOW, logger: Logger | None = None
+) -> Iterator[Harness]:
+    """The handler over moto's S3 (or the local lake at `lake_dir`) and moto's DynamoDB, with a fixed clock; its
+    Powertools Logger is `logger` when given (a test that reads the log lines gives one with its own stream)."""
     with mock_aws():
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
@@ -97,6 +101,7 @@ def ingest_harness(lake_dir: Path | None = None, *, now: datetime = FIXED_NOW) -
             raw_zone=zone,
             persistence=DynamoDBPersistenceLayer(table_name=IDEMPOTENCY_TABLE, boto3_client=dynamodb),
             clock=lambda: now,
+            **({"logger": logger} if logger else {}),
         )
         handler = make_handler(ingestor)
         yield Harness(s3=s3, handler=handler, app=wsgi_app(handler, API_KEY, _openapi()))

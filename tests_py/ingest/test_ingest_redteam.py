@@ -4,12 +4,14 @@ path, in headers and in broken JSON never comes back in an answer, and never rea
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import unicodedata
 import uuid
 
 import pytest
+from aws_lambda_powertools import Logger
 from ingest_harness import ingest_harness
 from ingest_records import app_event, national_id
 
@@ -64,7 +66,10 @@ def test_planted_personal_data_never_leaves_in_answers_logs_or_metrics(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     answers = []
-    with ingest_harness() as api:
+    # Powertools keeps one handler per service name, bound to the stream of its first use: a logger of its own here.
+    log_lines = io.StringIO()
+    logger = Logger(service=f"taglake-ingest-redteam-{uuid.uuid4().hex}", stream=log_lines)
+    with ingest_harness(logger=logger) as api:
         for path, raw, headers in _hostile_requests():
             request_id = headers.pop("x-request-id", str(uuid.uuid4()))
             status, answer = api.post(path, None, raw=raw, headers=headers, request_id=request_id)
@@ -72,8 +77,14 @@ def test_planted_personal_data_never_leaves_in_answers_logs_or_metrics(
             answers.append(json.dumps(answer, ensure_ascii=False))
         landed = [api.read(k) for k in api.keys()]  # noqa: SIM118
     printed = capsys.readouterr()
-    outputs = {"answers": "\n".join(answers), "stdout": printed.out, "stderr": printed.err, "log": caplog.text}
-    assert '"RecordsRejected"' in printed.out and '"batch checked"' in printed.out  # logs and metrics were seen
+    outputs = {
+        "answers": "\n".join(answers),
+        "powertools log": log_lines.getvalue(),
+        "stdout (EMF metrics)": printed.out,
+        "stderr": printed.err,
+        "captured log": caplog.text,
+    }
+    assert '"batch checked"' in log_lines.getvalue() and '"RecordsRejected"' in printed.out  # both were seen
     for where, text in outputs.items():
         folded = unicodedata.normalize("NFKC", text).casefold()
         for value in _spellings():
