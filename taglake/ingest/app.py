@@ -49,7 +49,7 @@ from pydantic import BaseModel, Field
 
 from taglake.ingest import registry
 from taglake.ingest.raw_zone import INGESTIBLE_FORMATS, RawZone, S3RawZone, TableLayout, batch_file_key, encode_batch
-from taglake.ingest.validate import check_record
+from taglake.ingest.validate import Rejection, check_record
 
 ROUTE = "/ingest/<source>/<table>"
 MAX_RECORDS = 500
@@ -142,14 +142,25 @@ def idempotency_config() -> IdempotencyConfig:
     )
 
 
-def _schema_for(ingestor: Ingestor, name: str, version: int | None) -> tuple[int, dict[str, Any]] | None:
+def _schemas_for(
+    ingestor: Ingestor, name: str, version: int | None
+) -> tuple[int, dict[str, Any], dict[str, Any]] | None:
+    """The live version asked for (default the newest live), its schema, and the table's current schema (what the
+    file is written in); None when the table or version is not live."""
     live = registry.live_versions(name, ingestor.registry_dir)
     if not live:
         return None
     chosen = live[-1] if version is None else version
     if chosen not in live:
         return None
-    return chosen, registry.read_version(name, chosen, ingestor.registry_dir)
+    current = registry.current_version(name, ingestor.registry_dir)
+    schema = registry.read_version(name, chosen, ingestor.registry_dir)
+    return chosen, schema, schema if current == chosen else registry.read_version(name, current, ingestor.registry_dir)
+
+
+def _retired(record: dict[str, Any], layout: TableLayout) -> list[Rejection]:
+    """An older live version's field the current table no longer has: fine when null (dropped), else rejected."""
+    return [Rejection(k, "retired_field") for k, v in record.items() if k not in layout.fields and v is not None]
 
 
 def build_resolver(ingestor: Ingestor) -> APIGatewayRestResolver:
@@ -160,18 +171,20 @@ def build_resolver(ingestor: Ingestor) -> APIGatewayRestResolver:
     @idempotent_function(
         data_keyword_argument="request", persistence_store=ingestor.persistence, config=ingestor.idempotency
     )
-    def land(*, request: dict[str, Any], records: list[Any], schema: dict[str, Any]) -> dict[str, Any]:
-        layout = TableLayout.of_schema(schema)
+    def land(
+        *, request: dict[str, Any], records: list[Any], schema: dict[str, Any], current: dict[str, Any]
+    ) -> dict[str, Any]:
+        layout = TableLayout.of_schema(current)  # files are written in the table's current version
         accepted, rejected = [], []
         for index, record in enumerate(records):
-            problems = check_record(record, schema)
+            problems = check_record(record, schema) or _retired(record, layout)
             if problems:
                 reasons = sorted({p.reason for p in problems})
                 rejected.append({"index": index, "reasons": reasons})
                 for p in problems:
                     metrics.add_metric(name=f"Rejected_{p.rule}", unit=MetricUnit.Count, value=1)
             else:
-                accepted.append(record)
+                accepted.append({k: v for k, v in record.items() if k in layout.fields})
         where = None
         if accepted:
             landing: date = ingestor.clock().astimezone(UTC).date()
@@ -232,10 +245,10 @@ def build_resolver(ingestor: Ingestor) -> APIGatewayRestResolver:
                 return _error(400, "header x-taglake-schema-version: a registry version number (1, 2, …)")
             version = int(x_taglake_schema_version)
         name = f"{source}.{table}"
-        found = _schema_for(ingestor, name, version) if _NAME.fullmatch(source) and _NAME.fullmatch(table) else None
+        found = _schemas_for(ingestor, name, version) if _NAME.fullmatch(source) and _NAME.fullmatch(table) else None
         if found is None:
             return _error(404, "no such table or live schema version: see the schema registry (docs/ingestion.md)")
-        schema_version, schema = found
+        schema_version, schema, current = found
         if schema.get("x-taglake-format") not in INGESTIBLE_FORMATS:
             return _error(404, "this table is a batch file feed, not ingested over the API (docs/ingestion.md)")
         records = body if isinstance(body, list) else [body]
@@ -251,7 +264,7 @@ def build_resolver(ingestor: Ingestor) -> APIGatewayRestResolver:
             "body_sha256": hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest(),
         }
         try:
-            answer = land(request=request, records=records, schema=schema)
+            answer = land(request=request, records=records, schema=schema, current=current)
         except IdempotencyValidationError:
             return _error(409, "header x-request-id: already used for another body; use a new request ID")
         except IdempotencyAlreadyInProgressError:

@@ -208,6 +208,11 @@ def live_versions(table: str, registry_dir: Path | None = None) -> list[int]:
     return sorted(int(v) for v in entry["live"]) if entry else []
 
 
+def current_version(table: str, registry_dir: Path | None = None) -> int:
+    """The newest version of `table`: what its files are written in."""
+    return int(read_index(registry_dir)["tables"][table]["current"])
+
+
 def _dump(doc: Any) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 

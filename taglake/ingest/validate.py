@@ -38,6 +38,7 @@ RULES = {
     "wrong_type": "does not parse as {parses_as}",
     "invalid_code": "outside its declared format or list of values",
     "invalid_national_id": "not a national ID with a valid checksum",
+    "retired_field": "no longer in the table's current version; send the current version (docs/ingestion.md)",
 }
 
 

@@ -82,7 +82,11 @@ class Harness:
 
 @contextmanager
 def ingest_harness(
-    lake_dir: Path | None = None, *, now: datetime = FIXED_NOW, logger: Logger | None = None
+    lake_dir: Path | None = None,
+    *,
+    now: datetime = FIXED_NOW,
+    logger: Logger | None = None,
+    registry_dir: Path | None = None,
 ) -> Iterator[Harness]:
     """The handler over moto's S3 (or the local lake at `lake_dir`) and moto's DynamoDB, with a fixed clock; its
     Powertools Logger is `logger` when given (a test that reads the log lines gives one with its own stream)."""
@@ -101,6 +105,7 @@ def ingest_harness(
             raw_zone=zone,
             persistence=DynamoDBPersistenceLayer(table_name=IDEMPOTENCY_TABLE, boto3_client=dynamodb),
             clock=lambda: now,
+            registry_dir=registry_dir,
             **({"logger": logger} if logger else {}),
         )
         handler = make_handler(ingestor)
