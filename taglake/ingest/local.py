@@ -12,6 +12,7 @@ import hmac
 import json
 import os
 import secrets
+import sys
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -158,6 +159,21 @@ def lake_last_day(lake_dir: Path) -> date | None:
     return date.fromisoformat(last) if last else None
 
 
+def _quiet_request_handler() -> type:
+    """Werkzeug's request handler without its access log: that line holds the request path, which a caller can
+    fill with anything (a national ID in place of a table name). The console gets the method and status only."""
+    from werkzeug.serving import WSGIRequestHandler
+
+    class QuietRequestHandler(WSGIRequestHandler):
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            print(f"{self.command} {code}", file=sys.stderr, flush=True)
+
+        def log(self, type: str, message: str, *args: Any) -> None:
+            print(f"request {type}: not shown (it may hold what the caller sent)", file=sys.stderr, flush=True)
+
+    return QuietRequestHandler
+
+
 @dataclass(frozen=True)
 class ServeOptions:
     host: str
@@ -210,7 +226,8 @@ def serve(options: ServeOptions, announce: Callable[[str], None]) -> None:
                 clock=clock,
             )
         )
-        server = make_server(options.host, options.port, wsgi_app(handler, options.api_key, openapi_document()))
+        app = wsgi_app(handler, options.api_key, openapi_document())
+        server = make_server(options.host, options.port, app, request_handler=_quiet_request_handler())
         where = f"the lake {options.lake_dir}" if options.lake_dir else f"moto's s3://{LOCAL_BUCKET}/raw (in memory)"
         announce(
             f"taglake ingestion API on http://{options.host}:{server.server_port}/ingest/<source>/<table> "

@@ -16,13 +16,15 @@ import uuid
 from pathlib import Path
 
 import pytest
-from ingest_records import app_event
+from ingest_records import app_event, national_id
 from project_copy import run_taglake
 
 from taglake.core.project import Project
 from taglake.ingest.local import local_api_key
 
 pytestmark = pytest.mark.api
+
+PLANTED = national_id("M", "11223344")  # in a request path: werkzeug's own access log would print it
 
 
 def _lake(tmp_path: Path) -> Path:
@@ -32,9 +34,9 @@ def _lake(tmp_path: Path) -> Path:
     return lake
 
 
-def _post(port: int, body: bytes, key: str) -> tuple[int, dict]:
+def _post(port: int, body: bytes, key: str, path: str = "/ingest/digital/app_events") -> tuple[int, dict]:
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/ingest/digital/app_events",
+        f"http://127.0.0.1:{port}{path}",
         data=body,
         headers={"x-api-key": key, "x-request-id": str(uuid.uuid4()), "content-type": "application/json"},
         method="POST",
@@ -68,12 +70,15 @@ def test_a_batch_posted_over_http_lands_in_the_local_lake_and_the_key_is_never_p
         status, answer = _post(port, json.dumps([app_event(), app_event()]).encode(), key)
         assert status == 200 and answer["accepted"] == 2
         assert _post(port, b"[]", "wrong-key")[0] == 403
+        assert _post(port, b"[]", key, path=f"/ingest/{PLANTED}/app_events")[0] == 404
         [landed] = (lake / "raw" / "digital" / "app_events" / "year=2026" / "month=10" / "day=31").glob("*.jsonl")
         assert len(landed.read_text(encoding="utf-8").splitlines()) == 2
     finally:
         server.send_signal(signal.SIGINT)
         out, err = server.communicate(timeout=30)
-    assert key not in out + err + "".join(lines)
+    printed = out + err + "".join(lines)
+    assert key not in printed
+    assert PLANTED not in printed and "POST 200" in printed  # the access log: method and status, never the path
 
 
 def test_the_api_key_file_is_made_once_private_and_then_reused(tmp_path: Path) -> None:
