@@ -19,13 +19,22 @@ from taglake.aws import commands as aws_commands
 from taglake.bench import commands as bench_commands
 from taglake.core.errors import DEBUG_ENV, Refused, report
 from taglake.core.project import Project
+from taglake.ingest import commands as ingest_commands
 from taglake.lake import commands as lake_commands
 from taglake.ops import commands as ops_commands
 from taglake.privacy import commands as privacy_commands
 from taglake.verify import commands as verify_commands
 
 # Each concern's commands, in the order `taglake --help` lists them.
-CONCERNS = (lake_commands, ops_commands, privacy_commands, verify_commands, aws_commands, bench_commands)
+CONCERNS = (
+    lake_commands,
+    ops_commands,
+    privacy_commands,
+    verify_commands,
+    aws_commands,
+    ingest_commands,
+    bench_commands,
+)
 
 DESCRIPTION = """\
 taglake builds a bank's customer-segment tag lake (客群標籤) with dbt: raw data in S3 (Glue catalog) becomes
@@ -45,6 +54,7 @@ environment:
   TAGLAKE_KEY_FILE      the local masking key, outside git (default: .secrets/masking_keys.csv)
   TAGLAKE_SYSTEM_IDENTITY  the system identity the *_system targets need (no default): locally the file
                         `taglake system-identity init` made, on AWS the system role's ARN (docs/privacy.md)
+  TAGLAKE_API_KEY       the key `taglake api serve` expects (default: .secrets/ingest_api_key, made on first use)
   TAGLAKE_DEBUG         1: after an error's one line, where it was raised (files and lines; never values)
 
 examples:
@@ -56,6 +66,8 @@ examples:
   taglake check-lake
   taglake build
   taglake generate --append-day && taglake run-daily
+  taglake api serve    (then: curl -H "x-api-key: …" -H "x-request-id: $(uuidgen)" -d @batch.json
+                        http://127.0.0.1:8787/ingest/digital/app_events)
   taglake dbt source freshness
   taglake dbt build --select staging"""
 

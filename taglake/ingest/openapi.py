@@ -1,0 +1,72 @@
+"""The ingestion API's OpenAPI document, generated from the code (Powertools reads the route, its parameters and
+its declared responses) and checked in as taglake/ingest/openapi.json; `taglake api openapi --check` (and a test)
+fails when the checked-in copy is not what the code generates."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from taglake import __version__
+
+TITLE = "taglake ingestion API"
+
+
+def default_openapi_path() -> Path:
+    return Path(__file__).resolve().parent / "openapi.json"
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document of the API, as the code declares it."""
+    import boto3
+    from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    from taglake.ingest.app import Ingestor, build_resolver
+    from taglake.ingest.raw_zone import LocalRawZone
+
+    # Nothing is called: the resolver only needs its parts to exist to describe itself.
+    client = boto3.client("dynamodb", region_name="ap-northeast-1")
+    ingestor = Ingestor(
+        raw_zone=LocalRawZone(Path("unused")),
+        persistence=DynamoDBPersistenceLayer(table_name="unused", boto3_client=client),
+    )
+    app = build_resolver(ingestor)
+    text = app.get_openapi_json_schema(
+        title=TITLE,
+        version=__version__,
+        description="Source systems push records into the raw zone (docs/ingestion.md). "
+        "Record schemas: taglake/ingest/schemas/ (the schema registry).",
+        security_schemes={"apiKey": APIKey(name="x-api-key", in_=APIKeyIn.header)},
+    )
+    return _without_unsent_422(json.loads(text))
+
+
+def _without_unsent_422(document: dict[str, Any]) -> dict[str, Any]:
+    """Powertools lists a 422 on every validated route; this API answers a request that fails validation with 400
+    (app.build_resolver's handler), so the 422 and the schemas only it used are taken out."""
+    for path in document.get("paths", {}).values():
+        for operation in path.values():
+            operation.get("responses", {}).pop("422", None)
+    schemas = document.get("components", {}).get("schemas", {})
+    used = json.dumps(document.get("paths", {}))
+    for name in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
+        if f"#/components/schemas/{name}" not in used and name in schemas:
+            del schemas[name]
+    return document
+
+
+def render(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def write_openapi(path: Path | None = None) -> Path:
+    path = path or default_openapi_path()
+    path.write_text(render(openapi_document()), encoding="utf-8")
+    return path
+
+
+def openapi_is_current(path: Path | None = None) -> bool:
+    path = path or default_openapi_path()
+    return path.exists() and path.read_text(encoding="utf-8") == render(openapi_document())
