@@ -1,7 +1,8 @@
 """`taglake infra check` (what `make infra-check` runs): the generated stacks are current, cfn-lint finds nothing,
 checkov (its own venv: make venv-checkov) fails nothing, and every suppression carries its written reason.
 
-A suppression is a checkov skip in a resource's Metadata (`checkov: {skip: [{id, comment}]}`) or a cfn-lint one
+checkov runs with the project's own policies too (infra/checkov/: a bucket's default encryption is a customer KMS
+key). A suppression is a checkov skip in a resource's Metadata (`checkov: {skip: [{id, comment}]}`) or a cfn-lint one
 (`cfn-lint: {config: {ignore_checks: [...]}}` with `reason`); one without a reason, or one checkov never needed
 (the check passes or does not apply), is a finding too: a suppression must be both explained and necessary.
 """
@@ -100,8 +101,20 @@ def run_checkov(venv: Path, folder: Path) -> CheckovReport:
     exe = venv / "bin" / "checkov"
     if not exe.is_file():
         raise LintError(f"{exe}: no checkov there: pass the folder `make venv-checkov` prints")
+    own_checks = folder / "checkov"
+    extra = ["--external-checks-dir", str(own_checks)] if own_checks.is_dir() else []
     result = subprocess.run(
-        [str(exe), "-d", str(folder), "--framework", "cloudformation", "--skip-download", "-o", "json"],
+        [
+            str(exe),
+            "-d",
+            str(folder / "stacks"),
+            "--framework",
+            "cloudformation",
+            "--skip-download",
+            "-o",
+            "json",
+            *extra,
+        ],
         capture_output=True,
         text=True,
         check=False,
@@ -135,7 +148,12 @@ def findings(folder: Path, checkov_venv: Path) -> list[str]:
     """Every problem `infra check` reports, one line each; [] when the stacks pass."""
     out = [f"cfn-lint: {line}" for line in run_cfn_lint(templates(folder))]
     report = run_checkov(checkov_venv, folder)
-    out += [f"checkov: {check} fails on {file} {rid}" for check, file, rid in report.failed]
+    return out + checkov_findings(folder, report)
+
+
+def checkov_findings(folder: Path, report: CheckovReport) -> list[str]:
+    """checkov's failures and parse errors, and each suppression without a reason or not needed."""
+    out = [f"checkov: {check} fails on {file} {rid}" for check, file, rid in report.failed]
     out += [f"checkov: {p}" for p in report.parsing_errors]
     used = set(report.skipped)
     for s in suppressions(folder):
