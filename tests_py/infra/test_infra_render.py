@@ -202,3 +202,13 @@ def test_every_bucket_and_role_name_in_the_stacks_follows_the_shared_pattern() -
     foundation_outputs = set(load("foundation")["Outputs"])
     roles_outputs = set(load("roles")["Outputs"])
     assert exports <= foundation_outputs | roles_outputs
+
+
+def test_the_data_the_keys_and_the_secret_survive_a_stack_deletion() -> None:
+    """Deleting a stack (or replacing a resource) never deletes data: the lake's buckets, the trail, the zone keys
+    and the masking-key secret are retained; teardown removes them by hand (docs/deployment.md)."""
+    kept = {"AWS::S3::Bucket", "AWS::KMS::Key", "AWS::SecretsManager::Secret"}
+    for name in ("foundation", "audit"):
+        for rid, resource in load(name)["Resources"].items():
+            if resource["Type"] in kept and rid != "MwaaBucket":
+                assert resource.get("DeletionPolicy") == "Retain" == resource.get("UpdateReplacePolicy"), (name, rid)
