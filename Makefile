@@ -34,7 +34,7 @@ test: setup lint  ## run every test: lint, then pytest (generator, CLI, dbt buil
 
 test-fast: setup  ## the inner loop: ruff, then the pure-Python tests (no dbt build, no hostile lake, no tool venv)
 	$(BIN)/ruff check taglake tests_py dags
-	$(BIN)/pytest -q -m "not dbt and not redteam and not airflow and not lineage"
+	$(BIN)/pytest -q -m "not dbt and not redteam and not airflow and not lineage and not infra"
 
 lint: lint-python lint-sql  ## ruff and sqlfluff
 
