@@ -8,10 +8,12 @@ from typing import Any
 
 from taglake.aws.lake_formation import LfGrant, plan_lake_formation
 from taglake.infra import names
+from taglake.infra.roles import LAKE_FORMATION_DATA_ACCESS
 from taglake.infra.template import logical_id, placeholder, resolve, template
 from taglake.privacy.access_policy import AccessPolicy
 
-# The buckets Lake Formation vends data from (its service-linked role reads them for the principals it allows).
+# The buckets Lake Formation vends data from, through its data-access role (roles.yaml; a role of our own rather
+# than the service-linked one, which has no grant on the buckets' KMS keys).
 REGISTERED_BUCKETS = ("raw", "curated", "restricted")
 
 
@@ -59,7 +61,11 @@ def render_lake_formation(policy: AccessPolicy, raw_dbs: list[str], keys_dbs: li
     for kind in REGISTERED_BUCKETS:
         resources[logical_id("location", kind)] = {
             "Type": "AWS::LakeFormation::Resource",
-            "Properties": {"ResourceArn": names.bucket_arn(kind), "UseServiceLinkedRole": True},
+            "Properties": {
+                "ResourceArn": names.bucket_arn(kind),
+                "UseServiceLinkedRole": False,
+                "RoleArn": names.role_arn(LAKE_FORMATION_DATA_ACCESS),
+            },
         }
     tag_ids = []
     for key, values in plan.tags.items():

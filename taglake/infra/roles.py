@@ -230,7 +230,7 @@ def mwaa_statements() -> list[dict]:
             ["s3:GetObject", "s3:GetObjectVersion", "s3:GetBucketLocation", "s3:ListBucket", "s3:GetBucketVersioning"],
             [names.bucket_arn("mwaa"), names.bucket_arn("mwaa", "*")],
         ),
-        _statement("MwaaBucketKey", KMS_USE, [names.export("OpsKeyArn")]),
+        _statement("MwaaKey", [*KMS_USE, "kms:Encrypt"], [names.export("OpsKeyArn")]),
         _statement(
             "AirflowLogs",
             [
@@ -293,7 +293,30 @@ def engineer_statements() -> list[dict]:
     ]
 
 
+# Lake Formation's role for the locations it governs (lake-formation.yaml registers raw, curated and restricted with
+# it): it reads and writes them for the principals Lake Formation allows, and is assumed by Lake Formation only.
+LAKE_FORMATION_DATA_ACCESS = "lake_formation_data_access"
+LF_BUCKETS = {"raw": False, "curated": True, "restricted": False}  # bucket → written through Lake Formation
+
+
+def lake_formation_statements() -> list[dict]:
+    buckets = sorted(LF_BUCKETS)
+    return [
+        _statement("ReadLocations", S3_READ, [names.bucket_arn(b, "*") for b in buckets]),
+        _statement("WriteLocations", S3_WRITE, [names.bucket_arn(b, "*") for b, w in LF_BUCKETS.items() if w]),
+        _statement("ListLocations", ["s3:ListBucket", "s3:GetBucketLocation"], [names.bucket_arn(b) for b in buckets]),
+        _statement("LocationKeys", [*KMS_USE, "kms:Encrypt"], [names.export(BUCKET_KEYS[b]) for b in buckets]),
+    ]
+
+
 def _trust(role: str) -> dict[str, Any]:
+    if role == LAKE_FORMATION_DATA_ACCESS:
+        return {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "lakeformation.amazonaws.com"}, "Action": "sts:AssumeRole"}
+            ],
+        }
     if role == "pipeline":
         principal: dict[str, Any] = {"Service": ["airflow.amazonaws.com", "airflow-env.amazonaws.com"]}
         return {
@@ -413,6 +436,8 @@ def render_roles(policy: AccessPolicy, raw_dbs: list[str], keys_dbs: list[str], 
         }
     rid = logical_id(DATA_ENGINEER, "role")
     resources[rid] = role_resource(DATA_ENGINEER, DATA_ENGINEER_CODE, engineer_statements())
+    rid = logical_id(LAKE_FORMATION_DATA_ACCESS, "role")
+    resources[rid] = role_resource(LAKE_FORMATION_DATA_ACCESS, "system", lake_formation_statements())
     return template(
         "taglake IAM roles (DE, DA, DS, DM, AP, pipeline, system) and Athena workgroups, from vars.access",
         PARAMETERS,

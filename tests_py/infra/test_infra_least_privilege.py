@@ -86,15 +86,18 @@ def expected_readers(location: str) -> set[str]:
     def with_layer(layer: str) -> set[str]:
         return {r.name for r in policy.services() if layer in (*r.reads, *r.builds)}
 
+    # Lake Formation's data-access role reads every location Lake Formation governs, for the principals its grants
+    # allow (and is assumed by Lake Formation alone: test_lake_formations_role_is_assumed_by_lake_formation_only).
+    lf = {"lake-formation-data-access"}
     return {
-        "raw objects": with_layer("raw"),
-        "key folder": with_layer("keys"),
-        "dbt's tables (staging, intermediate)": with_layer("staging") & with_layer("intermediate"),
-        "the vault's data": with_layer("vault"),
+        "raw objects": with_layer("raw") | lf,
+        "key folder": with_layer("keys") | lf,
+        "dbt's tables (staging, intermediate)": (with_layer("staging") & with_layer("intermediate")) | lf,
+        "the vault's data": with_layer("vault") | lf,
         "the masking-key secret": with_layer("vault"),
-        "the raw key": with_layer("raw"),
-        "the restricted key": with_layer("keys"),
-        "the curated key": with_layer("staging"),
+        "the raw key": with_layer("raw") | lf,
+        "the restricted key": with_layer("keys") | lf,
+        "the curated key": with_layer("staging") | lf,
     }[location]
 
 
@@ -105,7 +108,7 @@ def roles() -> dict[str, list[dict[str, Any]]]:
 
 def test_every_bank_role_and_the_service_identities_have_a_role(roles: dict[str, list[dict[str, Any]]]) -> None:
     declared = {name.replace("_", "-") for name in load_access().roles}
-    assert declared | {"data-engineer", "ingest"} <= set(roles)
+    assert declared | {"data-engineer", "ingest", "lake-formation-data-access"} <= set(roles)
 
 
 @pytest.mark.parametrize("location", sorted(PROTECTED))
@@ -169,7 +172,9 @@ def test_a_widened_analyst_policy_is_caught() -> None:
 def test_the_raw_and_restricted_bucket_policies_deny_reads_to_everyone_else() -> None:
     foundation = all_stacks()["foundation"]
     resolve = Resolver(parameters(foundation, params_file(ENV, "foundation")))
-    allowed = {f"arn:aws:iam::{ACCOUNT}:role/taglake-{ENV}-{r}" for r in ("pipeline", "system")}
+    allowed = {
+        f"arn:aws:iam::{ACCOUNT}:role/taglake-{ENV}-{r}" for r in ("pipeline", "system", "lake-formation-data-access")
+    }
     for bucket in ("RawBucketPolicy", "RestrictedBucketPolicy"):
         doc = resolve(foundation["Resources"][bucket]["Properties"]["PolicyDocument"])
         deny = next(s for s in doc["Statement"] if s["Sid"] == "ReadOnlyByServiceIdentities")
@@ -187,3 +192,18 @@ def test_only_the_system_role_may_read_the_masking_key_secret_by_its_resource_po
     assert deny["Condition"] == {
         "ArnNotEquals": {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/taglake-{ENV}-system"}
     }
+
+
+def test_lake_formations_role_is_assumed_by_lake_formation_only() -> None:
+    roles = all_stacks()["roles"]["Resources"]
+    trust = roles["LakeFormationDataAccessRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust == [
+        {"Effect": "Allow", "Principal": {"Service": "lakeformation.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ]
+    lf = all_stacks()["lake-formation"]
+    for location in resources(lf, "AWS::LakeFormation::Resource").values():
+        assert location["Properties"]["UseServiceLinkedRole"] is False
+        assert location["Properties"]["RoleArn"] == {
+            "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/"
+            "taglake-${Environment}-lake-formation-data-access"
+        }

@@ -192,7 +192,7 @@ def test_every_role_holds_exactly_the_templates_trust_and_policy(estate: Estate)
                     "import:" in str(st["Resource"]) or "ref:" in str(st["Resource"]) for st in doc["Statement"]
                 )
             checked += 1
-    assert checked == len(load_access().roles) + 3  # + data engineer, ingest, trail delivery
+    assert checked == len(load_access().roles) + 4  # + data engineer, Lake Formation's, ingest, trail delivery
 
 
 def test_the_alert_topic_is_encrypted_with_the_ops_key(estate: Estate) -> None:
