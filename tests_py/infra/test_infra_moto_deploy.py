@@ -183,7 +183,9 @@ def test_every_role_holds_exactly_the_templates_trust_and_policy(estate: Estate)
             props = resolve(role["Properties"])
             have = iam.get_role(RoleName=props["RoleName"])["Role"]
             assert _json(have["AssumeRolePolicyDocument"]) == props["AssumeRolePolicyDocument"]
-            for policy in props["Policies"]:
+            attached = iam.list_attached_role_policies(RoleName=props["RoleName"])["AttachedPolicies"]
+            assert [a["PolicyArn"] for a in attached] == props.get("ManagedPolicyArns", [])
+            for policy in props.get("Policies", []):
                 doc = _json(
                     iam.get_role_policy(RoleName=props["RoleName"], PolicyName=policy["PolicyName"])["PolicyDocument"]
                 )
@@ -192,7 +194,8 @@ def test_every_role_holds_exactly_the_templates_trust_and_policy(estate: Estate)
                     "import:" in str(st["Resource"]) or "ref:" in str(st["Resource"]) for st in doc["Statement"]
                 )
             checked += 1
-    assert checked == len(load_access().roles) + 4  # + data engineer, Lake Formation's, ingest, trail delivery
+    # + the data engineer, Lake Formation's, the ingest Lambda's, API Gateway's logging, CloudTrail's delivery
+    assert checked == len(load_access().roles) + 5
 
 
 def test_the_alert_topic_is_encrypted_with_the_ops_key(estate: Estate) -> None:
