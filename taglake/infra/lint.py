@@ -96,11 +96,16 @@ def run_cfn_lint(paths: list[Path]) -> list[str]:
     return [line for line in result.stdout.splitlines() if line.strip()]
 
 
-def run_checkov(venv: Path, folder: Path) -> CheckovReport:
-    """checkov over the CloudFormation templates under `folder`, offline (no guideline download)."""
+def checkov_exe(venv: Path) -> Path:
     exe = venv / "bin" / "checkov"
     if not exe.is_file():
         raise LintError(f"{exe}: no checkov there: pass the folder `make venv-checkov` prints")
+    return exe
+
+
+def run_checkov(venv: Path, folder: Path) -> CheckovReport:
+    """checkov over the CloudFormation templates under `folder`, offline (no guideline download)."""
+    exe = checkov_exe(venv)
     own_checks = folder / "checkov"
     extra = ["--external-checks-dir", str(own_checks)] if own_checks.is_dir() else []
     result = subprocess.run(
@@ -146,6 +151,7 @@ def run_checkov(venv: Path, folder: Path) -> CheckovReport:
 
 def findings(folder: Path, checkov_venv: Path) -> list[str]:
     """Every problem `infra check` reports, one line each; [] when the stacks pass."""
+    checkov_exe(checkov_venv)  # before the slow part: a wrong folder is one line at once
     out = [f"cfn-lint: {line}" for line in run_cfn_lint(templates(folder))]
     report = run_checkov(checkov_venv, folder)
     return out + checkov_findings(folder, report)

@@ -212,3 +212,11 @@ def test_the_data_the_keys_and_the_secret_survive_a_stack_deletion() -> None:
         for rid, resource in load(name)["Resources"].items():
             if resource["Type"] in kept and rid != "MwaaBucket":
                 assert resource.get("DeletionPolicy") == "Retain" == resource.get("UpdateReplacePolicy"), (name, rid)
+
+
+def test_infra_check_without_a_checkov_venv_is_one_line_naming_the_folder_and_the_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["infra", "check", "--checkov-venv", str(tmp_path / "nowhere")]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "bin/checkov" in err[0] and "make venv-checkov" in err[0] and "Traceback" not in err[0]
