@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 INFRA = ROOT / "infra"
 STACKS = INFRA / "stacks"
 ENV = "dev"
