@@ -24,8 +24,6 @@ from taglake.privacy.access_policy import AccessPolicy, Role
 # The data engineer builds and operates the pipelines and never sees data: no role of the access declaration.
 DATA_ENGINEER = "data_engineer"
 DATA_ENGINEER_CODE = "DE"
-# Layers whose tables live in the curated bucket and the Glue databases dbt writes (`<schema>_<layer>`).
-RAW_LAYERS = {"raw": "raw", "keys": "keys"}
 
 GLUE_READ = [
     "glue:GetDatabase",
