@@ -11,7 +11,7 @@ export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
-.PHONY: help setup demo test lint lint-python lint-sql generate build run-daily docs docs-serve verify clean lock test-fast lineage venv-airflow venv-datahub venv-checkov venv-pyspark mwaa-bundle
+.PHONY: help setup demo test lint lint-python lint-sql generate build run-daily docs docs-serve verify clean lock test-fast lineage venv-airflow venv-datahub venv-checkov venv-pyspark mwaa-bundle infra-check infra-render lambda-package
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -34,7 +34,7 @@ test: setup lint  ## run every test: lint, then pytest (generator, CLI, dbt buil
 
 test-fast: setup  ## the inner loop: ruff, then the pure-Python tests (no dbt build, no hostile lake, no tool venv)
 	$(BIN)/ruff check taglake tests_py dags
-	$(BIN)/pytest -q -m "not dbt and not redteam and not airflow and not lineage and not tool_venv"
+	$(BIN)/pytest -q -m "not dbt and not redteam and not airflow and not lineage and not tool_venv and not infra"
 
 lint: lint-python lint-sql  ## ruff and sqlfluff
 
@@ -101,3 +101,21 @@ venv-checkov:  ## checkov in its own cached venv
 
 venv-pyspark:  ## PySpark in its own cached venv
 	@$(TOOL_VENV) pyspark requirements/pyspark.txt $(PYTHON)
+
+# --- the AWS estate as CloudFormation (infra/, docs/deployment.md § The AWS estate) ---
+infra-render: setup  ## write the generated stacks (roles, catalog, lake-formation, monitoring) to infra/stacks/
+	$(BIN)/taglake infra render
+
+infra-check: setup  ## lint infra/: generated stacks current, cfn-lint, checkov (own venv), every suppression explained
+	@venv=$$($(TOOL_VENV) checkov requirements/checkov.txt $(PYTHON)) && \
+	  $(BIN)/taglake infra check --checkov-venv "$$venv"
+
+# The ingestion Lambda's package: taglake + requirements/lambda.txt for python3.12 on arm64 (ingest.yaml's runtime),
+# zipped to build/lambda/taglake-ingest.zip; upload it to the LambdaCodeBucket/LambdaCodeKey the ingest stack names.
+lambda-package: setup  ## zip the ingestion Lambda (taglake + requirements/lambda.txt) to build/lambda/taglake-ingest.zip
+	rm -rf build/lambda && mkdir -p build/lambda/pkg
+	$(BIN)/python -m pip install --quiet --target build/lambda/pkg --platform manylinux2014_aarch64 \
+	  --implementation cp --python-version 3.12 --only-binary=:all: -r requirements/lambda.txt
+	git ls-files -z taglake | xargs -0 -I{} cp --parents {} build/lambda/pkg/
+	cd build/lambda/pkg && find . -name __pycache__ -prune -o -type f -print | sort | zip -q -X ../taglake-ingest.zip -@
+	@echo "build/lambda/taglake-ingest.zip"

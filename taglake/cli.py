@@ -20,6 +20,7 @@ from taglake.bench import commands as bench_commands
 from taglake.core.errors import DEBUG_ENV, Refused, report
 from taglake.core.project import Project
 from taglake.ingest import commands as ingest_commands
+from taglake.infra import commands as infra_commands
 from taglake.lake import commands as lake_commands
 from taglake.ops import commands as ops_commands
 from taglake.privacy import commands as privacy_commands
@@ -33,6 +34,7 @@ CONCERNS = (
     verify_commands,
     aws_commands,
     ingest_commands,
+    infra_commands,
     bench_commands,
 )
 
