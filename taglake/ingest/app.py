@@ -250,7 +250,7 @@ def build_resolver(ingestor: Ingestor) -> APIGatewayRestResolver:
             return _error(404, "no such table or live schema version: see the schema registry (docs/ingestion.md)")
         schema_version, schema, current = found
         if schema.get("x-taglake-format") not in INGESTIBLE_FORMATS:
-            return _error(404, "this table is a batch file feed, not ingested over the API (docs/ingestion.md)")
+            return _error(404, "this table's file format is not written by the API (docs/ingestion.md)")
         records = body if isinstance(body, list) else [body]
         if not records:
             return _error(400, "body: an empty batch; send one record (an object) or an array of records")

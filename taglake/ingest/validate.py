@@ -8,13 +8,17 @@ is rejected here, with the reason staging would give. A national ID is checked a
 
 A rejection names the field and the rule, never the value: no validator message (they quote their input) is used.
 A field the schema does not declare is rejected without its name (a key can carry personal data too).
+
+A Parquet feed's typed columns (a timestamp, a decimal, a number) are written typed, so their values must be exactly
+of the type: a JSON number of the right kind, a `decimal(p,s)` string with at most s decimals (never rounded), a
+timestamp string (an offset is applied: the file holds UTC).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -100,6 +104,73 @@ def parses_as(value: str, data_type: str) -> bool:
     return True
 
 
+# A Parquet feed's typed columns (their registry type is not a plain string): the file holds the type, so the value
+# must be exactly one of it. Integer widths as DuckDB reads them.
+_INT_RANGES = {"int": 2**31, "integer": 2**31, "bigint": 2**63}
+
+
+def parse_timestamp(value: str) -> datetime:
+    """A timestamp as staging reads it (full-width digits as ASCII, trimmed of spaces), as a naive UTC datetime: an
+    offset (`Z`, `+08:00`) is applied, none means UTC. ValueError when it does not parse."""
+    text = staged_text(value.translate(_ASCII_NUMERALS))
+    m = _TIMESTAMP.fullmatch(text)
+    if not m or not _real_date(m.group(1)):
+        raise ValueError("not a timestamp")
+    y, mo, d = (int(p) for p in m.group(1).split("-"))
+    hour, minute, second = (int(g) if g else 0 for g in m.group(2, 3, 4))
+    micro = int((m.group(5) or "0")[:6].ljust(6, "0"))
+    at = datetime(y, mo, d, hour, minute, second, micro)
+    offset = m.group(6)
+    if offset and offset != "Z":
+        sign = -1 if offset[0] == "-" else 1
+        digits = offset[1:].replace(":", "")
+        zone = timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0)))
+        at = at.replace(tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
+    return at
+
+
+def exact_decimal(value: str, data_type: str) -> Decimal:
+    """A decimal string as the Parquet column `decimal(p,s)` holds it, exactly: at most p-s whole digits and s
+    decimals (no rounding). ValueError otherwise."""
+    text = staged_text(value.translate(_ASCII_NUMERALS))
+    digits = re.search(r"\((\d+)\s*,\s*(\d+)\)", data_type)
+    if not _DECIMAL.fullmatch(text) or digits is None:
+        raise ValueError("not a decimal")
+    number = Decimal(text)
+    precision, scale = int(digits.group(1)), int(digits.group(2))
+    if not number.is_finite():
+        raise ValueError("not a decimal")
+    if len(str(abs(number).to_integral_value(rounding="ROUND_DOWN")).lstrip("0")) > precision - scale:
+        raise ValueError("too many digits")
+    exact = number.quantize(Decimal(1).scaleb(-scale))
+    if exact != number:
+        raise ValueError("too many decimals")
+    return exact
+
+
+def _typed_value_ok(value: Any, schema: dict[str, Any]) -> bool:
+    """A value of a Parquet feed's typed column: a JSON number of its kind, or a string in its exact form."""
+    data_type = str(schema.get("x-taglake-data-type", "string")).strip().lower()
+    base = _base_type(schema)
+    if base in ("integer", "number"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        if base == "integer":
+            limit = _INT_RANGES.get(data_type, 2**63)
+            return isinstance(value, int) and -limit <= value < limit
+        return value == value and value not in (float("inf"), float("-inf"))
+    if not isinstance(value, str):
+        return False
+    try:
+        if schema.get("format") == "decimal":
+            exact_decimal(value, data_type)
+        elif schema.get("format") == "date-time":
+            parse_timestamp(value)
+    except (ValueError, InvalidOperation):
+        return False
+    return True
+
+
 def _real_date(text: str) -> bool:
     try:
         y, m, d = (int(p) for p in text.split("-"))
@@ -127,6 +198,12 @@ def _check_field(name: str, value: Any, schema: dict[str, Any], required: bool) 
         if not isinstance(value, dict):
             return [Rejection(name, "not_an_object_field")]
         return _check_object(value, schema, prefix=name + ".")
+    if _base_type(schema) in ("integer", "number") or schema.get("format") in ("decimal", "date-time"):
+        if is_blank(value):
+            return [Rejection(name, "missing_required")] if required else []
+        if not _typed_value_ok(value, schema):
+            return [Rejection(name, "wrong_type", str(schema.get("x-taglake-data-type", "its type")))]
+        return []
     if value is not None and not isinstance(value, str):
         return [Rejection(name, "not_text")]
     if is_blank(value):

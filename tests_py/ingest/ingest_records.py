@@ -44,3 +44,20 @@ def customer(**overrides: Any) -> dict[str, Any]:
     }
     record.update(overrides)
     return record
+
+
+def card_transaction(**overrides: Any) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "transaction_id": "tx1" + str(uuid.uuid4().int)[:15],
+        "card_id": "C10000000001",
+        "national_id": national_id(),
+        "transaction_at": "2026-10-31 09:30:00",
+        "amount": "199.00",
+        "currency": "TWD",
+        "merchant_category_code": "5812",
+        "merchant_country": "TW",
+        "channel": "pos",
+        "wallet_type": None,
+    }
+    record.update(overrides)
+    return record

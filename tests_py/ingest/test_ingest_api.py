@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from ingest_harness import BUCKET, Harness, event, ingest_harness
-from ingest_records import app_event, customer, national_id
+from ingest_records import app_event, card_transaction, customer, national_id
 
 from taglake.ingest import registry
 from taglake.ingest.app import MAX_BODY_BYTES, MAX_RECORDS
@@ -128,11 +128,83 @@ def test_a_malformed_or_oversized_request_is_a_4xx_never_a_5xx(
 
 
 @pytest.mark.parametrize(
-    "path", ["/ingest/digital/nope", "/ingest/cards/transactions", "/ingest/Digital/app_events", "/ingest/digital"]
+    "path", ["/ingest/digital/nope", "/ingest/Digital/app_events", "/ingest/digital", "/ingest/cards/transactions/x"]
 )
-def test_an_unknown_table_or_a_batch_file_feed_is_404(api: Harness, path: str) -> None:
+def test_an_unknown_table_is_404(api: Harness, path: str) -> None:
     status, answer = api.post(path, [app_event()])
     assert status == 404 and set(answer) == {"message"}
+
+
+def test_a_parquet_feed_lands_typed_as_the_feed_writes_it_and_reads_with_the_generators_files(
+    api: Harness, tmp_path: Path
+) -> None:
+    """cards.transactions is Parquet with typed columns: the batch's file has the generator's column types
+    (timestamp[us] in UTC, decimal(18,2) exact, text as sent), so the source's union_by_name read takes both."""
+    records = [
+        card_transaction(transaction_at="2026-10-31T16:15:00+08:00", amount="1280.5"),
+        card_transaction(amount="-35", merchant_category_code=None, channel=" POS "),
+    ]
+    status, answer = api.post("/ingest/cards/transactions", records)
+    assert status == 200, answer
+    [key] = api.keys()
+    assert re.fullmatch(
+        r"raw/cards/transactions/year=2026/month=10/day=31/transactions_20261031_api_[0-9a-f]{32}\.parquet", key
+    )
+    landed = tmp_path / "api.parquet"
+    landed.write_bytes(api.read(key))
+    generated = tmp_path / "generated.parquet"
+    with duckdb.connect() as con:  # a file as taglake.lake.feeds writes the feed (format parquet, zstd)
+        con.execute(
+            "copy (select 'tx0000000000000001' as transaction_id, 'C00000000001' as card_id, 'A123456789' as "
+            "national_id, timestamp '2026-10-30 01:02:03' as transaction_at, cast(1.5 as decimal(18,2)) as amount, "
+            "'TWD' as currency, '5812' as merchant_category_code, 'TW' as merchant_country, 'pos' as channel, "
+            "'apple_pay' as wallet_type) to ? (format parquet, compression zstd)",
+            [str(generated)],
+        )
+        types = dict(
+            con.execute(
+                "select column_name, column_type from (describe select * from read_parquet(?))", [str(generated)]
+            ).fetchall()
+        )
+        assert (
+            dict(
+                con.execute(
+                    "select column_name, column_type from (describe select * from read_parquet(?))", [str(landed)]
+                ).fetchall()
+            )
+            == types
+        )
+        rows = con.execute(
+            "select cast(transaction_at as varchar), cast(amount as varchar), channel, merchant_category_code "
+            "from read_parquet(?, union_by_name=true) where transaction_id like 'tx1%' order by amount desc",
+            [[str(generated), str(landed)]],
+        ).fetchall()
+    assert rows == [("2026-10-31 08:15:00", "1280.50", "pos", "5812"), ("2026-10-31 09:30:00", "-35.00", " POS ", None)]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("amount", "12.345"), ("amount", 12.5), ("amount", "1e3"), ("transaction_at", "2026-02-30 10:00:00"),
+     ("transaction_at", 1761900000)],
+)  # fmt: skip
+def test_a_typed_value_that_the_parquet_column_cannot_hold_exactly_is_rejected_naming_the_field(
+    api: Harness, field: str, value: object
+) -> None:
+    status, answer = api.post("/ingest/cards/transactions", [card_transaction(**{field: value})])
+    assert status == 207 and answer["accepted"] == 0 and api.keys() == []
+    [rejected] = answer["rejected"]
+    assert rejected["reasons"] == [
+        f"{field}: does not parse as " + ("decimal(18,2)" if field == "amount" else "timestamp")
+    ]
+
+
+def test_a_score_is_a_json_number_and_nothing_else(api: Harness) -> None:
+    good = {"national_id": national_id(), "model_name": "churn_propensity", "model_version": "2.1.0",
+            "scored_at": "2026-10-31 02:00:00", "score": 0.42}  # fmt: skip
+    assert api.post("/ingest/ml/model_scores", [good])[0] == 200
+    for bad in ("0.42", True, None):
+        status, answer = api.post("/ingest/ml/model_scores", [{**good, "score": bad}])
+        assert status == 207 and answer["rejected"][0]["reasons"], bad
 
 
 def test_without_a_valid_api_key_the_answer_is_403_and_nothing_lands(api: Harness) -> None:
