@@ -114,7 +114,7 @@ infra-check: setup  ## lint infra/: generated stacks current, cfn-lint, checkov 
 # zipped to build/lambda/taglake-ingest.zip; upload it to the LambdaCodeBucket/LambdaCodeKey the ingest stack names.
 lambda-package: setup  ## zip the ingestion Lambda (taglake + requirements/lambda.txt) to build/lambda/taglake-ingest.zip
 	rm -rf build/lambda && mkdir -p build/lambda/pkg
-	$(BIN)/python -m pip install --quiet --target build/lambda/pkg --platform manylinux2014_aarch64 \
+	$(BIN)/python -m pip install --quiet --target build/lambda/pkg --platform manylinux2014_aarch64 --platform manylinux_2_28_aarch64 \
 	  --implementation cp --python-version 3.12 --only-binary=:all: -r requirements/lambda.txt
 	git ls-files -z taglake | xargs -0 -I{} cp --parents {} build/lambda/pkg/
 	cd build/lambda/pkg && find . -name __pycache__ -prune -o -type f -print | sort | zip -q -X ../taglake-ingest.zip -@
