@@ -1,0 +1,52 @@
+"""The machine-learning commands: `taglake ml export` (docs/ml.md)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from pathlib import Path
+
+from taglake.core.cli_args import Subparsers
+from taglake.core.project import Project
+from taglake.core.text_tables import format_table
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("a date as YYYY-MM-DD") from None
+
+
+def register(sub: Subparsers) -> None:
+    p = sub.add_parser(
+        "ml",
+        help="the model consumers: Parquet extracts of the masked marts for EMR (Spark) and SageMaker",
+        description="The machine-learning consumers (docs/ml.md): the consumption marts a role reads, as Parquet "
+        "in the layout of the consumption bucket's extracts/, which the PySpark job (jobs/spark/) and the SageMaker "
+        "training channel read. Only masked marts: nothing raw, nothing from the vault.",
+    )
+    ml_sub = p.add_subparsers(dest="ml_command", required=True, metavar="COMMAND")
+    e = ml_sub.add_parser(
+        "export",
+        help="write the marts of a role's datasets (default: the data scientists' features) as Parquet extracts",
+        description="Write every consumption-layer mart whose dataset the role reads (vars.access; default "
+        "data_scientist: the training-feature table and the monthly customer metrics) from the local build to "
+        "OUT/extracts/<dataset>/<relation>/as_of_date=<date>/part-00000.parquet, the layout of the consumption "
+        "bucket. Needs a build (taglake build) and its target/manifest.json.",
+    )
+    e.add_argument("--out", type=Path, required=True, help="the folder to write extracts/ under (a local root)")
+    e.add_argument("--role", default="data_scientist", help="whose datasets to export (default: data_scientist)")
+    e.add_argument("--as-of", type=_date, default=None, help="the as-of date (default: the build's as_of_date)")
+    e.set_defaults(func=cmd_export)
+
+
+def cmd_export(ns: argparse.Namespace, project: Project, target: str) -> int:
+    from taglake.ml import export
+
+    relations = export.role_relations(project.target_path / "manifest.json", ns.role, project.root)
+    as_of = ns.as_of or export.build_as_of(project.duckdb_path, relations)
+    done = export.export_relations(project.duckdb_path, relations, ns.out, as_of)
+    rows = [[d.relation.name, str(d.rows), str(d.path.relative_to(ns.out))] for d in done]
+    print(format_table(["relation", "rows", "file"], rows))
+    return 0
