@@ -80,6 +80,7 @@ def session(master: str | None, app: str = "taglake-customer-features"):  # type
     # No UI port and few shuffle partitions: the job is small, and a test machine has two cores.
     return (
         builder.config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.sql.session.timeZone", "UTC")
         .getOrCreate()
