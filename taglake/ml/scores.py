@@ -36,6 +36,7 @@ from taglake.core.sources import source_tables
 from taglake.lake.raw_tables import raw_table
 from taglake.privacy.keys import read_key
 from taglake.privacy.scan.canaries import collect_canaries
+from taglake.privacy.system_identity import require_local_system_act
 from taglake.privacy.tokens import normalize, tokenize
 
 TOKEN = re.compile(r"[0-9a-f]{64}")
@@ -138,3 +139,37 @@ def write_score_source(
     pq.write_table(data.select(list(columns)), tmp)
     tmp.replace(path)
     return path, len(rows)
+
+
+def return_scores(
+    *,
+    transform_output: Path,
+    lake_dir: Path,
+    key_file: Path,
+    model_name: str,
+    model_version: str,
+    scored_at: dt.datetime,
+    as_system: bool,
+    environ: Mapping[str, str] | None = None,
+    out_lake: Path | None = None,
+) -> tuple[Path, int]:
+    """The system account's act (`taglake ml scores-return --as-system`): a batch transform's output back into the
+    lake's score source. Refused, before anything is read, without `as_system` and the system identity
+    (TAGLAKE_SYSTEM_IDENTITY, as for `local_system`): it reads the raw zone's clear IDs and the key. Writes under
+    `out_lake` (default: the same lake)."""
+    if not as_system:
+        raise ScoreError(
+            "the score return maps tokens to national IDs: only the system account runs it, as an explicit act "
+            "(`taglake ml scores-return --as-system`, docs/ml.md)"
+        )
+    require_local_system_act("the score return", environ=environ)
+    read = read_transform_output(transform_output)
+    identities = identities_from_lake(lake_dir, key_file)
+    return write_score_source(
+        read,
+        identities,
+        lake_dir=out_lake or lake_dir,
+        model_name=model_name,
+        model_version=model_version,
+        scored_at=scored_at,
+    )

@@ -15,9 +15,11 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 from moto import mock_aws
+from project_copy import run_taglake
 
 from taglake.core.project import Project
 from taglake.ml import export, sagemaker, scores
+from taglake.privacy import system_identity
 from taglake.privacy.keys import read_key
 from taglake.privacy.tokens import tokenize
 
@@ -190,3 +192,52 @@ def test_scores_of_unknown_tokens_are_not_written_and_not_named(tmp_path: Path) 
     assert str(err.value).startswith("1 of 2 scores carry a token of no customer")
     assert "d" * 64 not in str(err.value) and "A123456789" not in str(err.value)
     assert not any(tmp_path.rglob("*.parquet"))
+
+
+def test_the_score_return_is_refused_without_the_system_act_and_identity(tmp_path: Path) -> None:
+    """Refused before anything is read: the transform output, the lake and the key named here do not exist."""
+    common = {
+        "transform_output": tmp_path / "missing.out",
+        "lake_dir": tmp_path / "no-lake",
+        "key_file": tmp_path / "no-key.csv",
+        "model_name": "churn_propensity",
+        "model_version": "1.0.0",
+        "scored_at": dt.datetime(2026, 7, 3, tzinfo=dt.UTC),
+    }
+    with pytest.raises(scores.ScoreError, match="only the system account runs it"):
+        scores.return_scores(**common, as_system=False, environ={})
+    with pytest.raises(system_identity.SystemIdentityRefused):
+        scores.return_scores(**common, as_system=True, environ={})
+
+
+def test_the_system_account_returns_scores_into_the_lake_through_the_command(
+    training_extract: export.Exported, built_project: Project, tmp_path: Path
+) -> None:
+    identity = tmp_path / "identity" / "system_identity.json"
+    system_identity.create_identity_file(identity)
+    tokens = sorted(pq.read_table(training_extract.path).column("customer_token").to_pylist())[:5]
+    out = tmp_path / "scores.csv.out"
+    out.write_text("".join(f"{t},0.{i}\n" for i, t in enumerate(tokens)), encoding="utf-8")
+    path, rows = scores.return_scores(
+        transform_output=out,
+        lake_dir=built_project.lake_dir,
+        key_file=built_project.key_file,
+        model_name="wealth_propensity",
+        model_version="2.0.1",
+        scored_at=dt.datetime(2026, 7, 4, 1, 30),
+        as_system=True,
+        environ={system_identity.ENV: str(identity)},
+        out_lake=tmp_path / "lake",
+    )
+    assert rows == 5 and path.is_file()
+    assert pq.read_table(path).column("model_name").to_pylist() == ["wealth_propensity"] * 5
+
+
+def test_ml_export_writes_the_extracts_and_prints_relations_and_rows(built_project: Project, tmp_path: Path) -> None:
+    env = {k: v for k, v in built_project.dbt_env().items() if k != system_identity.ENV}
+    done = run_taglake(["ml", "export", "--out", str(tmp_path)], env, cwd=built_project.root)
+    assert done.returncode == 0, done.stderr
+    assert "customer_training_features_v1" in done.stdout and "fct_customer_monthly_metrics" in done.stdout
+    assert len(list((tmp_path / "extracts" / "features").rglob("part-00000.parquet"))) == 2
+    refused = run_taglake(["ml", "export", "--out", str(tmp_path), "--role", "system"], env, cwd=built_project.root)
+    assert refused.returncode != 0 and refused.stderr.count("\n") == 1 and "--role" in refused.stderr
