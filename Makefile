@@ -11,7 +11,7 @@ export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
-.PHONY: help setup demo test lint lint-python lint-sql generate build run-daily docs docs-serve verify clean lock test-fast lineage venv-airflow venv-datahub venv-checkov venv-pyspark mwaa-bundle infra-check infra-render lambda-package
+.PHONY: help setup demo test lint lint-python lint-sql generate build run-daily docs docs-serve verify clean lock test-fast lineage venv-airflow venv-datahub venv-checkov venv-pyspark java mwaa-bundle infra-check infra-render lambda-package
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -34,7 +34,7 @@ test: setup lint  ## run every test: lint, then pytest (generator, CLI, dbt buil
 
 test-fast: setup  ## the inner loop: ruff, then the pure-Python tests (no dbt build, no hostile lake, no tool venv)
 	$(BIN)/ruff check taglake tests_py dags
-	$(BIN)/pytest -q -m "not dbt and not redteam and not airflow and not lineage and not tool_venv and not infra"
+	$(BIN)/pytest -q -m "not dbt and not redteam and not airflow and not lineage and not tool_venv and not infra and not spark"
 
 lint: lint-python lint-sql  ## ruff and sqlfluff
 
@@ -99,8 +99,12 @@ venv-datahub:  ## acryl-datahub in its own cached venv
 venv-checkov:  ## checkov in its own cached venv
 	@$(TOOL_VENV) checkov requirements/checkov.txt $(PYTHON)
 
-venv-pyspark:  ## PySpark in its own cached venv
+venv-pyspark: java  ## PySpark in its own cached venv (and Java, which Spark runs on)
 	@$(TOOL_VENV) pyspark requirements/pyspark.txt $(PYTHON)
+
+java:  ## a Java runtime for Spark: Debian's OpenJDK 17 when no java is on PATH
+	@command -v java >/dev/null 2>&1 || { apt-get update -qq >&2 && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >&2; }
 
 # --- the AWS estate as CloudFormation (infra/, docs/deployment.md § The AWS estate) ---
 infra-render: setup  ## write the generated stacks (roles, catalog, lake-formation, monitoring) to infra/stacks/

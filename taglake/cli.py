@@ -22,6 +22,7 @@ from taglake.core.project import Project
 from taglake.infra import commands as infra_commands
 from taglake.ingest import commands as ingest_commands
 from taglake.lake import commands as lake_commands
+from taglake.ml import commands as ml_commands
 from taglake.ops import commands as ops_commands
 from taglake.privacy import commands as privacy_commands
 from taglake.verify import commands as verify_commands
@@ -35,6 +36,7 @@ CONCERNS = (
     aws_commands,
     ingest_commands,
     infra_commands,
+    ml_commands,
     bench_commands,
 )
 

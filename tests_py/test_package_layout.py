@@ -22,6 +22,7 @@ LAYER = {
     "ops": 2,
     "ingest": 2,
     "bench": 2,
+    "ml": 2,
     "infra": 3,
     "cli": 4,
     "__main__": 5,
