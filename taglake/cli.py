@@ -22,10 +22,19 @@ from taglake.core.project import Project
 from taglake.lake import commands as lake_commands
 from taglake.ops import commands as ops_commands
 from taglake.privacy import commands as privacy_commands
+from taglake.replicate import commands as replicate_commands
 from taglake.verify import commands as verify_commands
 
 # Each concern's commands, in the order `taglake --help` lists them.
-CONCERNS = (lake_commands, ops_commands, privacy_commands, verify_commands, aws_commands, bench_commands)
+CONCERNS = (
+    lake_commands,
+    ops_commands,
+    privacy_commands,
+    verify_commands,
+    aws_commands,
+    bench_commands,
+    replicate_commands,
+)
 
 DESCRIPTION = """\
 taglake builds a bank's customer-segment tag lake (客群標籤) with dbt: raw data in S3 (Glue catalog) becomes

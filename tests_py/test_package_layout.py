@@ -13,7 +13,18 @@ import taglake
 PACKAGE = Path(taglake.__file__).resolve().parent
 FLAT_ALLOWED = {"__init__.py", "__main__.py", "cli.py"}
 # Each concern's layer (docs/architecture.md): a module may import its own package and the layers below it.
-LAYER = {"core": 0, "lake": 1, "privacy": 1, "aws": 2, "verify": 2, "ops": 2, "bench": 2, "cli": 3, "__main__": 4}
+LAYER = {
+    "core": 0,
+    "lake": 1,
+    "privacy": 1,
+    "aws": 2,
+    "verify": 2,
+    "ops": 2,
+    "bench": 2,
+    "replicate": 2,
+    "cli": 3,
+    "__main__": 4,
+}
 # Imports between packages of one layer, each with its reason; anything else sideways is refused.
 SIDEWAYS = {("aws", "verify"): "the access declaration is compiled offline with verify's placeholder environment"}
 
