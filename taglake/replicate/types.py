@@ -55,7 +55,8 @@ def sa_type(data_type: str, *, key: bool = False) -> sa.types.TypeEngine[Any]:
 
 def normalise(value: Any, type_: sa.types.TypeEngine[Any]) -> Any:
     """One Python value per column type, whatever the engine returned (DuckDB, PostgreSQL, Oracle's NUMBER and
-    DATE), so that rows from the source and the replica compare equal when they hold the same thing."""
+    DATE), so that rows from the source and the replica compare equal when they hold the same thing. An empty
+    string is NULL, as Oracle has it."""
     if value is None:
         return None
     if isinstance(type_, sa.Boolean):
@@ -72,4 +73,5 @@ def normalise(value: Any, type_: sa.types.TypeEngine[Any]) -> Any:
         return Decimal(str(value))
     if isinstance(type_, sa.Integer):
         return int(value)
-    return str(value)
+    # Oracle stores an empty string as NULL: so does the replica on every engine, and so the comparison reads it.
+    return str(value) or None
