@@ -138,8 +138,8 @@ def replicate(
         except sa.exc.SQLAlchemyError as exc:
             cause = type(getattr(exc, "orig", None) or exc).__name__
             raise ReplicationError(
-                f"replica table {where}: the replica refused a statement ({cause}); check the replica's schema, "
-                "grants and space (the row's values are not shown)"
+                f"replica table {where}: the replica refused a statement or could not be reached ({cause}); check "
+                "the URL's host and credentials, the replica's schema, grants and space (no row value is shown)"
             ) from None
     return _reconciled(engine, all_tables, results)
 
