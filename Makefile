@@ -11,7 +11,7 @@ export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
-.PHONY: help setup demo test lint lint-python lint-sql generate build run-daily docs docs-serve verify clean lock test-fast lineage venv-airflow venv-datahub venv-checkov venv-pyspark java mwaa-bundle infra-check infra-render lambda-package
+.PHONY: help setup postgres demo test lint lint-python lint-sql generate build run-daily docs docs-serve verify clean lock test-fast lineage venv-airflow venv-datahub venv-checkov venv-pyspark java mwaa-bundle infra-check infra-render lambda-package
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -25,11 +25,20 @@ $(STAMP): requirements.lock pyproject.toml
 
 setup: $(STAMP)  ## create .venv with the pinned toolchain (dbt-core 1.11, adapters, sqlfluff, moto, …)
 
+# PostgreSQL server binaries for the replication tests (tests_py/replicate/; they start their own server on
+# 127.0.0.1): on PATH, else Debian's /usr/lib/postgresql/<v>/bin, else Debian's package is installed (needs root).
+PG_BIN = $(shell command -v pg_ctl >/dev/null 2>&1 && command -v initdb >/dev/null 2>&1 && echo on-path || ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+
+postgres:  ## PostgreSQL's initdb and pg_ctl for the replication tests: Debian's package when they are missing
+	@if [ -n "$(PG_BIN)" ]; then echo "postgres: server binaries found ($(PG_BIN))"; \
+	else echo "postgres: installing Debian's postgresql package"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; fi
+
 demo: setup  ## make the masking key if none, generate the small lake, build it quietly (dbt's log: logs/dbt.log), print a summary
 	@$(BIN)/taglake keys init --if-missing
 	@$(BIN)/taglake demo
 
-test: setup lint  ## run every test: lint, then pytest (generator, CLI, dbt build on a generated lake)
+test: setup postgres lint  ## run every test: lint, then pytest (generator, CLI, dbt build on a generated lake)
 	$(BIN)/pytest
 
 test-fast: setup  ## the inner loop: ruff, then the pure-Python tests (no dbt build, no hostile lake, no tool venv)

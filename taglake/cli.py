@@ -25,6 +25,7 @@ from taglake.lake import commands as lake_commands
 from taglake.ml import commands as ml_commands
 from taglake.ops import commands as ops_commands
 from taglake.privacy import commands as privacy_commands
+from taglake.replicate import commands as replicate_commands
 from taglake.verify import commands as verify_commands
 
 # Each concern's commands, in the order `taglake --help` lists them.
@@ -37,6 +38,7 @@ CONCERNS = (
     ingest_commands,
     infra_commands,
     ml_commands,
+    replicate_commands,
     bench_commands,
 )
 

@@ -23,6 +23,7 @@ LAYER = {
     "ingest": 2,
     "bench": 2,
     "ml": 2,
+    "replicate": 2,
     "infra": 3,
     "cli": 4,
     "__main__": 5,
