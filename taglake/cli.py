@@ -19,11 +19,12 @@ from taglake.aws import commands as aws_commands
 from taglake.bench import commands as bench_commands
 from taglake.core.errors import DEBUG_ENV, Refused, report
 from taglake.core.project import Project
-from taglake.ingest import commands as ingest_commands
 from taglake.infra import commands as infra_commands
+from taglake.ingest import commands as ingest_commands
 from taglake.lake import commands as lake_commands
 from taglake.ops import commands as ops_commands
 from taglake.privacy import commands as privacy_commands
+from taglake.serve import commands as serve_commands
 from taglake.verify import commands as verify_commands
 
 # Each concern's commands, in the order `taglake --help` lists them.
@@ -34,6 +35,7 @@ CONCERNS = (
     verify_commands,
     aws_commands,
     ingest_commands,
+    serve_commands,
     infra_commands,
     bench_commands,
 )
