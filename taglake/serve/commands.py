@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from taglake.core.cli_args import Subparsers
 from taglake.core.errors import Refused
@@ -33,6 +36,12 @@ def register(sub: Subparsers) -> None:
     r.add_argument("--table", default=None, help="the DynamoDB table (default taglake-tag-cache)")
     r.add_argument("--region", default=None, help="the AWS region (default: boto3's, e.g. AWS_REGION)")
     r.add_argument("--duckdb", type=Path, default=None, help="the build to read (default: the checkout's)")
+    r.add_argument(
+        "--from-athena",
+        action="store_true",
+        help="read the marts on Athena instead of a local build (TAGLAKE_AWS_REGION, TAGLAKE_ATHENA_SCHEMA, "
+        "TAGLAKE_ATHENA_WORK_GROUP, TAGLAKE_ATHENA_S3_STAGING_DIR, as profiles.yml reads them)",
+    )
     r.add_argument("--moto", action="store_true", help="into moto's in-memory DynamoDB (a dry run)")
     r.set_defaults(func=cmd_refresh_cache)
 
@@ -76,7 +85,6 @@ def cmd_refresh_cache(ns: argparse.Namespace, project: Project, target: str | No
     from taglake.serve.local import CACHE_TABLE, REGION
     from taglake.serve.store import DuckDBTagStore, create_cache_table, refresh_cache
 
-    database = _database(ns, project)
     table = ns.table or CACHE_TABLE
     with ExitStack() as stack:
         if ns.moto:
@@ -86,9 +94,34 @@ def cmd_refresh_cache(ns: argparse.Namespace, project: Project, target: str | No
         client = boto3.client("dynamodb", region_name=ns.region or (REGION if ns.moto else None))
         if ns.moto:
             create_cache_table(client, table)
-        store = stack.enter_context(DuckDBTagStore(database, consumption_layers(project.root)))
-        done = refresh_cache(store.all_customer_tags(), client, table)
+        if ns.from_athena:
+            customers = _athena_customers(stack)
+        else:
+            store = stack.enter_context(DuckDBTagStore(_database(ns, project), consumption_layers(project.root)))
+            customers = store.all_customer_tags()
+        done = refresh_cache(customers, client, table)
     as_of = done.as_of_date.isoformat() if done.as_of_date else "none"
     where = f"moto's {table} (in memory, gone now)" if ns.moto else table
     print(f"refreshed {where}: {done.written} customers written, {done.deleted} stale deleted, as of {as_of}")
     return 0
+
+
+def _athena_customers(stack: Any) -> Iterator[Any]:
+    """Every customer's current tags from the marts on Athena, one query (PyAthena), in the target's workgroup."""
+    import pyathena
+
+    from taglake.serve.store import athena_names, customers_from_cursor
+
+    env = os.environ
+    missing = [n for n in ("TAGLAKE_AWS_REGION", "TAGLAKE_ATHENA_SCHEMA", "TAGLAKE_ATHENA_WORK_GROUP",
+                           "TAGLAKE_ATHENA_S3_STAGING_DIR") if not env.get(n)]  # fmt: skip
+    if missing:
+        raise Refused(f"--from-athena: set {', '.join(missing)} (docs/deployment.md)")
+    connection = stack.enter_context(
+        pyathena.connect(
+            region_name=env["TAGLAKE_AWS_REGION"],
+            work_group=env["TAGLAKE_ATHENA_WORK_GROUP"],
+            s3_staging_dir=env["TAGLAKE_ATHENA_S3_STAGING_DIR"],
+        )
+    )
+    return customers_from_cursor(connection.cursor(), athena_names(env["TAGLAKE_ATHENA_SCHEMA"]))

@@ -201,6 +201,57 @@ def _customer(row: tuple[Any, ...]) -> CustomerTags:
     return CustomerTags(token, as_of_date, tuple(TagHeld(**t) for t in tags))
 
 
+# --- any SQL engine (Athena on AWS) --------------------------------------------------------------------------------
+
+
+def served_sql(names: Mapping[str, str]) -> str:
+    """Every customer's current tags as rows (token, as-of date, then one tag a row, or nulls for none), ordered by
+    token: portable SQL over the served relations (`names`: relation → qualified name), for a refresh from Athena."""
+    return (
+        "select p.customer_token, p.as_of_date, t.tag_code, t.tag_family, c.tag_name_en, c.tag_name_zh, "
+        f"t.tag_value, t.tag_score from {names[PROFILE]} as p "
+        f"left join {names[TAGS]} as t on t.customer_token = p.customer_token "
+        f"left join {names[CATALOG]} as c on c.tag_code = t.tag_code "
+        "order by p.customer_token, t.tag_code"
+    )
+
+
+def athena_names(schema: str) -> dict[str, str]:
+    """The served relations on Athena: the marts in `<schema>_marts`, the tag catalog seed in `<schema>_reference`
+    (TAGLAKE_ATHENA_SCHEMA, as profiles.yml builds them)."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,100}", schema, re.ASCII):
+        raise StoreError("TAGLAKE_ATHENA_SCHEMA: a lowercase Glue database prefix (letters, digits, _)")
+    return {
+        PROFILE: f"{schema}_marts.{PROFILE}",
+        TAGS: f"{schema}_marts.{TAGS}",
+        CATALOG: f"{schema}_reference.{CATALOG}",
+    }
+
+
+def customers_from_cursor(cursor: Any, names: Mapping[str, str], chunk: int = 10_000) -> Iterator[CustomerTags]:
+    """Run `served_sql` on a DB-API cursor (PyAthena's on AWS) and group its rows into customers, in token order."""
+    cursor.execute(served_sql(names))
+    token: str | None = None
+    as_of: Any = None
+    held: list[TagHeld] = []
+    while rows := cursor.fetchmany(chunk):
+        for row_token, as_of_date, code, family, name_en, name_zh, value, score in rows:
+            if row_token != token:
+                if token is not None:
+                    yield CustomerTags(token, _as_date(as_of), tuple(held))
+                token, as_of, held = row_token, as_of_date, []
+            if code is not None:
+                held.append(TagHeld(code, family, name_en, name_zh, value, None if score is None else float(score)))
+    if token is not None:
+        yield CustomerTags(token, _as_date(as_of), tuple(held))
+
+
+def _as_date(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
 # --- DynamoDB (the cache on AWS) -----------------------------------------------------------------------------------
 
 

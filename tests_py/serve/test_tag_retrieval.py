@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
+import duckdb
 import pytest
 from moto import mock_aws
 from serve_harness import api_over, duckdb_store, mart_rows, profile_tokens
@@ -28,7 +29,9 @@ from taglake.serve.store import (
     SERVED_RELATIONS,
     DuckDBTagStore,
     DynamoTagStore,
+    athena_names,
     create_cache_table,
+    customers_from_cursor,
     refresh_cache,
 )
 
@@ -122,7 +125,7 @@ def test_without_an_api_key_the_answer_is_403(store: DuckDBTagStore, customers: 
     assert api.handler(event, local_context())["statusCode"] == 403
 
 
-def test_the_served_relations_are_the_application_role_s_dataset_and_hold_no_clear_column(
+def test_every_served_relation_is_in_a_dataset_the_application_role_reads(
     dbt_manifest: dict,
 ) -> None:
     application = load_access().roles["application"]
@@ -160,6 +163,17 @@ def test_the_cache_refreshed_on_moto_answers_exactly_what_duckdb_answers(
         later = refresh_cache((c for c in store.all_customer_tags() if c.customer_token != gone), client, "tags")
         assert (later.written, later.deleted) == (len(tokens) - 1, 1)
         assert cached.call("GET", f"/customers/{gone}/tags")[0] == 404
+
+
+def test_the_portable_refresh_query_groups_into_what_the_duckdb_store_holds(
+    built_project: Project, store: DuckDBTagStore
+) -> None:
+    """What `refresh-cache --from-athena` runs through PyAthena, run here through DuckDB's DB-API cursor."""
+    with duckdb.connect(str(built_project.duckdb_path), read_only=True) as con:
+        found = dict(con.execute("select table_name, table_schema from information_schema.tables").fetchall())
+        names = {name: f'"{found[name]}".{name}' for name in SERVED_RELATIONS}
+        assert list(customers_from_cursor(con.cursor(), names, chunk=97)) == list(store.all_customer_tags())
+    assert athena_names("taglake_prod")["tag_catalog"] == "taglake_prod_reference.tag_catalog"
 
 
 def test_the_lambda_handler_reads_the_cache_table_named_in_its_environment(
