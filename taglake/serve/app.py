@@ -30,7 +30,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, Field
 
 from taglake.core.lambda_local import has_api_key, proxy_answer, quiet_library_loggers
-from taglake.serve.store import TOKEN_PATTERN, TagStore, is_token
+from taglake.serve.store import TagStore, is_token
 
 ROUTE = "/customers/<customer_token>/tags"
 BATCH_ROUTE = "/customers/tags/batch"
@@ -208,6 +208,3 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if not table:
         raise RuntimeError(f"tag retrieval Lambda: set {CACHE_TABLE_ENV} (docs/retrieval.md)")
     return _default_handler(table)(event, context)
-
-
-__all__ = ["TOKEN_PATTERN", "Retriever", "build_resolver", "handler", "make_handler"]

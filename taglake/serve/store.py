@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 # A customer token: lowercase hex SHA-256 (taglake.privacy.tokens.tokenize).
-TOKEN_PATTERN = r"^[0-9a-f]{64}$"
 _TOKEN = re.compile(r"[0-9a-f]{64}", re.ASCII)
 
 # What the API reads, by relation name, in the consumption layers; each is in the dataset the application role

@@ -19,6 +19,7 @@ import boto3
 import duckdb
 import pytest
 from moto import mock_aws
+from project_copy import run_taglake
 from serve_harness import api_over, duckdb_store, mart_rows, profile_tokens
 
 from taglake.core.project import Project
@@ -229,6 +230,19 @@ def test_taglake_serve_api_answers_over_http_on_127_0_0_1(
         server.terminate()
         _, err = server.communicate(timeout=10)
     assert "A123456789" not in err and token not in err  # the console shows method and status, never a path
+
+
+def test_taglake_serve_refresh_cache_writes_every_customer_and_refuses_a_missing_build(
+    built_project: Project, customers: list[tuple[str, int, str]], tmp_path: Path
+) -> None:
+    done = run_taglake(["serve", "refresh-cache", "--moto", "--duckdb", str(built_project.duckdb_path)])
+    assert done.returncode == 0, done.stderr
+    assert f"{len(customers)} customers written, 0 stale deleted, as of {customers[0][2]}" in done.stdout
+    missing = run_taglake(["serve", "refresh-cache", "--moto", "--duckdb", str(tmp_path / "none.duckdb")])
+    assert missing.returncode == 2 and len(missing.stderr.strip().splitlines()) == 1
+    assert "taglake build" in missing.stderr
+    athena = run_taglake(["serve", "refresh-cache", "--moto", "--from-athena"], env={"PATH": os.environ["PATH"]})
+    assert athena.returncode == 2 and "TAGLAKE_ATHENA_SCHEMA" in athena.stderr
 
 
 def test_the_retrieval_benchmark_runs_at_a_tiny_scale(tmp_path: Path) -> None:
