@@ -36,7 +36,7 @@ from taglake.serve.store import (
     refresh_cache,
 )
 
-pytestmark = pytest.mark.retrieval
+pytestmark = [pytest.mark.retrieval, pytest.mark.dbt]  # the session's built lake
 
 UNKNOWN = "0" * 64
 REGION = "ap-northeast-1"
