@@ -26,6 +26,7 @@ from taglake.ml import commands as ml_commands
 from taglake.ops import commands as ops_commands
 from taglake.privacy import commands as privacy_commands
 from taglake.replicate import commands as replicate_commands
+from taglake.serve import commands as serve_commands
 from taglake.verify import commands as verify_commands
 
 # Each concern's commands, in the order `taglake --help` lists them.
@@ -36,6 +37,7 @@ CONCERNS = (
     verify_commands,
     aws_commands,
     ingest_commands,
+    serve_commands,
     infra_commands,
     ml_commands,
     replicate_commands,

@@ -16,14 +16,16 @@ def register(sub: Subparsers) -> None:
 def _add_bench(sub: Subparsers) -> None:
     p = sub.add_parser(
         "bench",
-        help="benchmarks: the cost of masking, and of a daily run at scale",
+        help="benchmarks: the cost of masking, of a daily run at scale, and the tag retrieval API's latency",
         description="masking: each masking treatment's throughput on DuckDB, and the full build's wall time with "
         "masking against an identity treatment built into a throwaway database. daily: for each --lake, the full "
         "build, then one appended day (the lake gains it) and the incremental build, with wall time and peak "
         "memory, against the goals (full ≤ 5 min, one day ≤ 5 % of full, 365 vs 30 days of history ≤ 1.3×). "
+        "retrieval: p50/p99 latency of the tag retrieval API over --customers synthetic customers, through the "
+        "DuckDB store and the DynamoDB cache (moto, in process), one token and batches (docs/retrieval.md). "
         "See docs/benchmarks.md.",
     )
-    p.add_argument("what", choices=["masking", "daily"], help="the benchmark to run")
+    p.add_argument("what", choices=["masking", "daily", "retrieval"], help="the benchmark to run")
     p.add_argument(
         "--lake",
         type=Path,
@@ -35,6 +37,9 @@ def _add_bench(sub: Subparsers) -> None:
     p.add_argument("--rows", type=int, default=5_000_000, help="rows per treatment throughput run")
     p.add_argument("--runs", type=int, default=3, help="throughput runs (the median is reported)")
     p.add_argument("--build-runs", type=int, default=1, help="full builds of each kind (median reported)")
+    p.add_argument("--customers", type=int, default=100_000, help="retrieval: synthetic customers (default 100000)")
+    p.add_argument("--lookups", type=int, default=2_000, help="retrieval: single-token requests per path")
+    p.add_argument("--batches", type=int, default=100, help="retrieval: batch requests (100 tokens each) per path")
     p.add_argument("--out", type=Path, default=None, help="JSON results (default: bench/results/<what>.json)")
     p.set_defaults(func=cmd_bench)
 
@@ -42,6 +47,22 @@ def _add_bench(sub: Subparsers) -> None:
 def cmd_bench(ns: argparse.Namespace, project: Project, target: str | None) -> int:
     lakes = [lake.resolve() for lake in (ns.lake or [project.lake_dir])]
     out = ns.out or project.root / "bench" / "results" / f"{ns.what}.json"
+    if ns.what == "retrieval":
+        from taglake.bench.retrieval import format_retrieval_report, run_retrieval_benchmark
+
+        if ns.customers < 1 or ns.lookups < 1 or ns.batches < 1:
+            raise ValueError("--customers, --lookups and --batches: at least 1")
+        work = (ns.work_dir or project.root / "bench" / "work").resolve()
+        result = run_retrieval_benchmark(
+            work,
+            project.root / "seeds" / "tag_catalog.csv",
+            customers=ns.customers,
+            lookups=ns.lookups,
+            batches=ns.batches,
+            out_json=out,
+        )
+        print(format_retrieval_report(result))
+        return 0
     if ns.what == "daily":
         from taglake.bench.daily import format_daily_report, run_daily_benchmark
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import re
 import uuid
@@ -47,6 +46,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 from pydantic import BaseModel, Field
 
+from taglake.core.lambda_local import has_api_key, proxy_answer, quiet_library_loggers
 from taglake.ingest import registry
 from taglake.ingest.raw_zone import INGESTIBLE_FORMATS, RawZone, S3RawZone, TableLayout, batch_file_key, encode_batch
 from taglake.ingest.validate import Rejection, check_record
@@ -297,27 +297,6 @@ def too_large(event: Mapping[str, Any]) -> bool:
     return len(body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body) > MAX_BODY_BYTES
 
 
-def has_api_key(event: Mapping[str, Any]) -> bool:
-    """API Gateway sets the caller's key ID when the method requires a key: refuse an event without one (a
-    stage deployed without `ApiKeyRequired` must not open the lake)."""
-    identity = (event.get("requestContext") or {}).get("identity") or {}
-    return bool(identity.get("apiKeyId") or identity.get("apiKey"))
-
-
-# Libraries that log what they are handed at DEBUG: Powertools' resolver logs the route's arguments (the records),
-# botocore the request parameters (the file body). A Lambda's log level (advanced logging controls, or a test's
-# DEBUG root logger) must never turn those on.
-QUIET_LOGGERS = ("aws_lambda_powertools", "botocore", "boto3", "s3transfer", "urllib3")
-
-
-def quiet_library_loggers() -> None:
-    """Keep the libraries that would log request content at INFO or above (their DEBUG lines hold payloads)."""
-    for name in QUIET_LOGGERS:
-        library = logging.getLogger(name)
-        if library.getEffectiveLevel() < logging.INFO:
-            library.setLevel(logging.INFO)
-
-
 def make_handler(ingestor: Ingestor) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """The Lambda entry point over `ingestor`: the API-key and size gates, then the resolver; Powertools logs (no
     event), metrics (flushed each call) and traces (no payloads)."""
@@ -328,9 +307,9 @@ def make_handler(ingestor: Ingestor) -> Callable[[dict[str, Any], Any], dict[str
         if not isinstance(event, dict):
             return None
         if not has_api_key(event):
-            return _proxy(403, "x-api-key: a valid API key is required")
+            return proxy_answer(403, "x-api-key: a valid API key is required")
         if too_large(event):
-            return _proxy(413, f"body: more than {MAX_BODY_BYTES} bytes; split the batch")
+            return proxy_answer(413, f"body: more than {MAX_BODY_BYTES} bytes; split the batch")
         return None
 
     @metrics.log_metrics
@@ -346,15 +325,6 @@ def make_handler(ingestor: Ingestor) -> Callable[[dict[str, Any], Any], dict[str
         return app.resolve(event, context)
 
     return handle
-
-
-def _proxy(status: int, message: str) -> dict[str, Any]:
-    return {
-        "statusCode": status,
-        "headers": {"Content-Type": "application/json"},
-        "body": json.dumps({"message": message}),
-        "isBase64Encoded": False,
-    }
 
 
 @cache

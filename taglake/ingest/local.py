@@ -12,7 +12,6 @@ import hmac
 import json
 import os
 import secrets
-import sys
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -21,25 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from taglake.core.errors import Refused
+from taglake.core.lambda_local import LOOPBACK, LocalContext, quiet_request_handler, wsgi_reply
 from taglake.ingest.app import ROUTE
 
 OPENAPI_PATH = "/openapi.json"
 IDEMPOTENCY_TABLE = "taglake-ingest-idempotency"
 LOCAL_BUCKET = "taglake-local-raw"
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-
-@dataclass(frozen=True)
-class LocalContext:
-    """What Powertools reads of a Lambda context."""
-
-    function_name: str = "taglake-ingest-local"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:ap-northeast-1:000000000000:function:taglake-ingest-local"
-    aws_request_id: str = "local"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
 
 
 def rest_event(
@@ -91,7 +77,7 @@ def wsgi_app(
         method = environ["REQUEST_METHOD"]
         path = environ.get("PATH_INFO") or "/"
         if method == "GET" and path == OPENAPI_PATH:
-            return _reply(start_response, 200, {"Content-Type": "application/json"}, json.dumps(openapi).encode())
+            return wsgi_reply(start_response, 200, {"Content-Type": "application/json"}, json.dumps(openapi).encode())
         headers = {
             key[5:].replace("_", "-").lower(): value for key, value in environ.items() if key.startswith("HTTP_")
         }
@@ -108,20 +94,9 @@ def wsgi_app(
         reply_headers = {k: str(v) for k, v in (answer.get("headers") or {}).items()}
         for key, values in (answer.get("multiValueHeaders") or {}).items():
             reply_headers[key] = ", ".join(str(v) for v in values)
-        return _reply(start_response, int(answer["statusCode"]), reply_headers, data)
+        return wsgi_reply(start_response, int(answer["statusCode"]), reply_headers, data)
 
     return app
-
-
-_REASONS = {200: "OK", 207: "Multi-Status", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
-            405: "Method Not Allowed", 409: "Conflict", 413: "Content Too Large", 422: "Unprocessable Content",
-            500: "Internal Server Error"}  # fmt: skip
-
-
-def _reply(start_response: Callable[..., Any], status: int, headers: dict[str, str], data: bytes) -> list[bytes]:
-    headers = {k: v for k, v in headers.items() if k.lower() != "content-length"}
-    start_response(f"{status} {_REASONS.get(status, 'Status')}", [*headers.items(), ("Content-Length", str(len(data)))])
-    return [data]
 
 
 API_KEY_ENV = "TAGLAKE_API_KEY"
@@ -157,21 +132,6 @@ def lake_last_day(lake_dir: Path) -> date | None:
     params = json.loads(manifest.read_text(encoding="utf-8")).get("params", {})
     last = params.get("last_date") or params.get("end_date")
     return date.fromisoformat(last) if last else None
-
-
-def _quiet_request_handler() -> type:
-    """Werkzeug's request handler without its access log: that line holds the request path, which a caller can
-    fill with anything (a national ID in place of a table name). The console gets the method and status only."""
-    from werkzeug.serving import WSGIRequestHandler
-
-    class QuietRequestHandler(WSGIRequestHandler):
-        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-            print(f"{self.command} {code}", file=sys.stderr, flush=True)
-
-        def log(self, type: str, message: str, *args: Any) -> None:
-            print(f"request {type}: not shown (it may hold what the caller sent)", file=sys.stderr, flush=True)
-
-    return QuietRequestHandler
 
 
 @dataclass(frozen=True)
@@ -227,7 +187,7 @@ def serve(options: ServeOptions, announce: Callable[[str], None]) -> None:
             )
         )
         app = wsgi_app(handler, options.api_key, openapi_document())
-        server = make_server(options.host, options.port, app, request_handler=_quiet_request_handler())
+        server = make_server(options.host, options.port, app, request_handler=quiet_request_handler())
         where = f"the lake {options.lake_dir}" if options.lake_dir else f"moto's s3://{LOCAL_BUCKET}/raw (in memory)"
         announce(
             f"taglake ingestion API on http://{options.host}:{server.server_port}/ingest/<source>/<table> "
