@@ -24,7 +24,8 @@ names = dict(zip(catalog["tag_code"], catalog["tag_name_en"], strict=True)) if n
 codes = sorted(population["tag_code"].unique())
 
 left, middle, right = st.columns(3)
-chosen = left.multiselect("Tag", codes, default=codes[:1], format_func=lambda c: f"{c} — {names.get(c, '')}", key="tag")
+largest = population.groupby("tag_code")["tagged_customer_count"].sum().idxmax()  # the default: the largest tag
+chosen = left.multiselect("Tag", codes, default=[largest], format_func=lambda c: f"{c} — {names.get(c, '')}", key="tag")
 dimension = middle.selectbox("Segment by", ["city", "age_band", "risk_grade"], key="dimension")
 values = sorted(population[dimension].dropna().unique())
 segment = right.multiselect(f"Only {dimension}", values, key="segment")
