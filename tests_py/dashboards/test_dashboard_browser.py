@@ -130,9 +130,13 @@ def _settle(page: object, heading: str) -> None:
 
 def _pick(page: object, label: str, option: str | None) -> None:
     """Open the Streamlit selectbox or multiselect labelled `label` (a combobox) and choose `option` (or the first)."""
-    page.get_by_role("combobox", name=label).first.click()
+    box = page.get_by_role("combobox", name=label).first
+    box.click()
     options = page.get_by_role("option")
-    (options.filter(has_text=option) if option else options).first.click()
+    if option:
+        box.fill(option)  # the list is virtualised: typing narrows it to the option
+        options = options.filter(has_text=option)
+    options.first.click()
     page.keyboard.press("Escape")
 
 
@@ -140,7 +144,7 @@ PAGES = [
     # url path (the default page is the root), heading, (filter label, option to pick or None for the first), what
     # appears once it is applied
     ("", "Tag populations", ("Segment by", "age_band"), "Drill-down by age_band"),
-    ("quality", "Data quality", ("Source (model checked)", None), "Reconciliation"),
+    ("quality", "Data quality", ("Source (model checked)", "crm.customers"), "Reconciliation"),
     ("models", "Model history", ("Month", None), "Score distribution"),
     ("cost", "Cost", None, "This dashboard's queries"),
 ]
