@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from taglake.core.errors import TaglakeError
 from taglake.core.project import Project
 from taglake.ops import dashboard as dash
 from taglake.ops.sql_policy import check_athena_sql
@@ -48,7 +49,7 @@ def test_configuration_comes_from_flags_over_the_environment() -> None:
     ],
 )
 def test_a_configuration_the_dashboards_cannot_use_is_refused_by_name(argv: list[str], named: str) -> None:
-    with pytest.raises(Exception, match="") as refused:
+    with pytest.raises(TaglakeError) as refused:
         dash.DashboardConfig.from_args(argv, {})
     assert named in str(refused.value)
 
