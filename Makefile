@@ -11,7 +11,7 @@ export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
-.PHONY: help setup postgres demo test lint lint-python lint-sql generate build run-daily docs docs-serve verify clean lock test-fast lineage venv-airflow venv-datahub venv-checkov venv-pyspark java mwaa-bundle infra-check infra-render lambda-package
+.PHONY: help setup postgres demo test lint lint-python lint-sql generate build run-daily docs docs-serve verify clean lock test-fast lineage venv-airflow venv-datahub venv-checkov venv-pyspark java mwaa-bundle infra-check infra-render lambda-package dashboard chromium test-dashboard
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -38,18 +38,18 @@ demo: setup  ## make the masking key if none, generate the small lake, build it 
 	@$(BIN)/taglake keys init --if-missing
 	@$(BIN)/taglake demo
 
-test: setup postgres lint  ## run every test: lint, then pytest (generator, CLI, dbt build on a generated lake)
+test: setup postgres chromium lint  ## run every test: lint, then pytest (generator, CLI, dbt build on a generated lake)
 	$(BIN)/pytest
 
 test-fast: setup  ## the inner loop: ruff, then the pure-Python tests (no dbt build, no hostile lake, no tool venv)
-	$(BIN)/ruff check taglake tests_py dags
-	$(BIN)/pytest -q -m "not dbt and not redteam and not airflow and not lineage and not tool_venv and not infra and not spark"
+	$(BIN)/ruff check taglake tests_py dags dashboards
+	$(BIN)/pytest -q -m "not dbt and not redteam and not airflow and not lineage and not tool_venv and not infra and not spark and not browser"
 
 lint: lint-python lint-sql  ## ruff and sqlfluff
 
 lint-python: setup
-	$(BIN)/ruff check taglake tests_py dags
-	$(BIN)/ruff format --check taglake tests_py dags
+	$(BIN)/ruff check taglake tests_py dags dashboards
+	$(BIN)/ruff format --check taglake tests_py dags dashboards
 
 lint-sql: setup
 	mkdir -p build
@@ -75,6 +75,21 @@ DOCS_PORT ?= 8080
 
 docs-serve: docs  ## serve the docs site on http://127.0.0.1:8080 (this machine only; DOCS_PORT=… to change)
 	$(BIN)/taglake dbt docs serve --host 127.0.0.1 --port $(DOCS_PORT) --no-browser
+
+# --- dashboards (dashboards/, docs/dashboards.md): Streamlit over the consumption marts, on this machine only ---
+DASHBOARD_PORT ?= 8501
+DASHBOARD_ARGS ?= --target local
+
+dashboard: setup  ## after `make demo`: serve the dashboards on http://127.0.0.1:8501 (DASHBOARD_PORT=… to change)
+	$(BIN)/streamlit run dashboards/app.py --server.address 127.0.0.1 --server.port $(DASHBOARD_PORT) \
+	  --server.headless true --browser.gatherUsageStats false --client.toolbarMode minimal -- $(DASHBOARD_ARGS)
+
+chromium:  ## Debian's chromium for the browser tests (apt-get installs it when /usr/bin/chromium is missing)
+	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	  apt-get install -y -qq --no-install-recommends chromium; }
+
+test-dashboard: setup chromium  ## the dashboards' tests: AppTest per page, then a real headless Chromium
+	$(BIN)/pytest -q -m "dashboard or browser"
 
 verify: setup  ## prove the Athena and Redshift targets offline: compile, parse, conformance with the local build
 	$(BIN)/taglake verify

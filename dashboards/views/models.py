@@ -1,0 +1,49 @@
+"""Model history: score distributions and PSI drift per model version."""
+
+import sys
+
+import pandas as pd
+import streamlit as st
+
+from taglake.ops import dashboard as dash
+
+config = dash.DashboardConfig.from_args(sys.argv[1:])
+st.title("Model history")
+st.caption(
+    f"Score distributions and PSI drift against each version's first month (agg_model_score_*_monthly) on "
+    f"`{config.target}`. Counts under {dash.SMALL_COUNT_THRESHOLD} show as `{dash.SUPPRESSED}`."
+)
+
+drift = pd.DataFrame(dash.cached_records(config, "score_drift_monthly"))
+distribution = pd.DataFrame(dash.cached_records(config, "score_distribution_monthly"))
+if drift.empty:
+    st.info("No model scores in this build yet.")
+    st.stop()
+drift["score_month"] = pd.to_datetime(drift["score_month"]).dt.date
+distribution["score_month"] = pd.to_datetime(distribution["score_month"]).dt.date
+versions = sorted({f"{n} {v}" for n, v in zip(drift["model_name"], drift["model_version"], strict=True)})
+picked = st.selectbox("Model version", versions, key="version")
+name, version = picked.rsplit(" ", 1)
+mine = drift[(drift["model_name"] == name) & (drift["model_version"].astype(str) == version)].sort_values("score_month")
+
+st.subheader("PSI drift by month")
+st.line_chart(mine.set_index("score_month")[["psi"]])
+table = mine[["score_month", "is_baseline", "score_count", "customer_count", "mean_score", "psi", "drift_level"]]
+st.table(pd.DataFrame(dash.suppressed_rows(table.to_dict("records"))).astype(str), hide_index=True)
+
+st.subheader("Score distribution")
+months = sorted(mine["score_month"].unique())
+month = st.selectbox("Month", months, index=len(months) - 1, key="month")
+bins = distribution[
+    (distribution["model_name"] == name)
+    & (distribution["model_version"].astype(str) == version)
+    & (distribution["score_month"] == month)
+].sort_values("bin_index")
+bins = bins.assign(score_bin=bins["bin_lower"].map(lambda v: f"{v:.1f}"))
+st.bar_chart(bins.set_index("score_bin")[["score_share", "baseline_share"]])
+
+st.subheader("Performance against outcomes")
+st.info(
+    "Not yet a mart: performance by version and month (AUC, lift) comes with the outcomes the synthetic lake "
+    "gains for SageMaker training (issue 15, point 4). This page shows what the marts hold today."
+)

@@ -1,0 +1,103 @@
+"""Each dashboard page's logic through Streamlit's AppTest, against the session's built lake (`built_project`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from taglake.core.project import Project
+from taglake.ops import dashboard as dash
+
+pytestmark = [pytest.mark.dashboard, pytest.mark.dbt]
+
+PAGES = Path(__file__).resolve().parents[2] / "dashboards" / "views"
+K = dash.SMALL_COUNT_THRESHOLD
+
+
+@pytest.fixture
+def on_built_lake(built_project: Project, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
+    monkeypatch.setenv(dash.ENV_DATABASE, str(built_project.duckdb_path))
+    monkeypatch.setenv(dash.ENV_ARTIFACTS, str(built_project.target_path.parent))
+    monkeypatch.setenv(dash.ENV_TTL, "0")
+    yield built_project
+
+
+def _page(name: str) -> AppTest:
+    app = AppTest.from_file(str(PAGES / f"{name}.py"), default_timeout=120)
+    app.run()
+    assert not app.exception, [e.message for e in app.exception]
+    assert not app.error, [e.value for e in app.error]
+    return app
+
+
+def test_tag_page_drills_down_to_suppressed_aggregate_counts(on_built_lake: Project) -> None:
+    app = _page("tags")
+    [code] = app.multiselect(key="tag").value  # the default: the largest tag
+    app.selectbox(key="dimension").set_value("city").run()
+    assert not app.exception and not app.error
+    drill = app.table[0].value
+    assert list(drill.columns) == ["tag_code", "city", "tagged_customer_count"]
+    with duckdb.connect(str(on_built_lake.duckdb_path), read_only=True) as con:
+        [day] = con.execute("select max(as_of_date) from taglake_marts.agg_tag_population_daily").fetchone()
+        truth = dict(
+            con.execute(
+                "select city, sum(tagged_customer_count) from taglake_marts.agg_tag_population_daily "
+                "where as_of_date = ? and tag_code = ? group by city",
+                [day, code],
+            ).fetchall()
+        )
+    shown = dict(zip(drill["city"], drill["tagged_customer_count"], strict=True))
+    assert shown == {city: (f"<{K}" if n < K else str(n)) for city, n in truth.items()}
+    assert f"<{K}" in shown.values(), "the small lake has small cells: suppression must show"
+
+
+def test_tag_page_filters_by_segment_value(on_built_lake: Project) -> None:
+    app = _page("tags")
+    app.selectbox(key="dimension").set_value("risk_grade").run()
+    grade = app.multiselect(key="segment").options[0]
+    app.multiselect(key="segment").set_value([grade]).run()
+    assert not app.exception and not app.error
+    assert set(app.table[0].value["risk_grade"]) <= {grade}
+
+
+def test_quality_page_shows_pass_rates_freshness_and_reconciliation(on_built_lake: Project) -> None:
+    app = _page("quality")
+    headers = [h.value for h in app.subheader]
+    assert headers == ["Pass rates", "Quarantine rates", "Freshness", "Reconciliation"]
+    by_dimension, by_source, freshness, reconciliation = (d.value for d in app.table)
+    assert by_dimension["pass_rate"].between(0, 1).all() and len(by_dimension) > 1
+    assert {"accuracy", "completeness"} & set(by_dimension["Quality dimension"])
+    assert by_source["checks"].sum() == by_dimension["checks"].sum()
+    assert (freshness["days_behind_newest_feed"] >= 0).all()
+    assert reconciliation["balanced"].all()
+    source = app.multiselect(key="source").options[0]
+    app.multiselect(key="source").set_value([source]).run()
+    assert list(app.table[1].value["Source"]) == [source]
+
+
+def test_model_history_page_shows_drift_and_says_performance_is_not_yet_a_mart(on_built_lake: Project) -> None:
+    app = _page("models")
+    drift = app.table[0].value
+    assert {"psi", "drift_level", "score_count"} <= set(drift.columns)
+    assert all(v == f"<{K}" or int(v) >= K for v in drift["score_count"])
+    months = app.selectbox(key="month").options
+    app.selectbox(key="month").set_value(months[0]).run()
+    assert not app.exception and not app.error
+    assert any("Not yet a mart" in i.value for i in app.info)
+
+
+def test_cost_page_says_none_reported_on_duckdb(on_built_lake: Project) -> None:
+    app = _page("cost")
+    assert [i.value.split(":")[0] for i in app.info] == ["None reported", "None reported"]
+
+
+def test_a_missing_build_is_one_error_line_not_a_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(dash.ENV_DATABASE, str(tmp_path / "none.duckdb"))
+    app = AppTest.from_file(str(PAGES / "tags.py"), default_timeout=60)
+    app.run()
+    assert not app.exception
+    assert len(app.error) == 1 and "taglake build" in app.error[0].value
