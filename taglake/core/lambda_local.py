@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,3 +85,20 @@ def quiet_request_handler() -> type:
             print(f"request {type}: not shown (it may hold what the caller sent)", file=sys.stderr, flush=True)
 
     return QuietRequestHandler
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def stopped_by_signals() -> Iterator[None]:
+    """While a local server runs: Ctrl-C (SIGINT) and SIGTERM stop it, as a KeyboardInterrupt in the main thread,
+    even when the process started with SIGINT ignored (a command started in the background by a non-interactive
+    shell, such as make under CI, inherits that), so `serve_forever()` always ends and the server closes."""
+    before = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from taglake.core.errors import Refused
-from taglake.core.lambda_local import LOOPBACK, LocalContext, quiet_request_handler, wsgi_reply
+from taglake.core.lambda_local import LOOPBACK, LocalContext, quiet_request_handler, stopped_by_signals, wsgi_reply
 from taglake.serve.app import BATCH_ROUTE, ROUTE
 
 OPENAPI_PATH = "/openapi.json"
@@ -157,6 +157,7 @@ def serve(options: ServeOptions, announce: Callable[[str], None]) -> None:
             f"(and POST {BATCH_ROUTE}) reading {where}; OpenAPI at {OPENAPI_PATH}; Ctrl-C stops it"
         )
         try:
-            server.serve_forever()
+            with stopped_by_signals():
+                server.serve_forever()
         finally:
             server.server_close()

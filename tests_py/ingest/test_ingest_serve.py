@@ -59,6 +59,9 @@ def test_a_batch_posted_over_http_lands_in_the_local_lake_and_the_key_is_never_p
         stderr=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
+        # started as make's background jobs are under a non-interactive shell (CI): with SIGINT ignored, which a
+        # child inherits; Ctrl-C must stop the server all the same
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     try:
         assert server.stderr is not None
