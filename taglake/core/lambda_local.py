@@ -4,10 +4,12 @@ their local servers (a Lambda context, a WSGI answer, a request handler that log
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import signal
 import sys
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -62,6 +64,46 @@ class LocalContext:
 _REASONS = {200: "OK", 207: "Multi-Status", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
             405: "Method Not Allowed", 409: "Conflict", 413: "Content Too Large", 422: "Unprocessable Content",
             500: "Internal Server Error"}  # fmt: skip
+
+
+def rest_proxy_event(
+    method: str,
+    path: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    resource: str,
+    path_parameters: dict[str, str] | None,
+    identity: dict[str, Any],
+) -> dict[str, Any]:
+    """The API Gateway REST (v1) proxy event of one local request, as the Lambda receives it on AWS: the matched
+    `resource` and its `path_parameters` (the caller's route matching), the caller's `identity` (source IP, and the
+    API key's ID once the key was checked), the body as text or base64."""
+    try:
+        text, encoded = body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        text, encoded = base64.b64encode(body).decode("ascii"), True
+    return {
+        "resource": resource,
+        "path": path,
+        "httpMethod": method,
+        "headers": dict(headers),
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": path_parameters,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": resource,
+            "httpMethod": method,
+            "path": "/local" + path,
+            "stage": "local",
+            "requestId": str(uuid.uuid4()),
+            "identity": identity,
+        },
+        "body": text if body else None,
+        "isBase64Encoded": encoded,
+    }
 
 
 def wsgi_reply(start_response: Callable[..., Any], status: int, headers: dict[str, str], data: bytes) -> list[bytes]:

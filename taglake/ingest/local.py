@@ -12,7 +12,6 @@ import hmac
 import json
 import os
 import secrets
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -20,7 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from taglake.core.errors import Refused
-from taglake.core.lambda_local import LOOPBACK, LocalContext, quiet_request_handler, stopped_by_signals, wsgi_reply
+from taglake.core.lambda_local import (
+    LOOPBACK,
+    LocalContext,
+    quiet_request_handler,
+    rest_proxy_event,
+    stopped_by_signals,
+    wsgi_reply,
+)
 from taglake.ingest.app import ROUTE
 
 OPENAPI_PATH = "/openapi.json"
@@ -32,10 +38,6 @@ def rest_event(
     method: str, path: str, headers: dict[str, str], body: bytes, *, api_key_id: str | None
 ) -> dict[str, Any]:
     """The API Gateway REST (v1) proxy event of one request; `api_key_id` is set when the key was valid."""
-    try:
-        text, encoded = body.decode("utf-8"), False
-    except UnicodeDecodeError:
-        text, encoded = base64.b64encode(body).decode("ascii"), True
     parts = path.strip("/").split("/")
     params = None
     if len(parts) == 3 and parts[0] == "ingest":
@@ -44,27 +46,9 @@ def rest_event(
     if api_key_id:
         identity["apiKeyId"] = api_key_id
     resource = ROUTE.replace("<", "{").replace(">", "}")
-    return {
-        "resource": resource if params else path,
-        "path": path,
-        "httpMethod": method,
-        "headers": dict(headers),
-        "multiValueHeaders": {k: [v] for k, v in headers.items()},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": params,
-        "stageVariables": None,
-        "requestContext": {
-            "resourcePath": resource,
-            "httpMethod": method,
-            "path": "/local" + path,
-            "stage": "local",
-            "requestId": str(uuid.uuid4()),
-            "identity": identity,
-        },
-        "body": text if body else None,
-        "isBase64Encoded": encoded,
-    }
+    return rest_proxy_event(
+        method, path, headers, body, resource=resource if params else path, path_parameters=params, identity=identity
+    )
 
 
 def wsgi_app(

@@ -8,14 +8,20 @@ from __future__ import annotations
 
 import base64
 import json
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from taglake.core.errors import Refused
-from taglake.core.lambda_local import LOOPBACK, LocalContext, quiet_request_handler, stopped_by_signals, wsgi_reply
+from taglake.core.lambda_local import (
+    LOOPBACK,
+    LocalContext,
+    quiet_request_handler,
+    rest_proxy_event,
+    stopped_by_signals,
+    wsgi_reply,
+)
 from taglake.serve.app import BATCH_ROUTE, ROUTE
 
 OPENAPI_PATH = "/openapi.json"
@@ -36,37 +42,14 @@ def local_context() -> LocalContext:
 
 def rest_event(method: str, path: str, headers: dict[str, str], body: bytes) -> dict[str, Any]:
     """The API Gateway REST (v1) proxy event of one request, after API Gateway's key check."""
-    try:
-        text, encoded = body.decode("utf-8"), False
-    except UnicodeDecodeError:
-        text, encoded = base64.b64encode(body).decode("ascii"), True
     parts = path.strip("/").split("/")
     resource, params = path, None
     if path.rstrip("/") == BATCH_ROUTE:
         resource = BATCH_ROUTE
     elif len(parts) == 3 and parts[0] == "customers" and parts[2] == "tags":
         resource, params = ROUTE.replace("<", "{").replace(">", "}"), {"customer_token": parts[1]}
-    return {
-        "resource": resource,
-        "path": path,
-        "httpMethod": method,
-        "headers": dict(headers),
-        "multiValueHeaders": {k: [v] for k, v in headers.items()},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": params,
-        "stageVariables": None,
-        "requestContext": {
-            "resourcePath": resource,
-            "httpMethod": method,
-            "path": "/local" + path,
-            "stage": "local",
-            "requestId": str(uuid.uuid4()),
-            "identity": {"sourceIp": "127.0.0.1", "apiKeyId": "local-key"},
-        },
-        "body": text if body else None,
-        "isBase64Encoded": encoded,
-    }
+    identity = {"sourceIp": "127.0.0.1", "apiKeyId": "local-key"}
+    return rest_proxy_event(method, path, headers, body, resource=resource, path_parameters=params, identity=identity)
 
 
 def wsgi_app(
