@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,15 @@ pytestmark = [pytest.mark.dashboard, pytest.mark.dbt]
 
 PAGES = Path(__file__).resolve().parents[2] / "dashboards" / "views"
 K = dash.SMALL_COUNT_THRESHOLD
+
+
+@pytest.fixture(autouse=True)
+def main_module_restored() -> Iterator[None]:
+    """AppTest installs the page as `sys.modules["__main__"]` and leaves it there. A later process pool started
+    with spawn (the offline compile's sqlfluff pool) re-runs `__main__`'s file in each child: it would run the page."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
 
 
 @pytest.fixture
