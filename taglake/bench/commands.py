@@ -16,8 +16,13 @@ def register(sub: Subparsers) -> None:
 def _add_bench(sub: Subparsers) -> None:
     p = sub.add_parser(
         "bench",
-        help="benchmarks: the cost of masking, of a daily run at scale, and the tag retrieval API's latency",
-        description="masking: each masking treatment's throughput on DuckDB, and the full build's wall time with "
+        help="benchmarks: the full build against reading the lake, the cost of masking, of a daily run at scale, and "
+        "the tag retrieval API's latency",
+        description="build: on a copy of --lake (left as it is), --runs times: the full build, the time to read "
+        "every column of every raw file once, one appended day and the incremental run; wall and CPU seconds, peak "
+        "memory, the ratios full/read and one-day/full against the goals (≤ 27×, ≤ 10 %), and where the full "
+        "build's node time goes (creates, tests, guard, other statements, dbt overhead, slowest models). "
+        "masking: each masking treatment's throughput on DuckDB, and the full build's wall time with "
         "masking against an identity treatment built into a throwaway database. daily: for each --lake, the full "
         "build, then one appended day (the lake gains it) and the incremental build, with wall time and peak "
         "memory, against the goals (full ≤ 5 min, one day ≤ 5 % of full, 365 vs 30 days of history ≤ 1.3×). "
@@ -25,7 +30,7 @@ def _add_bench(sub: Subparsers) -> None:
         "DuckDB store and the DynamoDB cache (moto, in process), one token and batches (docs/retrieval.md). "
         "See docs/benchmarks.md.",
     )
-    p.add_argument("what", choices=["masking", "daily", "retrieval"], help="the benchmark to run")
+    p.add_argument("what", choices=["build", "masking", "daily", "retrieval"], help="the benchmark to run")
     p.add_argument(
         "--lake",
         type=Path,
@@ -33,9 +38,9 @@ def _add_bench(sub: Subparsers) -> None:
         default=None,
         help="the lake to build (default: lake/); daily takes it more than once (e.g. 30 and 365 days)",
     )
-    p.add_argument("--work-dir", type=Path, default=None, help="daily: where the builds go (default: bench/work)")
+    p.add_argument("--work-dir", type=Path, default=None, help="build, daily: where builds go (default: bench/work)")
     p.add_argument("--rows", type=int, default=5_000_000, help="rows per treatment throughput run")
-    p.add_argument("--runs", type=int, default=3, help="throughput runs (the median is reported)")
+    p.add_argument("--runs", type=int, default=3, help="masking: throughput runs; build: runs (the median is reported)")
     p.add_argument("--build-runs", type=int, default=1, help="full builds of each kind (median reported)")
     p.add_argument("--customers", type=int, default=100_000, help="retrieval: synthetic customers (default 100000)")
     p.add_argument("--lookups", type=int, default=2_000, help="retrieval: single-token requests per path")
@@ -62,6 +67,15 @@ def cmd_bench(ns: argparse.Namespace, project: Project, target: str | None) -> i
             out_json=out,
         )
         print(format_retrieval_report(result))
+        return 0
+    if ns.what == "build":
+        from taglake.bench.build import format_build_report, run_build_benchmark
+
+        if len(lakes) != 1:
+            raise ValueError("bench build takes one --lake")
+        work = (ns.work_dir or project.root / "bench" / "work").resolve()
+        result = run_build_benchmark(project, lake_dir=lakes[0], runs=ns.runs, work_dir=work, out_json=out)
+        print(format_build_report(result))
         return 0
     if ns.what == "daily":
         from taglake.bench.daily import format_daily_report, run_daily_benchmark

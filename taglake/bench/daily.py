@@ -10,52 +10,36 @@ history). Each lake gains the appended day: the benchmark writes to it. docs/ben
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from taglake.bench.build import bench_run
 from taglake.bench.masking import _num, _table, lake_description, machine_description
-from taglake.bench.masking_build import build_project, measured_dbt
 from taglake.core.project import Project
-from taglake.lake.generate import append_days
-from taglake.privacy.dbt_runner import prepare_local
 
 GOAL_FULL_SECONDS = 300.0
 GOAL_INCREMENTAL_SHARE = 0.05
 GOAL_HISTORY_RATIO = 1.3
 
 
-def _measured_build(project: Project, folder: Path, name: str) -> dict:
-    """`dbt build` into `folder`'s database; wall time, peak RSS and the slowest nodes."""
-    wall, peak, nodes = measured_dbt(project, ["build"], folder / f"{name}.log")
-    slowest = sorted(nodes, key=lambda n: n["seconds"], reverse=True)[:8]
-    return {
-        "wall_seconds": wall,
-        "peak_rss_bytes": peak,
-        "slowest_nodes": [{"name": n["name"], "seconds": n["seconds"]} for n in slowest],
-    }
+def _slowest(build: dict) -> dict:
+    """A build's figures with its slowest models (create seconds), as the daily report lists them."""
+    top = build["breakdown"]["top_models"]
+    return {**build, "slowest_nodes": [{"name": m["model"], "seconds": m["create_seconds"]} for m in top]}
 
 
 def bench_lake(project: Project, lake_dir: Path, folder: Path) -> dict:
-    """Full build of `lake_dir` into a new database under `folder`, append a day, then the incremental build."""
-    folder.mkdir(parents=True, exist_ok=False)
-    bp = build_project(project, lake_dir, folder)
-    prepare_local(bp, "local")
+    """Full build of `lake_dir` into a new database under `folder`, append a day to it, then the incremental build
+    (taglake.bench.build's run, on the lake itself)."""
     described = lake_description(lake_dir)
-    full = _measured_build(bp, folder, "full_build")
-    started = time.perf_counter()
-    manifest = append_days(lake_dir, count=1, progress=False)
-    append_seconds = time.perf_counter() - started
-    incremental = _measured_build(bp, folder, "incremental_build")
+    run = bench_run(project, lake_dir, folder, copy=False)
     return {
+        **run,
         "lake": described,
         "history_days": (described["params"] or {}).get("days", 0)
         + (described["params"] or {}).get("appended_days", 0),
-        "appended_day": manifest["params"].get("last_date"),
-        "full_build": full,
-        "append_day_seconds": append_seconds,
-        "incremental_build": incremental,
-        "incremental_share_of_full": incremental["wall_seconds"] / full["wall_seconds"],
+        "full_build": _slowest(run["full_build"]),
+        "incremental_build": _slowest(run["incremental_build"]),
     }
 
 

@@ -14,7 +14,7 @@ import shutil
 import statistics
 import subprocess
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from taglake.core.artifacts import read_run_results
@@ -67,11 +67,11 @@ def _vm_hwm(pid: int) -> int | None:
     return None
 
 
-def _run_measured(cmd: list[str], *, cwd: Path, env: dict[str, str], log_file: Path) -> tuple[int, float, int]:
-    """Run `cmd`; its exit code, wall seconds, and peak RSS in bytes. dbt-duckdb runs DuckDB inside the dbt
-    process, so that process's peak is the build's. It is read from /proc (VmHWM, a high-water mark, polled
-    while the build runs), because wait4's ru_maxrss also counts the forked copy of this process before exec;
-    that is the fallback where /proc is missing."""
+def _run_measured(cmd: list[str], *, cwd: Path, env: dict[str, str], log_file: Path) -> tuple[int, float, int, float]:
+    """Run `cmd`; its exit code, wall seconds, peak RSS in bytes and CPU seconds (user + system). dbt-duckdb runs
+    DuckDB inside the dbt process, so that process's peak is the build's. It is read from /proc (VmHWM, a
+    high-water mark, polled while the build runs), because wait4's ru_maxrss also counts the forked copy of this
+    process before exec; that is the fallback where /proc is missing."""
     hwm = 0
     with log_file.open("wb") as log:
         start = time.perf_counter()
@@ -89,7 +89,7 @@ def _run_measured(cmd: list[str], *, cwd: Path, env: dict[str, str], log_file: P
             raise
         wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, wall, hwm or usage.ru_maxrss * 1024
+    return proc.returncode, wall, hwm or usage.ru_maxrss * 1024, usage.ru_utime + usage.ru_stime
 
 
 def _node_timings(target_path: Path) -> list[dict]:
@@ -163,16 +163,26 @@ def _layer(unique_id: str) -> str:
     return "marts"
 
 
-def measured_dbt(project: Project, args: list[str], log_file: Path) -> tuple[float, int, list[dict]]:
-    """`dbt ARGS` on the local target with its output in `log_file`: wall seconds, peak RSS and each node's timing
-    (run_results.json). Raises DbtError with the log's tail when dbt fails."""
+@dataclass(frozen=True)
+class DbtMeasure:
+    """One measured dbt process: wall and CPU seconds, peak RSS, and each node's timing (run_results.json)."""
+
+    wall_seconds: float
+    cpu_seconds: float
+    peak_rss_bytes: int
+    nodes: list[dict]
+
+
+def measure_dbt(project: Project, args: list[str], log_file: Path) -> DbtMeasure:
+    """`dbt ARGS` on the local target with its output in `log_file`, measured. Raises DbtError with the log's tail
+    when dbt fails."""
     cmd = dbt_command(*args)
     env = {**project.dbt_env("local"), **colour_env(on_terminal=False)}  # its output goes to a file
-    code, wall, peak = _run_measured(cmd, cwd=project.root, env=env, log_file=log_file)
+    code, wall, peak, cpu = _run_measured(cmd, cwd=project.root, env=env, log_file=log_file)
     if code != 0:
         tail = log_file.read_text(encoding="utf-8", errors="replace")[-4000:]
         raise DbtError(f"benchmark `dbt {' '.join(args)}` failed with exit code {code}:\n{tail}")
-    return wall, peak, _node_timings(project.target_path)
+    return DbtMeasure(wall, cpu, peak, _node_timings(project.target_path))
 
 
 def run_build(project: Project, lake_dir: Path, folder: Path, mode: str) -> dict:
@@ -186,7 +196,8 @@ def run_build(project: Project, lake_dir: Path, folder: Path, mode: str) -> dict
             bp, folder, macros={"benchmark_identity.sql": IDENTITY_MACRO}, drop_post_hooks=(GUARD_HOOK,)
         )
     prepare_local(bp, "local")
-    wall, peak, nodes = measured_dbt(bp, ["build"], folder / "dbt_build.log")
+    measured = measure_dbt(bp, ["build"], folder / "dbt_build.log")
+    wall, peak, nodes = measured.wall_seconds, measured.peak_rss_bytes, measured.nodes
     log_file = bp.log_path / "dbt.log"
     statements = statement_seconds(log_file) if log_file.is_file() else {}
     by_layer: dict[str, float] = {}

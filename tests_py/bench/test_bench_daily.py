@@ -46,8 +46,12 @@ def test_the_daily_benchmark_builds_appends_a_day_and_builds_incrementally(tmp_p
         run["appended_day"] == json.loads((lake / "manifest.json").read_text(encoding="utf-8"))["params"]["last_date"]
     )
     for build in ("full_build", "incremental_build"):
-        assert run[build]["wall_seconds"] > 0 and run[build]["peak_rss_bytes"] > 0
+        assert run[build]["wall_seconds"] > 0 and run[build]["peak_rss_bytes"] > 0 and run[build]["cpu_seconds"] > 0
         assert run[build]["slowest_nodes"]
+        parts = run[build]["breakdown"]["parts"]
+        assert parts["creates"] > 0 and parts["tests"] > 0 and parts["guard"] > 0
+        assert sum(parts.values()) == pytest.approx(run[build]["breakdown"]["node_seconds"])
+    assert set(run["read_everything"]["tables"]) >= {"cards.transactions", "crm.customers"}
     assert json.loads(out.read_text(encoding="utf-8"))["runs"][0]["history_days"] == 4
     report = format_daily_report(result)
     assert "4 days" in report and "full build ≤ 300 s" in report

@@ -1,0 +1,271 @@
+"""The build benchmark (`taglake bench build`, issue 16): side by side, in one run over one lake, the full
+`dbt build`, a one-day incremental run, and the time DuckDB takes to read every column of every raw file once
+(the floor any build of these tables pays).
+
+Each run works on its own copy of the lake (hard links; the appended day and the manifest are new files, so the
+lake given is left as it is) and its own database. Reported per run and as medians: wall and CPU seconds, peak
+memory, the ratios full/read and incremental/full, and where node time went in the full build — creates (each
+model's own `create table … as`), tests, the privacy guard's sample query, other statements (introspection,
+renames, commits with DuckDB's checkpoints), dbt's own overhead (the rest of the wall time) — with the slowest
+models. docs/benchmarks.md has the figures and how to reproduce them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from string import Template
+from typing import Any
+
+import duckdb
+
+from taglake.bench.masking import _num, _table, lake_description, machine_description
+from taglake.bench.masking_build import DbtMeasure, build_project, measure_dbt, statement_seconds
+from taglake.core.artifacts import read_manifest
+from taglake.core.project import Project
+from taglake.core.sources import source_tables
+from taglake.lake.generate import append_days
+from taglake.privacy.dbt_runner import prepare_local
+
+# The goals of issue 16, judged on the medians.
+GOAL_FULL_OVER_READ = 27.0
+GOAL_INCREMENTAL_SHARE = 0.10
+
+
+def copy_lake(lake_dir: Path, dest: Path) -> Path:
+    """`lake_dir` as hard links under `dest` (raw files are only ever added, never rewritten), with its own copy
+    of manifest.json, which appending a day rewrites."""
+    shutil.copytree(lake_dir, dest, copy_function=os.link)
+    manifest = dest / "manifest.json"
+    manifest.unlink()
+    shutil.copyfile(lake_dir / "manifest.json", manifest)
+    return dest
+
+
+def raw_read_locations(manifest_json: Path) -> dict[str, str]:
+    """Each raw lake table's reader as the build renders it: the source's `external_location` (its source YAML,
+    one place) with dbt-duckdb's `template` substitution, from a parsed project's manifest."""
+    manifest = read_manifest(manifest_json)
+    lake_tables = {name for name, table in source_tables().items() if not table.restricted}
+    out: dict[str, str] = {}
+    for node in manifest.sources.values():
+        name = f"{node.source_name}.{node.name}"
+        meta = {**(node.source_meta or {}), **(node.meta or {})}
+        if name not in lake_tables or "external_location" not in meta:
+            continue
+        values = {"name": node.name, "identifier": node.identifier, "schema": node.schema_, **meta}
+        out[name] = Template(meta["external_location"]).substitute(values)
+    return dict(sorted(out.items()))
+
+
+def read_everything(locations: dict[str, str], threads: int | None = None) -> dict:
+    """Read every column of every raw file once (each value hashed, so no column is pruned), each table through
+    the build's own reader, in one in-memory DuckDB; seconds and rows per table and in total."""
+    con = duckdb.connect(":memory:")
+    try:
+        if threads:
+            con.execute(f"set threads = {int(threads)}")
+        tables: dict[str, dict[str, float]] = {}
+        started = time.perf_counter()
+        for name, location in locations.items():
+            t0 = time.perf_counter()
+            [row] = con.execute(f"select count(*), max(hash(columns(*))) from {location}").fetchall()
+            tables[name] = {"rows": row[0], "seconds": time.perf_counter() - t0}
+        return {"seconds": time.perf_counter() - started, "tables": tables}
+    finally:
+        con.close()
+
+
+def node_breakdown(measure: DbtMeasure, log_file: Path | None) -> dict:
+    """Where the build's node time went (seconds summed over dbt's threads, from run_results.json and dbt's debug
+    log): models' creates, guard sample queries and other statements, tests (whole nodes), and dbt's own overhead
+    inside nodes (compiling, materialization logic: node time not spent in a statement); with the slowest models."""
+    statements = statement_seconds(log_file) if log_file and log_file.is_file() else {}
+    creates = sum(s["create"] for s in statements.values())
+    guard = sum(s["guard"] for s in statements.values())
+    other = sum(s["other"] for s in statements.values())
+    tests = sum(n["seconds"] for n in measure.nodes if n["resource_type"] == "test")
+    node_seconds = sum(n["seconds"] for n in measure.nodes)
+    models = sorted(statements.items(), key=lambda item: item[1]["create"] + item[1]["guard"], reverse=True)
+    return {
+        "node_seconds": node_seconds,
+        "parts": {
+            "creates": creates,
+            "tests": tests,
+            "guard": guard,
+            "other statements": other,
+            "dbt overhead": max(node_seconds - creates - guard - other - tests, 0.0),
+        },
+        "top_models": [
+            {"model": name, "create_seconds": s["create"], "guard_seconds": s["guard"]} for name, s in models[:8]
+        ],
+    }
+
+
+def _measured(project: Project, folder: Path, name: str) -> tuple[DbtMeasure, dict]:
+    """`dbt build` measured; its debug log is moved aside so that the next build's statements are its own."""
+    measure = measure_dbt(project, ["build"], folder / f"{name}.out")
+    log = project.log_path / "dbt.log"
+    kept = folder / f"{name}.dbt.log"
+    if log.is_file():
+        log.replace(kept)
+    return measure, node_breakdown(measure, kept)
+
+
+def _figures(measure: DbtMeasure) -> dict:
+    return {
+        "wall_seconds": measure.wall_seconds,
+        "cpu_seconds": measure.cpu_seconds,
+        "peak_rss_bytes": measure.peak_rss_bytes,
+        "nodes": len(measure.nodes),
+    }
+
+
+def bench_run(project: Project, lake_dir: Path, folder: Path, *, copy: bool = True) -> dict:
+    """One run: full build, read everything, append a day, incremental build. With `copy` the run works on a
+    hard-linked copy of the lake under `folder`; without, the lake itself gains the day (`taglake bench daily`)."""
+    folder.mkdir(parents=True, exist_ok=False)
+    lake = copy_lake(lake_dir, folder / "lake") if copy else lake_dir
+    bp = build_project(project, lake, folder)
+    prepare_local(bp, "local")
+    full, full_nodes = _measured(bp, folder, "full_build")
+    read = read_everything(raw_read_locations(bp.target_path / "manifest.json"))
+    started = time.perf_counter()
+    appended = append_days(lake, count=1, progress=False)
+    append_seconds = time.perf_counter() - started
+    incremental, incremental_nodes = _measured(bp, folder, "incremental_build")
+    return {
+        "full_build": {**_figures(full), "breakdown": full_nodes},
+        "read_everything": read,
+        "appended_day": appended["params"].get("last_date"),
+        "append_day_seconds": append_seconds,
+        "incremental_build": {**_figures(incremental), "breakdown": incremental_nodes},
+        "full_over_read": full.wall_seconds / read["seconds"] if read["seconds"] else None,
+        "incremental_share_of_full": incremental.wall_seconds / full.wall_seconds,
+    }
+
+
+def _median(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.median(present) if present else None
+
+
+def summarize(runs: list[dict]) -> dict:
+    """Medians over the runs, and the goals judged on them."""
+
+    def med(*path: str) -> float | None:
+        values = []
+        for run in runs:
+            value: Any = run
+            for key in path:
+                value = value[key]
+            values.append(value)
+        return _median(values)
+
+    summary = {
+        "runs": len(runs),
+        "full_wall_seconds": med("full_build", "wall_seconds"),
+        "full_cpu_seconds": med("full_build", "cpu_seconds"),
+        "full_peak_rss_bytes": med("full_build", "peak_rss_bytes"),
+        "incremental_wall_seconds": med("incremental_build", "wall_seconds"),
+        "incremental_cpu_seconds": med("incremental_build", "cpu_seconds"),
+        "incremental_peak_rss_bytes": med("incremental_build", "peak_rss_bytes"),
+        "read_everything_seconds": med("read_everything", "seconds"),
+        "full_over_read": med("full_over_read"),
+        "incremental_share_of_full": med("incremental_share_of_full"),
+        "full_node_seconds": med("full_build", "breakdown", "node_seconds"),
+        "full_breakdown": {
+            part: _median([run["full_build"]["breakdown"]["parts"][part] for run in runs])
+            for part in runs[0]["full_build"]["breakdown"]["parts"]
+        },
+    }
+    ratio, share = summary["full_over_read"], summary["incremental_share_of_full"]
+    summary["goals"] = {
+        "full_over_read_within_goal": ratio <= GOAL_FULL_OVER_READ if ratio is not None else None,
+        "incremental_share_within_goal": share <= GOAL_INCREMENTAL_SHARE if share is not None else None,
+    }
+    return summary
+
+
+def run_build_benchmark(project: Project, *, lake_dir: Path, runs: int, work_dir: Path, out_json: Path) -> dict:
+    """`runs` runs over `lake_dir` (left as it is), each under `work_dir` (deleted after it is measured); the
+    result is written to `out_json` after each run."""
+    if runs < 1:
+        raise ValueError("--runs: at least 1")
+    lake_dir = Path(lake_dir).resolve()
+    if not (lake_dir / "manifest.json").is_file():
+        raise FileNotFoundError(f"--lake {lake_dir}: no generated lake there (manifest.json missing)")
+    out_json.parent.mkdir(parents=True, exist_ok=True)
+    result: dict = {
+        "benchmark": "build",
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine_description(),
+        "lake": lake_description(lake_dir),
+        "runs": [],
+        "summary": None,
+    }
+    for index in range(1, runs + 1):
+        folder = Path(work_dir).resolve() / f"build-run{index}"
+        if folder.exists():
+            shutil.rmtree(folder)
+        try:
+            result["runs"].append(bench_run(project, lake_dir, folder))
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        result["summary"] = summarize(result["runs"])
+        out_json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return result
+
+
+def format_build_report(result: dict) -> str:
+    """Medians, ratios and the full build's breakdown as plain text, then the goals."""
+    s = result["summary"]
+    gib = 2**30
+    rows = [
+        [
+            "full build",
+            _num(s["full_wall_seconds"]),
+            _num(s["full_cpu_seconds"]),
+            _num((s["full_peak_rss_bytes"] or 0) / gib, "{:,.2f}"),
+        ],
+        [
+            "one-day run",
+            _num(s["incremental_wall_seconds"]),
+            _num(s["incremental_cpu_seconds"]),
+            _num((s["incremental_peak_rss_bytes"] or 0) / gib, "{:,.2f}"),
+        ],
+        ["read everything", _num(s["read_everything_seconds"], "{:,.2f}"), "-", "-"],
+    ]
+    out = [f"{s['runs']} run(s), medians; lake: {result['lake']['path']}"]
+    out += [_table(["", "wall s", "CPU s", "peak GiB"], rows), ""]
+    breakdown = s["full_breakdown"]
+    busy = sum(v or 0.0 for v in breakdown.values())
+    out.append("full build, where node time went (seconds summed over dbt's threads):")
+    out.append(
+        _table(
+            ["part", "seconds", "share %"],
+            [[part, _num(v), _num(100 * (v or 0.0) / busy if busy else None)] for part, v in breakdown.items()],
+        )
+    )
+    top = result["runs"][-1]["full_build"]["breakdown"]["top_models"]
+    out += ["", "slowest models (last run): " + ", ".join(f"{m['model']} {m['create_seconds']:.1f} s" for m in top)]
+    goals = s["goals"]
+
+    def verdict(ok: bool | None) -> str:
+        return "-" if ok is None else ("met" if ok else "NOT met")
+
+    share = s["incremental_share_of_full"]
+    out.append(
+        f"full build ≤ {GOAL_FULL_OVER_READ:.0f}× read-everything: {_num(s['full_over_read'])}×, "
+        f"{verdict(goals['full_over_read_within_goal'])}"
+    )
+    out.append(
+        f"one-day run ≤ {100 * GOAL_INCREMENTAL_SHARE:.0f} % of full: "
+        f"{_num(100 * share if share is not None else None)} %, {verdict(goals['incremental_share_within_goal'])}"
+    )
+    return "\n".join(out)

@@ -1,0 +1,83 @@
+"""The build benchmark's parts that need no build of their own: the raw readers taken from dbt's manifest, the
+read-everything pass, the lake copy, and the goals judged on medians. The measured builds themselves run in
+test_bench_daily.py (the daily benchmark is the same run on the lake itself)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from taglake.bench.build import (
+    GOAL_FULL_OVER_READ,
+    copy_lake,
+    format_build_report,
+    raw_read_locations,
+    read_everything,
+    summarize,
+)
+from taglake.core.project import Project
+from taglake.core.sources import source_tables
+
+
+@pytest.mark.dbt
+def test_read_everything_reads_every_raw_row_of_every_lake_table_through_the_builds_readers(
+    built_project: Project, built_manifest: dict
+) -> None:
+    locations = raw_read_locations(built_project.target_path / "manifest.json")
+    lake_tables = {name for name, t in source_tables().items() if not t.restricted}
+    assert set(locations) == lake_tables
+    assert all(str(built_project.lake_dir) in location for location in locations.values())
+    read = read_everything(locations)
+    assert {name: t["rows"] for name, t in read["tables"].items()} == {
+        name: built_manifest["tables"][name]["rows"] for name in lake_tables
+    }
+    assert read["seconds"] >= sum(t["seconds"] for t in read["tables"].values())
+
+
+def test_a_copied_lake_gains_files_without_touching_the_original(tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    (lake / "raw" / "t").mkdir(parents=True)
+    (lake / "raw" / "t" / "a.csv").write_text("x\n1\n", encoding="utf-8")
+    (lake / "manifest.json").write_text('{"params": {"last_date": "2026-10-31"}}', encoding="utf-8")
+    copy = copy_lake(lake, tmp_path / "copy")
+    (copy / "manifest.json").write_text('{"params": {"last_date": "2026-11-01"}}', encoding="utf-8")
+    (copy / "raw" / "t" / "b.csv").write_text("x\n2\n", encoding="utf-8")
+    assert json.loads((lake / "manifest.json").read_text(encoding="utf-8"))["params"]["last_date"] == "2026-10-31"
+    assert sorted(p.name for p in (lake / "raw" / "t").iterdir()) == ["a.csv"]
+    assert (copy / "raw" / "t" / "a.csv").stat().st_ino == (lake / "raw" / "t" / "a.csv").stat().st_ino
+
+
+def _run(full: float, read: float, incremental: float, creates: float) -> dict:
+    def build(wall: float) -> dict:
+        parts = {"creates": creates, "tests": 1.0, "guard": 1.0, "other statements": 0.5, "dbt overhead": 2.0}
+        return {
+            "wall_seconds": wall,
+            "cpu_seconds": wall * 1.5,
+            "peak_rss_bytes": 2**30,
+            "breakdown": {"node_seconds": sum(parts.values()), "parts": parts, "top_models": []},
+        }
+
+    return {
+        "full_build": build(full),
+        "incremental_build": build(incremental),
+        "read_everything": {"seconds": read, "tables": {}},
+        "full_over_read": full / read,
+        "incremental_share_of_full": incremental / full,
+    }
+
+
+def test_goals_are_judged_on_the_medians_of_the_runs() -> None:
+    runs = [_run(100.0, 5.0, 5.0, 50.0), _run(120.0, 4.0, 30.0, 70.0), _run(110.0, 5.0, 8.0, 60.0)]
+    summary = summarize(runs)
+    assert summary["full_wall_seconds"] == 110.0 and summary["read_everything_seconds"] == 5.0
+    assert summary["full_over_read"] == 22.0 and summary["full_over_read"] <= GOAL_FULL_OVER_READ
+    assert summary["goals"] == {"full_over_read_within_goal": True, "incremental_share_within_goal": True}
+    assert summary["full_breakdown"]["creates"] == 60.0
+    slow = summarize([_run(300.0, 5.0, 60.0, 50.0)])
+    assert slow["goals"] == {"full_over_read_within_goal": False, "incremental_share_within_goal": False}
+    report = format_build_report({"lake": {"path": "/lake"}, "runs": runs, "summary": summary})
+    assert "full build ≤ 27× read-everything: 22.0×, met" in report
+    assert "one-day run ≤ 10 % of full: 7.3 %, met" in report
+    assert "dbt overhead" in report
