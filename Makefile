@@ -68,7 +68,8 @@ RUN_DAILY_ARGS ?= --append-day --allow-stale
 run-daily: setup  ## simulate the next day: append it to lake/, freshness, incremental build, leak scan
 	$(BIN)/taglake run-daily $(RUN_DAILY_ARGS)
 
-docs: setup  ## dbt docs generate (target/index.html); then `make docs-serve`
+docs: setup  ## the tag blocks (taglake tag-docs), then dbt docs generate (target/index.html); then `make docs-serve`
+	$(BIN)/taglake tag-docs
 	$(BIN)/taglake dbt docs generate
 
 DOCS_PORT ?= 8080

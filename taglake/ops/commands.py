@@ -1,5 +1,5 @@
 """Operating the lake's commands: `taglake build`, `run-daily`, `demo`, `dbt`, `query`, `quality`, `metrics`,
-`lineage` (and `alerts`, registered from taglake.ops.alert_commands)."""
+`lineage`, `tag-docs` (and `alerts`, registered from taglake.ops.alert_commands)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ def register(sub: Subparsers) -> None:
     _add_quality(sub)
     _add_metrics(sub)
     _add_lineage(sub)
+    _add_tag_docs(sub)
     alert_commands.register(sub)
 
 
@@ -176,6 +177,30 @@ def _add_query(sub: Subparsers) -> None:
     )
     add_aws_options(p)
     p.set_defaults(func=cmd_query, target_of=_query_target)
+
+
+def _add_tag_docs(sub: Subparsers) -> None:
+    p = sub.add_parser(
+        "tag-docs",
+        help="write the docs site's tag blocks (thresholds, catalog rows) to docs/dbt/tag_reference.md",
+        description="Write docs/dbt/tag_reference.md, the dbt docs blocks that show each tag's threshold values and "
+        "the tag catalog's rows on the docs site (make docs runs it before dbt docs generate): from each tag's docs "
+        "block in docs/dbt/tags.md (the vars it names), dbt_project.yml's vars (their values) and "
+        "seeds/tag_catalog.csv. With --check, write nothing and exit 1 when the file is out of step.",
+    )
+    p.add_argument("--check", action="store_true", help="only check that the file is current (exit 1 if not)")
+    p.set_defaults(func=cmd_tag_docs)
+
+
+def cmd_tag_docs(ns: argparse.Namespace, project: Project, target: str | None) -> int:
+    from taglake.ops import tag_docs
+
+    if ns.check:
+        tag_docs.check(project.root)
+        print(f"{tag_docs.OUTPUT} is current")
+        return 0
+    print(f"wrote {tag_docs.write(project.root).relative_to(project.root)}")
+    return 0
 
 
 def _add_lineage(sub: Subparsers) -> None:
