@@ -39,7 +39,7 @@ def _count(project: Project, sql: str) -> int:
 def test_vars_reach_an_analysis_compiled_by_dbt(as_built: Project, tmp_path: Path) -> None:
     analysis = "tag_drilldown_by_city_and_age"
     sql = query.resolve_sql(as_built, "local", analysis=analysis, dbt_vars={"tag_code": "LC_NEW"})
-    assert "where tag_code = 'LC_NEW'" in sql and "VAL_MASS_AFFLUENT" not in sql
+    assert "where tag_code = 'LC_NEW'" in sql and "where tag_code = 'VAL_MASS_AFFLUENT'" not in sql
     expected = _count(
         as_built,
         "select sum(tagged_customer_count) from taglake_marts.agg_tag_population_daily where tag_code = 'LC_NEW' "
