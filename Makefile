@@ -41,9 +41,9 @@ demo: setup  ## make the masking key if none, generate the small lake, build it 
 test: setup postgres chromium lint  ## run every test: lint, then pytest (generator, CLI, dbt build on a generated lake)
 	$(BIN)/pytest
 
-test-fast: setup  ## the inner loop: ruff, then the pure-Python tests (no dbt build, no hostile lake, no tool venv)
+test-fast: setup  ## the inner loop: ruff, then the pure-Python tests (no dbt build, no hostile lake, no tool venv, no PostgreSQL server)
 	$(BIN)/ruff check taglake tests_py dags dashboards
-	$(BIN)/pytest -q -m "not dbt and not redteam and not airflow and not lineage and not tool_venv and not infra and not spark and not browser"
+	$(BIN)/pytest -q -m "not dbt and not redteam and not airflow and not lineage and not tool_venv and not infra and not spark and not browser and not replication"
 
 lint: lint-python lint-sql  ## ruff and sqlfluff
 
@@ -68,7 +68,8 @@ RUN_DAILY_ARGS ?= --append-day --allow-stale
 run-daily: setup  ## simulate the next day: append it to lake/, freshness, incremental build, leak scan
 	$(BIN)/taglake run-daily $(RUN_DAILY_ARGS)
 
-docs: setup  ## dbt docs generate (target/index.html); then `make docs-serve`
+docs: setup  ## the tag blocks (taglake tag-docs), then dbt docs generate (target/index.html); then `make docs-serve`
+	$(BIN)/taglake tag-docs
 	$(BIN)/taglake dbt docs generate
 
 DOCS_PORT ?= 8080

@@ -1,5 +1,5 @@
 """Operating the lake's commands: `taglake build`, `run-daily`, `demo`, `dbt`, `query`, `quality`, `metrics`,
-`lineage` (and `alerts`, registered from taglake.ops.alert_commands)."""
+`lineage`, `tag-docs` (and `alerts`, registered from taglake.ops.alert_commands)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ def register(sub: Subparsers) -> None:
     _add_quality(sub)
     _add_metrics(sub)
     _add_lineage(sub)
+    _add_tag_docs(sub)
     alert_commands.register(sub)
 
 
@@ -132,20 +133,33 @@ def _add_dbt(sub: Subparsers) -> None:
 def _add_query(sub: Subparsers) -> None:
     p = sub.add_parser(
         "query",
-        help="run an analysis or ad hoc SQL on a target; print a table or write CSV",
-        description="Run analyses/NAME.sql (compiled by dbt for the target) or one ad hoc read-only query (--sql, "
-        "--file; its only Jinja may be {{ ref('<mart, reference seed or snapshot>') }}) against a target. Outside the "
+        help="run an analysis or ad hoc SQL on a target (local DuckDB, Athena, Redshift); print a table or write CSV",
+        description="Run analyses/NAME.sql (compiled by dbt for the target, with --vars) or one ad hoc read-only "
+        "query (--sql, --file; its only Jinja may be {{ ref('<mart, reference seed or snapshot>') }} and "
+        "{{ var('<name>') }}) against a target. An unqualified name is a mart on every engine: "
+        "`select * from fct_customer_tags` reads <schema>_marts.fct_customer_tags (locally taglake_marts; on Athena "
+        "the workgroup's database <schema>_marts; on Redshift the search path); qualify a reference seed or snapshot "
+        "(taglake_reference.tag_catalog) or ref() it. Outside the "
         "system targets only the consumption relations (marts, reference seeds, snapshots: vars access in "
         "dbt_project.yml) are reachable: locally the query runs on a locked, read-only copy of them beside the "
-        "build (no files, URLs, extensions, ATTACH, COPY or SET); on Athena it must be one query over "
-        "<schema>_marts, <schema>_reference and <schema>_snapshots, run in the workgroup, which also prints the "
-        "data scanned and its cost. SQL that names the vault runs only on the system account's targets (*_system), "
-        "which need the system identity (TAGLAKE_SYSTEM_IDENTITY). See docs/privacy.md.",
+        "build (no files, URLs, extensions, ATTACH, COPY or SET); on Athena and Redshift it must be one query over "
+        "<schema>_marts, <schema>_reference and <schema>_snapshots; Athena runs it in the workgroup and prints the "
+        "data scanned and its cost; Redshift connects with the settings profiles.yml reads (TAGLAKE_REDSHIFT_*, "
+        "docs/deployment.md). SQL that names the vault runs only on the system account's targets (*_system), "
+        "which need the system identity (TAGLAKE_SYSTEM_IDENTITY). Wide (Chinese, full-width) values line up in "
+        "the table. See docs/privacy.md.",
     )
     p.add_argument("analysis", nargs="?", default=None, help="an analysis under analyses/, without .sql")
     p.add_argument("--sql", default=None, help="ad hoc SQL")
     p.add_argument("--file", type=Path, default=None, help="a file of ad hoc SQL")
     p.add_argument("--target", default=None, help="dbt target (default: TAGLAKE_TARGET or local)")
+    p.add_argument(
+        "--vars",
+        default=None,
+        metavar="YAML",
+        help="values for var() in the analysis or ad hoc SQL, a YAML or JSON mapping as dbt's --vars, e.g. "
+        '\'{"as_of": "2026-11-30"}\'; values plain codes, numbers or dates',
+    )
     p.add_argument("--limit", type=non_negative_int, default=50, help="rows to print (default: 50; --csv writes all)")
     p.add_argument("--csv", type=Path, default=None, help="write every row to this CSV file instead of printing")
     p.add_argument(
@@ -163,6 +177,30 @@ def _add_query(sub: Subparsers) -> None:
     )
     add_aws_options(p)
     p.set_defaults(func=cmd_query, target_of=_query_target)
+
+
+def _add_tag_docs(sub: Subparsers) -> None:
+    p = sub.add_parser(
+        "tag-docs",
+        help="write the docs site's tag blocks (thresholds, catalog rows) to docs/dbt/tag_reference.md",
+        description="Write docs/dbt/tag_reference.md, the dbt docs blocks that show each tag's threshold values and "
+        "the tag catalog's rows on the docs site (make docs runs it before dbt docs generate): from each tag's docs "
+        "block in docs/dbt/tags.md (the vars it names), dbt_project.yml's vars (their values) and "
+        "seeds/tag_catalog.csv. With --check, write nothing and exit 1 when the file is out of step.",
+    )
+    p.add_argument("--check", action="store_true", help="only check that the file is current (exit 1 if not)")
+    p.set_defaults(func=cmd_tag_docs)
+
+
+def cmd_tag_docs(ns: argparse.Namespace, project: Project, target: str | None) -> int:
+    from taglake.ops import tag_docs
+
+    if ns.check:
+        tag_docs.check(project.root)
+        print(f"{tag_docs.OUTPUT} is current")
+        return 0
+    print(f"wrote {tag_docs.write(project.root).relative_to(project.root)}")
+    return 0
 
 
 def _add_lineage(sub: Subparsers) -> None:
@@ -465,7 +503,8 @@ def cmd_query(ns: argparse.Namespace, project: Project, target: str | None) -> i
     from taglake.ops import query
 
     target = str(target)
-    sql = query.resolve_sql(project, target, analysis=ns.analysis, sql=ns.sql, sql_file=ns.file)
+    dbt_vars = query.parse_query_vars(ns.vars, target)
+    sql = query.resolve_sql(project, target, analysis=ns.analysis, sql=ns.sql, sql_file=ns.file, dbt_vars=dbt_vars)
     connection = None
     if query.engine_of(target) == "athena":
         athena = query.athena_settings(

@@ -159,9 +159,12 @@ def lock(con: duckdb.DuckDBPyConnection) -> None:
 
 
 @contextmanager
-def locked_connection(database: Path, *, catalog: str) -> Iterator[duckdb.DuckDBPyConnection]:
+def locked_connection(
+    database: Path, *, catalog: str, schema: str | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection for user SQL: `database` attached read-only as `catalog` (the name dbt's compiled SQL uses, the
-    build's file stem) and made the default, then locked (see `lock`)."""
+    build's file stem) and made the default — with `schema` (the marts) as the default schema when it holds one, so
+    unqualified names resolve there as on Athena — then locked (see `lock`: no `USE` or `SET` can change it)."""
     if not database.is_file():
         raise FileNotFoundError(f"no database at {database}: run `taglake build` first")
     if catalog.lower() in _RESERVED_CATALOGS:
@@ -170,6 +173,14 @@ def locked_connection(database: Path, *, catalog: str) -> Iterator[duckdb.DuckDB
     try:
         con.execute(f"attach {_literal(database)} as {_quote(catalog)} (read_only)")
         con.execute(f"use {_quote(catalog)}")
+        if (
+            schema
+            and con.execute(
+                "select 1 from information_schema.schemata where catalog_name = ? and schema_name = ?",
+                [catalog, schema],
+            ).fetchone()
+        ):
+            con.execute(f"use {_quote(catalog)}.{_quote(schema)}")
         lock(con)
         yield con
     finally:

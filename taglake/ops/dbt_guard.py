@@ -77,15 +77,20 @@ def effective_target(args: Sequence[str], environ: Mapping[str, str], default: s
     return environ.get("DBT_TARGET") or default or environ.get("TAGLAKE_TARGET") or "local"
 
 
-def _check_vars(text: str) -> None:
+def parse_vars(text: str, *, check_policy: bool = True) -> dict[str, Any]:
+    """A `--vars` value (YAML or JSON, as dbt's `--vars`) as a mapping; DbtRefused (one line naming --vars, never
+    the value) when it does not parse as a mapping or, with `check_policy`, sets a privacy setting or holds a value
+    that is not plain."""
     try:
         parsed: Any = yaml.safe_load(text)
     except yaml.YAMLError:
         raise DbtRefused("--vars does not parse as a YAML mapping") from None
     if parsed is None:
-        return
+        return {}
     if not isinstance(parsed, dict):
         raise DbtRefused("--vars must be a YAML mapping, e.g. '{tag_code: LC_NEW}'")
+    if not check_policy:
+        return parsed
     for name, value in parsed.items():
         if not isinstance(name, str) or _PRIVACY_VAR.search(name):
             raise DbtRefused(
@@ -94,13 +99,24 @@ def _check_vars(text: str) -> None:
             )
         values = value if isinstance(value, list) else [value]
         for item in values:
-            if isinstance(item, bool | int | float) or item is None:
-                continue
-            if not isinstance(item, str) or not _SAFE_VAR_VALUE.fullmatch(item):
+            if not is_plain_var_value(item):
                 raise DbtRefused(
                     "--vars values must be plain codes, numbers or dates (letters, digits, space, _ . : + - /): "
                     "a var's value is pasted into SQL"
                 )
+    return parsed
+
+
+def is_plain_var_value(value: Any) -> bool:
+    """A var value that stays data when pasted into SQL: a boolean, number, null, or a plain code or date."""
+    if isinstance(value, bool | int | float) or value is None:
+        return True
+    return isinstance(value, str) and _SAFE_VAR_VALUE.fullmatch(value) is not None
+
+
+def is_privacy_var(name: str) -> bool:
+    """A var name that names a privacy setting (refused in --vars outside the system targets)."""
+    return _PRIVACY_VAR.search(name) is not None
 
 
 def check_dbt_args(args: Sequence[str], target: str, environ: Mapping[str, str] | None = None) -> None:
@@ -130,7 +146,7 @@ def check_dbt_args(args: Sequence[str], target: str, environ: Mapping[str, str] 
             "--project-dir are not allowed"
         )
     for value in _flag_values(args, ("--vars",)):
-        _check_vars(value)
+        parse_vars(value)
     if "docs" in words and "serve" in words:
         hosts = _flag_values(args, ("--host",)) or [environ.get("DBT_HOST") or "127.0.0.1"]  # dbt reads DBT_HOST
         if any(host not in _LOOPBACK for host in hosts):

@@ -2,7 +2,9 @@
 
 Only consumption relations — the marts, the reference seeds and the snapshots: the consumption layers of the
 access declaration, vars.access in dbt_project.yml — are reachable outside the system targets, and the engine
-enforces it, not a pattern on the SQL text:
+enforces it, not a pattern on the SQL text. On every engine an unqualified name is a mart: the query runs with the
+marts schema as its default (DuckDB `use <build>.<schema>_marts`; Athena the workgroup's database `<schema>_marts`;
+Redshift `search_path` `<schema>_marts`), so `select * from fct_customer_tags` reads the same relation everywhere:
 - local targets: the SQL runs on a locked DuckDB connection to a copy of the build's consumption relations,
   published beside the build by the tool itself (taglake.ops.consumption): no file, URL, extension,
   ATTACH, COPY, SET or other database is reachable, whatever name the SQL builds at run time.
@@ -10,10 +12,14 @@ enforces it, not a pattern on the SQL text:
   consumption layers), then runs in the workgroup; Lake Formation and the analysts' workgroup enforce it in AWS
   (docs/deployment.md). boto3 starts the query, polls, reads every result page and reports the data scanned and its
   cost.
+- Redshift: checked as on Athena (dialect redshift; an unqualified table must be a mart or a CTE), then run over
+  psycopg2 with the target's settings from profiles.yml (taglake.ops.query_redshift); the generated grants enforce it.
 Ad hoc SQL is never compiled by dbt: its only Jinja may be `{{ ref('<mart, seed or snapshot>') }}`, replaced from a
-fixed mapping. Analyses are project files (analyses/), compiled by dbt for the target; their SQL then runs under the
-same lock. SQL naming the vault is refused outside the system account's targets (`*_system`), which need the system
-identity (taglake.privacy.system_identity): see docs/privacy.md.
+fixed mapping, and `{{ var('<name>'[, default]) }}`, replaced by its `--vars` value (values plain codes, numbers or
+dates, checked as `taglake dbt --vars` is: taglake.ops.dbt_guard). Analyses are project files (analyses/), compiled
+by dbt for the target with `--vars` passed on; their SQL then runs under the same lock. SQL naming the vault is
+refused outside the system account's targets (`*_system`), which need the system identity
+(taglake.privacy.system_identity): see docs/privacy.md.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import math
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,8 +42,10 @@ from taglake.ops.sql_policy import (
     QueryRefused,
     check_athena_sql,
     check_duckdb_select,
+    check_redshift_sql,
     consumption_models,
     expand_refs,
+    expand_vars,
     has_jinja,
     ref_resolver,
 )
@@ -55,6 +63,8 @@ _VAULT = re.compile(r"vault", re.IGNORECASE)
 _ANALYSIS_NAME = re.compile(r"[a-z][a-z0-9_]{0,100}")
 # The schema the local profile outputs build into (profiles.yml: `schema: taglake`).
 LOCAL_SCHEMA = "taglake"
+# The consumption layer unqualified names resolve in, on every engine (Athena: the workgroup's default database).
+DEFAULT_LAYER = "marts"
 
 
 class QueryFailed(TaglakeError, RuntimeError):
@@ -75,6 +85,46 @@ def engine_of(target: str) -> str:
         return targets.engine_of(target)
     except targets.UnknownTarget as err:
         raise QueryRefused(str(err)) from None
+
+
+def parse_query_vars(text: str | None, target: str) -> dict[str, Any]:
+    """`--vars` (YAML or JSON, as dbt's) as a mapping: QueryRefused, one line naming --vars and never the value,
+    when it does not parse as a mapping or (outside the system targets) sets a privacy setting or holds a value
+    that is not a plain code, number or date (taglake.ops.dbt_guard, the rule `taglake dbt --vars` follows)."""
+    from taglake.ops.dbt_guard import DbtRefused, parse_vars
+
+    if text is None:
+        return {}
+    try:
+        return parse_vars(text, check_policy=not is_system_target(target))
+    except DbtRefused as refused:
+        raise QueryRefused(str(refused)) from None
+
+
+def project_plain_vars(project: Project) -> dict[str, Any]:
+    """The project's vars (dbt_project.yml) that ad hoc SQL's var() may read: plain scalars whose name is no
+    privacy setting (the tag thresholds, absurd_amount_twd, …)."""
+    import yaml
+
+    from taglake.ops.dbt_guard import is_plain_var_value, is_privacy_var
+
+    doc = yaml.safe_load((project.root / "dbt_project.yml").read_text(encoding="utf-8")) or {}
+    return {
+        str(name): value
+        for name, value in (doc.get("vars") or {}).items()
+        if not is_privacy_var(str(name)) and not isinstance(value, list | dict) and is_plain_var_value(value)
+    }
+
+
+def default_schema(target: str) -> str | None:
+    """The schema unqualified names resolve in on the target: `<schema>_marts` (None when the schema is not set)."""
+    engine = engine_of(target)
+    schema = {
+        "duckdb": LOCAL_SCHEMA,
+        "athena": os.environ.get("TAGLAKE_ATHENA_SCHEMA"),
+        "redshift": os.environ.get("TAGLAKE_REDSHIFT_SCHEMA"),
+    }[engine]
+    return f"{schema}_{DEFAULT_LAYER}" if schema else None
 
 
 def check_vault(sql: str, target: str) -> None:
@@ -106,15 +156,23 @@ def _read_sql_file(path: Path) -> str:
         raise QueryRefused("--file: the file does not exist, cannot be read, or is not UTF-8 text") from None
 
 
-def _expand_ad_hoc(project: Project, target: str, text: str, compile_sql: Callable[[Project, str, str], str]) -> str:
-    """Ad hoc SQL's refs, replaced by relation names; anything but a ref is refused before anything runs."""
+def _expand_ad_hoc(
+    project: Project,
+    target: str,
+    text: str,
+    compile_sql: Callable[..., str],
+    dbt_vars: Mapping[str, Any],
+) -> str:
+    """Ad hoc SQL's vars and refs, replaced by values and relation names; anything else is refused before anything
+    runs."""
     engine = engine_of(target)
     models = consumption_models(project.root)
     if is_system_target(target):
         # The system account may ref any model (the vault too), so dbt resolves it; the text holds nothing else,
         # which the dry expansion proves first.
-        expand_refs(text, lambda name, version: "x")
-        return compile_sql(project, text, target)
+        expand_refs(expand_vars(text, {**project_plain_vars(project), **dbt_vars}), lambda name, version: "x")
+        return compile_sql(project, text, target, dbt_vars) if dbt_vars else compile_sql(project, text, target)
+    text = expand_vars(text, {**project_plain_vars(project), **dbt_vars})
     if engine == "duckdb":
         return expand_refs(text, ref_resolver(models, LOCAL_SCHEMA))
     if engine == "athena":
@@ -122,13 +180,16 @@ def _expand_ad_hoc(project: Project, target: str, text: str, compile_sql: Callab
         if not schema:
             raise QueryRefused("set TAGLAKE_ATHENA_SCHEMA: ref() in ad hoc SQL resolves to <schema>_marts")
         return expand_refs(text, ref_resolver(models, schema, catalog="awsdatacatalog"))
-    raise QueryRefused("taglake query runs on local and athena targets; on Redshift use the query editor or psql")
+    schema = os.environ.get("TAGLAKE_REDSHIFT_SCHEMA")
+    if not schema:
+        raise QueryRefused("set TAGLAKE_REDSHIFT_SCHEMA: ref() in ad hoc SQL resolves to <schema>_marts")
+    return expand_refs(text, ref_resolver(models, schema))
 
 
-def _compile_with_dbt(project: Project, text: str, target: str) -> str:
+def _compile_with_dbt(project: Project, text: str, target: str, dbt_vars: Mapping[str, Any] | None = None) -> str:
     from taglake.privacy.dbt_runner import compile_inline
 
-    return compile_inline(project, text, target=target)
+    return compile_inline(project, text, target=target, dbt_vars=dbt_vars or None)
 
 
 def resolve_sql(
@@ -138,24 +199,27 @@ def resolve_sql(
     analysis: str | None = None,
     sql: str | None = None,
     sql_file: Path | None = None,
-    compile_sql: Callable[[Project, str, str], str] | None = None,
+    compile_sql: Callable[..., str] | None = None,
+    dbt_vars: Mapping[str, Any] | None = None,
 ) -> str:
-    """The SQL to run: an analysis compiled by dbt for the target, or ad hoc SQL whose only Jinja may be a ref of a
-    consumption model, resolved without dbt. The vault guard checks both the text and the result."""
+    """The SQL to run: an analysis compiled by dbt for the target (with `dbt_vars` as --vars), or ad hoc SQL whose
+    only Jinja may be a ref of a consumption model and a var, resolved without dbt. The vault guard checks both the
+    text and the result."""
     given = [x for x in (analysis, sql, sql_file) if x is not None]
     if len(given) != 1:
         raise QueryRefused("give exactly one of: an analysis name, --sql, --file")
     engine_of(target)
     compile_sql = compile_sql or _compile_with_dbt
+    dbt_vars = dict(dbt_vars or {})
     if analysis is not None:
         text = analysis_text(project, analysis)
         check_vault(text, target)
-        text = compile_sql(project, text, target)
+        text = compile_sql(project, text, target, dbt_vars) if dbt_vars else compile_sql(project, text, target)
     else:
         text = _read_sql_file(sql_file) if sql_file is not None else str(sql)
         check_vault(text, target)
         if has_jinja(text):
-            text = _expand_ad_hoc(project, target, text, compile_sql)
+            text = _expand_ad_hoc(project, target, text, compile_sql, dbt_vars)
     check_vault(text, target)
     return text.strip().rstrip(";").strip()
 
@@ -163,9 +227,12 @@ def resolve_sql(
 # ---- DuckDB ---------------------------------------------------------------------------------------------------
 
 
-def run_duckdb(database: Path, sql: str, *, catalog: str | None = None) -> QueryResult:
+def run_duckdb(
+    database: Path, sql: str, *, catalog: str | None = None, schema: str | None = f"{LOCAL_SCHEMA}_{DEFAULT_LAYER}"
+) -> QueryResult:
     """Run one SELECT on a locked, read-only connection to `database` (attached as `catalog`, by default its file
-    stem): no file, URL or extension access, configuration frozen (taglake.ops.consumption)."""
+    stem; unqualified names resolve in its `schema`, the marts): no file, URL or extension access, configuration
+    frozen (taglake.ops.consumption)."""
     import duckdb
 
     from taglake.ops.consumption import locked_connection
@@ -174,7 +241,7 @@ def run_duckdb(database: Path, sql: str, *, catalog: str | None = None) -> Query
     if not database.is_file():
         raise QueryFailed(f"no local build at {database}: run `taglake build` first")
     try:
-        with locked_connection(database, catalog=catalog or database.stem) as con:
+        with locked_connection(database, catalog=catalog or database.stem, schema=schema) as con:
             rel = con.sql(sql)
             if rel is None:
                 return QueryResult(columns=[], rows=[])
@@ -324,7 +391,8 @@ def run_query(
     athena: AthenaSettings | None = None,
     connection: Any = None,
 ) -> QueryResult:
-    """Run resolved SQL on the target's engine: outside the system targets, on the consumption relations only."""
+    """Run resolved SQL on the target's engine: outside the system targets, on the consumption relations only;
+    unqualified names are marts on every engine."""
     check_vault(sql, target)
     engine = engine_of(target)
     if engine == "duckdb":
@@ -339,4 +407,20 @@ def run_query(
         if not is_system_target(target):
             check_athena_sql(sql, os.environ.get("TAGLAKE_ATHENA_SCHEMA"), project.root)
         return run_athena(connection or athena_connection(athena or athena_settings(target)), sql)
-    raise QueryRefused("taglake query runs on local and athena targets; on Redshift use the query editor or psql")
+    return _run_on_redshift(project, target, sql, connection)
+
+
+def _run_on_redshift(project: Project, target: str, sql: str, connection: Any) -> QueryResult:
+    from taglake.ops import query_redshift
+
+    settings = query_redshift.redshift_settings(project, target)
+    if not is_system_target(target):
+        check_redshift_sql(sql, settings.schema, project.root, database=settings.dbname)
+    own = connection is None
+    connection = connection or query_redshift.connect(settings)
+    try:
+        columns, rows = query_redshift.run_redshift(connection, sql)
+    finally:
+        if own:
+            connection.close()
+    return QueryResult(columns=columns, rows=rows)

@@ -7,8 +7,9 @@ declaration the grants and Lake Formation policies are generated from): marts, r
 - Jinja in ad hoc SQL is not run: the only form allowed is `{{ ref('<model>') }}` (optionally `v=N`) of a model of
   a consumption layer — a mart, a reference seed, a snapshot — and it is replaced by that relation's name from a
   fixed mapping (the files of each layer: models/<layer>/, seeds/ for reference, snapshots/ for snapshots, and the
-  versions their YAML declares). `source()`, `run_query`, `env_var`, `var`, statements and comments are refused, so
-  nothing of the project's Jinja context is reachable.
+  versions their YAML declares). `{{ var('<name>'[, default]) }}` is replaced by the value `--vars` gives (else
+  the project's plain var, else the default), each value a plain code, number or date. `source()`, `run_query`,
+  `env_var`, statements and comments are refused, so nothing else of the project's Jinja context is reachable.
 - On DuckDB, exactly one statement, and a SELECT (DuckDB's own parser says which); the locked connection
   (taglake.ops.consumption) is what actually keeps it inside the consumption relations.
 - On Athena, exactly one read-only query (sqlglot, dialect athena), every table in `<schema>_<consumption layer>`
@@ -16,6 +17,9 @@ declaration the grants and Lake Formation policies are generated from): marts, r
   key relation (nor one of any other layer that is not a consumption layer) by any spelling. The enforcement in AWS
   is Lake Formation and the analysts' workgroup (docs/deployment.md); this check stops a mistake before it is
   billed.
+- On Redshift, the same (sqlglot, dialect redshift), and an unqualified table must be a mart or a CTE (the query's
+  search path is `<schema>_marts`, but Redshift searches pg_catalog first). The enforcement is the generated grants
+  (macros/aws/access.sql).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -45,8 +50,14 @@ _REF = re.compile(
 )
 _JINJA_MARK = re.compile(r"\{\{|\{%|\{#|\}\}|%\}|#\}")
 JINJA_REFUSED = (
-    "ad hoc SQL may hold Jinja only as {{ ref('<mart, reference seed or snapshot>') }} (or ref('<model>', v=N)); "
-    "source(), run_query, env_var, var and every other Jinja are refused: name the relation instead"
+    "ad hoc SQL may hold Jinja only as {{ ref('<mart, reference seed or snapshot>') }} (or ref('<model>', v=N)) and "
+    "{{ var('<name>') }} (or var('<name>', <default>)); source(), run_query, env_var and every other Jinja are "
+    "refused: name the relation instead"
+)
+_VAR = re.compile(
+    r"""\{\{-?\s*var\(\s*(?P<q>['"])(?P<name>[A-Za-z_][A-Za-z0-9_]{0,120})(?P=q)\s*"""
+    r"""(?:,\s*(?:(?P<dq>['"])(?P<text>[^'"{}]{0,100})(?P=dq)|(?P<number>-?[0-9]{1,18}(?:\.[0-9]{1,18})?))\s*)?"""
+    r"""\)\s*-?\}\}"""
 )
 
 
@@ -60,6 +71,34 @@ def expand_refs(sql: str, resolve: Callable[[str, int | None], str]) -> str:
     if has_jinja(expanded):
         raise QueryRefused(JINJA_REFUSED)
     return expanded
+
+
+def _var_text(value: Any) -> str:
+    """A var's value as Jinja renders it into SQL (True, None, 12, 2026-11-30)."""
+    if isinstance(value, list | tuple | dict):
+        raise QueryRefused("a var() in ad hoc SQL must have one plain value (a code, number or date), not a list")
+    return str(value)
+
+
+def expand_vars(sql: str, values: Mapping[str, Any]) -> str:
+    """Replace each `{{ var('name'[, default]) }}` by its value in `values` (--vars, then the project's plain vars),
+    else its default; a var with neither is refused (naming the var, never a value). Values were checked as plain
+    (taglake.ops.dbt_guard.parse_vars); a default must be plain too."""
+    from taglake.ops.dbt_guard import is_plain_var_value
+
+    def value_of(match: re.Match[str]) -> str:
+        name = match["name"]
+        if name in values:
+            return _var_text(values[name])
+        if match["number"] is not None:
+            return match["number"]
+        if match["dq"] is not None:
+            if not is_plain_var_value(match["text"]):
+                raise QueryRefused("a var() default in ad hoc SQL must be a plain code, number or date")
+            return match["text"]
+        raise QueryRefused(f"var('{name}') in the SQL has no value and no default: give it with --vars")
+
+    return _VAR.sub(value_of, sql)
 
 
 @dataclass(frozen=True)
@@ -199,15 +238,56 @@ def _quiet_sqlglot() -> Iterator[None]:
 def check_athena_sql(sql: str, schema: str | None, project_dir: Path | None = None) -> None:
     """Refuse anything but one read-only query whose every table is a relation of a consumption layer of the access
     declaration (of the project at `project_dir`, by default this checkout: see module doc)."""
+    _check_warehouse_sql(sql, schema, project_dir, dialect="athena", engine="Athena", catalog=ATHENA_CATALOG)
+
+
+def check_redshift_sql(sql: str, schema: str, project_dir: Path | None = None, *, database: str | None = None) -> None:
+    """As check_athena_sql, for Redshift (sqlglot dialect redshift; a three-part name's database must be the
+    target's). An unqualified table must be a CTE of the query or a mart: Redshift searches pg_catalog before the
+    search path, so an unqualified system table (pg_user, stl_query, svv_table_info …) would resolve there."""
+    root = project_dir
+    marts = consumption_models(root or _checkout(), ["marts"])
+    names = set(marts.by_layer.get("marts", frozenset()))
+    for name, (_, _, known) in marts.versions.items():
+        names |= {name, *(f"{name}_v{v}" for v in known)}
+    _check_warehouse_sql(
+        sql,
+        schema,
+        project_dir,
+        dialect="redshift",
+        engine="Redshift",
+        catalog=database.lower() if database else None,
+        unqualified=frozenset(n.lower() for n in names),
+    )
+
+
+def _checkout() -> Path:
+    from taglake.core.project import find_project_dir
+
+    return find_project_dir()
+
+
+def _check_warehouse_sql(
+    sql: str,
+    schema: str | None,
+    project_dir: Path | None,
+    *,
+    dialect: str,
+    engine: str,
+    catalog: str | None,
+    unqualified: frozenset[str] | None = None,
+) -> None:
+    """One read-only query (parsed by sqlglot in `dialect`) whose every table is in `<schema>_<consumption layer>`
+    of `catalog`, or unqualified (then, when `unqualified` is given, a CTE of the query or one of those names)."""
     import sqlglot
     from sqlglot import exp
     from sqlglot.errors import SqlglotError
 
     with _quiet_sqlglot():
         try:
-            statements = [s for s in sqlglot.parse(sql, read="athena") if s is not None]
+            statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
         except SqlglotError:
-            raise QueryRefused("the SQL does not parse as Athena SQL: check its syntax") from None
+            raise QueryRefused(f"the SQL does not parse as {engine} SQL: check its syntax") from None
     if len(statements) != 1:
         raise QueryRefused(f"give exactly one statement, not {len(statements)}")
     (statement,) = statements
@@ -215,27 +295,36 @@ def check_athena_sql(sql: str, schema: str | None, project_dir: Path | None = No
         isinstance(node, (exp.DDL, exp.DML, exp.Command, exp.Into, exp.Set, exp.Use)) for node in statement.walk()
     ):
         raise QueryRefused(
-            "only one read-only query may run on Athena (select, with …, union …): no UNLOAD, CREATE TABLE AS, "
+            f"only one read-only query may run on {engine} (select, with …, union …): no UNLOAD, CREATE TABLE AS, "
             "INSERT, MERGE, DDL or other statement"
         )
     access = load_access(project_dir)
     layers = access.consumption_layers
     forbidden = forbidden_athena_name(access)
     allowed = {f"{schema}_{layer}".lower() for layer in layers} if schema else None
+    ctes = {cte.alias_or_name.lower() for cte in statement.find_all(exp.CTE)}
     for table in statement.find_all(exp.Table):
         if not isinstance(table.this, exp.Identifier):
-            raise QueryRefused("table functions are refused on Athena: read the consumption tables by name")
+            raise QueryRefused(f"table functions are refused on {engine}: read the consumption tables by name")
         parts = [p.lower() for p in (table.catalog, table.db, table.name) if p]
         if any(forbidden.match(p) for p in parts):
             raise QueryRefused(
                 "the SQL names a raw, staging, intermediate, vault or key relation: only the consumption "
                 f"databases ({', '.join(layers)}) are reachable"
             )
-        catalog, db = table.catalog.lower(), table.db.lower()
+        table_catalog, db = table.catalog.lower(), table.db.lower()
         if not db:
-            continue  # a CTE, or a table of the marts database the query runs in
-        if catalog and catalog != ATHENA_CATALOG:
-            raise QueryRefused(f"only the {ATHENA_CATALOG} catalog is reachable")
+            # a CTE, or a table of the marts database/schema the query runs in
+            if unqualified is not None and table.name.lower() not in ctes | unqualified:
+                raise QueryRefused(
+                    f"an unqualified table on {engine} must be a mart (or a CTE of the query): qualify a reference "
+                    "seed or snapshot with its schema"
+                )
+            continue
+        if table_catalog and table_catalog != (catalog or table_catalog):
+            raise QueryRefused(f"only the {catalog} catalog is reachable")
+        if table_catalog and catalog is None:
+            raise QueryRefused(f"three-part names are refused on {engine}: name <schema>.<table>")
         if allowed is not None and db not in allowed:
             raise QueryRefused(f"every table must be in {' or '.join(sorted(allowed))} (or unqualified)")
         if allowed is None and not db.endswith(tuple(f"_{layer}" for layer in layers)):

@@ -166,10 +166,21 @@ def compile_inline_offline(
     return str(json.loads(result.stdout)["compiled"])
 
 
-def compile_inline(project: Project, sql: str, *, target: str | None = None) -> str:
+# Where a compile with --vars keeps its parse: dbt parses the whole project again when --vars change, and would
+# otherwise overwrite target/partial_parse.msgpack, so the next command without them would parse it all again too.
+VARS_TARGET_DIR = "compile_with_vars"
+
+
+def compile_inline(
+    project: Project, sql: str, *, target: str | None = None, dbt_vars: Mapping[str, Any] | None = None
+) -> str:
     """Compile a Jinja-SQL snippet for a target without touching its database (no cache, no introspection), so
-    the AWS targets compile offline; returns the SQL the target's adapter would run."""
+    the AWS targets compile offline; returns the SQL the target's adapter would run. With `dbt_vars` (passed as
+    --vars), dbt keeps that parse under target/compile_with_vars/, leaving the project's own partial parse as it was."""
     prepare_local(project, target, ["compile"])
+    env = project.dbt_env(target)
+    if dbt_vars:
+        env["DBT_TARGET_PATH"] = str(project.target_path / VARS_TARGET_DIR)
     return compile_inline_offline(
-        project, sql, env=project.dbt_env(target), what=f"dbt compile --inline for target {target or 'local'}"
+        project, sql, env=env, dbt_vars=dbt_vars, what=f"dbt compile --inline for target {target or 'local'}"
     )
