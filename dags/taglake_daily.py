@@ -154,9 +154,7 @@ with DAG(
         table = runtime.variable("taglake_tag_cache_table", "")
         argv = commands.refresh_tag_cache(run.paths.taglake, run.target, run.environment, table)
         if argv is None:
-            print(
-                f"tag cache not refreshed on {run.target}: the refresh reads Athena or a local build (docs/retrieval.md)"
-            )
+            print(f"tag cache not refreshed on {run.target}: refresh-cache reads Athena or a local build only")
             return 0
         if run.target.startswith("local"):
             print("local target: the API serves the build itself; a dry run into moto checks the served relations")
