@@ -144,6 +144,7 @@ def cmd_channel(ns: argparse.Namespace, project: Project, target: str) -> int:
     import boto3
 
     as_of, files = sagemaker.extract_files(ns.extracts, ns.relation, ns.as_of)
+    sagemaker.check_channel(ns.channel)
     sagemaker.check_bucket(ns.bucket)
     sagemaker.check_kms_key(ns.kms_key)
     s3 = boto3.client("s3", region_name=ns.region)
@@ -162,11 +163,14 @@ def cmd_train(ns: argparse.Namespace, project: Project, target: str) -> int:
 
     sagemaker.check_bucket(ns.bucket)
     sagemaker.check_kms_key(ns.kms_key)
+    sagemaker.check_channel(ns.channel)
+    sagemaker.check_instance_type(ns.instance_type)
     request_args = sagemaker.check_training_args(
         job_name=ns.job_name, image_uri=ns.image, role_arn=ns.role_arn, output_uri=ns.output_uri,
         max_runtime_seconds=ns.max_runtime,
     )  # fmt: skip
     s3 = boto3.client("s3", region_name=ns.region)
+    sagemaker.check_relation(ns.relation)
     with sagemaker.aws_errors("--bucket, --relation, --as-of or --channel"):
         channel = sagemaker.channel_from_s3(s3, ns.bucket, ns.relation, ns.as_of.isoformat(), ns.channel)
     request = sagemaker.training_job_request(
@@ -174,7 +178,7 @@ def cmd_train(ns: argparse.Namespace, project: Project, target: str) -> int:
         output_uri=request_args.pop("output_uri") or f"s3://{ns.bucket}/{sagemaker.SAGEMAKER_PREFIX}/models/",
         **request_args,
     )  # fmt: skip
-    with sagemaker.aws_errors("--job-name, --image, --role-arn or --kms-key"):
+    with sagemaker.aws_errors("--job-name, --image, --role-arn, --kms-key or --instance-type"):
         arn = sagemaker.create_training_job(boto3.client("sagemaker", region_name=ns.region), request)
     print(f"training job {ns.job_name} created: {arn} (network isolation, KMS, reading {channel.manifest_uri})")
     return 0

@@ -198,6 +198,18 @@ _IMAGE = re.compile(
 )
 _S3_URI = re.compile(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[\w!.*'()/=-]*)?", re.ASCII)
 _RELATION = re.compile(r"[a-z_][a-z0-9_]{0,126}", re.ASCII)
+_CHANNEL = re.compile(r"[A-Za-z0-9_-]{1,64}", re.ASCII)
+_INSTANCE = re.compile(r"ml\.[a-z0-9]+\.[a-z0-9]+", re.ASCII)
+
+
+def check_channel(name: str) -> None:
+    if not _CHANNEL.fullmatch(name or ""):
+        raise ChannelError("--channel: a channel name (1-64 letters, digits, _ and -)")
+
+
+def check_instance_type(instance_type: str) -> None:
+    if not _INSTANCE.fullmatch(instance_type or ""):
+        raise ChannelError("--instance-type: a SageMaker training instance type (ml.<family>.<size>)")
 
 
 def check_bucket(bucket: str) -> None:
@@ -233,11 +245,15 @@ def check_training_args(
     }
 
 
+def check_relation(relation: str) -> None:
+    if not _RELATION.fullmatch(relation or ""):
+        raise ChannelError("--relation: a relation name (lowercase letters, digits, _)")
+
+
 def extract_files(extracts: Path, relation: str, as_of: dt.date | None) -> tuple[str, list[Path]]:
     """The as-of date and the Parquet files of a relation's extract under `taglake ml export --out` (its latest
     as-of date unless one is given)."""
-    if not _RELATION.fullmatch(relation or ""):
-        raise ChannelError("--relation: a relation name (lowercase letters, digits, _)")
+    check_relation(relation)
     if not extracts.is_dir():
         raise ChannelError(f"{extracts}: no such folder (--extracts); run taglake ml export --out there first")
     folders = sorted(extracts.glob(f"extracts/*/{relation}/as_of_date=*"))

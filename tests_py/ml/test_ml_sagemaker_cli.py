@@ -96,6 +96,9 @@ def test_ml_channel_then_ml_train_create_an_isolated_encrypted_job_over_the_mani
         ({"--job-name": "job_with_underscores_A123456789"}, "--job-name"),
         ({"--kms-key": "not a key A123456789"}, "--kms-key"),
         ({"--bucket": "Bucket_A123456789"}, "--bucket"),
+        ({"--instance-type": "A123456789"}, "--instance-type"),
+        ({"--channel": "train/../A123456789"}, "--channel"),
+        ({"--relation": "A123456789; drop"}, "--relation"),
         ({"--as-of": "2026-09-30"}, "--as-of"),  # no channel of that date: AWS's NoSuchKey, named by argument
     ],
 )
