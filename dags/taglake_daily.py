@@ -1,7 +1,7 @@
 """taglake_daily: the bank's daily run of the tag lake on MWAA (Airflow 3.3.1, astronomer-cosmos 1.15.1).
 
 wait_for_landing → update_catalog → check_key → source_freshness → dbt_build (cosmos task group) → leak_scan
-→ quality_record → metrics → lineage → alerts_publish
+→ refresh_tag_cache → quality_record → metrics → lineage → alerts_publish
 
 The dbt build is a cosmos task group rendered from the bundle's manifest (LoadMode.DBT_MANIFEST: no dbt parse when
 the DAG is parsed), run in ExecutionMode.WATCHER: one `dbt build` (the producer task), one watching task per node.
@@ -146,6 +146,20 @@ with DAG(
             return 0
         return runtime.run(commands.leak_scan(run.paths.taglake), run)
 
+    @task(task_id="refresh_tag_cache", execution_timeout=settings.STEP_TIMEOUT, **NETWORK_RETRY, **ALERT)
+    def refresh_tag_cache(**context: object) -> int:
+        """The tag retrieval API's DynamoDB cache from the new marts (taglake serve refresh-cache), once the leak
+        scan has passed: on Athena into the environment's table; locally a dry run into moto (docs/retrieval.md)."""
+        run = runtime.run_settings(context)
+        table = runtime.variable("taglake_tag_cache_table", "")
+        argv = commands.refresh_tag_cache(run.paths.taglake, run.target, run.environment, table)
+        if argv is None:
+            print(f"tag cache not refreshed on {run.target}: refresh-cache reads Athena or a local build only")
+            return 0
+        if run.target.startswith("local"):
+            print("local target: the API serves the build itself; a dry run into moto checks the served relations")
+        return runtime.run(argv, run)
+
     @task(task_id="quality_record", execution_timeout=settings.STEP_TIMEOUT, **NETWORK_RETRY, **ALERT)
     def quality_record(**context: object) -> int:
         run = runtime.run_settings(context)
@@ -183,6 +197,7 @@ with DAG(
         >> source_freshness()
         >> dbt_build
         >> leak_scan()
+        >> refresh_tag_cache()
         >> quality_record()
         >> metrics()
         >> lineage()

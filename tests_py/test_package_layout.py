@@ -32,6 +32,7 @@ LAYER = {
 # Imports between packages of one layer, each with its reason; anything else sideways is refused.
 SIDEWAYS = {
     ("aws", "verify"): "the access declaration is compiled offline with verify's placeholder environment",
+    ("ml", "aws"): "the export applies Lake Formation's grants (taglake.aws.lake_formation) to the columns it writes",
     ("bench", "serve"): "the retrieval benchmark times the serving code itself (taglake bench retrieval)",
 }
 

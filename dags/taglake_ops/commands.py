@@ -87,3 +87,30 @@ def alerts_task_failed(
         "--environment", environment, "--target", target, "--artifacts", str(artifacts),
     ]  # fmt: skip
     return argv + (["--error-class", error_class] if error_class else [])
+
+
+def tag_cache_table(environment: str) -> str:
+    """The DynamoDB table the tag retrieval Lambda reads: the retrieval stack's name for it (taglake.infra.retrieval
+    TABLE_NAME, `taglake-<env>-tag-cache`; a test keeps the two equal)."""
+    return f"taglake-{environment}-tag-cache"
+
+
+def refresh_tag_cache(taglake: Path, target: str, environment: str, table: str = "") -> list[str] | None:
+    """The tag cache's refresh after the build (docs/retrieval.md), by target:
+    - athena: every customer's current tags from the marts on Athena into the environment's DynamoDB table;
+    - local: a dry run into moto's in-memory DynamoDB from the local build — a local deployment serves the build
+      itself (`taglake serve api`), so there is no table to refresh; the dry run proves the served relations are
+      there and refresh as on AWS;
+    - anything else (redshift): None — the refresh reads Athena or a local build, not Redshift."""
+    if target.startswith("local"):
+        return [str(taglake), "serve", "refresh-cache", "--moto"]
+    if target.startswith("athena"):
+        return [
+            str(taglake),
+            "serve",
+            "refresh-cache",
+            "--table",
+            table or tag_cache_table(environment),
+            "--from-athena",
+        ]
+    return None

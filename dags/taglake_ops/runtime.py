@@ -29,6 +29,11 @@ class RunSettings:
     paths: settings.Paths
 
 
+def variable(name: str, default: str) -> str:
+    """An Airflow Variable, or `default` when it is unset or no Variable backend is reachable."""
+    return _variable(name, default)
+
+
 def _variable(name: str, default: str) -> str:
     from airflow.sdk import Variable
 

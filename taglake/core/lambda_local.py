@@ -1,6 +1,7 @@
 """What the project's Lambdas behind API Gateway share (the ingestion API, taglake.ingest; the tag retrieval API,
 taglake.serve): keeping the libraries that log payloads quiet, the API-key gate, a proxy answer, and the pieces of
-their local servers (a Lambda context, a WSGI answer, a request handler that logs no path)."""
+their local servers (a Lambda context, a WSGI answer, a request handler that logs no path), and the clean-up of
+the OpenAPI documents Powertools generates for them."""
 
 from __future__ import annotations
 
@@ -144,3 +145,17 @@ def stopped_by_signals() -> Iterator[None]:
     finally:
         for sig, handler in before.items():
             signal.signal(sig, handler)
+
+
+def without_unsent_422(document: dict[str, Any]) -> dict[str, Any]:
+    """Powertools lists a 422 on every validated route; these APIs answer a request that fails validation with 400
+    (their resolvers' handlers), so the 422 and the schemas only it used are taken out of the OpenAPI document."""
+    for path in document.get("paths", {}).values():
+        for operation in path.values():
+            operation.get("responses", {}).pop("422", None)
+    schemas = document.get("components", {}).get("schemas", {})
+    used = json.dumps(document.get("paths", {}))
+    for name in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
+        if f"#/components/schemas/{name}" not in used and name in schemas:
+            del schemas[name]
+    return document

@@ -15,17 +15,20 @@ def register(sub: Subparsers) -> None:
     p = sub.add_parser(
         "infra",
         help="the AWS estate as CloudFormation: render the generated stacks in infra/stacks/",
-        description="The CloudFormation stacks under infra/stacks/ (docs/deployment.md § The AWS estate). Four are "
+        description="The CloudFormation stacks under infra/stacks/ (docs/deployment.md § The AWS estate). Five are "
         "generated from the project's declarations — roles.yaml (IAM roles and Athena workgroups, from vars.access), "
         "catalog.yaml (Glue databases and tables, from the source YAML), lake-formation.yaml (LF-tags and grants, "
-        "the plan of `taglake lake-formation plan`) and monitoring.yaml (alarms and a dashboard over `taglake "
+        "the plan of `taglake lake-formation plan`), retrieval.yaml (the tag retrieval API, its Lambda and "
+        "DynamoDB cache, from taglake.serve's routes and names) "
+        "and monitoring.yaml (alarms and a dashboard over `taglake "
         "metrics put`, and the budget); the others are written by hand. `make infra-check` lints them all.",
     )
     infra_sub = p.add_subparsers(dest="infra_command", required=True, metavar="COMMAND")
     r = infra_sub.add_parser(
         "render",
         help="write the generated stacks to infra/stacks/ (--check: only say whether they are current)",
-        description="Write roles.yaml, catalog.yaml, lake-formation.yaml and monitoring.yaml under infra/stacks/ "
+        description="Write roles.yaml, catalog.yaml, lake-formation.yaml, retrieval.yaml and monitoring.yaml under "
+        "infra/stacks/ "
         "from the declarations. With --check, write nothing and exit 1 when a checked-in file differs (CI, "
         "`make infra-check`).",
     )

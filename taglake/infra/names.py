@@ -4,7 +4,7 @@ Every physical name is derived from the stack parameter `Environment` and the ac
 stack's bucket, role or workgroup without importing it; KMS keys and the alert topic (whose ARNs are not derived
 from a name) are exported by the foundation stack and imported by name (`taglake-<env>-<export>`). The hand-written
 stacks (infra/stacks/foundation.yaml, audit.yaml, ingest.yaml, mwaa.yaml) use the same patterns; the generated ones
-(roles.yaml, catalog.yaml, lake-formation.yaml, monitoring.yaml) take them from here, and
+(roles.yaml, catalog.yaml, lake-formation.yaml, retrieval.yaml, monitoring.yaml) take them from here, and
 tests_py/infra/test_infra_render.py checks that both agree.
 """
 
@@ -19,6 +19,7 @@ STACKS = (
     ("catalog", True),
     ("lake-formation", True),
     ("ingest", False),
+    ("retrieval", True),
     ("audit", False),
     ("monitoring", True),
     ("mwaa", False),

@@ -1,4 +1,4 @@
-"""`taglake infra render`: write the generated stacks (roles, catalog, lake-formation, monitoring) to
+"""`taglake infra render`: write the generated stacks (roles, catalog, lake-formation, retrieval, monitoring) to
 infra/stacks/, or with `check` say which checked-in files differ from what the declarations give now."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from taglake.infra import names
 from taglake.infra.catalog import raw_and_keys_databases, render_catalog
 from taglake.infra.lake_formation import render_lake_formation
 from taglake.infra.monitoring import render_monitoring
+from taglake.infra.retrieval import render_retrieval
 from taglake.infra.roles import render_roles
 from taglake.infra.template import to_yaml
 from taglake.ops.metrics import NAMESPACE
@@ -36,6 +37,7 @@ def render_all(project_dir: Path) -> list[Rendered]:
         "catalog": render_catalog(policy, project_dir),
         "lake-formation": render_lake_formation(policy, raw_dbs, keys_dbs),
         "monitoring": render_monitoring(project_dir),
+        "retrieval": render_retrieval(),
     }
     return [Rendered(name, to_yaml(docs[name])) for name in names.GENERATED]
 
@@ -73,4 +75,6 @@ def stale(project_dir: Path, folder: Path | None = None) -> list[str]:
 def check(project_dir: Path) -> None:
     bad = stale(project_dir)
     if bad:
-        raise InfraError(f"{', '.join(bad)}: out of date with the declarations: run `taglake infra render`")
+        folder = Path(bad[0]).parent
+        files = ", ".join(Path(b).name for b in bad)
+        raise InfraError(f"{folder}: {files} out of date with the declarations: run `taglake infra render`")

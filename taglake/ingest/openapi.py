@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from taglake import __version__
+from taglake.core.lambda_local import without_unsent_422
 
 TITLE = "taglake ingestion API"
 
@@ -40,21 +41,7 @@ def openapi_document() -> dict[str, Any]:
         "Record schemas: taglake/ingest/schemas/ (the schema registry).",
         security_schemes={"apiKey": APIKey(name="x-api-key", in_=APIKeyIn.header)},
     )
-    return _without_unsent_422(json.loads(text))
-
-
-def _without_unsent_422(document: dict[str, Any]) -> dict[str, Any]:
-    """Powertools lists a 422 on every validated route; this API answers a request that fails validation with 400
-    (app.build_resolver's handler), so the 422 and the schemas only it used are taken out."""
-    for path in document.get("paths", {}).values():
-        for operation in path.values():
-            operation.get("responses", {}).pop("422", None)
-    schemas = document.get("components", {}).get("schemas", {})
-    used = json.dumps(document.get("paths", {}))
-    for name in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
-        if f"#/components/schemas/{name}" not in used and name in schemas:
-            del schemas[name]
-    return document
+    return without_unsent_422(json.loads(text))
 
 
 def render(document: dict[str, Any]) -> str:

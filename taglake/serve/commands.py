@@ -23,7 +23,8 @@ def register(sub: Subparsers) -> None:
         "Lambda handler as AWS on 127.0.0.1 over the local build (DuckDB, read-only), or with --cache over moto's "
         "in-memory DynamoDB filled from it. `refresh-cache` writes every customer's current tags from the build "
         "into the DynamoDB table the Lambda reads (a put per customer, stale customers deleted; --moto: into "
-        "moto's, in memory, to try it).",
+        "moto's, in memory, to try it). `openapi` writes the API's OpenAPI document generated from the code "
+        "(taglake/serve/openapi.json); --check fails if the checked-in copy is not current.",
     )
     actions = p.add_subparsers(dest="serve_action", required=True, metavar="ACTION")
     a = actions.add_parser("api", help="run the retrieval API on 127.0.0.1 until Ctrl-C")
@@ -44,6 +45,12 @@ def register(sub: Subparsers) -> None:
     )
     r.add_argument("--moto", action="store_true", help="into moto's in-memory DynamoDB (a dry run)")
     r.set_defaults(func=cmd_refresh_cache)
+    o = actions.add_parser(
+        "openapi",
+        help="write (or --check) taglake/serve/openapi.json, the API's OpenAPI document generated from the code",
+    )
+    o.add_argument("--check", action="store_true", help="write nothing; exit 1 when the checked-in copy is stale")
+    o.set_defaults(func=cmd_openapi)
 
 
 def _database(ns: argparse.Namespace, project: Project) -> Path:
@@ -125,3 +132,18 @@ def _athena_customers(stack: Any) -> Iterator[Any]:
         )
     )
     return customers_from_cursor(connection.cursor(), athena_names(env["TAGLAKE_ATHENA_SCHEMA"]))
+
+
+def cmd_openapi(ns: argparse.Namespace, project: Project, target: str | None) -> int:
+    from taglake.core.errors import TaglakeError
+    from taglake.serve.openapi import default_openapi_path, openapi_is_current, write_openapi
+
+    if ns.check:
+        if not openapi_is_current():
+            raise TaglakeError(
+                f"{default_openapi_path()}: not what the code generates; run `taglake serve openapi` and commit it"
+            )
+        print("taglake/serve/openapi.json is current")
+        return 0
+    print(f"wrote {write_openapi()}")
+    return 0

@@ -80,23 +80,10 @@ def wsgi_app(
 
 
 def openapi_document() -> dict[str, Any]:
-    """The OpenAPI document the code declares (Powertools reads the routes; nothing is called)."""
-    from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
+    """The OpenAPI document the code declares (taglake.serve.openapi; nothing is called)."""
+    from taglake.serve.openapi import openapi_document as generated
 
-    from taglake import __version__
-    from taglake.serve.app import Retriever, build_resolver
-
-    class _Nothing:
-        def customer_tags(self, tokens: Any) -> dict[str, Any]:
-            return {}
-
-    text = build_resolver(Retriever(store=_Nothing())).get_openapi_json_schema(
-        title="taglake tag retrieval API",
-        version=__version__,
-        description="A customer's current tags, by customer token (docs/retrieval.md).",
-        security_schemes={"apiKey": APIKey(name="x-api-key", in_=APIKeyIn.header)},
-    )
-    return json.loads(text)
+    return generated()
 
 
 @dataclass(frozen=True)

@@ -190,7 +190,7 @@ def test_the_dag_imports_without_errors_and_parses_within_mwaas_limit(probed: di
 def test_the_dag_has_the_documented_steps_retries_and_timeouts(probed: dict) -> None:
     tasks = probed["tasks"]
     chain = ["wait_for_landing", "update_catalog", "check_key", "source_freshness"]
-    after = ["leak_scan", "quality_record", "metrics", "lineage", "alerts_publish"]
+    after = ["leak_scan", "refresh_tag_cache", "quality_record", "metrics", "lineage", "alerts_publish"]
     for earlier, later in [*itertools.pairwise(chain), *itertools.pairwise(after)]:
         assert tasks[later]["up"] == [earlier], later
     dbt_tasks = [name for name in tasks if name.startswith("dbt_build.")]
@@ -204,7 +204,10 @@ def test_the_dag_has_the_documented_steps_retries_and_timeouts(probed: dict) -> 
     assert all(tasks[t]["retries"] == 0 for t in dbt_tasks)  # a failed data test is not retried
     assert tasks[producer]["callback"] and not any(tasks[t]["callback"] for t in watchers)
     assert all(t.startswith("dbt_build.") for t in tasks["leak_scan"]["up"])
-    for name in ("wait_for_landing", "update_catalog", "source_freshness", "quality_record", "metrics", "lineage"):
+    for name in (
+        "wait_for_landing", "update_catalog", "source_freshness", "refresh_tag_cache", "quality_record", "metrics",
+        "lineage",
+    ):  # fmt: skip
         assert tasks[name]["retries"] == 3 and tasks[name]["backoff"], name
     assert (
         tasks["leak_scan"]["retries"] == 0

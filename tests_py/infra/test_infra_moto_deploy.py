@@ -111,6 +111,7 @@ def estate() -> Iterator[Estate]:
             ]
             overrides = {
                 "ingest": {"LambdaCodeBucket": f"taglake-{ENV}-{ACCOUNT}-mwaa"},
+                "retrieval": {"LambdaCodeBucket": f"taglake-{ENV}-{ACCOUNT}-mwaa"},  # the same package as ingest's
                 "mwaa": {"VpcId": vpc, "PrivateSubnetIds": ",".join(subnets)},
                 "roles": {"SystemRunnerArn": f"arn:aws:iam::{ACCOUNT}:role/bank-taglake-system-runner"},
                 "lake-formation": {"LakeFormationAdminArn": f"arn:aws:iam::{ACCOUNT}:role/bank-lake-formation-admin"},
@@ -177,7 +178,7 @@ def test_every_kms_key_rotates_and_has_its_alias(estate: Estate) -> None:
 def test_every_role_holds_exactly_the_templates_trust_and_policy(estate: Estate) -> None:
     iam = boto3.client("iam")
     checked = 0
-    for stack in ("roles", "ingest", "audit"):
+    for stack in ("roles", "ingest", "retrieval", "audit"):
         resolve = estate.resolver(stack)
         for role in resources(load(stack), "AWS::IAM::Role").values():
             props = resolve(role["Properties"])
@@ -194,8 +195,8 @@ def test_every_role_holds_exactly_the_templates_trust_and_policy(estate: Estate)
                     "import:" in str(st["Resource"]) or "ref:" in str(st["Resource"]) for st in doc["Statement"]
                 )
             checked += 1
-    # + the data engineer, Lake Formation's, the ingest Lambda's, API Gateway's logging, CloudTrail's delivery
-    assert checked == len(load_access().roles) + 5
+    # + the data engineer, Lake Formation's, the ingest and retrieval Lambdas', API Gateway's logging, CloudTrail's
+    assert checked == len(load_access().roles) + 6
 
 
 def test_the_alert_topic_is_encrypted_with_the_ops_key(estate: Estate) -> None:
@@ -596,3 +597,125 @@ def test_the_mwaa_environment_runs_the_bundle_as_the_pipeline_role_privately(est
     assert props["NetworkConfiguration"]["SubnetIds"] == estate.overrides["mwaa"]["PrivateSubnetIds"]
     trust = boto3.client("iam").get_role(RoleName=f"taglake-{ENV}-pipeline")["Role"]["AssumeRolePolicyDocument"]
     assert "airflow-env.amazonaws.com" in _json(trust)["Statement"][0]["Principal"]["Service"]
+
+
+# --- the tag retrieval stack (generated from taglake.serve: taglake/infra/retrieval.py) ----------------------------
+
+
+def test_the_tag_cache_is_keyed_by_token_encrypted_with_the_consumption_key_and_recoverable(estate: Estate) -> None:
+    from taglake.serve.store import TOKEN_KEY
+
+    ddb = boto3.client("dynamodb")
+    name = f"taglake-{ENV}-tag-cache"
+    table = ddb.describe_table(TableName=name)["Table"]
+    assert table["KeySchema"] == [{"AttributeName": TOKEN_KEY, "KeyType": "HASH"}]
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    # moto's CloudFormation skips recovery and SSE (as for the idempotency table): again through the API
+    props = _props("retrieval", "CacheTable", estate)
+    sse = props["SSESpecification"]
+    ddb.delete_table(TableName=name)
+    ddb.create_table(
+        TableName=props["TableName"],
+        BillingMode=props["BillingMode"],
+        AttributeDefinitions=props["AttributeDefinitions"],
+        KeySchema=props["KeySchema"],
+        SSESpecification={
+            "Enabled": sse["SSEEnabled"],
+            "SSEType": sse["SSEType"],
+            "KMSMasterKeyId": sse["KMSMasterKeyId"],
+        },
+    )
+    ddb.update_continuous_backups(
+        TableName=name, PointInTimeRecoverySpecification=props["PointInTimeRecoverySpecification"]
+    )
+    described = ddb.describe_table(TableName=name)["Table"]["SSEDescription"]
+    assert described["SSEType"] == "KMS" and described["KMSMasterKeyArn"] == estate.export("ConsumptionKeyArn")
+    backups = ddb.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
+    assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+    # no TTL: the refresh deletes the tokens no longer in the marts itself
+    assert ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]["TimeToLiveStatus"] == "DISABLED"
+
+
+def test_the_retrieval_lambda_runs_the_serve_handler_over_the_cache_table_with_kept_encrypted_logs(
+    estate: Estate,
+) -> None:
+    from taglake.serve import app
+
+    fn = boto3.client("lambda").get_function_configuration(FunctionName=f"taglake-{ENV}-tag-retrieval")
+    assert fn["Handler"] == "taglake.serve.app.handler" and fn["Runtime"] == "python3.12"
+    assert fn["Role"] == f"arn:aws:iam::{ACCOUNT}:role/taglake-{ENV}-tag-retrieval"
+    assert fn["Environment"]["Variables"] == {
+        app.CACHE_TABLE_ENV: f"taglake-{ENV}-tag-cache",
+        "POWERTOOLS_SERVICE_NAME": app.SERVICE,
+        "POWERTOOLS_METRICS_NAMESPACE": app.NAMESPACE,
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+    }
+    logs = boto3.client("logs")
+    for rid in ("LambdaLogGroup", "ApiLogGroup"):
+        props = _props("retrieval", rid, estate)
+        logs.delete_log_group(logGroupName=props["LogGroupName"])
+        logs.create_log_group(logGroupName=props["LogGroupName"], kmsKeyId=props["KmsKeyId"])
+        logs.put_retention_policy(logGroupName=props["LogGroupName"], retentionInDays=int(props["RetentionInDays"]))
+        (group,) = logs.describe_log_groups(logGroupNamePrefix=props["LogGroupName"])["logGroups"]
+        assert group["retentionInDays"] == 365 and group["kmsKeyId"] == estate.export("OpsKeyArn")
+
+
+def test_the_retrieval_routes_are_the_openapi_documents_each_keyed_and_proxied_to_the_lambda(estate: Estate) -> None:
+    from taglake.serve.openapi import openapi_document
+
+    apigw = boto3.client("apigateway")
+    (api,) = [a for a in apigw.get_rest_apis()["items"] if a["name"] == f"taglake-{ENV}-tag-retrieval"]
+    held = {
+        (m, r["path"]): r["id"]
+        for r in apigw.get_resources(restApiId=api["id"])["items"]
+        for m in r.get("resourceMethods", {})
+    }
+    documented = {(m.upper(), path) for path, ops in openapi_document()["paths"].items() for m in ops}
+    assert set(held) == documented == {("GET", "/customers/{customer_token}/tags"), ("POST", "/customers/tags/batch")}
+    for (method, _), rid in held.items():
+        got = apigw.get_method(restApiId=api["id"], resourceId=rid, httpMethod=method)
+        assert got["apiKeyRequired"] is True and got["methodIntegration"]["type"] == "AWS_PROXY"
+        assert f"function:taglake-{ENV}-tag-retrieval/invocations" in got["methodIntegration"]["uri"]
+
+
+def _dynamodb_statements(document: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        st
+        for st in document["Statement"]
+        if any(a.startswith("dynamodb:") for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"]))
+    ]
+
+
+def test_the_lambda_only_reads_the_cache_and_the_refresh_only_writes_it_and_scans_its_keys(estate: Estate) -> None:
+    from taglake.serve.store import TOKEN_KEY
+
+    iam = boto3.client("iam")
+    table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/taglake-{ENV}-tag-cache"
+    reader = _json(
+        iam.get_role_policy(RoleName=f"taglake-{ENV}-tag-retrieval", PolicyName="least-privilege")["PolicyDocument"]
+    )
+    (read,) = _dynamodb_statements(reader)
+    assert sorted(read["Action"]) == ["dynamodb:BatchGetItem", "dynamodb:GetItem"] and read["Resource"] == table
+    # the refresh writer: the pipeline role (the DAG's), given the grant by the retrieval stack
+    writer = _json(
+        iam.get_role_policy(RoleName=f"taglake-{ENV}-pipeline", PolicyName="tag-cache-refresh")["PolicyDocument"]
+    )
+    statements = _dynamodb_statements(writer)
+    actions = {a for st in statements for a in st["Action"]}
+    assert actions == {
+        "dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:DescribeTable", "dynamodb:Scan"
+    }  # fmt: skip
+    assert all(st["Resource"] == table for st in statements)
+    (scan,) = [st for st in statements if st["Action"] == ["dynamodb:Scan"]]
+    assert scan["Condition"]["ForAllValues:StringEquals"] == {"dynamodb:Attributes": [TOKEN_KEY]}
+    assert scan["Condition"]["StringEquals"] == {"dynamodb:Select": "SPECIFIC_ATTRIBUTES"}
+    # and no other role of the estate holds any DynamoDB action on the cache
+    others = [
+        r["RoleName"]
+        for r in iam.list_roles()["Roles"]
+        for p in iam.list_role_policies(RoleName=r["RoleName"])["PolicyNames"]
+        if r["RoleName"] not in (f"taglake-{ENV}-tag-retrieval", f"taglake-{ENV}-pipeline")
+        and "tag-cache"
+        in json.dumps(_json(iam.get_role_policy(RoleName=r["RoleName"], PolicyName=p)["PolicyDocument"]))
+    ]
+    assert others == []

@@ -220,3 +220,46 @@ def test_infra_check_without_a_checkov_venv_is_one_line_naming_the_folder_and_th
     assert main(["infra", "check", "--checkov-venv", str(tmp_path / "nowhere")]) != 0
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "bin/checkov" in err[0] and "make venv-checkov" in err[0] and "Traceback" not in err[0]
+
+
+def test_the_retrieval_stack_is_derived_from_the_serve_code() -> None:
+    """The handler, its table variable, the table's key and the routes come from taglake.serve: a route renamed in
+    the code changes the stack (and `infra render --check` reports it stale)."""
+    from taglake.infra import retrieval
+    from taglake.serve import app, store
+
+    stack = load("retrieval")
+    fn = stack["Resources"]["Function"]["Properties"]
+    assert fn["Handler"] == "taglake.serve.app.handler"
+    assert fn["Environment"]["Variables"][app.CACHE_TABLE_ENV] == {"Ref": "CacheTable"}
+    table = stack["Resources"]["CacheTable"]["Properties"]
+    assert table["KeySchema"] == [{"AttributeName": store.TOKEN_KEY, "KeyType": "HASH"}]
+    assert "TimeToLiveSpecification" not in table
+    paths = set()
+    for rid, resource in stack["Resources"].items():
+        if resource["Type"] == "AWS::ApiGateway::Method":
+            parts, parent = [], resource["Properties"]["ResourceId"]
+            while "Ref" in parent:
+                parts.insert(0, stack["Resources"][parent["Ref"]]["Properties"]["PathPart"])
+                parent = stack["Resources"][parent["Ref"]]["Properties"]["ParentId"]
+            paths.add((resource["Properties"]["HttpMethod"], "/" + "/".join(parts)))
+            assert resource["Properties"]["ApiKeyRequired"] is True, rid
+    assert paths == {("GET", "/customers/{customer_token}/tags"), ("POST", "/customers/tags/batch")}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(app, "BATCH_ROUTE", "/customers/tags/many")
+        moved = retrieval.render_retrieval()
+    assert any(r["Properties"].get("PathPart") == "many" for r in moved["Resources"].values())
+
+
+def test_the_dags_cache_table_is_the_one_the_retrieval_stack_makes() -> None:
+    import sys
+
+    from taglake.infra import retrieval
+
+    sys.path.insert(0, str(ROOT / "dags"))
+    try:
+        from taglake_ops import commands
+    finally:
+        sys.path.remove(str(ROOT / "dags"))
+    assert retrieval.TABLE_NAME.replace("${Environment}", "prod") == commands.tag_cache_table("prod")
+    assert retrieval.REFRESH_ROLE in load_access().roles
