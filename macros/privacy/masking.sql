@@ -34,14 +34,14 @@
     instead of hashing every row. For a JSON-lines table the declared JSON keys are the columns, read from the
     JSON text in `relation.json_column`. -#}
 {% macro masked_columns(source_name, table_name, relation='source', keys='masking_keys', as_of=none, lookups={},
-                        json_column='json_line') %}
+                        json_column='json_fields') %}
     {%- if not execute -%}
         {{- return('null as masked_columns_pending') -}}
     {%- endif -%}
     {%- set classified = [] -%}
     {%- for key in raw_json_keys(source_name, table_name) if key.get('pii') -%}
         {%- do classified.append({'name': key.name, 'pii': key.pii, 'token_name': key.get('token_name'),
-                                  'ref': json_text(relation ~ '.' ~ json_column, [key.name])}) -%}
+                                  'ref': raw_json_key(source_name, table_name, relation, json_column, [key.name])}) -%}
     {%- else -%}
         {%- for column in raw_table_columns(source_name, table_name) if column.meta.get('pii') -%}
             {%- do classified.append({'name': column.name, 'pii': column.meta.pii,
@@ -98,12 +98,12 @@
     record is its declared fields in file order joined by commas; a JSON line `key=value` pairs joined by `; `, the
     raw line last. -#}
 {% macro masked_record(source_name, table_name, relation='source', raw_line_column='raw_line', keys='masking_keys',
-                       json_column='json_line') %}
+                       json_column='json_fields') %}
     {%- set json_keys = raw_json_keys(source_name, table_name) -%}
     {%- set fields = [] -%}
     {%- if json_keys -%}
         {%- for key in json_keys -%}
-            {%- set ref = json_text(relation ~ '.' ~ json_column, [key.name]) -%}
+            {%- set ref = raw_json_key(source_name, table_name, relation, json_column, [key.name]) -%}
             {%- set value = quarantine_hashed(ref, key.pii, keys) if key.get('pii') else quarantine_kept(ref, keys) -%}
             {%- do fields.append("'" ~ key.name ~ "=' || " ~ value) -%}
         {%- endfor -%}

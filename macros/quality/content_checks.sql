@@ -11,17 +11,17 @@
 {#- The declared non-personal fields of a raw table, each as {name, ref, content, format, values, reference,
     reference_column, case, staged_as}: the JSON keys of a JSON-lines table (an object key's fields flattened,
     read from the JSON text in `relation.json_column`), else the columns (read as `relation.column`). -#}
-{% macro raw_content_fields(source_name, table_name, relation='source', json_column='json_line') %}
+{% macro raw_content_fields(source_name, table_name, relation='source', json_column='json_fields') %}
     {%- set fields = [] -%}
     {%- set keys = raw_json_keys(source_name, table_name) -%}
     {%- if keys -%}
         {%- for key in keys if key.get('content') -%}
             {%- if key.content == 'object' -%}
                 {%- for sub in key.get('fields', []) -%}
-                    {%- do fields.append(_content_field(sub, json_text(relation ~ '.' ~ json_column, [key.name, sub.name]))) -%}
+                    {%- do fields.append(_content_field(sub, raw_json_key(source_name, table_name, relation, json_column, [key.name, sub.name]))) -%}
                 {%- endfor -%}
             {%- else -%}
-                {%- do fields.append(_content_field(key, json_text(relation ~ '.' ~ json_column, [key.name]))) -%}
+                {%- do fields.append(_content_field(key, raw_json_key(source_name, table_name, relation, json_column, [key.name]))) -%}
             {%- endif -%}
         {%- endfor -%}
     {%- else -%}
@@ -91,7 +91,7 @@
 
 {#- True where any code or identifier field of a raw row is outside its declared format, list or reference: the
     `invalid_code` reject reason. Base models test it after every other reason. -#}
-{% macro invalid_content(source_name, table_name, relation='source', json_column='json_line') -%}
+{% macro invalid_content(source_name, table_name, relation='source', json_column='json_fields') -%}
     {%- set checks = [] -%}
     {%- for field in raw_content_fields(source_name, table_name, relation, json_column)
             if field.content in ('code', 'identifier') -%}
@@ -106,7 +106,7 @@
     rejected by invalid_content, and its value never leaves, not even on the rejected row); free text guarded
     (guarded_text). Typed fields (number, date, timestamp) are cast by the
     model itself. -#}
-{% macro content_columns(source_name, table_name, relation='source', json_column='json_line') %}
+{% macro content_columns(source_name, table_name, relation='source', json_column='json_fields') %}
     {%- if not execute -%}
         {{- return('null as content_columns_pending') -}}
     {%- endif -%}

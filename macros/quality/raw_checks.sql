@@ -22,13 +22,34 @@
 {% endmacro %}
 
 
+{#- Every key path of a JSON-lines table that staging reads, in declaration order: each declared key, then an object
+    key's own keys (`fields`). A base model parses them once (json_fields(json_text, raw_json_paths(…)) as
+    json_fields) and reads each through raw_json_key. -#}
+{% macro raw_json_paths(source_name, table_name) %}
+    {%- set paths = [] -%}
+    {%- for key in raw_json_keys(source_name, table_name) -%}
+        {%- do paths.append([key.name]) -%}
+        {%- for sub in key.get('fields', []) -%}
+            {%- do paths.append([key.name, sub.name]) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {{- return(paths) -}}
+{% endmacro %}
+
+
+{#- A JSON-lines table's value at `path`, as text, from the json_fields column `relation.json_column`. -#}
+{% macro raw_json_key(source_name, table_name, relation, json_column, path) -%}
+    {{- return(json_field(relation ~ '.' ~ json_column, raw_json_paths(source_name, table_name), path)) -}}
+{%- endmacro %}
+
+
 {#- The fields a raw record holds, each as {name, ref, is_text, required, parses_as}: the declared JSON keys of a
-    JSON-lines table (read from the JSON text in `json_column`), else the declared columns. -#}
+    JSON-lines table (read from the json_fields column `json_column`), else the declared columns. -#}
 {% macro raw_fields(source_name, table_name, relation, json_column) %}
     {%- set fields = [] -%}
     {%- for key in raw_json_keys(source_name, table_name) -%}
         {%- do fields.append({
-            'name': key.name, 'ref': json_text(relation ~ '.' ~ json_column, [key.name]), 'is_text': true,
+            'name': key.name, 'ref': raw_json_key(source_name, table_name, relation, json_column, [key.name]), 'is_text': true,
             'required': key.get('required', false), 'parses_as': key.get('parses_as')}) -%}
     {%- else -%}
         {%- for column in raw_table_columns(source_name, table_name) -%}
@@ -42,7 +63,7 @@
 
 
 {#- True where any required field is blank (text) or null (typed). -#}
-{% macro missing_required(source_name, table_name, relation='source', json_column='json_line') -%}
+{% macro missing_required(source_name, table_name, relation='source', json_column='json_fields') -%}
     {%- set checks = [] -%}
     {%- for field in raw_fields(source_name, table_name, relation, json_column) if field.required -%}
         {%- do checks.append(is_blank(field.ref) if field.is_text else '(' ~ field.ref ~ ' is null)') -%}
@@ -52,7 +73,7 @@
 
 
 {#- True where any text field declared to parse as a type holds a value that does not. -#}
-{% macro wrong_type(source_name, table_name, relation='source', json_column='json_line') -%}
+{% macro wrong_type(source_name, table_name, relation='source', json_column='json_fields') -%}
     {%- set checks = [] -%}
     {%- for field in raw_fields(source_name, table_name, relation, json_column) if field.parses_as -%}
         {%- do checks.append(

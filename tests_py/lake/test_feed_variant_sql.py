@@ -25,9 +25,12 @@ def test_json_lines_lose_bom_and_carriage_return_before_parsing_on_every_engine(
     aws_compiled, target: str, bom: str
 ) -> None:
     sql = aws_compiled(target).nodes["model.taglake.base_digital__app_events"].sql
-    parsed = sql[sql.index("parsed as (") : sql.index("checked as (")]
-    assert bom in parsed and "chr(13)" in parsed
-    assert "source.raw_line as raw_line" not in parsed
+    lines = sql[sql.index("lines as (") : sql.index("validated as (")]
+    assert bom in lines and "chr(13)" in lines
+    assert "source.raw_line as raw_line" not in lines
+    # what is parsed and validated is that cleaned line, not the raw one
+    parsed = sql[sql.index("validated as (") : sql.index("checked as (")]
+    assert "lines.raw_line" in parsed and "validated.raw_line" in parsed and "source.raw_line" not in parsed
 
 
 def test_the_completeness_mart_compiles_on_every_engine(aws_compiled) -> None:

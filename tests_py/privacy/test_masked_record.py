@@ -110,7 +110,9 @@ def test_a_quarantined_csv_record_holds_no_personal_value(target: str, con: duck
 def test_a_quarantined_json_line_holds_no_personal_value(target: str, con: duckdb.DuckDBPyConnection) -> None:
     sql = compiled_for_duckdb(
         target,
-        "select {{ masked_record('digital', 'app_events', relation='app') }} as rec from app cross join masking_keys",
+        "select {{ masked_record('digital', 'app_events', relation='app') }} as rec from (select app.*, "
+        "{{ json_fields('app.json_line', raw_json_paths('digital', 'app_events')) }} as json_fields from app) as app "
+        "cross join masking_keys",
     )
     records = [r for (r,) in con.execute(sql).fetchall()]
     assert len(records) == len(JSON_LINES)

@@ -22,23 +22,36 @@ masking_keys as (
     {{ masking_keys() }}
 ),
 
-{#- The line without a byte-order mark or a Windows carriage return (raw_line_text), before it is parsed. -#}
-{%- set line = raw_line_text('source.raw_line') %}
+{# The line without a byte-order mark or a Windows carriage return (raw_line_text), before it is parsed. #}
+lines as (
+    select
+        {{ raw_line_text('source.raw_line') }} as raw_line,
+        {{ landing_date() }} as landing_date,
+        source.source_file
+    from source
+),
+
+validated as (
+    select
+        lines.*,
+        {{ json_is_valid('lines.raw_line') }} as is_valid_json
+    from lines
+),
+
+{#- Every declared key parsed once per valid line (json_fields); the checks and treatments read it by path. -#}
+{%- set paths = raw_json_paths('digital', 'app_events') %}
 
 parsed as (
     select
-        {{ line }} as raw_line,
-        {{ landing_date() }} as landing_date,
-        source.source_file,
-        {{ json_is_valid(line) }} as is_valid_json,
-        case when {{ json_is_valid(line) }} then {{ line }} end as json_line
-    from source
+        validated.*,
+        case when validated.is_valid_json then {{ json_fields('validated.raw_line', paths) }} end as json_fields
+    from validated
 ),
 
 checked as (
     select
         parsed.*,
-        {{ json_text('parsed.json_line', ['national_id']) }} as login_national_id,
+        {{ raw_json_key('digital', 'app_events', 'parsed', 'json_fields', ['national_id']) }} as login_national_id,
         case
             when not parsed.is_valid_json then 'malformed_json'
             when {{ missing_required('digital', 'app_events', relation='parsed') }} then 'missing_required'
@@ -56,7 +69,9 @@ typed as (
     select
         {{ masked_columns('digital', 'app_events', relation='checked', lookups={'national_id': 'customer_tokens'}) }},
         {{ content_columns('digital', 'app_events', relation='checked') }},
-        {{ cast_text(json_text('checked.json_line', ['event_at']), 'timestamp') }} as event_at,
+        {{ cast_text(
+            raw_json_key('digital', 'app_events', 'checked', 'json_fields', ['event_at']), 'timestamp'
+        ) }} as event_at,
         checked.source_file,
         checked.reject_reason,
         case
