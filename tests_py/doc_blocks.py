@@ -61,7 +61,7 @@ def blocks_of(path: Path, root: Path) -> list[Block]:
     while i < len(lines):
         opening = _FENCE.match(lines[i])
         if not opening:
-            if "docs-test:" in lines[i] and not _ANNOTATION.match(lines[i]):
+            if lines[i].lstrip().startswith("<!--") and "docs-test:" in lines[i] and not _ANNOTATION.match(lines[i]):
                 raise ValueError(f"{path.relative_to(root)}:{i + 1}: malformed docs-test declaration")
             i += 1
             continue

@@ -9,6 +9,7 @@ the raw zone (its canaries) in what it printed."""
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import py_compile
@@ -27,7 +28,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from dbt_in_process import environment
 from doc_blocks import SERVER_STARTS, Block, blocks_of, commands_of, doc_files, split_sql, substitute
+from project_copy import run_taglake
 
 from taglake.core.project import Project
 from taglake.privacy.scan.canaries import collect_canaries
@@ -118,37 +121,107 @@ def _check(block: Block, result: subprocess.CompletedProcess[str], canaries: lis
 # ---- kinds --------------------------------------------------------------------------------------------------------
 
 
+_SHELL = re.compile(r"[|&;<>$`(){}*?~]")
+
+
+def _in_process(command: str) -> list[str] | None:
+    """The arguments of a plain `taglake …` command (no pipe, redirection, substitution or glob), which runs as
+    the same entry point (taglake.cli.main) in this process, dbt in-process too: no interpreter start-up and one dbt
+    parse for all blocks. None for anything else, which runs in bash."""
+    if _SHELL.search(command.replace("{{ ref(", "").replace(") }}", "")):
+        return None
+    words = shlex.split(command)
+    return words[1:] if words and words[0] == "taglake" else None
+
+
 def _run(block: Block, checkout: Path, env: dict[str, str], values: dict[str, str], canaries: list[str]) -> None:
     if block.language == "sql":
         for statement in split_sql(substitute(block.text, values)):
-            result = subprocess.run(
-                ["taglake", "query", "--sql", statement, "--limit", "5"],
-                cwd=checkout,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=90,
-                check=False,
-            )
+            result = run_taglake(["query", "--sql", statement, "--limit", "5"], env, cwd=checkout)
             _check(block, result, canaries, f"statement {statement[:60]!r}")
         return
-    _check(block, _bash(substitute(block.text, values), checkout, env), canaries)
+    text = substitute(block.text, values)
+    commands = commands_of(text)
+    plain = [_in_process(c) for c in commands]
+    if all(args is not None for args in plain):
+        for command, args in zip(commands, plain, strict=True):
+            _check(block, run_taglake(args or [], env, cwd=checkout), canaries, repr(command[:60]))
+        return
+    _check(block, _bash(text, checkout, env), canaries)
 
 
-_PARSE_ONLY = """
-import sys
-from taglake import cli
-from taglake.core.project import Project
-ns = cli.build_parser().parse_args(sys.argv[1:])
-cli._check_target(ns, Project.locate(), cli._target_of(ns))
-"""
+def _parse_and_check(args: list[str], checkout: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """What main() does before it runs a command (parse; the target, the system identity, the dbt passthrough
+    policy), in this process, the command itself not run; an error reported as main() reports it."""
+    from taglake import cli
+    from taglake.core.errors import report
+
+    out, err = io.StringIO(), io.StringIO()
+    with environment(env, checkout), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            ns = cli.build_parser().parse_args(args)
+            cli._check_target(ns, Project.locate(), cli._target_of(ns))
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 2
+        except Exception as exc:
+            code = report(exc, args[0] if args else None, argv=args)
+    return subprocess.CompletedProcess(["taglake", *args], code, out.getvalue(), err.getvalue())
 
 
 def _dry_run(block: Block, checkout: Path, env: dict[str, str], values: dict[str, str], canaries: list[str]) -> None:
     """make → make -n; taglake → parsed and checked as main() checks before running; python FILE → FILE compiles.
-    `as=system`: with the system identity, as the system account runs it."""
+    `as=system`: with the local system identity; `as=aws-system`: in the system role's session on a moto_server
+    (the role's ARN as TAGLAKE_SYSTEM_IDENTITY, as on AWS)."""
     if block.options.get("as") == "system":
         env = {**env, "TAGLAKE_SYSTEM_IDENTITY": str(_identity(checkout, env))}
+    if block.options.get("as") == "aws-system":
+        with _moto() as endpoint:
+            _dry_run_commands(block, checkout, {**env, **_system_role_session(endpoint)}, values, canaries)
+        return
+    _dry_run_commands(block, checkout, env, values, canaries)
+
+
+def _system_role_session(endpoint: str) -> dict[str, str]:
+    """The environment of a session of the system role `taglake-dev-system`, assumed on the moto_server."""
+    base = {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": ACCOUNT}, "Action": "sts:AssumeRole"}],
+    }
+    role = _client("iam", base).create_role(RoleName="taglake-dev-system", AssumeRolePolicyDocument=json.dumps(trust))
+    creds = _client("sts", base).assume_role(RoleArn=role["Role"]["Arn"], RoleSessionName="docs-test")["Credentials"]
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": creds["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": creds["SessionToken"],
+        "AWS_DEFAULT_REGION": REGION,
+        "TAGLAKE_AWS_REGION": REGION,
+        "TAGLAKE_SYSTEM_IDENTITY": role["Role"]["Arn"],
+    }
+
+
+@contextlib.contextmanager
+def _moto() -> Iterator[str]:
+    """A moto_server on a free port of 127.0.0.1, stopped on leaving."""
+    from moto.server import ThreadedMotoServer
+
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    # moto's backends are the process's: what an earlier block made would still be there.
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10).close()
+    try:
+        yield endpoint
+    finally:
+        server.stop()
+
+
+def _dry_run_commands(
+    block: Block, checkout: Path, env: dict[str, str], values: dict[str, str], canaries: list[str]
+) -> None:
     syntax = subprocess.run(["bash", "-n", "-c", block.text], capture_output=True, text=True, check=False)
     assert syntax.returncode == 0, f"{block.id}: not valid shell: {syntax.stderr}"
     for command in commands_of(substitute(block.text, values)):
@@ -162,14 +235,7 @@ def _dry_run(block: Block, checkout: Path, env: dict[str, str], values: dict[str
         if words[0] == "make":
             result = _bash(shlex.join(["make", "-n", *words[1:]]), checkout, env)
         elif words[0] == "taglake":
-            result = subprocess.run(
-                [sys.executable, "-c", _PARSE_ONLY, *words[1:]],
-                cwd=checkout,
-                env=env,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
+            result = _parse_and_check(words[1:], checkout, env)
         elif words[0].endswith("python") and len(words) > 1 and words[1].endswith(".py"):
             py_compile.compile(str(checkout / words[1]), doraise=True)
             continue
@@ -295,16 +361,11 @@ def awscli_bin(checkout: Path) -> Path:
 def _aws(
     block: Block, checkout: Path, env: dict[str, str], values: dict[str, str], canaries: list[str], awscli: Path
 ) -> None:
-    from moto.server import ThreadedMotoServer
-
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
+    with _moto() as endpoint:
         env = {
             **env,
             "PATH": f"{awscli}:{env['PATH']}",
-            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+            "AWS_ENDPOINT_URL": endpoint,
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": REGION,
@@ -314,8 +375,6 @@ def _aws(
         if "call" in block.options:  # the block defines a function the text then calls
             script += "\n" + block.options["call"].replace(":", " ")
         _check(block, _bash(script, checkout, env, timeout=120), canaries)
-    finally:
-        server.stop()
 
 
 def _identity(checkout: Path, env: dict[str, str]) -> Path:

@@ -3,11 +3,13 @@ collects them from the package's source), and lists none the code no longer prin
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
 import pytest
-from cli_messages import messages
+from cli_messages import Message
+from cli_messages import messages as collect
 
 from taglake.core.project import Project
 
@@ -16,6 +18,11 @@ pytestmark = pytest.mark.docs
 ROOT = Project.locate().root
 PACKAGE = ROOT / "taglake"
 DOC = ROOT / "docs" / "troubleshooting.md"
+
+
+@functools.cache
+def _package_messages() -> tuple[Message, ...]:
+    return tuple(collect(PACKAGE))
 
 
 def _listed(text: str) -> set[str]:
@@ -32,20 +39,20 @@ def _run_time_section(text: str) -> str:
 
 def test_every_message_the_cli_prints_has_an_entry() -> None:
     listed = _listed(DOC.read_text(encoding="utf-8"))
-    missing = sorted({f"{m.where}: {m.text}" for m in messages(PACKAGE) if m.text and m.text not in listed})
+    missing = sorted({f"{m.where}: {m.text}" for m in _package_messages() if m.text and m.text not in listed})
     assert not missing, "no entry in docs/troubleshooting.md for:\n" + "\n".join(missing)
 
 
 def test_every_message_built_at_run_time_has_its_family_entry() -> None:
     section = _run_time_section(DOC.read_text(encoding="utf-8"))
     missing = sorted(
-        {f"{m.where}: {m.cls}" for m in messages(PACKAGE) if m.text is None and f"`{m.cls}`" not in section}
+        {f"{m.where}: {m.cls}" for m in _package_messages() if m.text is None and f"`{m.cls}`" not in section}
     )
     assert not missing, "no family entry under 'Messages built at run time' for:\n" + "\n".join(missing)
 
 
 def test_the_page_lists_no_message_the_code_no_longer_prints() -> None:
-    current = {m.text for m in messages(PACKAGE) if m.text}
+    current = {m.text for m in _package_messages() if m.text}
     stale = sorted(_listed(DOC.read_text(encoding="utf-8")) - current - {"taglake <command>: <message>"})
     assert not stale, "docs/troubleshooting.md lists messages no code prints:\n" + "\n".join(stale)
 
@@ -71,7 +78,7 @@ def test_the_collector_sees_literal_f_string_and_dynamic_messages(tmp_path: Path
         "    raise AssertionError('not printed')\n",
         encoding="utf-8",
     )
-    found = {(m.cls, m.text) for m in messages(package)}
+    found = {(m.cls, m.text) for m in collect(package)}
     assert ("Deeper", "no thing at …: run `taglake thing init`") in found
     assert ("ValueError", "a literal one") in found
     assert ("ThingError", None) in found
