@@ -3,10 +3,14 @@
 A block's kind is declared next to it, on the line before its fence, as `<!-- docs-test: KIND [key=value …] -->`;
 a block with no declaration is of kind `run` (run as it is). The kinds:
 
-- `run`: the block runs for real (bash, `set -eo pipefail`; an SQL block through `taglake query --sql`).
+- `run`: the block runs for real: in bash (`set -eo pipefail`), or, when every command is a plain `taglake …` (no
+  pipe, redirection or substitution), through the same entry point (taglake.cli.main) in the test process, so dbt
+  parses the project once for all blocks; an SQL block statement by statement through `taglake query --sql`.
 - `dry-run`: a command that builds everything or needs an engine this machine does not have: `make T` runs as
   `make -n T`; `taglake ARGS` is parsed by the real parser and checked as the command line checks it before anything
-  runs (the target exists, the system identity, the dbt passthrough policy), without running the command.
+  runs (the target exists, the system identity, the dbt passthrough policy), without running the command;
+  `as=system` with the local system identity, `as=aws-system` in a session of the system role assumed on a
+  moto_server (an AWS `*_system` target checks the caller's role); `python FILE` compiles FILE.
 - `server port=P`: a line that starts a server (`taglake serve api`, `taglake api serve`, `make dashboard`,
   `make docs-serve`) is started on a free port instead of P (every `:P` in the block follows it), probed on
   127.0.0.1 until it answers HTTP, and stopped when the next server starts or the block ends; the other lines run for
