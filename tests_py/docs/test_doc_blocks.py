@@ -35,7 +35,7 @@ from project_copy import run_taglake
 from taglake.core.project import Project
 from taglake.privacy.scan.canaries import collect_canaries
 
-pytestmark = pytest.mark.docs
+pytestmark = [pytest.mark.docs, pytest.mark.dbt]  # dbt: it reads the session build (built_project)
 
 ROOT = Project.locate().root
 BLOCKS = [block for path in doc_files(ROOT) for block in blocks_of(path, ROOT)]
@@ -52,6 +52,13 @@ def checkout(built_project: Project, tmp_path_factory: pytest.TempPathFactory) -
     root = tmp_path_factory.mktemp("docs") / "taglake"
     shutil.copytree(ROOT, root, ignore=lambda _d, names: [n for n in names if n in _IGNORED], symlinks=True)
     (root / ".venv").symlink_to(VENV_BIN.parent)
+    # make's `setup` compares the venv's stamp with these two files: the venv the test runs is the one to use, so
+    # the copies are no newer than it (else `make dashboard` would try to remake the linked venv).
+    stamp = VENV_BIN.parent / ".installed-stamp"
+    if stamp.exists():
+        for name in ("requirements.lock", "pyproject.toml"):
+            when = min((root / name).stat().st_mtime, stamp.stat().st_mtime - 1)
+            os.utime(root / name, (when, when))
     shutil.copytree(built_project.lake_dir, root / "lake")
     (root / "build").mkdir()
     shutil.copy2(built_project.duckdb_path, root / "build" / "taglake.duckdb")
@@ -450,4 +457,12 @@ def test_a_failing_block_fails(checkout: Path, canaries: list[str], placeholders
         _dry_run(Block("x.md", 1, "shell", "dry-run", text="make no-such-target"), checkout, env, placeholders, [])
     with pytest.raises(AssertionError):
         _dry_run(Block("x.md", 1, "shell", "dry-run", text="taglake build --no-such-flag"), checkout, env, {}, [])
+    with pytest.raises(AssertionError):  # a server that exits instead of answering
+        _serve(
+            Block("x.md", 1, "shell", "server", {"port": "8788"}, "taglake serve api --no-such-flag"),
+            checkout,
+            env,
+            placeholders,
+            [],
+        )
     assert json.dumps(placeholders)  # the build gave a token
