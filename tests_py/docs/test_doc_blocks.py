@@ -268,7 +268,9 @@ def _answers(port: int) -> bool:
 
 
 @contextlib.contextmanager
-def _server(command: str, checkout: Path, env: dict[str, str], port: int, block: Block) -> Iterator[None]:
+def _server(
+    command: str, checkout: Path, env: dict[str, str], port: int, block: Block, canaries: list[str]
+) -> Iterator[None]:
     words = shlex.split(command)
     if words[0] == "make":
         command += f" DOCS_PORT={port} DASHBOARD_PORT={port}"
@@ -296,6 +298,7 @@ def _server(command: str, checkout: Path, env: dict[str, str], port: int, block:
             proc.wait()
     text = log.read_text(encoding="utf-8", errors="replace")
     assert "Traceback" not in text, f"{block.id}: the server printed a traceback\n{text[-2000:]}"
+    assert not [c for c in canaries if c in text.casefold()], f"{block.id}: a raw-zone value in the server's output"
 
 
 def _serve(block: Block, checkout: Path, env: dict[str, str], values: dict[str, str], canaries: list[str]) -> None:
@@ -309,7 +312,7 @@ def _serve(block: Block, checkout: Path, env: dict[str, str], values: dict[str, 
         _check(block, _bash(before, checkout, env), canaries, repr(before[:60]))
     for n, start in enumerate(servers):
         end = servers[n + 1] if n + 1 < len(servers) else len(commands)
-        with _server(commands[start], checkout, env, port, block):
+        with _server(commands[start], checkout, env, port, block, canaries):
             for line in commands[start + 1 : end]:
                 _check(block, _bash(line, checkout, env), canaries, repr(line[:60]))
 
@@ -351,6 +354,22 @@ def _aws_setup_cloudformation(env: dict[str, str]) -> dict[str, str]:
     return {}
 
 
+def _aws_check_masking_key(env: dict[str, str], output: str) -> None:
+    """The key reached the restricted bucket as the secret holds it, and was never printed."""
+    secret = _client("secretsmanager", env).get_secret_value(SecretId="taglake/dev/masking-key")["SecretString"]
+    body = (
+        _client("s3", env)
+        .get_object(Bucket=f"taglake-dev-{ACCOUNT}-restricted", Key="restricted_keys/masking_keys/masking_keys.csv")[
+            "Body"
+        ]
+        .read()
+    )
+    assert body.decode().strip() == secret.strip() and secret.startswith("key_version,k_inner,k_outer\n1,")
+    assert not any(part in output for part in secret.splitlines()[1].split(",")[1:]), "the key was printed"
+
+
+AWS_CHECKS: dict[str, Callable[[dict[str, str], str], None]] = {"masking-key": _aws_check_masking_key}
+
 AWS_SETUPS: dict[str, Callable[[dict[str, str]], dict[str, str]]] = {
     "sns": _aws_setup_sns,
     "masking-key": _aws_setup_masking_key,
@@ -381,7 +400,9 @@ def _aws(
         script = substitute(block.text, values)
         if "call" in block.options:  # the block defines a function the text then calls
             script += "\n" + block.options["call"].replace(":", " ")
-        _check(block, _bash(script, checkout, env, timeout=120), canaries)
+        result = _bash(script, checkout, env, timeout=120)
+        _check(block, result, canaries)
+        AWS_CHECKS.get(block.options["setup"], lambda _env, _out: None)(env, result.stdout + result.stderr)
 
 
 def _identity(checkout: Path, env: dict[str, str]) -> Path:
