@@ -11,7 +11,7 @@ export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
-.PHONY: help setup postgres demo test lint lint-python lint-sql generate build run-daily docs docs-serve verify clean lock test-fast lineage venv-airflow venv-datahub venv-checkov venv-pyspark java mwaa-bundle infra-check infra-render lambda-package dashboard chromium test-dashboard
+.PHONY: help setup postgres demo test lint lint-python lint-sql generate build run-daily docs docs-serve verify clean lock test-fast lineage venv-airflow venv-datahub venv-checkov venv-pyspark venv-awscli java mwaa-bundle infra-check infra-render lambda-package dashboard chromium test-dashboard
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -123,6 +123,9 @@ venv-datahub:  ## acryl-datahub in its own cached venv
 
 venv-checkov:  ## checkov in its own cached venv
 	@$(TOOL_VENV) checkov requirements/checkov.txt $(PYTHON)
+
+venv-awscli:  ## the AWS CLI (v1, its botocore pin conflicts with requirements.lock) in its own cached venv, for the docs test
+	@$(TOOL_VENV) awscli requirements/awscli.txt $(PYTHON)
 
 venv-pyspark: java  ## PySpark in its own cached venv (and Java, which Spark runs on)
 	@$(TOOL_VENV) pyspark requirements/pyspark.txt $(PYTHON)
