@@ -15,6 +15,13 @@ from taglake.lake.params import LakeParams
 from taglake.lake.sqlrand import below, lit, pick, uniform
 
 OUTCOME_LAG_DAYS = 7  # outcomes land this many days after the scoring run they judge
+
+
+def outcome_lag(p: LakeParams) -> int:
+    """Days from a scoring run to its outcomes: a week, or fewer when the planned history is shorter, so that every
+    lake holds outcomes (the first run's land inside it). A function of the planned days only: appending days never
+    moves a file already written."""
+    return min(OUTCOME_LAG_DAYS, p.days - 1)
 # observed labels that broke the 0/1 contract: a count, a negative flag, a percentage
 OUT_OF_RANGE_LABELS: tuple[int, ...] = (2, -1, 100, 9)
 
@@ -31,10 +38,10 @@ class ModelOutcomesGen(TableGen):
     order_by = ("model_name", "national_id", "outcome_month")
 
     def has_partition(self, p: LakeParams, day: int) -> bool:
-        return day - OUTCOME_LAG_DAYS in p.scoring_days
+        return day - outcome_lag(p) in p.scoring_days
 
     def clean_sql(self, p: LakeParams, day: int) -> str:
-        s, run_day = p.seed, day - OUTCOME_LAG_DAYS
+        s, run_day = p.seed, day - outcome_lag(p)
         on = p.date_of(run_day)
         month = on.replace(day=1)
         strength = " ".join(
