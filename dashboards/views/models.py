@@ -55,6 +55,8 @@ st.caption(
 )
 performance["outcome_month"] = pd.to_datetime(performance["outcome_month"]).dt.date
 judged = performance[performance["model_name"] == name].sort_values(["outcome_month", "model_version"])
+# Shown to 3 decimals (lift 2): enough to compare versions, and no long digit runs on the page.
+judged = judged.round({"positive_rate": 3, "auc": 3, "top_decile_lift": 2})
 shown = pd.DataFrame(dash.suppressed_rows(judged.to_dict("records")))
 columns = ["outcome_month", "model_version", "customer_count", "positive_count", "positive_rate", "auc"]
 columns += ["top_decile_lift"]

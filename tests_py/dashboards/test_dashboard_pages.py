@@ -104,8 +104,12 @@ def test_model_history_page_shows_drift_and_performance_against_outcomes(on_buil
     assert truth, "the built lake has outcomes"
     columns = ("model_version", "customer_count", "positive_count", "auc")
     shown = list(zip(*(performance[c] for c in columns), strict=True))
+
+    def shown_as(n: float, ok: bool) -> str:
+        return str(n) if ok else f"<{K}"
+
     assert shown == [
-        (v, str(n) if n >= K else f"<{K}", str(p) if p >= K else f"<{K}", str(a) if min(p, n - p) >= K else f"<{K}")
+        (v, shown_as(n, n >= K), shown_as(p, p >= K), shown_as(round(a, 3), min(p, n - p) >= K))
         for v, n, p, a, _ in truth
     ]
     assert all(0.5 < a < 1 for *_, a, _ in truth)
