@@ -15,7 +15,15 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from taglake.lake import national_id
-from taglake.lake.raw_tables import ACCOUNTS, APP_EVENTS, CUSTOMERS, MODEL_SCORES, TRANSACTIONS, RawTable
+from taglake.lake.raw_tables import (
+    ACCOUNTS,
+    APP_EVENTS,
+    CUSTOMERS,
+    MODEL_OUTCOMES,
+    MODEL_SCORES,
+    TRANSACTIONS,
+    RawTable,
+)
 from taglake.lake.reference import ABSURD_AMOUNT_TWD, FX_TWD_PER_UNIT, ISO_4217_CODES, SCORE_MAX, SCORE_MIN
 
 # What the generator's output may hold, as the tests expect it (the generator draws from richer tables in
@@ -167,6 +175,15 @@ def score_defects(row: dict) -> list[str]:
     return found
 
 
+def outcome_defects(row: dict) -> list[str]:
+    found = []
+    if any(row[c] is None for c in MODEL_OUTCOMES.required):
+        found.append("missing_required")
+    if row["label"] is not None and row["label"] not in (0, 1):
+        found.append("label_out_of_range")
+    return found
+
+
 def defects_of(spec, value) -> list[str]:
     if spec.format == "csv":
         return csv_defects(spec, value)
@@ -174,6 +191,8 @@ def defects_of(spec, value) -> list[str]:
         return transaction_defects(value)
     if spec is APP_EVENTS:
         return app_event_defects(value)
+    if spec is MODEL_OUTCOMES:
+        return outcome_defects(value)
     return score_defects(value)
 
 
@@ -181,3 +200,18 @@ def clean_values(lake: Path, spec: RawTable) -> list[Any]:
     """The records without any defect (parsed JSON objects for app events)."""
     values = [rec.value for rec in read_records(lake, spec) if not defects_of(spec, rec.value)]
     return [json.loads(v) for v in values] if spec is APP_EVENTS else values
+
+
+def rank_auc(scored: list[tuple[float, int]]) -> float:
+    """AUC of (score, label 0/1) pairs by the rank-sum (Mann-Whitney) form, tied scores at their average rank:
+    computed here independently of any SQL."""
+    ordered = sorted(s for s, _ in scored)
+    first: dict[float, int] = {}
+    count: dict[float, int] = {}
+    for position, s in enumerate(ordered, start=1):
+        first.setdefault(s, position)
+        count[s] = count.get(s, 0) + 1
+    positives = sum(label for _, label in scored)
+    negatives = len(scored) - positives
+    rank_sum = sum(first[s] + (count[s] - 1) / 2 for s, label in scored if label == 1)
+    return (rank_sum - positives * (positives + 1) / 2) / (positives * negatives)

@@ -1,4 +1,4 @@
-"""Model history: score distributions and PSI drift per model version."""
+"""Model history: score distributions and PSI drift per model version, and performance against outcomes."""
 
 import sys
 
@@ -10,7 +10,8 @@ from taglake.ops import dashboard as dash
 config = dash.DashboardConfig.from_args(sys.argv[1:])
 st.title("Model history")
 st.caption(
-    f"Score distributions and PSI drift against each version's first month (agg_model_score_*_monthly) on "
+    f"Score distributions and PSI drift against each version's first month (agg_model_score_*_monthly), and "
+    f"AUC and lift against the outcomes (agg_model_performance_monthly) on "
     f"`{config.target}`. Counts under {dash.SMALL_COUNT_THRESHOLD} show as `{dash.SUPPRESSED}`."
 )
 
@@ -43,7 +44,25 @@ bins = bins.assign(score_bin=bins["bin_lower"].map(lambda v: f"{v:.1f}"))
 st.bar_chart(bins.set_index("score_bin")[["score_share", "baseline_share"]])
 
 st.subheader("Performance against outcomes")
-st.info(
-    "Not yet a mart: performance by version and month (AUC, lift) comes with the outcomes the synthetic lake "
-    "gains for SageMaker training (issue 15, point 4). This page shows what the marts hold today."
+performance = pd.DataFrame(dash.cached_records(config, "model_performance_monthly"))
+if performance.empty:
+    st.info("No outcomes in this build yet: ml.model_outcomes lands a week after each scoring run.")
+    st.stop()
+st.caption(
+    f"Every version of {name} against the outcomes of the customers it scored (agg_model_performance_monthly): "
+    "AUC in its rank form (0.5 is a coin) and the lift of the top score decile, by month. A measure over a count "
+    f"under {dash.SMALL_COUNT_THRESHOLD} shows as `{dash.SUPPRESSED}`."
 )
+performance["outcome_month"] = pd.to_datetime(performance["outcome_month"]).dt.date
+judged = performance[performance["model_name"] == name].sort_values(["outcome_month", "model_version"])
+# Shown to 3 decimals (lift 2): enough to compare versions, and no long digit runs on the page.
+judged = judged.round({"positive_rate": 3, "auc": 3, "top_decile_lift": 2})
+shown = pd.DataFrame(dash.suppressed_rows(judged.to_dict("records")))
+columns = ["outcome_month", "model_version", "customer_count", "positive_count", "positive_rate", "auc"]
+columns += ["top_decile_lift"]
+if not shown.empty:
+    auc = shown.assign(auc=pd.to_numeric(shown["auc"], errors="coerce"))  # a suppressed AUC is not charted
+    st.line_chart(auc.pivot_table(index="outcome_month", columns="model_version", values="auc"))
+    st.table(shown[columns].astype(str), hide_index=True)
+else:
+    st.info(f"No outcomes for {name} in this build yet.")

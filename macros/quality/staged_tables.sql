@@ -8,5 +8,6 @@
         {'source_table': 'cards.transactions', 'base': 'base_cards__transactions', 'stg': 'stg_cards__transactions'},
         {'source_table': 'digital.app_events', 'base': 'base_digital__app_events', 'stg': 'stg_digital__app_events'},
         {'source_table': 'ml.model_scores', 'base': 'base_ml__model_scores', 'stg': 'stg_ml__model_scores'},
+        {'source_table': 'ml.model_outcomes', 'base': 'base_ml__model_outcomes', 'stg': 'stg_ml__model_outcomes'},
     ]) -}}
 {% endmacro %}

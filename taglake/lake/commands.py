@@ -57,7 +57,7 @@ def _add_generate(sub: Subparsers) -> None:
         metavar="N",
         help="instead of a new lake, append the next landing day (or N days) to the lake in OUT: new "
         "transactions and app events (some late, for earlier days), changed, closed and new customers, account "
-        "changes, model scores on the 1st of a month; manifest.json updated. The lake's own seed and sizes are "
+        "changes, model scores on the 1st of a month and their outcomes a week later; manifest.json updated. The lake's own seed and sizes are "
         "used (the other options are ignored); earlier files are not touched",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

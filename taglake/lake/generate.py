@@ -22,6 +22,7 @@ from taglake import __version__
 from taglake.lake.feeds.accounts import AccountsGen
 from taglake.lake.feeds.app_events import AppEventsGen
 from taglake.lake.feeds.customers import CustomersGen
+from taglake.lake.feeds.model_outcomes import ModelOutcomesGen
 from taglake.lake.feeds.model_scores import ModelScoresGen
 from taglake.lake.population import create_population
 from taglake.lake.feeds.table_gen import TableGen
@@ -48,7 +49,7 @@ SCALES: dict[str, ScaleSpec] = {
 
 
 def generators() -> tuple[TableGen, ...]:
-    return (CustomersGen(), AccountsGen(), TransactionsGen(), AppEventsGen(), ModelScoresGen())
+    return (CustomersGen(), AccountsGen(), TransactionsGen(), AppEventsGen(), ModelScoresGen(), ModelOutcomesGen())
 
 
 @dataclass

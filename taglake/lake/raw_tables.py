@@ -135,6 +135,14 @@ _DECLARED: dict[str, dict[str, Any]] = {
             "exact_duplicate",
         ),
     },
+    "MODEL_OUTCOMES": {
+        "name": "ml.model_outcomes",
+        "defect_kinds": (
+            "missing_required",
+            "label_out_of_range",
+            "exact_duplicate",
+        ),
+    },
 }
 WALLET_COLUMN = "wallet_type"  # the column the card feed gains part way through its history
 
@@ -152,7 +160,7 @@ def raw_table_list() -> tuple[RawTable, ...]:
 
 
 def __getattr__(attr: str) -> Any:
-    """CUSTOMERS, ACCOUNTS, TRANSACTIONS, APP_EVENTS, MODEL_SCORES, TABLES and TABLES_BY_NAME, read from the source
+    """CUSTOMERS, ACCOUNTS, TRANSACTIONS, APP_EVENTS, MODEL_SCORES, MODEL_OUTCOMES, TABLES and TABLES_BY_NAME, read from the source
     YAML when first asked for (module attributes, PEP 562), so importing this module reads no file."""
     if attr in _DECLARED:
         return raw_table(_DECLARED[attr]["name"])

@@ -71,11 +71,34 @@ QUERIES: Mapping[str, str] = {
         "select model_name, model_version, score_month, baseline_month, is_baseline, score_count, customer_count, "
         "mean_score, psi, drift_level from {{ ref('agg_model_score_drift_monthly') }}"
     ),
+    "model_performance_monthly": (
+        "select model_name, model_version, outcome_month, customer_count, positive_count, negative_count, "
+        "positive_rate, auc, top_decile_count, top_decile_positive_count, top_decile_lift "
+        "from {{ ref('agg_model_performance_monthly') }}"
+    ),
 }
 # Columns that count customers (or their scores): suppressed below the threshold wherever they are shown.
-COUNT_COLUMNS = frozenset({"tagged_customer_count", "segment_customer_count", "customer_count", "score_count"})
+COUNT_COLUMNS = frozenset(
+    {
+        "tagged_customer_count",
+        "segment_customer_count",
+        "customer_count",
+        "score_count",
+        "positive_count",
+        "negative_count",
+        "top_decile_count",
+        "top_decile_positive_count",
+    }
+)
 # A share derived from a count: suppressed with it.
 SHARE_OF = {"tagged_share": "tagged_customer_count", "score_share": "score_count"}
+# A measure computed from several counts: suppressed when any of them is small (an AUC over nine positives, or a
+# positive rate that gives the positives back times the population, would single them out).
+MEASURE_OF: Mapping[str, tuple[str, ...]] = {
+    "positive_rate": ("positive_count", "negative_count"),
+    "auc": ("positive_count", "negative_count"),
+    "top_decile_lift": ("top_decile_positive_count", "top_decile_count", "positive_count", "negative_count"),
+}
 
 
 class DashboardError(TaglakeError):
@@ -164,7 +187,8 @@ def suppress_count(value: Any, threshold: int = SMALL_COUNT_THRESHOLD) -> Any:
 def suppressed_rows(
     records: Iterable[Mapping[str, Any]], threshold: int = SMALL_COUNT_THRESHOLD
 ) -> list[dict[str, Any]]:
-    """Rows ready to show: every count column below the threshold as `<k`, and each share of such a count too.
+    """Rows ready to show: every count column below the threshold as `<k`, and each share or measure of such a count
+    too.
     Every value of a suppressed row is a string or a number, so a table shows `<k` as text."""
     shown = []
     for record in records:
@@ -172,6 +196,10 @@ def suppressed_rows(
         for share, count in SHARE_OF.items():
             if share in row and count in row and row[count] is not None and int(row[count]) < threshold:
                 row[share] = f"<{threshold}"
+        for measure, counts in MEASURE_OF.items():
+            present = [row[c] for c in counts if c in row and row[c] is not None]
+            if measure in row and any(int(n) < threshold for n in present):
+                row[measure] = f"<{threshold}"
         for column in COUNT_COLUMNS & row.keys():
             row[column] = suppress_count(row[column], threshold)
         shown.append(row)

@@ -29,6 +29,25 @@ def test_counts_below_the_threshold_and_their_shares_are_suppressed() -> None:
     assert rows[3] == {"model": "m", "score_count": f"<{k}", "score_share": f"<{k}", "customer_count": f"<{k}"}
 
 
+def test_performance_measures_over_a_small_count_are_suppressed_with_it() -> None:
+    k = dash.SMALL_COUNT_THRESHOLD
+    big = {"customer_count": 500, "positive_count": 100, "negative_count": 400, "top_decile_count": 50}
+    rows = dash.suppressed_rows(
+        [
+            {**big, "top_decile_positive_count": 20, "positive_rate": 0.2, "auc": 0.7, "top_decile_lift": 2.0},
+            {**big, "top_decile_positive_count": k - 1, "positive_rate": 0.2, "auc": 0.7, "top_decile_lift": 0.9},
+            {**big, "positive_count": k - 1, "negative_count": 491, "top_decile_positive_count": 5,
+             "positive_rate": 0.018, "auc": 0.8, "top_decile_lift": 5.4},
+            {**big, "positive_count": 495, "negative_count": k - 5, "top_decile_positive_count": 50,
+             "positive_rate": 0.99, "auc": 0.6, "top_decile_lift": 1.01},
+        ]
+    )  # fmt: skip
+    assert (rows[0]["auc"], rows[0]["top_decile_lift"], rows[0]["positive_rate"]) == (0.7, 2.0, 0.2)
+    assert (rows[1]["auc"], rows[1]["top_decile_lift"], rows[1]["top_decile_positive_count"]) == (0.7, f"<{k}", f"<{k}")
+    assert {rows[2][c] for c in ("positive_count", "positive_rate", "auc", "top_decile_lift")} == {f"<{k}"}
+    assert {rows[3][c] for c in ("negative_count", "positive_rate", "auc", "top_decile_lift")} == {f"<{k}"}
+
+
 def test_configuration_comes_from_flags_over_the_environment() -> None:
     env = {dash.ENV_DATABASE: "/env/db.duckdb", dash.ENV_TTL: "30"}
     config = dash.DashboardConfig.from_args(["--database", "/flag/db.duckdb"], env)

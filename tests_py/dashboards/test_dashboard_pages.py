@@ -89,7 +89,7 @@ def test_quality_page_shows_pass_rates_freshness_and_reconciliation(on_built_lak
     assert list(app.table[1].value["Source"]) == [source]
 
 
-def test_model_history_page_shows_drift_and_says_performance_is_not_yet_a_mart(on_built_lake: Project) -> None:
+def test_model_history_page_shows_drift_and_performance_against_outcomes(on_built_lake: Project) -> None:
     app = _page("models")
     drift = app.table[0].value
     assert {"psi", "drift_level", "score_count"} <= set(drift.columns)
@@ -97,7 +97,32 @@ def test_model_history_page_shows_drift_and_says_performance_is_not_yet_a_mart(o
     months = app.selectbox(key="month").options
     app.selectbox(key="month").set_value(months[0]).run()
     assert not app.exception and not app.error
-    assert any("Not yet a mart" in i.value for i in app.info)
+    assert [h.value for h in app.subheader][-1] == "Performance against outcomes"
+    assert not any("Not yet" in i.value for i in app.info)
+    version = app.selectbox(key="version").options[-1]
+    app.selectbox(key="version").set_value(version).run()
+    assert not app.exception and not app.error
+    performance = app.table[1].value
+    name = version.rsplit(" ", 1)[0]
+    with duckdb.connect(str(on_built_lake.duckdb_path), read_only=True) as con:
+        truth = con.execute(
+            "select model_version, customer_count, positive_count, auc, top_decile_lift "
+            "from taglake_marts.agg_model_performance_monthly where model_name = ? "
+            "order by outcome_month, model_version",
+            [name],
+        ).fetchall()
+    assert truth, "the built lake has outcomes"
+    columns = ("model_version", "customer_count", "positive_count", "auc")
+    shown = list(zip(*(performance[c] for c in columns), strict=True))
+
+    def shown_as(n: float, ok: bool) -> str:
+        return str(n) if ok else f"<{K}"
+
+    assert shown == [
+        (v, shown_as(n, n >= K), shown_as(p, p >= K), shown_as(round(a, 3), min(p, n - p) >= K))
+        for v, n, p, a, _ in truth
+    ]
+    assert all(0.5 < a < 1 for *_, a, _ in truth)
 
 
 def test_cost_page_says_none_reported_on_duckdb(on_built_lake: Project) -> None:

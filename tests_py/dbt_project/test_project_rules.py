@@ -51,6 +51,7 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ("primary_key", "base_core_banking__accounts"): BASE_KEEPS_EVERY_ROW,
     ("primary_key", "base_crm__customers"): BASE_KEEPS_EVERY_ROW,
     ("primary_key", "base_digital__app_events"): BASE_KEEPS_EVERY_ROW,
+    ("primary_key", "base_ml__model_outcomes"): BASE_KEEPS_EVERY_ROW,
     ("primary_key", "base_ml__model_scores"): BASE_KEEPS_EVERY_ROW,
     ("primary_key", "int_card_transactions_categorized"): (
         "ephemeral: inlined into its readers, no relation to test; fct_card_transactions tests the same key"

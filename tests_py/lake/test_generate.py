@@ -10,7 +10,7 @@ import pytest
 from raw_lake import partition_files, read_file, sha256_tree
 
 from taglake.lake.generate import SCALES, generate_lake
-from taglake.lake.raw_tables import MODEL_SCORES, TABLES, TRANSACTIONS, WALLET_COLUMN
+from taglake.lake.raw_tables import MODEL_OUTCOMES, MODEL_SCORES, TABLES, TRANSACTIONS, WALLET_COLUMN
 
 SMALL = {"customers": 300, "days": 10, "defect_rate": 0.05, "progress": False}
 
@@ -76,6 +76,9 @@ def test_one_file_per_partition_and_a_partition_every_landing_day(lake):
         assert manifest["tables"][spec.name]["files"] == len(days)
         if spec is MODEL_SCORES:  # the first day, then the first of each month
             assert days == [d for d in every_day if d == start or d.day == 1]
+        elif spec is MODEL_OUTCOMES:  # a week after each scoring run, when that is inside the history
+            runs = [d for d in every_day if d == start or d.day == 1]
+            assert days == [d for d in every_day if d - timedelta(days=7) in runs]
         else:
             assert days == every_day
 
@@ -218,3 +221,10 @@ def test_the_small_lake_is_long_enough_for_every_tag_window() -> None:
     dbt_vars = yaml.safe_load((Project.locate().root / "dbt_project.yml").read_text(encoding="utf-8"))["vars"]
     # the newest landing is day days-1; a user whose last session is on day d is idle days-1-d days
     assert SCALES["small"].days - 1 - dbt_vars["tag_app_dormant_min_days"] >= 5
+
+
+def test_a_lake_shorter_than_a_week_still_holds_the_first_runs_outcomes(tmp_path):
+    manifest = generate_lake(tmp_path, customers=40, days=3, progress=False)
+    days = [d for d, _ in partition_files(tmp_path, MODEL_OUTCOMES)]
+    assert days == [date.fromisoformat(manifest["params"]["end_date"])]
+    assert manifest["tables"][MODEL_OUTCOMES.name]["expected"]["accepted"] > 0

@@ -7,13 +7,13 @@ from datetime import date
 import duckdb
 import pytest
 import raw_lake as expected
-from raw_lake import clean_values, partition_files, read_file, read_records
+from raw_lake import clean_values, partition_files, rank_auc, read_file, read_records
 
 from taglake.lake import reference as ref
 from taglake.lake.generate import generate_lake
 from taglake.lake.params import LakeParams
 from taglake.lake.population import create_population
-from taglake.lake.raw_tables import ACCOUNTS, APP_EVENTS, CUSTOMERS, MODEL_SCORES, TRANSACTIONS
+from taglake.lake.raw_tables import ACCOUNTS, APP_EVENTS, CUSTOMERS, MODEL_OUTCOMES, MODEL_SCORES, TRANSACTIONS
 
 MOBILE_SPELLINGS = (r"09\d{8}", r"09\d{2}-\d{3}-\d{3}", r"\+886 9\d{2} \d{3} \d{3}")
 MOBILE = re.compile("|".join(MOBILE_SPELLINGS))
@@ -133,6 +133,31 @@ def test_every_model_scores_active_customers_on_each_scoring_day(lake):
     assert all(len(v) == 1 for v in runs.values())  # one version and one batch timestamp per run
     scored = Counter((r["model_name"], r["scored_at"].date()) for r in rows)
     assert min(scored.values()) > 0.85 * manifest["params"]["customers"]
+
+
+def test_outcomes_judge_each_scored_customer_a_week_later_and_the_scores_predict_them(lake):
+    out, _ = lake
+    scores = {
+        (r["national_id"], r["model_name"], r["scored_at"].date().replace(day=1)): r["score"]
+        for r in clean_values(out, MODEL_SCORES)
+    }
+    outcomes = clean_values(out, MODEL_OUTCOMES)
+    assert {d for d, _ in partition_files(out, MODEL_OUTCOMES)} == {date(2026, 3, 1)}  # 2026-02-22's run + 7 days
+    assert {r["label"] for r in outcomes} == {0, 1}
+    assert {r["outcome_month"] for r in outcomes} == {date(2026, 2, 1)}
+    keys = [(r["national_id"], r["model_name"], r["outcome_month"]) for r in outcomes]
+    assert set(keys) == {k for k in scores if k[2] == date(2026, 2, 1)}  # every customer and model the run scored
+    for model in ref.MODEL_NAMES:
+        pairs = [(scores[k], r["label"]) for k, r in zip(keys, outcomes, strict=True) if k[1] == model]
+        assert 0.55 < rank_auc(pairs) < 0.95, model  # the scores predict the outcome, not perfectly
+
+
+def test_outcome_strength_differs_between_versions():
+    from taglake.lake.feeds.model_outcomes import version_strength
+
+    strengths = {v: version_strength(v) for v in ("4.1.0", "4.1.1", "3.2.0", "6.4.0", "1.0.0")}
+    assert all(0.35 <= s <= 0.95 for s in strengths.values())
+    assert len(set(strengths.values())) > 1
 
 
 def test_model_versions_change_over_time():

@@ -37,6 +37,7 @@ def test_every_source_has_freshness(tmp_path: Path) -> None:
         "cards.transactions": "pass",
         "digital.app_events": "pass",
         "ml.model_scores": "pass",
+        "ml.model_outcomes": "pass",
     }
 
 

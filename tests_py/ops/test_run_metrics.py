@@ -119,5 +119,5 @@ def test_rows_quarantined_are_the_runs_quarantine_rows_of_the_history(
             ).fetchall()
         )
     found = metrics.quarantined_rows(built_project, "local", run_id, str(as_of))
-    assert landed == len(found) == 5
+    assert landed == len(found) == 6  # one per raw table
     assert found == daily

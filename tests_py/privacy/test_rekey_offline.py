@@ -116,7 +116,7 @@ def test_the_rekey_covers_every_token_column_of_every_persisted_relation(
 def test_the_rekey_map_reads_every_tokenized_raw_field(plans: dict[str, dict]) -> None:
     for target, plan in plans.items():
         sql = plan["map_sql"].lower()
-        for table in ("customers", "transactions", "accounts", "model_scores", "app_events"):
+        for table in ("customers", "transactions", "accounts", "model_scores", "model_outcomes", "app_events"):
             assert table in sql, (target, table)
         # key parts only as columns of the key relations, never as literals
         assert "masking_keys_next" in sql and "k_inner" in sql

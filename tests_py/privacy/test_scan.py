@@ -35,7 +35,14 @@ from taglake.privacy.scan.scanner import (
 )
 from taglake.privacy.tokens import normalize, tokenize
 
-ID_TABLES = ("crm/customers", "core_banking/accounts", "cards/transactions", "ml/model_scores", "digital/app_events")
+ID_TABLES = (
+    "crm/customers",
+    "core_banking/accounts",
+    "cards/transactions",
+    "ml/model_scores",
+    "ml/model_outcomes",
+    "digital/app_events",
+)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,116 @@
+-- Performance of each model version per month against the outcomes (ml.model_outcomes): the customers the month's
+-- scoring run scored and whose outcome is known, the positives among them, the AUC in its rank (Mann-Whitney) form
+-- and the lift of the top score decile. AUC = (R+ − P·(P+1)/2) / (P·N), R+ the sum of the positives' ranks by
+-- ascending score (tied scores share their average rank), P and N the positives and negatives. Ratios are rounded to
+-- 9 decimals so that a re-run gives the same table (a parallel floating-point sum depends on its order).
+with
+
+scores as (
+    select * from {{ ref('stg_ml__model_scores') }}
+),
+
+outcomes as (
+    select * from {{ ref('stg_ml__model_outcomes') }}
+),
+
+monthly_scores as (
+    select
+        customer_token,
+        model_name,
+        model_version,
+        score,
+        cast({{ dbt.date_trunc('month', 'scored_at') }} as date) as outcome_month,
+        row_number() over (
+            partition by customer_token, model_name, cast({{ dbt.date_trunc('month', 'scored_at') }} as date)
+            order by scored_at desc, model_version desc
+        ) as run_rank
+    from scores
+),
+
+judged as (
+    select
+        monthly_scores.model_name,
+        monthly_scores.model_version,
+        monthly_scores.outcome_month,
+        monthly_scores.customer_token,
+        monthly_scores.score,
+        outcomes.label
+    from monthly_scores
+    inner join outcomes
+        on
+            monthly_scores.customer_token = outcomes.customer_token
+            and monthly_scores.model_name = outcomes.model_name
+            and monthly_scores.outcome_month = outcomes.outcome_month
+    where monthly_scores.run_rank = 1  -- the month's last run, should a run have been repeated
+),
+
+ranked as (
+    select
+        model_name,
+        model_version,
+        outcome_month,
+        label,
+        rank() over (partition by model_name, model_version, outcome_month order by score asc) as score_rank,
+        count(*) over (partition by model_name, model_version, outcome_month, score) as tied_count,
+        ntile(10) over (
+            partition by model_name, model_version, outcome_month order by score desc, customer_token asc
+        ) as score_decile
+    from judged
+),
+
+summary as (
+    select
+        model_name,
+        model_version,
+        outcome_month,
+        count(*) as customer_count,
+        sum(label) as positive_count,
+        -- a tie's average rank: its first rank plus half the others tied with it
+        sum(
+            case when label = 1 then cast(score_rank as {{ type_double() }}) + (tied_count - 1) / 2.0 end
+        ) as positive_rank_sum,
+        sum(case when score_decile = 1 then 1 else 0 end) as top_decile_count,
+        sum(case when score_decile = 1 then label else 0 end) as top_decile_positive_count
+    from ranked
+    group by model_name, model_version, outcome_month
+),
+
+measured as (
+    select
+        model_name,
+        model_version,
+        outcome_month,
+        cast(customer_count as bigint) as customer_count,
+        cast(positive_count as bigint) as positive_count,
+        cast(customer_count - positive_count as bigint) as negative_count,
+        cast(top_decile_count as bigint) as top_decile_count,
+        cast(top_decile_positive_count as bigint) as top_decile_positive_count,
+        cast(positive_count as {{ type_double() }}) / customer_count as positive_rate,
+        case
+            when positive_count > 0 and positive_count < customer_count
+                then
+                    (positive_rank_sum - cast(positive_count as {{ type_double() }}) * (positive_count + 1) / 2)
+                    / (cast(positive_count as {{ type_double() }}) * (customer_count - positive_count))
+        end as auc,
+        case
+            when positive_count > 0 and top_decile_count > 0
+                then
+                    (cast(top_decile_positive_count as {{ type_double() }}) / top_decile_count)
+                    / (cast(positive_count as {{ type_double() }}) / customer_count)
+        end as top_decile_lift
+    from summary
+)
+
+select
+    model_name,
+    model_version,
+    outcome_month,
+    customer_count,
+    positive_count,
+    negative_count,
+    cast(round(positive_rate, 9) as {{ type_double() }}) as positive_rate,
+    cast(round(auc, 9) as {{ type_double() }}) as auc,
+    top_decile_count,
+    top_decile_positive_count,
+    cast(round(top_decile_lift, 9) as {{ type_double() }}) as top_decile_lift
+from measured

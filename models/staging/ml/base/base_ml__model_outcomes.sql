@@ -1,0 +1,51 @@
+-- Every model outcome: checked, typed and masked, with the reason a rejected row is quarantined and its raw record
+-- (personal data masked). The customer's national ID becomes customer_token, tokenized once per distinct ID.
+-- stg_ml__model_outcomes keeps one accepted row per customer, model and outcome month.
+with
+
+source as (
+    select
+        *,
+        {{ raw_source_file('ml', 'model_outcomes') }} as source_file
+    from {{ source('ml', 'model_outcomes') }}
+),
+
+masking_keys as (
+    {{ masking_keys() }}
+),
+
+customer_tokens as (
+    {{ token_lookup('source', 'national_id', 'national_id') }}
+),
+
+checked as (
+    select
+        source.*,
+        case
+            when {{ missing_required('ml', 'model_outcomes') }} then 'missing_required'
+            when source.label not in (0, 1) then 'label_out_of_range'
+            when {{ invalid_content('ml', 'model_outcomes') }} then 'invalid_code'
+        end as reject_reason
+    from source
+),
+
+typed as (
+    select
+        {{ masked_columns('ml', 'model_outcomes', relation='checked', lookups={'national_id': 'customer_tokens'}) }},
+        {{ landing_date() }} as landing_date,
+        {{ content_columns('ml', 'model_outcomes', relation='checked') }},
+        checked.outcome_month,
+        checked.label,
+        checked.source_file,
+        checked.reject_reason,
+        case
+            when checked.reject_reason is not null
+                then {{ masked_record('ml', 'model_outcomes', relation='checked') }}
+        end as quarantined_record
+    from checked
+    left join customer_tokens
+        on checked.national_id = customer_tokens.value
+    cross join masking_keys  -- the quarantined record's keyed hashes
+)
+
+select * from typed
