@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -159,3 +160,18 @@ def without_unsent_422(document: dict[str, Any]) -> dict[str, Any]:
         if f"#/components/schemas/{name}" not in used and name in schemas:
             del schemas[name]
     return document
+
+
+def render_openapi(document: dict[str, Any]) -> str:
+    """An OpenAPI document as it is checked in: sorted keys, two-space indent, UTF-8 kept, a final newline."""
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def write_openapi(path: Path, document: dict[str, Any]) -> Path:
+    path.write_text(render_openapi(document), encoding="utf-8")
+    return path
+
+
+def openapi_is_current(path: Path, document: dict[str, Any]) -> bool:
+    """Whether the checked-in copy at `path` is what the code generates now."""
+    return path.exists() and path.read_text(encoding="utf-8") == render_openapi(document)

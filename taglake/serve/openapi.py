@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from taglake import __version__
+from taglake.core import lambda_local
 from taglake.core.lambda_local import without_unsent_422
 
 TITLE = "taglake tag retrieval API"
@@ -42,15 +43,12 @@ def openapi_document() -> dict[str, Any]:
 
 
 def render(document: dict[str, Any]) -> str:
-    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return lambda_local.render_openapi(document)
 
 
 def write_openapi(path: Path | None = None) -> Path:
-    path = path or default_openapi_path()
-    path.write_text(render(openapi_document()), encoding="utf-8")
-    return path
+    return lambda_local.write_openapi(path or default_openapi_path(), openapi_document())
 
 
 def openapi_is_current(path: Path | None = None) -> bool:
-    path = path or default_openapi_path()
-    return path.exists() and path.read_text(encoding="utf-8") == render(openapi_document())
+    return lambda_local.openapi_is_current(path or default_openapi_path(), openapi_document())
