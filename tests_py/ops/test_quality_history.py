@@ -18,6 +18,7 @@ import yaml
 from project_copy import copy_project, dbt
 
 from taglake.core.project import Project
+from taglake.core.sources import source_tables
 from taglake.ops.quality import QualityRecordError, record
 from taglake.privacy import patterns
 from taglake.privacy.dbt_runner import compile_inline_offline, run_dbt
@@ -26,7 +27,8 @@ pytestmark = [pytest.mark.quality_history, pytest.mark.dbt]
 
 HISTORY = "taglake_marts.fct_quality_check_results"
 DIMENSIONS = {"completeness", "accuracy", "consistency", "timeliness", "validity"}
-SOURCES = 5
+# one reconciliation and one quarantine check per raw lake table (its source YAML)
+SOURCES = sum(not table.restricted for table in source_tables().values())
 
 
 def _rows(db: Path, sql: str) -> list[tuple]:
