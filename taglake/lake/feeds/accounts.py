@@ -97,10 +97,6 @@ class AccountsGen(TableGen):
         fresh_id = f"left(account_id, 6) || lpad(({fresh_serial})::varchar, 8, '0')"
         required = self.spec.required
 
-        def missing_or(col: str, value: str) -> str:
-            pos = required.index(col)
-            return f"case when _src_kind = 'missing_required' and _mc = {pos} then null else {value} end"
-
         bad_balance = f"""(case {below(s, 3, "_uid", lit("badbal"))}
             when 0 then 'N/A'
             when 1 then format('{{:,}}', floor(_balance)::bigint + 1000) || '.00'
@@ -119,16 +115,16 @@ class AccountsGen(TableGen):
         updated = f"case when _src_kind = 'wrong_type' and _wc = 2 then {bad_updated} else updated_at end"
         quarantined = f"""
         select
-            {missing_or("account_id", fresh_id)} as account_id,
-            {missing_or("national_id", "national_id")} as national_id,
-            {missing_or("product_type", "product_type")} as product_type,
+            {self.missing_or("account_id", fresh_id)} as account_id,
+            {self.missing_or("national_id", "national_id")} as national_id,
+            {self.missing_or("product_type", "product_type")} as product_type,
             product_code,
-            {missing_or("account_status", "account_status")} as account_status,
+            {self.missing_or("account_status", "account_status")} as account_status,
             case when _src_kind = 'wrong_type' and _wc = 1 then {bad_open} else opened_date end as opened_date,
             closed_date,
-            {missing_or("balance_twd", balance)} as balance_twd,
+            {self.missing_or("balance_twd", balance)} as balance_twd,
             credit_limit_twd,
-            {missing_or("updated_at", updated)} as updated_at
+            {self.missing_or("updated_at", updated)} as updated_at
         from (
             select *,
                 {below(s, len(required), "_uid", lit("misscol"))} as _mc,

@@ -106,10 +106,6 @@ class CustomersGen(TableGen):
         miss = below(s, len(self.spec.required), "_uid", lit("misscol"))
         wrong = below(s, 3, "_uid", lit("wrongcol"))
 
-        def missing_or(col: str, value: str) -> str:
-            pos = self.spec.required.index(col)
-            return f"case when _src_kind = 'missing_required' and _mc = {pos} then null else {value} end"
-
         def wrong_or(pos: int, col: str, formats: tuple[str, ...]) -> str:
             bad = sql_bad_date(s, col, "_uid", formats)
             return f"case when _src_kind = 'wrong_type' and _wc = {pos} then {bad} else {col} end"
@@ -122,14 +118,14 @@ class CustomersGen(TableGen):
         )
         quarantined = f"""
         select
-            {missing_or("national_id", nid)} as national_id,
-            {missing_or("name_zh", "name_zh")} as name_zh,
-            {missing_or("birth_date", wrong_or(0, "birth_date", BAD_DATE_FORMATS))} as birth_date,
+            {self.missing_or("national_id", nid)} as national_id,
+            {self.missing_or("name_zh", "name_zh")} as name_zh,
+            {self.missing_or("birth_date", wrong_or(0, "birth_date", BAD_DATE_FORMATS))} as birth_date,
             case when _fy // 10000000 = 0 then 'M' else 'F' end as gender,
             mobile, email, address, home_branch, risk_grade,
-            {missing_or("customer_status", "customer_status")} as customer_status,
+            {self.missing_or("customer_status", "customer_status")} as customer_status,
             {wrong_or(1, "customer_since", BAD_DATE_FORMATS)} as customer_since,
-            {missing_or("updated_at", wrong_or(2, "updated_at", BAD_TIMESTAMP_FORMATS))} as updated_at
+            {self.missing_or("updated_at", wrong_or(2, "updated_at", BAD_TIMESTAMP_FORMATS))} as updated_at
         from (
             select *, {fresh} as _fy, {miss} as _mc, {wrong} as _wc
             from {src}

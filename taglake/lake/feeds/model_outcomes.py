@@ -66,20 +66,16 @@ class ModelOutcomesGen(TableGen):
         s = p.seed
         required = self.spec.required
 
-        def missing_or(col: str, value: str) -> str:
-            pos = required.index(col)
-            return f"case when _src_kind = 'missing_required' and _mc = {pos} then null else {value} end"
-
         bad_label = f"{pick([str(v) for v in OUT_OF_RANGE_LABELS], uniform(s, '_uid', lit('badlabel')))}::int"
         label = f"case when _src_kind = 'label_out_of_range' then {bad_label} else label end"
         # a month stamped with the day the outcome was recorded: a key (outcome_month) no clean record has
         recorded = f"outcome_month + (1 + {below(s, 27, '_uid', lit('recorded'))})::int"
         return f"""
         select
-            {missing_or("national_id", "national_id")} as national_id,
-            {missing_or("model_name", "model_name")} as model_name,
-            {missing_or("outcome_month", recorded)} as outcome_month,
-            {missing_or("label", label)} as label
+            {self.missing_or("national_id", "national_id")} as national_id,
+            {self.missing_or("model_name", "model_name")} as model_name,
+            {self.missing_or("outcome_month", recorded)} as outcome_month,
+            {self.missing_or("label", label)} as label
         from (
             select *, {below(s, len(required), "_uid", lit("misscol"))} as _mc
             from {src}

@@ -70,21 +70,17 @@ class ModelScoresGen(TableGen):
         s = p.seed
         required = self.spec.required
 
-        def missing_or(col: str, value: str) -> str:
-            pos = required.index(col)
-            return f"case when _src_kind = 'missing_required' and _mc = {pos} then null else {value} end"
-
         bad_score = f"{pick([str(v) for v in ref.OUT_OF_RANGE_SCORES], uniform(s, '_uid', lit('badscore')))}::double"
         score = f"case when _src_kind = 'score_out_of_range' then {bad_score} else score end"
         # a re-run stamped a little later: a key (scored_at) no clean record has
         rerun = f"scored_at + to_seconds(1 + {below(s, 3599, '_uid', lit('rerun'))})"
         return f"""
         select
-            {missing_or("national_id", "national_id")} as national_id,
-            {missing_or("model_name", "model_name")} as model_name,
-            {missing_or("model_version", "model_version")} as model_version,
-            {missing_or("scored_at", rerun)} as scored_at,
-            {missing_or("score", score)} as score
+            {self.missing_or("national_id", "national_id")} as national_id,
+            {self.missing_or("model_name", "model_name")} as model_name,
+            {self.missing_or("model_version", "model_version")} as model_version,
+            {self.missing_or("scored_at", rerun)} as scored_at,
+            {self.missing_or("score", score)} as score
         from (
             select *, {below(s, len(required), "_uid", lit("misscol"))} as _mc
             from {src}

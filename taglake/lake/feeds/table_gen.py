@@ -53,6 +53,12 @@ class TableGen:
     def extras_sql(self, p: LakeParams, day: int, src: str) -> str | None:
         return None
 
+    def missing_or(self, col: str, value: str) -> str:
+        """`value`, or null on a `missing_required` defect row whose blanked column (`_mc`, an index into the
+        table's required columns) is `col`: how every feed's extras blank one required field."""
+        pos = self.spec.required.index(col)
+        return f"case when _src_kind = 'missing_required' and _mc = {pos} then null else {value} end"
+
     def dup_lag_limit(self, p: LakeParams, day: int) -> int:
         """Largest lag a duplicate of this day's records may take (it must land inside the history)."""
         return max(0, min(self.max_dup_lag, p.days - 1 - day))

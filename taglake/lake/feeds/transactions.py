@@ -156,10 +156,6 @@ class TransactionsGen(TableGen):
         required = self.spec.required
         fresh_id = f"'tx' || lpad({permute(s, f'_x + {FRESH_TX_OFFSET}', TX_ID_SPACE, 'txid')}::varchar, 16, '0')"
 
-        def missing_or(col: str, value: str) -> str:
-            pos = required.index(col)
-            return f"case when _src_kind = 'missing_required' and _mc = {pos} then null else {value} end"
-
         absurd = f"({ref.ABSURD_AMOUNT_TWD}::double * (1 + floor({uniform(s, '_uid', lit('absurd'))} * 49)))"
         amount = f"""(case _src_kind
             when 'negative_amount' then -amount
@@ -172,12 +168,12 @@ class TransactionsGen(TableGen):
         wallet = ", wallet_type" if self.has_wallet(p, day) else ""
         return f"""
         select
-            {missing_or("transaction_id", fresh_id)} as transaction_id,
-            {missing_or("card_id", "card_id")} as card_id,
-            {missing_or("national_id", "national_id")} as national_id,
-            {missing_or("transaction_at", "transaction_at")} as transaction_at,
-            {missing_or("amount", amount)} as amount,
-            {missing_or("currency", currency)} as currency,
+            {self.missing_or("transaction_id", fresh_id)} as transaction_id,
+            {self.missing_or("card_id", "card_id")} as card_id,
+            {self.missing_or("national_id", "national_id")} as national_id,
+            {self.missing_or("transaction_at", "transaction_at")} as transaction_at,
+            {self.missing_or("amount", amount)} as amount,
+            {self.missing_or("currency", currency)} as currency,
             merchant_category_code,
             case when _src_kind = 'absurd_amount' then '{ref.HOME_COUNTRY}' else merchant_country end
                 as merchant_country,
