@@ -12,14 +12,23 @@
     {%- set columns = adapter.get_columns_in_relation(this) -%}
     {%- set findings = [] -%}
 
-    {#- Names: the classified source columns and JSON keys, and the name patterns. -#}
+    {#- Names: the classified source columns and JSON keys, and the name patterns; the declared identifiers. -#}
     {%- set classified = [] -%}
+    {%- set identifiers = [] -%}
     {%- for node in graph.sources.values() -%}
-        {%- for column in node.columns.values() if column.meta.get('pii') or column.meta.get('secret') -%}
-            {%- do classified.append(column.name | lower) -%}
+        {%- for column in node.columns.values() -%}
+            {%- if column.meta.get('pii') or column.meta.get('secret') -%}
+                {%- do classified.append(column.name | lower) -%}
+            {%- elif column.meta.get('content') == 'identifier' -%}
+                {%- do identifiers.append(column.name | lower) -%}
+            {%- endif -%}
         {%- endfor -%}
-        {%- for key in node.meta.get('json_keys', []) if key.get('pii') -%}
-            {%- do classified.append(key.name | lower) -%}
+        {%- for key in node.meta.get('json_keys', []) -%}
+            {%- if key.get('pii') -%}
+                {%- do classified.append(key.name | lower) -%}
+            {%- elif key.get('content') == 'identifier' -%}
+                {%- do identifiers.append(key.name | lower) -%}
+            {%- endif -%}
         {%- endfor -%}
     {%- endfor -%}
     {%- for column in columns -%}
@@ -33,12 +42,17 @@
         {%- endif -%}
     {%- endfor -%}
 
-    {#- Content: text columns, on a sample. -#}
+    {#- Content: text columns, on a sample. In a declared identifier column (not a classified one) a whole value
+        that is an opaque identifier (a canonical UUID, opaque_identifier_pattern()) is spared: a random UUID can
+        hold a run with a mobile's shape. -#}
     {%- set checks = [] -%}
     {%- for column in columns if column.is_string() -%}
+        {%- set quoted = adapter.quote(column.name) -%}
+        {%- set spared = (' and not ' ~ regex_matches(quoted, opaque_identifier_pattern()))
+                         if (column.name | lower) in identifiers and (column.name | lower) not in classified else '' -%}
         {%- for kind, pattern in pii_content_patterns().items() -%}
             {%- do checks.append((column.name, kind,
-                'sum(case when ' ~ regex_matches(adapter.quote(column.name), pattern) ~ ' then 1 else 0 end)')) -%}
+                'sum(case when ' ~ regex_matches(quoted, pattern) ~ spared ~ ' then 1 else 0 end)')) -%}
         {%- endfor -%}
     {%- endfor -%}
     {%- if checks -%}

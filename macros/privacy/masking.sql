@@ -1,13 +1,18 @@
 {#- How staging applies the treatments. A column's class comes from `meta.pii` in the source YAML; what the class
     becomes outside the vault comes from the `pii_treatments` var in dbt_project.yml. Both are declared once. -#}
 
-{#- The one-row key relation, joined at masking time so that no key ever appears in SQL text. -#}
+{#- The one-row key relation, joined at masking time so that no key ever appears in SQL text. An aggregate, so
+    that every engine's planner knows it is one row (a scan of the key file is estimated at several, which made
+    DuckDB build its hash tables on the million-row side of the joins after it); a key source of any other row
+    count gives no row, so nothing is masked with a key chosen at random (the run-start key check refuses it
+    first: macros/privacy/key_checks.sql). -#}
 {% macro masking_keys() -%}
     select
-        key_version,
-        k_inner,
-        k_outer
+        max(key_version) as key_version,
+        max(k_inner) as k_inner,
+        max(k_outer) as k_outer
     from {{ source('privacy', 'masking_keys') }}
+    having count(*) = 1
 {%- endmacro %}
 
 

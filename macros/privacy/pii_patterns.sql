@@ -14,6 +14,13 @@
 {% endmacro %}
 
 
+{#- A whole value that is an opaque identifier (a canonical UUID), never personal data in a column the source
+    YAML declares `content: identifier` (the privacy guard). -#}
+{% macro opaque_identifier_pattern() %}
+    {{- return('^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$') -}}
+{% endmacro %}
+
+
 {#- Column names (Python regexes on the lower-cased name) that look like personal data. -#}
 {% macro pii_name_patterns() %}
     {{- return([

@@ -30,7 +30,7 @@ from taglake.core.artifacts import read_manifest
 from taglake.core.project import Project
 from taglake.core.sources import source_tables
 from taglake.lake.generate import append_days
-from taglake.privacy.dbt_runner import prepare_local
+from taglake.privacy.dbt_runner import DbtError, prepare_local
 
 # The goals of issue 16, judged on the medians.
 GOAL_FULL_OVER_READ = 27.0
@@ -193,8 +193,8 @@ def summarize(runs: list[dict]) -> dict:
 
 
 def run_build_benchmark(project: Project, *, lake_dir: Path, runs: int, work_dir: Path, out_json: Path) -> dict:
-    """`runs` runs over `lake_dir` (left as it is), each under `work_dir` (deleted after it is measured); the
-    result is written to `out_json` after each run."""
+    """`runs` runs over `lake_dir` (left as it is), each under `work_dir` (deleted after it is measured, kept when
+    dbt fails); the result is written to `out_json` after each run."""
     if runs < 1:
         raise ValueError("--runs: at least 1")
     lake_dir = Path(lake_dir).resolve()
@@ -215,8 +215,11 @@ def run_build_benchmark(project: Project, *, lake_dir: Path, runs: int, work_dir
             shutil.rmtree(folder)
         try:
             result["runs"].append(bench_run(project, lake_dir, folder))
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
+        except DbtError as failed:
+            # The folder stays for a look: dbt's output is in its <run>.out files (the lake is synthetic).
+            first = str(failed).splitlines()[0].rstrip(":")
+            raise DbtError(f"{first}; the folder of run {index} is kept: {folder} (dbt output in *.out)") from None
+        shutil.rmtree(folder, ignore_errors=True)
         result["summary"] = summarize(result["runs"])
         out_json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return result

@@ -226,6 +226,13 @@ def redact(text: str) -> str:
     return "".join(out)
 
 
+# --- what is never personal data: opaque identifiers ------------------------------------------------------------
+# A canonical UUID (lower-case hex, 8-4-4-4-12) is an opaque identifier: about one in a few hundred thousand random
+# UUIDs holds a run that has a mobile's shape (`…-886930055472`, +886 9…). The privacy guard spares a value only when
+# the whole value has this shape and only in a column the source YAML declares `content: identifier`; free text is
+# never spared.
+UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+
 # --- what is never personal data: dbt's own identifiers ---------------------------------------------------------
 # A dbt node's unique_id is built from the project's own names (`test.taglake.not_null_x.e123456789`: a data test's
 # ends in a 10-hex hash, which can have a national ID's shape) and a run's invocation_id is a UUID: neither can
@@ -237,7 +244,7 @@ DBT_ID_KEYS: Mapping[str, re.Pattern[str]] = {
         r"(?:\.[A-Za-z_][A-Za-z0-9_]*)+(?:\.[0-9a-f]{10})?",
         re.ASCII,
     ),
-    "invocation_id": re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.ASCII),
+    "invocation_id": re.compile(UUID, re.ASCII),
 }
 
 
@@ -295,6 +302,13 @@ def render_macros() -> str:
     {{{{- return({{
         {kinds}
     }}) -}}}}
+{{% endmacro %}}
+
+
+{{#- A whole value that is an opaque identifier (a canonical UUID), never personal data in a column the source
+    YAML declares `content: identifier` (the privacy guard). -#}}
+{{% macro opaque_identifier_pattern() %}}
+    {{{{- return({_jinja_string("^" + UUID + "$")}) -}}}}
 {{% endmacro %}}
 
 

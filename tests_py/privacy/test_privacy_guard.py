@@ -93,3 +93,37 @@ def test_a_refused_first_build_leaves_nothing(project_copy: Project) -> None:
         model.write_text(original, encoding="utf-8")
     assert result.returncode != 0 and "privacy guard:" in result.stdout
     assert _columns(project_copy) == set()
+
+
+# A random UUID whose last group has a mobile's shape (+886 9…): the generator's medium lake holds two such event IDs.
+_UUID_WITH_MOBILE_RUN = "24684340-9fd1-65cd-4dcb-886930055472"
+
+
+@pytest.mark.parametrize(
+    ("added", "refused"),
+    [
+        (f"'{_UUID_WITH_MOBILE_RUN}' as event_id,", False),
+        (f"'{_UUID_WITH_MOBILE_RUN}' as note,", True),
+        ("'0912-345-678' as event_id,", True),
+        (f"'ref {_UUID_WITH_MOBILE_RUN}' as event_id,", True),
+        (f"upper('{_UUID_WITH_MOBILE_RUN}') as event_id,", True),
+    ],
+    ids=["uuid-in-declared-identifier", "uuid-in-other-column", "mobile-in-identifier", "uuid-in-text", "uuid-upper"],
+)
+def test_only_a_whole_uuid_in_a_declared_identifier_column_is_spared(
+    project_copy: Project, added: str, refused: bool
+) -> None:
+    """event_id is `content: identifier` in the source YAML; only a whole canonical UUID there is spared."""
+    model = project_copy.root / MODEL
+    original = model.read_text(encoding="utf-8")
+    try:
+        model.write_text(original.replace(ANCHOR, f"        {added}\n{ANCHOR}"), encoding="utf-8")
+        result = _build_customers(project_copy)
+    finally:
+        model.write_text(original, encoding="utf-8")
+    if refused:
+        assert result.returncode != 0 and "look like a mobile" in result.stdout, result.stdout[-3000:]
+    else:
+        assert result.returncode == 0, result.stdout[-3000:]
+        assert "event_id" in _columns(project_copy)
+    _build_customers(project_copy)  # back to the unbroken model for the next case
