@@ -34,9 +34,12 @@ from typing import Any
 from taglake.core.project import Project
 
 CACHE_DIR = "query_cache"
-# dbt's own work folder for the compile (its partial parse kept between compiles; its artifacts never replace the
-# project's target/manifest.json or run_results.json, which alerts, metrics and lineage read).
+# dbt's own work folders for the compile, without and with --vars (each keeps its partial parse between compiles;
+# their artifacts never replace the project's target/manifest.json or run_results.json, which alerts, metrics and
+# lineage read). dbt parses the whole project again when --vars change, so the two are kept apart.
 DBT_WORK_DIR = "dbt"
+DBT_VARS_WORK_DIR = "dbt_vars"
+PARTIAL_PARSE = "partial_parse.msgpack"
 ENTRY_FORMAT = 1
 # Entries kept: the newest by modification time; older ones are removed when a new one is written.
 MAX_ENTRIES = 64
@@ -167,14 +170,29 @@ def _locked(project: Project) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _seed_partial_parse(source: Path, kept: Path) -> None:
+    """Start from the project's own partial parse (the last build's) when it is newer than the one kept: dbt checks
+    it against the project, profile, vars and environment itself and parses everything again if it does not match,
+    so at worst this costs the full parse it would have done anyway."""
+    try:
+        if source.is_file() and (not kept.is_file() or source.stat().st_mtime_ns > kept.stat().st_mtime_ns):
+            shutil.copy2(source, kept)
+    except OSError:  # an unreadable or vanished parse: dbt parses from scratch
+        kept.unlink(missing_ok=True)
+
+
 def compile_all_with_dbt(project: Project, target: str, dbt_vars: Mapping[str, Any]) -> dict[str, str]:
     """Every analysis under analyses/ compiled for `target` with `dbt_vars`, in one offline `dbt compile` (no
-    database touched) whose work folder is target/query_cache/dbt/. DbtError, with dbt's output, on failure."""
+    database touched) whose work folder is target/query_cache/dbt/ (dbt_vars/ with --vars). DbtError, with dbt's
+    output, on failure."""
     from taglake.core.sources import load_yaml
     from taglake.privacy import dbt_runner
 
     dbt_runner.prepare_local(project, target, ["compile"])
-    work = cache_dir(project) / DBT_WORK_DIR
+    work = cache_dir(project) / (DBT_VARS_WORK_DIR if dbt_vars else DBT_WORK_DIR)
+    work.mkdir(parents=True, exist_ok=True)
+    if not dbt_vars:
+        _seed_partial_parse(project.target_path / PARTIAL_PARSE, work / PARTIAL_PARSE)
     doc = load_yaml((project.root / "dbt_project.yml").read_text(encoding="utf-8")) or {}
     compiled = work / "compiled" / str(doc.get("name", "")) / "analyses"
     shutil.rmtree(work / "compiled", ignore_errors=True)  # no analysis of an earlier compile is read back
