@@ -119,10 +119,9 @@ class TargetRefused(Refused):
 
 def project_targets(project: Project) -> list[str]:
     """The outputs of the checkout's profiles.yml."""
-    import yaml
+    from taglake.core import targets
 
-    profiles = yaml.safe_load((project.root / "profiles.yml").read_text(encoding="utf-8"))
-    return list(profiles["taglake"]["outputs"])
+    return list(targets.targets(project.root))
 
 
 def _check_target(ns: argparse.Namespace, project: Project, target: str | None) -> None:

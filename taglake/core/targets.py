@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import yaml
-
 from taglake.core.project import find_project_dir
+from taglake.core.sources import load_yaml
 
 PROFILE = "taglake"
 DEFAULT_TARGET = "local"
@@ -59,7 +58,7 @@ def is_system_target(target: str | None) -> bool:
 
 @cache
 def _targets(project_dir: Path) -> dict[str, Target]:
-    doc = yaml.safe_load((project_dir / "profiles.yml").read_text(encoding="utf-8"))
+    doc = load_yaml((project_dir / "profiles.yml").read_text(encoding="utf-8"))
     found: dict[str, Target] = {}
     for name, output in doc[PROFILE]["outputs"].items():
         engine = str(output["type"])

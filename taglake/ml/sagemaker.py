@@ -29,8 +29,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
-
 from taglake.core.errors import TaglakeError
 
 SAGEMAKER_PREFIX = "sagemaker"
@@ -76,6 +74,8 @@ def channel_prefix(relation: str, as_of: str) -> str:
 
 
 def _columns(files: list[Path]) -> tuple[str, ...]:
+    import pyarrow.parquet as pq  # here, not at the top: `taglake` imports this module for every command
+
     names = {tuple(pq.read_schema(f).names) for f in files}
     if len(names) != 1:
         raise ChannelError(f"{files[0].parent}: the Parquet files of one channel differ in columns; export them again")
@@ -98,6 +98,8 @@ def write_channel(
     for f in files:
         if not f.is_file():
             raise ChannelError(f"{f}: no such file; run taglake ml export first")
+    import pyarrow.parquet as pq
+
     columns = _columns(files)
     prefix = channel_prefix(relation, as_of)
     encryption = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_id}

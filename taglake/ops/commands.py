@@ -134,7 +134,9 @@ def _add_query(sub: Subparsers) -> None:
     p = sub.add_parser(
         "query",
         help="run an analysis or ad hoc SQL on a target (local DuckDB, Athena, Redshift); print a table or write CSV",
-        description="Run analyses/NAME.sql (compiled by dbt for the target, with --vars) or one ad hoc read-only "
+        description="Run analyses/NAME.sql (compiled by dbt for the target, with --vars: every analysis at once, the "
+        "compiled SQL kept under target/query_cache/ until an analysis, macro, model, setting or var value changes) "
+        "or one ad hoc read-only "
         "query (--sql, --file; its only Jinja may be {{ ref('<mart, reference seed or snapshot>') }} and "
         "{{ var('<name>') }}) against a target. An unqualified name is a mart on every engine: "
         "`select * from fct_customer_tags` reads <schema>_marts.fct_customer_tags (locally taglake_marts; on Athena "

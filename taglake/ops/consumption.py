@@ -141,18 +141,21 @@ def publish(
 
 
 def _literal(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
+    return _string(str(path))
+
+
+def _string(text: str) -> str:
+    """A SQL string literal of `text`."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 def lock(con: duckdb.DuckDBPyConnection) -> None:
     """Forbid file, URL and extension access on `con` and freeze its configuration; check that both hold."""
     for statement in _LOCK_STATEMENTS:
         con.execute(statement)
-    names = list(LOCKED_SETTINGS)
-    placeholders = ", ".join("?" for _ in names)
-    found = dict(
-        con.execute(f"select name, value from duckdb_settings() where name in ({placeholders})", names).fetchall()
-    )
+    # Literals, not parameters: binding Python parameters makes DuckDB import pandas (most of a second).
+    names = ", ".join(_string(name) for name in LOCKED_SETTINGS)
+    found = dict(con.execute(f"select name, value from duckdb_settings() where name in ({names})").fetchall())
     wrong = sorted(name for name, value in LOCKED_SETTINGS.items() if str(found.get(name, "")).lower() != value)
     if wrong:
         raise ConsumptionError(f"DuckDB did not take the lock settings {', '.join(wrong)}: refusing to run user SQL")
@@ -176,8 +179,8 @@ def locked_connection(
         if (
             schema
             and con.execute(
-                "select 1 from information_schema.schemata where catalog_name = ? and schema_name = ?",
-                [catalog, schema],
+                "select 1 from information_schema.schemata "
+                f"where catalog_name = {_string(catalog)} and schema_name = {_string(schema)}"
             ).fetchone()
         ):
             con.execute(f"use {_quote(catalog)}.{_quote(schema)}")

@@ -17,7 +17,9 @@ Redshift `search_path` `<schema>_marts`), so `select * from fct_customer_tags` r
 Ad hoc SQL is never compiled by dbt: its only Jinja may be `{{ ref('<mart, seed or snapshot>') }}`, replaced from a
 fixed mapping, and `{{ var('<name>'[, default]) }}`, replaced by its `--vars` value (values plain codes, numbers or
 dates, checked as `taglake dbt --vars` is: taglake.ops.dbt_guard). Analyses are project files (analyses/), compiled
-by dbt for the target with `--vars` passed on; their SQL then runs under the same lock. SQL naming the vault is
+by dbt for the target with `--vars` passed on — all of them in one dbt call, kept under target/query_cache/ until
+a file, var or setting they depend on changes (taglake.ops.analysis_cache) — and their SQL then runs under the
+same checks and the same lock. SQL naming the vault is
 refused outside the system account's targets (`*_system`), which need the system identity
 (taglake.privacy.system_identity): see docs/privacy.md.
 """
@@ -104,11 +106,10 @@ def parse_query_vars(text: str | None, target: str) -> dict[str, Any]:
 def project_plain_vars(project: Project) -> dict[str, Any]:
     """The project's vars (dbt_project.yml) that ad hoc SQL's var() may read: plain scalars whose name is no
     privacy setting (the tag thresholds, absurd_amount_twd, …)."""
-    import yaml
-
+    from taglake.core.sources import load_yaml
     from taglake.ops.dbt_guard import is_plain_var_value, is_privacy_var
 
-    doc = yaml.safe_load((project.root / "dbt_project.yml").read_text(encoding="utf-8")) or {}
+    doc = load_yaml((project.root / "dbt_project.yml").read_text(encoding="utf-8")) or {}
     return {
         str(name): value
         for name, value in (doc.get("vars") or {}).items()
@@ -204,17 +205,30 @@ def resolve_sql(
 ) -> str:
     """The SQL to run: an analysis compiled by dbt for the target (with `dbt_vars` as --vars), or ad hoc SQL whose
     only Jinja may be a ref of a consumption model and a var, resolved without dbt. The vault guard checks both the
-    text and the result."""
+    text and the result. Outside the system targets an analysis comes from the compiled analyses kept under
+    target/query_cache/ (taglake.ops.analysis_cache: all of them compiled in one dbt call, again whenever a file,
+    var or setting they depend on changes); `compile_sql`, when given, compiles it instead, every call."""
     given = [x for x in (analysis, sql, sql_file) if x is not None]
     if len(given) != 1:
         raise QueryRefused("give exactly one of: an analysis name, --sql, --file")
     engine_of(target)
+    cached = compile_sql is None and not is_system_target(target)
     compile_sql = compile_sql or _compile_with_dbt
     dbt_vars = dict(dbt_vars or {})
     if analysis is not None:
         text = analysis_text(project, analysis)
         check_vault(text, target)
-        text = compile_sql(project, text, target, dbt_vars) if dbt_vars else compile_sql(project, text, target)
+        source = text
+
+        def compile_one() -> str:
+            return compile_sql(project, source, target, dbt_vars) if dbt_vars else compile_sql(project, source, target)
+
+        if cached:
+            from taglake.ops.analysis_cache import compiled_analysis
+
+            text = compiled_analysis(project, target, analysis, dbt_vars, compile_one=compile_one)
+        else:
+            text = compile_one()
     else:
         text = _read_sql_file(sql_file) if sql_file is not None else str(sql)
         check_vault(text, target)

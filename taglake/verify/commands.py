@@ -8,7 +8,6 @@ from pathlib import Path
 from taglake.core import targets
 from taglake.core.cli_args import Subparsers
 from taglake.core.project import Project
-from taglake.verify import suite as verify
 
 
 def register(sub: Subparsers) -> None:
@@ -40,6 +39,8 @@ def _add_verify(sub: Subparsers) -> None:
 
 def cmd_verify(ns: argparse.Namespace, project: Project, target: str | None) -> int:
     """Verify, print the report, exit 0 only when everything holds."""
+    from taglake.verify import suite as verify
+
     artifacts = (ns.artifacts or project.root / "build" / "verify").resolve()
     targets = ns.target or verify.DEFAULT_TARGETS
     result = verify.verify(project, targets, artifacts_dir=artifacts, conformance=not ns.no_conformance)
