@@ -23,6 +23,8 @@ from taglake.bench.athena_scan import (
     summarize,
 )
 from taglake.bench.athena_sql import table_reads
+from taglake.bench.build import format_build_report
+from taglake.bench.build import summarize as summarize_build
 from taglake.core.project import Project
 from taglake.ops.query import BILLING_MB, athena_cost_usd
 from taglake.verify.offline_compile import CompiledNode, CompiledProject
@@ -172,6 +174,10 @@ def test_the_estimate_of_a_compiled_project_has_per_model_reads_queries_and_tota
     report = format_athena_report(result)
     assert "scale big: 1,000 customers" in report and "per daily run:" in report and "per month" in report
     assert "transactions 1" in report  # the partitions the model reads
+    # `taglake bench build` prints the estimate its last run made, after its own figures
+    build = _build_result()
+    build["runs"][-1]["athena"] = result
+    assert format_build_report(build).endswith(report)
 
 
 def test_relations_grow_with_customers_and_with_days_when_they_hold_landing_days() -> None:
@@ -202,3 +208,17 @@ def test_the_real_daily_sql_of_the_small_lake_reads_a_window_of_card_partitions_
     assert summary["by_kind"]["model"]["nodes"] > 30 and summary["by_kind"]["test"]["nodes"] > 100
     assert summary["cost_usd_per_run"] > result["scales"]["lake"]["summary"]["cost_usd_per_run"]
     assert summary["cost_usd_per_run"] >= summary["queries"] * athena_cost_usd(0)
+
+
+def _build_result() -> dict:
+    parts = {"creates": 1.0, "tests": 1.0, "guard": 1.0, "other statements": 1.0, "dbt overhead": 1.0}
+    build = {"wall_seconds": 10.0, "cpu_seconds": 10.0, "peak_rss_bytes": 2**30}
+    build["breakdown"] = {"node_seconds": 5.0, "parts": parts, "top_models": []}
+    run = {
+        "full_build": build,
+        "incremental_build": build,
+        "read_everything": {"seconds": 1.0, "tables": {}},
+        "full_over_read": 10.0,
+        "incremental_share_of_full": 1.0,
+    }
+    return {"lake": {"path": "/lake"}, "runs": [run], "summary": summarize_build([run])}
