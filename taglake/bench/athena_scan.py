@@ -34,6 +34,7 @@ import duckdb
 import pyarrow.parquet as pq
 
 from taglake.bench.athena_sql import RAW_PARTITION_COLUMNS, Schema, TableRead, table_reads
+from taglake.core.artifacts import read_manifest
 from taglake.core.project import Project
 from taglake.core.sources import SourceTable, catalog_tables, project_var
 from taglake.lake.generate import SCALES
@@ -216,20 +217,18 @@ def partitioned_relations(compiled: CompiledProject) -> dict[str, tuple[str, ...
     """The relations Athena prunes by partition: the raw tables (year/month/day) and the models dbt-athena writes
     as Hive tables `partitioned_by` a column (from the compiled manifest)."""
     out = {f"{t.schema}.{t.table}": RAW_PARTITION_COLUMNS for t in catalog_tables().values() if t.partition_keys}
-    manifest = json.loads(compiled.manifest_path.read_text(encoding="utf-8"))
-    for uid, node in manifest["nodes"].items():
-        config = node.get("config") or {}
-        if uid in compiled.nodes and config.get("partitioned_by") and config.get("table_type", "hive") == "hive":
-            out[athena_relation(compiled.nodes[uid])] = tuple(str(c).lower() for c in config["partitioned_by"])
+    for uid, node in read_manifest(compiled.manifest_path).nodes.items():
+        by = getattr(node.config, "partitioned_by", None)
+        if uid in compiled.nodes and by and (getattr(node.config, "table_type", None) or "hive") == "hive":
+            out[athena_relation(compiled.nodes[uid])] = tuple(str(c).lower() for c in by)
     return out
 
 
 def unique_keys(compiled: CompiledProject) -> dict[str, tuple[str, ...]]:
     """Each incremental model's unique key (a merge reads those columns of its whole table)."""
-    manifest = json.loads(compiled.manifest_path.read_text(encoding="utf-8"))
     out = {}
-    for uid, node in manifest["nodes"].items():
-        key = (node.get("config") or {}).get("unique_key")
+    for uid, node in read_manifest(compiled.manifest_path).nodes.items():
+        key = getattr(node.config, "unique_key", None) if node.config is not None else None
         if uid in compiled.nodes and key:
             out[uid] = tuple([key] if isinstance(key, str) else key)
     return out
@@ -345,9 +344,11 @@ def estimate_nodes(
     run_day: date,
     partitioned: dict[str, tuple[str, ...]],
     schema: Schema,
+    keys: dict[str, tuple[str, ...]] | None = None,
 ) -> list[NodeEstimate]:
-    """Every model, snapshot and data test of the one-day run, with its queries and their bytes at the scale."""
-    keys = unique_keys(compiled)
+    """Every model, snapshot and data test of the one-day run, with its queries and their bytes at the scale;
+    `keys`: the incremental models' unique keys (default: from the compiled manifest)."""
+    keys = unique_keys(compiled) if keys is None else keys
     out: list[NodeEstimate] = []
     for node in sorted(compiled.nodes.values(), key=lambda n: (n.resource_type, n.name)):
         if node.resource_type not in ("model", "snapshot", "test") or node.materialized in ("ephemeral", "view"):

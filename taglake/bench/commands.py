@@ -45,7 +45,12 @@ def _add_bench(sub: Subparsers) -> None:
         default=None,
         help="the lake to build (default: lake/); daily takes it more than once (e.g. 30 and 365 days)",
     )
-    p.add_argument("--work-dir", type=Path, default=None, help="build, daily: where builds go (default: bench/work)")
+    p.add_argument(
+        "--work-dir",
+        type=Path,
+        default=None,
+        help="build, daily, athena-cost: where builds and the offline compile go (default: bench/work)",
+    )
     p.add_argument("--rows", type=int, default=5_000_000, help="rows per treatment throughput run")
     p.add_argument("--runs", type=int, default=3, help="masking: throughput runs; build: runs (the median is reported)")
     p.add_argument("--build-runs", type=int, default=1, help="full builds of each kind (median reported)")

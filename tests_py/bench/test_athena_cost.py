@@ -4,7 +4,6 @@ report's shape, and one estimate over the real offline-compiled daily SQL of the
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from pathlib import Path
 
@@ -121,8 +120,6 @@ def test_every_query_is_billed_at_least_ten_megabytes() -> None:
 
 
 def test_the_estimate_of_a_compiled_project_has_per_model_reads_queries_and_totals(tmp_path: Path) -> None:
-    manifest = tmp_path / "manifest.json"
-    manifest.write_text(json.dumps({"nodes": {}}), encoding="utf-8")
 
     def node(name: str, sql: str, kind: str = "model", materialized: str | None = "table") -> CompiledNode:
         return CompiledNode(
@@ -138,9 +135,9 @@ def test_the_estimate_of_a_compiled_project_has_per_model_reads_queries_and_tota
         )
 
     nodes = [node("daily", DAILY), node("not_null_daily", f"select 1 from {RAW} where amount is null", "test", "test")]
-    compiled = CompiledProject("athena", "athena", {n.unique_id: n for n in nodes}, {}, manifest)
+    compiled = CompiledProject("athena", "athena", {n.unique_id: n for n in nodes}, {}, tmp_path / "unread.json")
     estimator = _estimator("parquet")
-    estimates = estimate_nodes(compiled, estimator, date(2026, 10, 28), PARTITIONED, SCHEMA)
+    estimates = estimate_nodes(compiled, estimator, date(2026, 10, 28), PARTITIONED, SCHEMA, keys={})
     assert [(e.name, e.resource_type) for e in estimates] == [("daily", "model"), ("not_null_daily", "test")]
     model = estimates[0]
     assert [q.what for q in model.queries] == ["statement", "privacy guard sample (limit)"]
