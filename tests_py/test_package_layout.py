@@ -34,6 +34,8 @@ SIDEWAYS = {
     ("aws", "verify"): "the access declaration is compiled offline with verify's placeholder environment",
     ("ml", "aws"): "the export applies Lake Formation's grants (taglake.aws.lake_formation) to the columns it writes",
     ("bench", "serve"): "the retrieval benchmark times the serving code itself (taglake bench retrieval)",
+    ("bench", "verify"): "the Athena estimate compiles the daily run offline (taglake.verify.offline_compile)",
+    ("bench", "ops"): "the Athena estimate bills each query with taglake.ops.query.athena_cost_usd (one price rule)",
 }
 
 

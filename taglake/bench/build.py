@@ -126,15 +126,26 @@ def _figures(measure: DbtMeasure) -> dict:
     }
 
 
-def bench_run(project: Project, lake_dir: Path, folder: Path, *, copy: bool = True) -> dict:
+def bench_run(
+    project: Project, lake_dir: Path, folder: Path, *, copy: bool = True, athena_scales: list[str] | None = None
+) -> dict:
     """One run: full build, read everything, append a day, incremental build. With `copy` the run works on a
-    hard-linked copy of the lake under `folder`; without, the lake itself gains the day (`taglake bench daily`)."""
+    hard-linked copy of the lake under `folder`; without, the lake itself gains the day (`taglake bench daily`).
+    With `athena_scales`, the one-day run's Athena scan and cost at those scales, from the full build
+    (taglake.bench.athena_scan; not timed)."""
     folder.mkdir(parents=True, exist_ok=False)
     lake = copy_lake(lake_dir, folder / "lake") if copy else lake_dir
     bp = build_project(project, lake, folder)
     prepare_local(bp, "local")
     full, full_nodes = _measured(bp, folder, "full_build")
     read = read_everything(raw_read_locations(bp.target_path / "manifest.json"))
+    athena = None
+    if athena_scales:
+        from taglake.bench.athena_scan import run_athena_estimate
+
+        athena = run_athena_estimate(
+            project, lake_dir=lake, db_path=bp.duckdb_path, work_dir=folder / "athena", scales=athena_scales
+        )
     started = time.perf_counter()
     appended = append_days(lake, count=1, progress=False)
     append_seconds = time.perf_counter() - started
@@ -147,6 +158,7 @@ def bench_run(project: Project, lake_dir: Path, folder: Path, *, copy: bool = Tr
         "incremental_build": {**_figures(incremental), "breakdown": incremental_nodes},
         "full_over_read": full.wall_seconds / read["seconds"] if read["seconds"] else None,
         "incremental_share_of_full": incremental.wall_seconds / full.wall_seconds,
+        **({"athena": athena} if athena is not None else {}),
     }
 
 
@@ -192,9 +204,18 @@ def summarize(runs: list[dict]) -> dict:
     return summary
 
 
-def run_build_benchmark(project: Project, *, lake_dir: Path, runs: int, work_dir: Path, out_json: Path) -> dict:
-    """`runs` runs over `lake_dir` (left as it is), each under `work_dir` (deleted after it is measured, kept when
-    dbt fails); the result is written to `out_json` after each run."""
+def run_build_benchmark(
+    project: Project,
+    *,
+    lake_dir: Path,
+    runs: int,
+    work_dir: Path,
+    out_json: Path,
+    athena_scales: list[str] | None = None,
+) -> dict:
+    """`runs` runs over `lake_dir` (left as it is), each under `work_dir` (deleted after it is measured, kept
+    when dbt fails); the result is written to `out_json` after each run. With `athena_scales`, each run also
+    estimates the one-day run's Athena cost at those scales (taglake.bench.athena_scan)."""
     if runs < 1:
         raise ValueError("--runs: at least 1")
     lake_dir = Path(lake_dir).resolve()
@@ -214,7 +235,7 @@ def run_build_benchmark(project: Project, *, lake_dir: Path, runs: int, work_dir
         if folder.exists():
             shutil.rmtree(folder)
         try:
-            result["runs"].append(bench_run(project, lake_dir, folder))
+            result["runs"].append(bench_run(project, lake_dir, folder, athena_scales=athena_scales))
         except DbtError as failed:
             # The folder stays for a look: dbt's output is in its <run>.out files (the lake is synthetic).
             first = str(failed).splitlines()[0].rstrip(":")
@@ -271,4 +292,9 @@ def format_build_report(result: dict) -> str:
         f"one-day run ≤ {100 * GOAL_INCREMENTAL_SHARE:.0f} % of full: "
         f"{_num(100 * share if share is not None else None)} %, {verdict(goals['incremental_share_within_goal'])}"
     )
+    athena = result["runs"][-1].get("athena")
+    if athena:
+        from taglake.bench.athena_scan import format_athena_report
+
+        out += ["", format_athena_report(athena)]
     return "\n".join(out)

@@ -1,8 +1,10 @@
-"""`taglake bench`: the masking benchmark and the daily-run benchmark (docs/benchmarks.md)."""
+"""`taglake bench`: the build, masking, daily-run and retrieval benchmarks and the daily run's Athena cost
+(docs/benchmarks.md)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from taglake.core.cli_args import Subparsers
@@ -28,9 +30,14 @@ def _add_bench(sub: Subparsers) -> None:
         "memory, against the goals (full ≤ 5 min, one day ≤ 5 % of full, 365 vs 30 days of history ≤ 1.3×). "
         "retrieval: p50/p99 latency of the tag retrieval API over --customers synthetic customers, through the "
         "DuckDB store and the DynamoDB cache (moto, in process), one token and batches (docs/retrieval.md). "
+        "athena-cost: the one-day run compiled for Athena offline (no AWS account), per model the partitions and "
+        "columns it reads and the bytes Athena would scan at each --scale, from --lake's files and the local build "
+        "(--db); queries, USD per run and per month (USD 5/TB, 10 MB minimum a query); build reports it too. "
         "See docs/benchmarks.md.",
     )
-    p.add_argument("what", choices=["build", "masking", "daily", "retrieval"], help="the benchmark to run")
+    p.add_argument(
+        "what", choices=["build", "masking", "daily", "retrieval", "athena-cost"], help="the benchmark to run"
+    )
     p.add_argument(
         "--lake",
         type=Path,
@@ -38,13 +45,32 @@ def _add_bench(sub: Subparsers) -> None:
         default=None,
         help="the lake to build (default: lake/); daily takes it more than once (e.g. 30 and 365 days)",
     )
-    p.add_argument("--work-dir", type=Path, default=None, help="build, daily: where builds go (default: bench/work)")
+    p.add_argument(
+        "--work-dir",
+        type=Path,
+        default=None,
+        help="build, daily, athena-cost: where builds and the offline compile go (default: bench/work)",
+    )
     p.add_argument("--rows", type=int, default=5_000_000, help="rows per treatment throughput run")
     p.add_argument("--runs", type=int, default=3, help="masking: throughput runs; build: runs (the median is reported)")
     p.add_argument("--build-runs", type=int, default=1, help="full builds of each kind (median reported)")
     p.add_argument("--customers", type=int, default=100_000, help="retrieval: synthetic customers (default 100000)")
     p.add_argument("--lookups", type=int, default=2_000, help="retrieval: single-token requests per path")
     p.add_argument("--batches", type=int, default=100, help="retrieval: batch requests (100 tokens each) per path")
+    p.add_argument(
+        "--scale",
+        action="append",
+        choices=["lake", "small", "medium", "large"],
+        default=None,
+        help="athena-cost, build: the scale(s) the Athena estimate is made at: lake (the lake's own size) or a "
+        "`taglake generate --scale` (default: lake and large)",
+    )
+    p.add_argument(
+        "--db",
+        type=Path,
+        default=None,
+        help="athena-cost: the local DuckDB build of --lake whose tables are measured (default: the local target's)",
+    )
     p.add_argument("--out", type=Path, default=None, help="JSON results (default: bench/results/<what>.json)")
     p.set_defaults(func=cmd_bench)
 
@@ -68,13 +94,29 @@ def cmd_bench(ns: argparse.Namespace, project: Project, target: str | None) -> i
         )
         print(format_retrieval_report(result))
         return 0
+    scales = ns.scale or ["lake", "large"]
+    if ns.what == "athena-cost":
+        from taglake.bench.athena_scan import format_athena_report, run_athena_estimate
+
+        if len(lakes) != 1:
+            raise ValueError("bench athena-cost takes one --lake")
+        work = (ns.work_dir or project.root / "bench" / "work").resolve() / "athena-cost"
+        result = run_athena_estimate(
+            project, lake_dir=lakes[0], db_path=(ns.db or project.duckdb_path).resolve(), work_dir=work, scales=scales
+        )
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        print(format_athena_report(result))
+        return 0
     if ns.what == "build":
         from taglake.bench.build import format_build_report, run_build_benchmark
 
         if len(lakes) != 1:
             raise ValueError("bench build takes one --lake")
         work = (ns.work_dir or project.root / "bench" / "work").resolve()
-        result = run_build_benchmark(project, lake_dir=lakes[0], runs=ns.runs, work_dir=work, out_json=out)
+        result = run_build_benchmark(
+            project, lake_dir=lakes[0], runs=ns.runs, work_dir=work, out_json=out, athena_scales=scales
+        )
         print(format_build_report(result))
         return 0
     if ns.what == "daily":

@@ -9,6 +9,7 @@ target, always masks and always guards.
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Mapping
 from dataclasses import replace
@@ -41,6 +42,7 @@ def scratch_project(
     *,
     macros: Mapping[str, str] | None = None,
     drop_post_hooks: tuple[str, ...] = (),
+    drop_macros: tuple[str, ...] = (),
 ) -> Project:
     """A copy of `project`'s dbt project under `work/project`, reading the same lake and key, with its database,
     target/ and logs/ under `work`.
@@ -49,6 +51,8 @@ def scratch_project(
     `duckdb__keyed_hash` there takes precedence over the project's `default__` one. `drop_post_hooks` removes those
     exact post-hook lines (e.g. `"{{ privacy_guard() }}"`) from the copy's dbt_project.yml; it is an error when a
     line is not there, so a renamed hook cannot make the copy silently differ from what the caller expects.
+    `drop_macros` removes those project macros' definitions from the copy's macros/ (so that one in `macros` can
+    stand in for it, e.g. the daily window's start fixed for an offline compile); an error when one is not defined.
     """
     root = (work / "project").resolve()
     if root.exists():
@@ -67,6 +71,8 @@ def scratch_project(
                 raise ScratchError(f"dbt_project.yml has no post-hook line {hook!r} to drop in the throwaway copy")
             text = text.replace(line, "")
         config.write_text(text, encoding="utf-8")
+    for name in drop_macros:
+        _drop_macro(root / "macros", name)
     return replace(
         project,
         root=root,
@@ -74,3 +80,15 @@ def scratch_project(
         target_path=(work / "target").resolve(),
         log_path=(work / "logs").resolve(),
     )
+
+
+def _drop_macro(macros_dir: Path, name: str) -> None:
+    """Remove the one definition of macro `name` from the .sql files under `macros_dir`."""
+    pattern = re.compile(r"\{%-?\s*macro\s+" + re.escape(name) + r"\s*\(.*?\{%-?\s*endmacro\s*-?%\}", re.DOTALL)
+    for path in sorted(macros_dir.rglob("*.sql")):
+        text = path.read_text(encoding="utf-8")
+        new, count = pattern.subn("", text)
+        if count:
+            path.write_text(new, encoding="utf-8")
+            return
+    raise ScratchError(f"the project defines no macro {name!r} to drop in the throwaway copy")

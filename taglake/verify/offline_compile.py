@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -147,19 +148,40 @@ OFFLINE_IS_INCREMENTAL = """{{#- Added by taglake.verify.offline_compile to a th
 """
 
 
+# A daily run's window offline: landing_window_start() reads the model's own table for its start, which offline
+# cannot be read; the throwaway copy's stands in for the project's with a fixed date (the daily Athena cost
+# estimate, taglake.bench.athena_scan). Never part of the checkout.
+OFFLINE_WINDOW_START = """{{#- Added by taglake.verify.offline_compile to a throwaway copy of the project: offline, the
+    window's start cannot be read from the model's table, so the compile fixes it. Never part of the checkout. -#}}
+{{% macro landing_window_start(column='landing_date') %}}
+    {{{{- return(modules.datetime.date({year}, {month}, {day}) if is_incremental() else none) -}}}}
+{{% endmacro %}}
+"""
+
+
 def compile_project(
-    project: Project, target: str, *, artifacts_dir: Path, incremental: bool = False
+    project: Project,
+    target: str,
+    *,
+    artifacts_dir: Path,
+    incremental: bool = False,
+    window_start: date | None = None,
 ) -> CompiledProject:
     """`dbt compile` of every node for an AWS target, offline, in a throwaway copy of the project under
     `artifacts_dir` (its artifacts under `…/target`). is_incremental() cannot look the relation up offline: the copy
     answers false, so each incremental model compiles to its full-refresh SQL, or true with `incremental`, to its
-    incremental SQL (see OFFLINE_IS_INCREMENTAL)."""
+    incremental SQL (see OFFLINE_IS_INCREMENTAL). With `window_start` (implies `incremental`) the incremental
+    models' landing window starts on that date, as a daily run's does (OFFLINE_WINDOW_START)."""
     engine = engine_of(target)
-    folder = artifacts_dir / target / ("incremental" if incremental else "full")
+    incremental = incremental or window_start is not None
+    folder = artifacts_dir / target / ("daily" if window_start else "incremental" if incremental else "full")
+    macros = {"offline_is_incremental.sql": OFFLINE_IS_INCREMENTAL.format(answer="true" if incremental else "false")}
+    if window_start is not None:
+        macros["offline_window_start.sql"] = OFFLINE_WINDOW_START.format(
+            year=window_start.year, month=window_start.month, day=window_start.day
+        )
     here = scratch_project(
-        project,
-        folder,
-        macros={"offline_is_incremental.sql": OFFLINE_IS_INCREMENTAL.format(answer="true" if incremental else "false")},
+        project, folder, macros=macros, drop_macros=("landing_window_start",) if window_start else ()
     )
     result = dbt_runner.capture(offline_compile_args(select="fqn:*"), cwd=here.root, env=offline_env(here, target))
     if result.returncode != 0:

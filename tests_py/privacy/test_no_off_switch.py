@@ -107,3 +107,14 @@ def test_the_identity_treatment_exists_only_in_a_throwaway_copy(tmp_path: Path) 
 def test_a_throwaway_copy_refuses_to_drop_a_hook_it_cannot_find(tmp_path: Path) -> None:
     with pytest.raises(ScratchError, match="no post-hook line"):
         scratch_project(Project.locate(), tmp_path, drop_post_hooks=('"{{ no_such_hook() }}"',))
+
+
+def test_a_throwaway_copy_drops_a_macro_only_in_the_copy_and_refuses_one_it_cannot_find(tmp_path: Path) -> None:
+    real = Project.locate()
+    copy = scratch_project(real, tmp_path / "drop", drop_macros=("landing_window_start",))
+    window = "macros/incremental/landing_window.sql"
+    assert "macro landing_window_start" not in (copy.root / window).read_text(encoding="utf-8")
+    assert "macro raw_partitions_since" in (copy.root / window).read_text(encoding="utf-8")
+    assert "macro landing_window_start" in (real.root / window).read_text(encoding="utf-8")
+    with pytest.raises(ScratchError, match="defines no macro"):
+        scratch_project(real, tmp_path / "none", drop_macros=("no_such_macro",))
