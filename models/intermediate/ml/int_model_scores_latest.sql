@@ -6,7 +6,8 @@ scores as (
 ),
 
 latest as (
-    {{ deduplicated('scores', ['customer_token', 'model_name'], 'scored_at desc, model_version desc') }}
+    {{ deduplicated('scores', ['customer_token', 'model_name'], 'scored_at desc, model_version desc',
+                    columns=['model_version', 'scored_at', 'score']) }}
 )
 
 select
