@@ -64,10 +64,12 @@ class ParseCache:
         path = self._path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(
-                "w", encoding="utf-8", dir=path.parent, prefix=".tmp-", suffix=".json", delete=False
-            ) as handle:
-                json.dump({"problems": list(problems)}, handle)
-            os.replace(handle.name, path)
+            handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
         except OSError:
             return
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                json.dump({"problems": list(problems)}, out)
+            os.replace(temporary, path)
+        except OSError:
+            Path(temporary).unlink(missing_ok=True)
