@@ -455,7 +455,8 @@ def verify_offline(
     (compile_all); parse results come from `cache` where it has them (ParseChecks). Progress lines go to
     `progress`."""
     progress = progress or Progress()
-    compiled = compile_all(project, list(targets), artifacts_dir=artifacts_dir, progress=progress, workers=workers)
+    once = list(dict.fromkeys(targets))  # a target named twice is compiled once (its folder is its own)
+    compiled = compile_all(project, once, artifacts_dir=artifacts_dir, progress=progress, workers=workers)
     out = {}
     with ParseChecks(cache, workers) as checks:
         nodes = {t: full.checked() + _incremental_again(again) for t, (full, again) in compiled.items()}
