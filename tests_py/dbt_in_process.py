@@ -11,7 +11,8 @@ rebound to the test's own in each run's fresh copy of the kept parse; any other 
 `launch` and `capture` have the signatures of taglake.privacy.dbt_runner's, which the `in_process_dbt` fixture
 (tests_py/conftest.py) replaces with them for the session, except in tests marked `fresh_process`: the key
 checks, the log redaction and everything around the call stay the production code's. dbt's output is redacted
-line by line, as the child's is.
+line by line, as the child's is. Calls from several threads (`taglake verify` compiles its targets side by side)
+run one at a time: dbt's in-process state, the environment, the working directory and stdout are the process's.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import io
 import json
 import os
 import subprocess
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -125,6 +127,7 @@ class InProcessDbt:
         self._parsed: dict[str, tuple[bytes, dict[str, str]]] = {}
         self.parses = 0
         self.runs = 0
+        self._one_at_a_time = threading.RLock()
 
     def _manifest(self, args: Sequence[str], env: Mapping[str, str], root: Path) -> Any | None:
         """A fresh manifest for this call, from the kept parse, with its paths rebound; None when the command takes
@@ -160,7 +163,12 @@ class InProcessDbt:
         from dbt.cli.main import dbtRunner
 
         out, err = io.StringIO(), io.StringIO()
-        with environment(env, cwd), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        with (
+            self._one_at_a_time,
+            environment(env, cwd),
+            contextlib.redirect_stdout(out),
+            contextlib.redirect_stderr(err),
+        ):
             try:
                 root = Path(env.get("DBT_PROJECT_DIR") or cwd)
                 result = dbtRunner(manifest=self._manifest(args, env, root)).invoke(list(args))

@@ -20,6 +20,7 @@ from typing import Any
 
 import duckdb
 
+from taglake.verify import progress
 from taglake.verify.offline_compile import CompiledNode, CompiledProject, load_compiled
 from taglake.verify.transpile import relation_key, to_duckdb
 
@@ -98,10 +99,12 @@ def run_conformance(
     *,
     only: Sequence[str] = (),
     upstream_too: bool = False,
+    counter: progress.Counter | None = None,
 ) -> list[MartComparison]:
     """Build every mart (or those named in `only`) from the engine's compiled SQL on the local lake and compare each
-    with the local build (`duckdb_path`, read only; `local_manifest` is that build's manifest.json). With
-    `upstream_too`, every staging and intermediate model built on the way is compared as well."""
+        with the local build (`duckdb_path`, read only; `local_manifest` is that build's manifest.json). With
+        `upstream_too`, every staging and intermediate model built on the way is compared as well. `counter` (progress)
+    counts the models built."""
     local = load_compiled(local_manifest, "local", "duckdb")
     chosen = [m for m in marts(compiled) if not only or m.name in only or short_name(m) in only]
     con = duckdb.connect()
@@ -111,9 +114,13 @@ def run_conformance(
         con.execute(f"create schema {SOURCE_SCHEMA}")
         tables = _relation_map(con, compiled, local)
         built = upstream_models(compiled, chosen)
+        if counter is not None:
+            counter.expect(len(built), "models")
         for node in built:
             sql = to_duckdb(node.sql, compiled.engine, tables)
             con.execute(f"create table {_engine_table(node)} as {sql}")
+            if counter is not None:
+                counter.advance()
         compared = built if upstream_too else chosen
         return [_compare(con, local.nodes[m.unique_id].relation_name or "", m, compiled.engine) for m in compared]
     finally:

@@ -9,10 +9,12 @@ than assume it, the compile runs with AWS credentials removed and every AWS endp
 from __future__ import annotations
 
 import functools
+import hashlib
+import inspect
 import multiprocessing
 import os
-from collections.abc import Iterable, Mapping
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -28,6 +30,8 @@ from taglake.core.project import Project
 from taglake.core.scratch import scratch_project
 from taglake.privacy import dbt_runner
 from taglake.privacy.dbt_runner import DbtError, offline_compile_args
+from taglake.verify.parse_cache import ParseCache
+from taglake.verify.progress import Counter, Progress
 
 # The dialect each engine's SQL is parsed in: sqlglot's and sqlfluff's names.
 SQLGLOT_DIALECTS = {"athena": "athena", "redshift": "redshift"}
@@ -166,12 +170,14 @@ def compile_project(
     artifacts_dir: Path,
     incremental: bool = False,
     window_start: date | None = None,
+    select: str = "fqn:*",
 ) -> CompiledProject:
     """`dbt compile` of every node for an AWS target, offline, in a throwaway copy of the project under
     `artifacts_dir` (its artifacts under `…/target`). is_incremental() cannot look the relation up offline: the copy
     answers false, so each incremental model compiles to its full-refresh SQL, or true with `incremental`, to its
     incremental SQL (see OFFLINE_IS_INCREMENTAL). With `window_start` (implies `incremental`) the incremental
-    models' landing window starts on that date, as a daily run's does (OFFLINE_WINDOW_START)."""
+    models' landing window starts on that date, as a daily run's does (OFFLINE_WINDOW_START). `select`: the nodes
+    compiled (dbt's selector syntax)."""
     engine = engine_of(target)
     incremental = incremental or window_start is not None
     folder = artifacts_dir / target / ("daily" if window_start else "incremental" if incremental else "full")
@@ -183,7 +189,7 @@ def compile_project(
     here = scratch_project(
         project, folder, macros=macros, drop_macros=("landing_window_start",) if window_start else ()
     )
-    result = dbt_runner.capture(offline_compile_args(select="fqn:*"), cwd=here.root, env=offline_env(here, target))
+    result = dbt_runner.capture(offline_compile_args(select=select), cwd=here.root, env=offline_env(here, target))
     if result.returncode != 0:
         kind = "incremental" if incremental else "full-refresh"
         raise DbtError(f"offline dbt compile ({kind}) failed for target {target}:\n{result.stdout}{result.stderr}")
@@ -219,26 +225,16 @@ def load_compiled(manifest_path: Path, target: str, engine: str) -> CompiledProj
     return CompiledProject(target=target, engine=engine, nodes=nodes, sources=sources, manifest_path=manifest_path)
 
 
-def sqlglot_failures(nodes: Iterable[CompiledNode], engine: str) -> list[ParseFailure]:
-    """Nodes whose SQL sqlglot cannot parse in the engine's dialect (errors raised, not warned), or parses only as
-    an opaque command (sqlglot's fallback for syntax it does not know)."""
-    failures = []
-    for node in nodes:
-        try:
-            statements = [
-                s for s in sqlglot.parse(node.sql, read=SQLGLOT_DIALECTS[engine], error_level=ErrorLevel.RAISE) if s
-            ]
-        except sqlglot.errors.SqlglotError as error:
-            failures.append(ParseFailure(node.unique_id, "sqlglot", _first_line(str(error))))
-            continue
-        if not statements:
-            failures.append(ParseFailure(node.unique_id, "sqlglot", "no statement"))
-        for statement in statements:
-            if isinstance(statement, exp.Command):
-                failures.append(
-                    ParseFailure(node.unique_id, "sqlglot", f"not parsed, only a command: {statement.name}")
-                )
-    return failures
+def sqlglot_problems(sql: str, engine: str) -> list[str]:
+    """What sqlglot cannot parse in `sql` in the engine's dialect: errors raised (not warned), no statement, or a
+    statement parsed only as an opaque command (sqlglot's fallback for syntax it does not know)."""
+    try:
+        statements = [s for s in sqlglot.parse(sql, read=SQLGLOT_DIALECTS[engine], error_level=ErrorLevel.RAISE) if s]
+    except sqlglot.errors.SqlglotError as error:
+        return [_first_line(str(error))]
+    if not statements:
+        return ["no statement"]
+    return [f"not parsed, only a command: {s.name}" for s in statements if isinstance(s, exp.Command)]
 
 
 @functools.cache
@@ -266,57 +262,245 @@ def sqlfluff_problems(sql: str, engine: str) -> list[str]:
     return problems
 
 
-def sqlfluff_failures(nodes: Iterable[CompiledNode], engine: str) -> list[ParseFailure]:
-    """Nodes whose SQL sqlfluff cannot parse in the engine's dialect (sqlfluff_problems). sqlfluff's parser is
-    pure Python and takes about a second a model: each distinct SQL text is parsed once per process (a second
-    compile of the same project, the incremental one or the system target's, parses only what changed), on every
-    core."""
-    nodes = list(nodes)
-    seen = _sqlfluff_seen(engine)
-    texts = sorted({node.sql for node in nodes} - seen.keys(), key=len, reverse=True)  # longest first: slowest
-    workers = min(len(texts), os.cpu_count() or 1)
-    if workers <= 1:
-        seen.update({sql: sqlfluff_problems(sql, engine) for sql in texts})
-    else:
-        # spawn, not fork: the caller may hold threads (dbt's, DuckDB's) that a forked child would inherit locked
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            problems = pool.map(sqlfluff_problems, texts, [engine] * len(texts))
-            seen.update(zip(texts, problems, strict=True))
-    return [ParseFailure(node.unique_id, "sqlfluff", p) for node in nodes for p in seen[node.sql]]
+# checker → (its problems function, its dialect names)
+CHECKERS: dict[str, tuple[Callable[[str, str], list[str]], Mapping[str, str]]] = {
+    "sqlglot": (sqlglot_problems, SQLGLOT_DIALECTS),
+    "sqlfluff": (sqlfluff_problems, SQLFLUFF_DIALECTS),
+}
+
+
+def _check(checker: str, sql: str, engine: str) -> list[str]:
+    """One checker's problems with one text (what a pool worker runs)."""
+    return CHECKERS[checker][0](sql, engine)
 
 
 @functools.cache
-def _sqlfluff_seen(engine: str) -> dict[str, list[str]]:
-    """What sqlfluff_problems found for each SQL text already parsed in this process, per engine: a pure
-    function's results, kept so that the same text is not parsed twice (about a second a model)."""
-    return {}
+def checker_fingerprint(checker: str) -> str:
+    """What a checker's result depends on besides the text and dialect: the library's version and taglake's
+    checking code (the source of the functions above), so that a change to either misses the persistent cache."""
+    from importlib.metadata import version
+
+    code = "".join(inspect.getsource(f) for f in (sqlglot_problems, sqlfluff_problems, _first_line))
+    code += inspect.getsource(_sqlfluff_linter.__wrapped__)
+    return f"{checker} {version(checker)} {hashlib.sha256(code.encode('utf-8')).hexdigest()}"
 
 
-def parse_failures(compiled: CompiledProject) -> list[ParseFailure]:
+# What each checker found in each text already checked in this process: (checker, dialect, sql) → problems. A pure
+# function's results, kept so that no text is parsed twice in its dialect (the incremental compile, the system
+# target's, a second `verify` in the same process).
+_SEEN: dict[tuple[str, str, str], list[str]] = {}
+
+
+Task = tuple[str, str, str]  # (checker, dialect, SQL text)
+
+
+class ParseChecks:
+    """Runs the parse checks of a `verify`: each distinct (checker, dialect, text) once, from this process's memory,
+    else from the persistent cache (`cache`, taglake.verify.parse_cache; None: not used), else parsed, longest
+    text first, on `workers` processes (default: every core). Counts `hits` (from the cache) and `parsed`."""
+
+    def __init__(self, cache: ParseCache | None = None, workers: int | None = None) -> None:
+        self.cache = cache
+        self.workers = workers or os.cpu_count() or 1
+        self.hits = 0
+        self.parsed = 0
+        self._from_cache: set[Task] = set()
+        self._futures: dict[Task, Future[list[str]]] = {}
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> ParseChecks:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    @staticmethod
+    def tasks(nodes: Iterable[CompiledNode], engine: str, checkers: Sequence[str] = tuple(CHECKERS)) -> set[Task]:
+        return {(c, CHECKERS[c][1][engine], n.sql) for n in nodes for c in checkers}
+
+    def prefetch(self, tasks_by_engine: Mapping[str, set[Task]]) -> None:
+        """Start parsing, on the pool, every task neither in memory nor in the cache, longest text first across all
+        engines, so that no core waits between one target's checks and the next's; `failures` collects them."""
+        todo = [(t, e) for e, tasks in tasks_by_engine.items() for t in tasks if self._known(t) is None]
+        if len(todo) > 1 and self.workers > 1:
+            self._submit(todo)
+
+    def failures(
+        self,
+        nodes: Iterable[CompiledNode],
+        engine: str,
+        counter: Counter | None = None,
+        checkers: Sequence[str] = tuple(CHECKERS),
+    ) -> list[ParseFailure]:
+        """The failures of `nodes` in the engine's dialect, each checker's in turn (sqlglot's first)."""
+        nodes = list(nodes)
+        found = self._problems(self.tasks(nodes, engine, checkers), engine, counter)
+        return [
+            ParseFailure(node.unique_id, checker, problem)
+            for checker in checkers
+            for node in nodes
+            for problem in found[(checker, CHECKERS[checker][1][engine], node.sql)]
+        ]
+
+    def _key(self, task: Task) -> str:
+        checker, dialect, sql = task
+        return ParseCache.key([checker_fingerprint(checker), dialect, sql])
+
+    def _known(self, task: Task) -> list[str] | None:
+        """The task's problems from this process's memory, else from the cache, else None."""
+        kept = _SEEN.get(task)
+        if kept is None and self.cache is not None and task not in self._futures:
+            kept = self.cache.get(self._key(task))
+            if kept is not None:
+                self.hits += 1
+                self._from_cache.add(task)
+                _SEEN[task] = kept
+        return kept
+
+    def _submit(self, todo: list[tuple[Task, str]]) -> None:
+        if self._pool is None:
+            # spawn, not fork: the caller may hold threads (dbt's, DuckDB's) that a forked child would inherit locked
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
+        for task, engine in sorted(todo, key=lambda te: len(te[0][2]), reverse=True):  # longest first: the slowest
+            if task not in self._futures:
+                self._futures[task] = self._pool.submit(_check, task[0], task[2], engine)
+
+    def _done(self, task: Task, problems: list[str]) -> None:
+        _SEEN[task] = problems
+        self.parsed += 1
+        if self.cache is not None:
+            self.cache.put(self._key(task), problems)
+
+    def _problems(self, tasks: set[Task], engine: str, counter: Counter | None) -> dict[Task, list[str]]:
+        if counter is not None:
+            counter.expect(len(tasks), "checks")
+        found: dict[Task, list[str]] = {}
+        todo = []
+        for task in tasks:
+            kept = self._known(task)
+            if kept is not None:
+                found[task] = kept
+            elif task not in self._futures:
+                todo.append((task, engine))
+        if counter is not None:
+            counter.advance(len(found))
+        if len(todo) > 1 and self.workers > 1:
+            self._submit(todo)
+        else:
+            for task, _ in sorted(todo, key=lambda te: len(te[0][2]), reverse=True):
+                found[task] = _check(task[0], task[2], engine)
+                self._done(task, found[task])
+                if counter is not None:
+                    counter.advance()
+        waiting = {self._futures[t]: t for t in tasks if t not in found}
+        for future in as_completed(waiting):
+            task = waiting[future]
+            found[task] = future.result()
+            if task not in _SEEN:
+                self._done(task, found[task])
+            if counter is not None:
+                counter.advance()
+        if counter is not None:
+            cached = len(tasks & self._from_cache)
+            counter.note = f"{cached} from the cache, {len(tasks) - cached} parsed"
+        return found
+
+
+def sqlglot_failures(nodes: Iterable[CompiledNode], engine: str) -> list[ParseFailure]:
+    """Nodes whose SQL sqlglot cannot parse in the engine's dialect (sqlglot_problems); in this process (sqlglot
+    takes a few seconds for a whole project, less than starting a pool)."""
+    with ParseChecks(workers=1) as checks:
+        return checks.failures(nodes, engine, checkers=("sqlglot",))
+
+
+def sqlfluff_failures(nodes: Iterable[CompiledNode], engine: str) -> list[ParseFailure]:
+    """Nodes whose SQL sqlfluff cannot parse in the engine's dialect (sqlfluff_problems). sqlfluff's parser is pure
+    Python and takes seconds on a large model: each distinct text is parsed once per process and dialect, on every
+    core (ParseChecks)."""
+    with ParseChecks() as checks:
+        return checks.failures(nodes, engine, checkers=("sqlfluff",))
+
+
+def parse_failures(compiled: CompiledProject, checks: ParseChecks | None = None) -> list[ParseFailure]:
     """Every parse failure of every checked node, sqlglot's and sqlfluff's."""
-    nodes = compiled.checked()
-    return sqlglot_failures(nodes, compiled.engine) + sqlfluff_failures(nodes, compiled.engine)
+    if checks is not None:
+        return checks.failures(compiled.checked(), compiled.engine)
+    with ParseChecks() as own:
+        return own.failures(compiled.checked(), compiled.engine)
+
+
+INCREMENTAL_SELECTOR = "config.materialized:incremental"
+
+
+def compile_all(
+    project: Project, targets: Sequence[str], *, artifacts_dir: Path, progress: Progress, workers: int | None = None
+) -> dict[str, tuple[CompiledProject, CompiledProject | None]]:
+    """Each target's full-refresh compile and, when it has incremental models, the incremental compile of those
+    models; at most `workers` (default: every core) at a time, each a dbt process of its own. target → (full,
+    incremental or None)."""
+
+    def one(target: str, incremental: bool) -> CompiledProject:
+        what = f"compile {target}" + (" (incremental models)" if incremental else "")
+        with progress.step(what):
+            select = INCREMENTAL_SELECTOR if incremental else "fqn:*"
+            return compile_project(project, target, artifacts_dir=artifacts_dir, incremental=incremental, select=select)
+
+    full: dict[str, CompiledProject] = {}
+    again: dict[str, CompiledProject] = {}
+    pool = ThreadPoolExecutor(max_workers=max(1, min(workers or os.cpu_count() or 1, 2 * len(targets))))
+    try:
+        pending = {pool.submit(one, t, False): (t, False) for t in targets}
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                target, incremental = pending.pop(future)
+                compiled = future.result()
+                (again if incremental else full)[target] = compiled
+                if not incremental and incremental_models(compiled):
+                    pending[pool.submit(one, target, True)] = (target, True)
+    finally:
+        pool.shutdown(cancel_futures=True)
+    return {t: (full[t], again.get(t)) for t in targets}
 
 
 def verify_offline(
-    project: Project, targets: Iterable[str], *, artifacts_dir: Path
+    project: Project,
+    targets: Iterable[str],
+    *,
+    artifacts_dir: Path,
+    cache: ParseCache | None = None,
+    progress: Progress | None = None,
+    workers: int | None = None,
 ) -> dict[str, tuple[CompiledProject, list[ParseFailure]]]:
     """Compile every node for each target offline and check its SQL parses, an incremental model's incremental SQL
-    too (a second compile); target → (compiled full-refresh project, failures)."""
+    too (a second compile); target → (compiled full-refresh project, failures). The compiles run side by side
+    (compile_all); parse results come from `cache` where it has them (ParseChecks). Progress lines go to
+    `progress`."""
+    progress = progress or Progress()
+    once = list(dict.fromkeys(targets))  # a target named twice is compiled once (its folder is its own)
+    compiled = compile_all(project, once, artifacts_dir=artifacts_dir, progress=progress, workers=workers)
     out = {}
-    for target in targets:
-        compiled = compile_project(project, target, artifacts_dir=artifacts_dir)
-        failures = parse_failures(compiled)
-        if incremental_models(compiled):
-            again = compile_project(project, target, artifacts_dir=artifacts_dir, incremental=True)
-            nodes = incremental_models(again)
-            failures += [
-                replace(f, unique_id=f"{f.unique_id} (incremental)")
-                for f in sqlglot_failures(nodes, again.engine) + sqlfluff_failures(nodes, again.engine)
-            ]
-        out[target] = (compiled, failures)
+    with ParseChecks(cache, workers) as checks:
+        nodes = {t: full.checked() + _incremental_again(again) for t, (full, again) in compiled.items()}
+        tasks: dict[str, set[Task]] = {}
+        for target, (full, _) in compiled.items():
+            tasks.setdefault(full.engine, set()).update(checks.tasks(nodes[target], full.engine))
+        checks.prefetch(tasks)
+        for target, (full, _) in compiled.items():
+            increments = len(nodes[target]) - len(full.checked())
+            detail = f"{len(full.checked())} nodes" + (f", {increments} incremental models again" if increments else "")
+            with progress.step(f"parse {target}", detail) as counter:
+                out[target] = (full, checks.failures(nodes[target], full.engine, counter))
     return out
+
+
+def _incremental_again(again: CompiledProject | None) -> list[CompiledNode]:
+    """The incremental models of the incremental compile, named `… (incremental)` in failures."""
+    if again is None:
+        return []
+    return [replace(n, unique_id=f"{n.unique_id} (incremental)") for n in incremental_models(again)]
 
 
 def summary(results: Mapping[str, tuple[CompiledProject, list[ParseFailure]]]) -> str:

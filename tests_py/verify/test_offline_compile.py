@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 from collections.abc import Callable
@@ -10,10 +11,13 @@ from pathlib import Path
 import pytest
 
 from taglake.core.project import Project
+from taglake.verify import offline_compile
 from taglake.verify.offline_compile import (
+    CHECKERS,
     CLOSED_ENDPOINT,
     CompiledNode,
     CompiledProject,
+    ParseChecks,
     compile_project,
     incremental_models,
     offline_env,
@@ -21,6 +25,8 @@ from taglake.verify.offline_compile import (
     sqlglot_failures,
     verify_offline,
 )
+from taglake.verify.parse_cache import ParseCache
+from taglake.verify.progress import Progress
 
 AWS_TARGETS = ["athena", "redshift", "athena_system", "redshift_system"]
 Compiled = Callable[[str], CompiledProject]
@@ -124,11 +130,91 @@ def test_an_incremental_model_compiles_offline_both_ways(tmp_path: Path, monkeyp
     (copy / "models" / "marts" / "probe" / "fct_probe.sql").write_text(PROBE, encoding="utf-8")
     monkeypatch.setenv("TAGLAKE_PROJECT_DIR", str(copy))
     project = Project.locate()
-    results = verify_offline(project, ["athena"], artifacts_dir=tmp_path / "artifacts")
+    out = io.StringIO()
+    results = verify_offline(project, ["athena"], artifacts_dir=tmp_path / "artifacts", progress=Progress(out))
     compiled, failures = results["athena"]
     assert failures == []
+    lines = out.getvalue().splitlines()
+    for step in ("compile athena", "compile athena (incremental models)", "parse athena"):
+        assert any(line.startswith(f"verify: {step}: ") and line.endswith(" s") for line in lines), (step, lines)
+    assert any(line.startswith("verify: parse athena: ") and "incremental models again" in line for line in lines)
     probe = compiled.nodes["model.taglake.fct_probe"]
     assert "where" not in probe.sql
     again = compile_project(project, "athena", artifacts_dir=tmp_path / "artifacts", incremental=True)
     assert '"awsdatacatalog"."taglake_marts"."fct_probe"' in again.nodes["model.taglake.fct_probe"].sql
     assert "fct_probe" in [n.name for n in incremental_models(again)]
+
+
+def _counting(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """Every checker call from now on, as (checker, sql), with this process's memory of past parses emptied."""
+    monkeypatch.setattr(offline_compile, "_SEEN", {})
+    calls: list[tuple[str, str]] = []
+    for name, (check, dialects) in dict(CHECKERS).items():
+
+        def counted(
+            sql: str, engine: str, name: str = name, check: Callable[[str, str], list[str]] = check
+        ) -> list[str]:
+            calls.append((name, sql))
+            return check(sql, engine)
+
+        monkeypatch.setitem(CHECKERS, name, (counted, dialects))
+    return calls
+
+
+GOOD, BAD = "select 1 as x", "select a from t where ("
+
+
+def test_a_cache_hit_parses_nothing_and_finds_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _counting(monkeypatch)
+    with ParseChecks(ParseCache(tmp_path), workers=1) as checks:
+        cold = checks.failures([_node(GOOD), _node(BAD)], "athena")
+    assert sorted(calls) == sorted((c, s) for c in CHECKERS for s in (GOOD, BAD))
+    assert {f.checker for f in cold} == {"sqlglot", "sqlfluff"} and checks.parsed == 4 and checks.hits == 0
+    calls = _counting(monkeypatch)  # a new process: nothing in memory, the cache on disk
+    with ParseChecks(ParseCache(tmp_path), workers=1) as checks:
+        warm = checks.failures([_node(GOOD), _node(BAD)], "athena")
+    assert calls == [] and warm == cold and checks.hits == 4 and checks.parsed == 0
+
+
+def test_a_changed_text_or_dialect_misses_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _counting(monkeypatch)
+    with ParseChecks(ParseCache(tmp_path), workers=1) as checks:
+        checks.failures([_node(GOOD)], "athena")
+    calls = _counting(monkeypatch)
+    with ParseChecks(ParseCache(tmp_path), workers=1) as checks:
+        checks.failures([_node(GOOD + " "), _node(GOOD)], "athena")
+        checks.failures([_node(GOOD)], "redshift")  # the same text in another dialect: parsed in that dialect
+    assert sorted(calls) == sorted([(c, GOOD + " ") for c in CHECKERS] + [(c, GOOD) for c in CHECKERS])
+    assert checks.hits == 2
+
+
+def test_a_corrupt_cache_file_is_ignored_and_the_text_parsed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _counting(monkeypatch)
+    with ParseChecks(ParseCache(tmp_path), workers=1) as checks:
+        cold = checks.failures([_node(BAD)], "athena")
+    for stored in tmp_path.rglob("*.json"):
+        stored.write_text("{trunc", encoding="utf-8")
+    calls = _counting(monkeypatch)
+    with ParseChecks(ParseCache(tmp_path), workers=1) as checks:
+        assert checks.failures([_node(BAD)], "athena") == cold != []
+    assert len(calls) == 2 and checks.hits == 0
+
+
+def test_without_a_cache_every_text_is_parsed_and_nothing_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    calls = _counting(monkeypatch)
+    with ParseChecks(workers=1) as checks:
+        checks.failures([_node(GOOD)], "redshift")
+    assert len(calls) == 2 and not any(tmp_path.iterdir())
+
+
+def test_the_pool_parses_as_one_process_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(offline_compile, "_SEEN", {})
+    nodes = [_node(GOOD), _node(BAD), _node("select 1 from t qualify x = 1")]
+    with ParseChecks(workers=2) as checks:
+        pooled = checks.failures(nodes, "athena")
+    monkeypatch.setattr(offline_compile, "_SEEN", {})
+    with ParseChecks(workers=1) as checks:
+        assert checks.failures(nodes, "athena") == pooled != []
