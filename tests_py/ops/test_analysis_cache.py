@@ -286,14 +286,10 @@ def test_old_entries_beyond_the_limit_are_removed(small: Project, monkeypatch: p
 
 
 @pytest.fixture
-def as_built(built_project: Project, monkeypatch: pytest.MonkeyPatch) -> Project:
-    for name, value in built_project.dbt_env().items():
-        if name.startswith(("TAGLAKE_", "DBT_TARGET_PATH", "DBT_LOG_PATH")):
-            monkeypatch.setenv(name, value)
-    for name in ("TAGLAKE_TARGET", "DBT_TARGET", "TAGLAKE_SYSTEM_IDENTITY", "TAGLAKE_DEBUG"):
-        monkeypatch.delenv(name, raising=False)
-    shutil.rmtree(analysis_cache.cache_dir(built_project), ignore_errors=True)
-    return built_project
+def as_built(as_built: Project) -> Project:
+    """The shared fixture (tests_py/ops/conftest.py), with the session build's query cache emptied."""
+    shutil.rmtree(analysis_cache.cache_dir(as_built), ignore_errors=True)
+    return as_built
 
 
 @pytest.mark.dbt

@@ -16,17 +16,6 @@ from taglake.ops import query
 pytestmark = pytest.mark.query
 
 
-@pytest.fixture
-def as_built(built_project: Project, monkeypatch: pytest.MonkeyPatch) -> Project:
-    """The CLI pointed at the session's local build (its lake, database, artifacts and key)."""
-    for name, value in built_project.dbt_env().items():
-        if name.startswith(("TAGLAKE_", "DBT_TARGET_PATH", "DBT_LOG_PATH")):
-            monkeypatch.setenv(name, value)
-    for name in ("TAGLAKE_TARGET", "DBT_TARGET", "TAGLAKE_SYSTEM_IDENTITY", "TAGLAKE_DEBUG"):
-        monkeypatch.delenv(name, raising=False)
-    return built_project
-
-
 def _count(project: Project, sql: str) -> int:
     with duckdb.connect(str(project.duckdb_path), read_only=True) as con:
         return int(con.execute(sql).fetchone()[0])

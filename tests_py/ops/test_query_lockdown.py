@@ -27,17 +27,6 @@ pytestmark = pytest.mark.dbt
 ANALYSES = sorted(p.stem for p in (Project.locate().root / "analyses").glob("*.sql"))
 
 
-@pytest.fixture
-def as_built(built_project: Project, monkeypatch: pytest.MonkeyPatch) -> Project:
-    """The CLI pointed at the session's local build (its lake, database, artifacts and key)."""
-    for name, value in built_project.dbt_env().items():
-        if name.startswith(("TAGLAKE_", "DBT_TARGET_PATH", "DBT_LOG_PATH")):
-            monkeypatch.setenv(name, value)
-    for name in ("TAGLAKE_TARGET", "DBT_TARGET", "TAGLAKE_SYSTEM_IDENTITY", "TAGLAKE_DEBUG"):
-        monkeypatch.delenv(name, raising=False)
-    return built_project
-
-
 @pytest.fixture(scope="module")
 def secrets_of(built_project: Project) -> list[str]:
     """What must never come out: both key parts and every clear national ID and mobile of the raw CRM files."""

@@ -33,6 +33,18 @@ def _build_customers(project: Project) -> subprocess.CompletedProcess[str]:
     return dbt(project, "run", "--select", "base_crm__customers")
 
 
+def _build_with(project: Project, added: str) -> subprocess.CompletedProcess[str]:
+    """base_crm__customers built with `added` (a select-list entry) planted in it; the model is restored after."""
+    model = project.root / MODEL
+    original = model.read_text(encoding="utf-8")
+    assert ANCHOR in original
+    try:
+        model.write_text(original.replace(ANCHOR, f"        {added}\n{ANCHOR}"), encoding="utf-8")
+        return _build_customers(project)
+    finally:
+        model.write_text(original, encoding="utf-8")
+
+
 def _columns(project: Project) -> set[str]:
     """The columns base_crm__customers has in the database now (empty when it does not exist)."""
     with duckdb.connect(str(project.duckdb_path), read_only=True) as con:
@@ -67,14 +79,7 @@ def test_the_unbroken_model_passes_the_guard(project_copy: Project) -> None:
 def test_adding_an_unmasked_column_fails_the_build(project_copy: Project, added: str, finding: str) -> None:
     safe_columns = _columns(project_copy)
     assert "customer_token" in safe_columns
-    model = project_copy.root / MODEL
-    original = model.read_text(encoding="utf-8")
-    assert ANCHOR in original
-    try:
-        model.write_text(original.replace(ANCHOR, f"        {added}\n{ANCHOR}"), encoding="utf-8")
-        result = _build_customers(project_copy)
-    finally:
-        model.write_text(original, encoding="utf-8")
+    result = _build_with(project_copy, added)
     assert result.returncode != 0
     assert "privacy guard:" in result.stdout and finding in result.stdout, result.stdout[-3000:]
     # What the refused build wrote is gone: the table is the last good (masked) one, never the new one.
@@ -84,13 +89,7 @@ def test_adding_an_unmasked_column_fails_the_build(project_copy: Project, added:
 def test_a_refused_first_build_leaves_nothing(project_copy: Project) -> None:
     with duckdb.connect(str(project_copy.duckdb_path)) as con:
         con.execute("drop table if exists taglake_staging.base_crm__customers")
-    model = project_copy.root / MODEL
-    original = model.read_text(encoding="utf-8")
-    try:
-        model.write_text(original.replace(ANCHOR, f"        checked.address,\n{ANCHOR}"), encoding="utf-8")
-        result = _build_customers(project_copy)
-    finally:
-        model.write_text(original, encoding="utf-8")
+    result = _build_with(project_copy, "checked.address,")
     assert result.returncode != 0 and "privacy guard:" in result.stdout
     assert _columns(project_copy) == set()
 
@@ -114,13 +113,7 @@ def test_only_a_whole_uuid_in_a_declared_identifier_column_is_spared(
     project_copy: Project, added: str, refused: bool
 ) -> None:
     """event_id is `content: identifier` in the source YAML; only a whole canonical UUID there is spared."""
-    model = project_copy.root / MODEL
-    original = model.read_text(encoding="utf-8")
-    try:
-        model.write_text(original.replace(ANCHOR, f"        {added}\n{ANCHOR}"), encoding="utf-8")
-        result = _build_customers(project_copy)
-    finally:
-        model.write_text(original, encoding="utf-8")
+    result = _build_with(project_copy, added)
     if refused:
         assert result.returncode != 0 and "look like a mobile" in result.stdout, result.stdout[-3000:]
     else:
