@@ -133,14 +133,10 @@ def measure_raw(lake_dir: Path, tables: Iterable[SourceTable]) -> dict[str, RawT
             rows, sizes = 0, {}
             for path in sorted(p for p in folder.iterdir() if p.is_file()):
                 if table.format == "parquet":
-                    meta = pq.ParquetFile(path).metadata
-                    rows += meta.num_rows
-                    for g in range(meta.num_row_groups):
-                        group = meta.row_group(g)
-                        for c in range(group.num_columns):
-                            chunk = group.column(c)
-                            name = chunk.path_in_schema.split(".", 1)[0].lower()
-                            sizes[name] = sizes.get(name, 0) + chunk.total_compressed_size
+                    file_rows, file_sizes = parquet_column_bytes(path)
+                    rows += file_rows
+                    for name, size in file_sizes.items():
+                        sizes[name] = sizes.get(name, 0) + size
                 else:
                     sizes["*"] = sizes.get("*", 0) + path.stat().st_size
                     with path.open("rb") as fh:
@@ -148,6 +144,19 @@ def measure_raw(lake_dir: Path, tables: Iterable[SourceTable]) -> dict[str, RawT
             partitions[date(y, m, d)] = (rows, sizes)
         out[f"{table.schema}.{table.table}"] = RawTable(f"{table.schema}.{table.table}", table.format, partitions)
     return out
+
+
+def parquet_column_bytes(path: Path) -> tuple[int, dict[str, int]]:
+    """A Parquet file's rows and each top-level column's compressed bytes (lower-cased names)."""
+    meta = pq.ParquetFile(path).metadata
+    sizes: dict[str, int] = {}
+    for g in range(meta.num_row_groups):
+        group = meta.row_group(g)
+        for c in range(group.num_columns):
+            chunk = group.column(c)
+            name = chunk.path_in_schema.split(".", 1)[0].lower()
+            sizes[name] = sizes.get(name, 0) + chunk.total_compressed_size
+    return meta.num_rows, sizes
 
 
 def measure_relations(
@@ -176,15 +185,7 @@ def measure_relations(
                 con.execute(
                     f'copy (select * from "{schema}"."{name}") to \'{path}\' (format parquet, compression zstd)'
                 )
-                meta = pq.ParquetFile(path).metadata
-                rows = meta.num_rows
-                sizes: dict[str, int] = {}
-                for g in range(meta.num_row_groups):
-                    group = meta.row_group(g)
-                    for c in range(group.num_columns):
-                        chunk = group.column(c)
-                        key = chunk.path_in_schema.split(".", 1)[0].lower()
-                        sizes[key] = sizes.get(key, 0) + chunk.total_compressed_size
+                rows, sizes = parquet_column_bytes(path)
                 path.unlink()
                 # every column, also of an empty table (whose Parquet file has no column chunk)
                 names = [r[0].lower() for r in con.execute(f'describe "{schema}"."{name}"').fetchall()]
