@@ -62,7 +62,7 @@ def _add_api(sub: Subparsers) -> None:
 def _add_schema_registry(sub: Subparsers) -> None:
     p = sub.add_parser(
         "schema-registry",
-        help="check or update the raw tables' versioned JSON Schemas (taglake/ingest/schemas/)",
+        help="check or update the raw tables' versioned JSON Schemas (taglake/ingest/json-schemas/)",
         description="The schema registry (docs/ingestion.md): a JSON Schema per raw table and version, generated "
         "from the source YAML. `check` (CI) fails when the YAML has changed without a new version, or when a "
         "breaking version (a field removed or retyped, a new required field) has no migration note. `write` adds "

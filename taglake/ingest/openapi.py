@@ -39,7 +39,7 @@ def openapi_document() -> dict[str, Any]:
         title=TITLE,
         version=__version__,
         description="Source systems push records into the raw zone (docs/ingestion.md). "
-        "Record schemas: taglake/ingest/schemas/ (the schema registry).",
+        "Record schemas: taglake/ingest/json-schemas/ (the schema registry).",
         security_schemes={"apiKey": APIKey(name="x-api-key", in_=APIKeyIn.header)},
     )
     return without_unsent_422(json.loads(text))

@@ -2,7 +2,7 @@
 
 The source YAML (`taglake.core.sources`) is the one declaration of each raw table; this module turns a table into
 the JSON Schema of one record as a client sends it (`record_schema`), and keeps the versions in
-`taglake/ingest/schemas/<source>/<table>/v<N>.json` with `index.json` naming the live versions and each version's
+`taglake/ingest/json-schemas/<source>/<table>/v<N>.json` with `index.json` naming the live versions and each version's
 change class and migration note. `check_registry` is the CI gate: the newest checked-in version must equal what
 the YAML generates now, and every breaking step between versions must carry a migration note.
 
@@ -33,9 +33,9 @@ class RegistryError(ValueError):
 
 
 def default_registry_dir() -> Path:
-    """Where the checked-in versions are: taglake/ingest/schemas/ (shipped with the package, so the Lambda has
+    """Where the checked-in versions are: taglake/ingest/json-schemas/ (shipped with the package, so the Lambda has
     them)."""
-    return Path(__file__).resolve().parent / "schemas"
+    return Path(__file__).resolve().parent / "json-schemas"
 
 
 def _json_type(table: SourceTable, field: SourceColumn) -> dict[str, Any]:

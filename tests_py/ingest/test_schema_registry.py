@@ -1,4 +1,4 @@
-"""The schema registry: JSON Schemas generated from the source YAML, versioned in taglake/ingest/schemas/, each
+"""The schema registry: JSON Schemas generated from the source YAML, versioned in taglake/ingest/json-schemas/, each
 step classified; a YAML change without a registry update fails the check, a breaking one also without a migration
 note; Glue's table definitions and the schemas never disagree."""
 
