@@ -43,7 +43,7 @@ test: setup postgres chromium lint  ## run every test: lint, then pytest (genera
 
 test-fast: setup  ## the inner loop: ruff, then the pure-Python tests (no dbt build, no hostile lake, no tool venv, no PostgreSQL server)
 	$(BIN)/ruff check taglake tests_py dags dashboards
-	$(BIN)/pytest -q -m "not dbt and not redteam and not airflow and not lineage and not tool_venv and not infra and not spark and not browser and not replication"
+	$(BIN)/pytest -q -n auto -m "not dbt and not redteam and not airflow and not lineage and not tool_venv and not infra and not spark and not browser and not replication"
 
 lint: lint-python lint-sql  ## ruff and sqlfluff
 

@@ -89,6 +89,72 @@ def test_packages_import_only_their_own_layer_or_below() -> None:
     assert wrong == [], "imports against the layering (docs/architecture.md):\n" + "\n".join(sorted(wrong))
 
 
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imported_modules(path: Path, known: set[str]) -> set[str]:
+    """The taglake modules a file imports, function-level (lazy) imports included: `from taglake.x import y` is
+    the module `taglake.x.y` when that is a module, else `taglake.x`."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("taglake"):
+            for alias in node.names:
+                sub = f"{node.module}.{alias.name}"
+                found.add(sub if sub in known else node.module)
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("taglake.")}
+    return found & known
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for succ in graph[node]:
+            if succ not in index:
+                visit(succ)
+                low[node] = min(low[node], low[succ])
+            elif succ in on_stack:
+                low[node] = min(low[node], index[succ])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_modules_import_each_other_in_a_circle() -> None:
+    """No import cycle between modules, lazy imports included (a function-level import that closes a circle only
+    hides it)."""
+    paths = {_module_name(path): path for path in _modules()}
+    known = set(paths)
+    graph = {
+        name: {m for m in _imported_modules(path, known) if m != name and not name.startswith(m + ".")}
+        for name, path in paths.items()
+    }
+    assert _cycles(graph) == [], "modules that import each other in a circle"
+
+
 _IMPORT_ALL = """
 import importlib, json, os, pkgutil, sys
 import taglake

@@ -7,22 +7,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-
-def find_project_dir(start: Path | None = None) -> Path:
-    """The dbt project folder: TAGLAKE_PROJECT_DIR, else the nearest folder up from `start` (default: the
-    working directory) holding dbt_project.yml, else the checkout this package was installed from."""
-    env = os.environ.get("TAGLAKE_PROJECT_DIR")
-    if env:
-        return Path(env).resolve()
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / "dbt_project.yml").is_file():
-            return folder
-    installed = Path(__file__).resolve().parents[2]
-    if (installed / "dbt_project.yml").is_file():
-        return installed
-    raise FileNotFoundError("no dbt project found: run taglake inside the taglake checkout or set TAGLAKE_PROJECT_DIR")
-
+from taglake.core.checkout import find_project_dir
+from taglake.core.targets import DEFAULT_TARGET, duckdb_file
 
 # The local masking key, outside git (.gitignore has /.secrets/); see taglake.privacy.keys.
 KEY_FILE = Path(".secrets") / "masking_keys.csv"
@@ -58,8 +44,6 @@ class Project:
     ) -> Project:
         """The checkout found from the working directory. Each path comes from the argument, else its environment
         variable, else its default in the checkout; `artifacts_dir` puts dbt's target/ and logs/ under it."""
-        from taglake.core.targets import DEFAULT_TARGET, duckdb_file
-
         root = find_project_dir()
         lake = lake_dir or Path(os.environ.get("TAGLAKE_LAKE_DIR", root / "lake"))
         db = duckdb_path or duckdb_file(DEFAULT_TARGET, root)

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from taglake.core.project import find_project_dir
+from taglake.core.checkout import find_project_dir
 
 
 @dataclass(frozen=True)

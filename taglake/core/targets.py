@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from taglake.core.project import find_project_dir
+from taglake.core.checkout import find_project_dir
 from taglake.core.sources import load_yaml
 
 PROFILE = "taglake"

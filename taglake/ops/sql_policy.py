@@ -262,7 +262,7 @@ def check_redshift_sql(sql: str, schema: str, project_dir: Path | None = None, *
 
 
 def _checkout() -> Path:
-    from taglake.core.project import find_project_dir
+    from taglake.core.checkout import find_project_dir
 
     return find_project_dir()
 

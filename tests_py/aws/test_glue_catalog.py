@@ -18,7 +18,7 @@ from moto import mock_aws
 from taglake import cli
 from taglake.aws.glue_catalog import plan_catalog, sync_catalog
 from taglake.aws.s3_upload import lake_files, local_etag, remote_objects, upload_lake
-from taglake.core.project import find_project_dir
+from taglake.core.checkout import find_project_dir
 from taglake.lake.generate import generate_lake
 
 REGION = "ap-northeast-1"

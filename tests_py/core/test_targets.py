@@ -7,7 +7,8 @@ import pytest
 import yaml
 
 from taglake.core import targets
-from taglake.core.project import Project, find_project_dir
+from taglake.core.checkout import find_project_dir
+from taglake.core.project import Project
 
 ROOT = find_project_dir()
 

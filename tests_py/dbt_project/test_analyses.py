@@ -8,7 +8,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from taglake.core.project import Project, find_project_dir
+from taglake.core.checkout import find_project_dir
+from taglake.core.project import Project
 from taglake.privacy.dbt_runner import run_dbt
 
 pytestmark = pytest.mark.dbt

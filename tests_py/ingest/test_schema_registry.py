@@ -17,7 +17,7 @@ from jsonschema import Draft202012Validator
 from taglake import cli
 from taglake.aws.glue_catalog import hive_type, plan_catalog
 from taglake.core import sources
-from taglake.core.project import find_project_dir
+from taglake.core.checkout import find_project_dir
 from taglake.core.sources import source_tables
 from taglake.ingest import registry
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from taglake.core.project import find_project_dir
+from taglake.core.checkout import find_project_dir
 from taglake.core.sources import project_var
 from taglake.lake.raw_tables import ACCEPTED_KINDS, COLLAPSED_KINDS, TABLES, quarantine_kinds
 

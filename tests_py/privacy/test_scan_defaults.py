@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-from taglake.core.project import Project, find_project_dir
+from taglake.core.checkout import find_project_dir
+from taglake.core.project import Project
 from taglake.privacy.scan.scanner import default_folders
 
 
