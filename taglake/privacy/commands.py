@@ -22,12 +22,17 @@ def _add_scan(sub: Subparsers) -> None:
         help="search a build and its artifacts for clear personal data and key material",
         description="Take every clear value of the raw zone (national IDs, mobiles, e-mails, names) and the masking "
         "key as canaries, and search the local build (every text column of every relation) and the files under "
-        "dbt's target/ and logs/ for them. Exit 1 with a report of every hit; the report never shows a value.",
+        "dbt's target/ and logs/ for them. With --target athena or redshift (or their *_system targets), scan the "
+        "tables the build wrote there instead, IN the engine: every text column of every relation of the build's "
+        "manifest in the layers the pipeline builds (vars.access; never the vault) is matched against the raw "
+        "zone's own tables and the key relation, and only counts come back; no value is ever sent in SQL or "
+        "returned (docs/privacy.md). Exit 1 with a report of every hit; the report never shows a value.",
         epilog="exit status: 0 clean (everything asked for was scanned, nothing found); 1 hits found (the report "
         "lists them); 2 nothing scanned, so no verdict: the lake has no raw/ folder or no personal values to look "
         "for, the key file cannot be read, the database is missing, unreadable or holds no text column, or a "
-        "folder does not exist (one line on stderr says which). A scan that found nothing to scan is never "
-        "reported clean.",
+        "folder does not exist, or (--target) the manifest is missing or a relation it names is not on the engine, "
+        "or the engine could not be reached (one line on stderr says which). A scan that found nothing to scan is "
+        "never reported clean.",
     )
     p.add_argument("--lake", type=Path, default=None, help="the raw zone to take canaries from (default: lake/)")
     p.add_argument("--db", type=Path, default=None, help="the DuckDB build (default: build/taglake.duckdb)")
@@ -39,7 +44,25 @@ def _add_scan(sub: Subparsers) -> None:
         help="a folder of files to scan (repeatable; default: dbt's target/ and logs/)",
     )
     p.add_argument("--key-file", type=Path, default=None, help="the masking key file (default: .secrets/…)")
-    p.set_defaults(func=cmd_scan)
+    p.add_argument(
+        "--target",
+        default=None,
+        help="athena or redshift (or a *_system target): scan the build's tables there, in the engine (settings as "
+        "`taglake query`'s); default: the local build and files",
+    )
+    p.add_argument(
+        "--manifest",
+        type=Path,
+        default=None,
+        help="with --target: the build's manifest, whose relations are scanned (default: dbt's target/manifest.json)",
+    )
+    p.set_defaults(func=cmd_scan, target_of=_scan_target)
+
+
+def _scan_target(ns: argparse.Namespace) -> str | None:
+    from taglake.core import targets
+
+    return targets.resolve(ns.target) if ns.target else None
 
 
 KEYS_DESCRIPTION = """\
@@ -154,6 +177,8 @@ def cmd_scan(ns: argparse.Namespace, project: Project, target: str | None) -> in
         scan,
     )
 
+    if target is not None:
+        return _scan_engine(ns, project, target)
     db = ns.db or project.duckdb_path
     if ns.folder:
         folders = ns.folder
@@ -167,6 +192,30 @@ def cmd_scan(ns: argparse.Namespace, project: Project, target: str | None) -> in
         print(f"taglake: scan-pii: {exc} (not scanned, not clean)", file=sys.stderr)
         return EXIT_NOTHING_SCANNED
     print(format_report(hits), end="")
+    return EXIT_HITS if hits else EXIT_CLEAN
+
+
+def _scan_engine(ns: argparse.Namespace, project: Project, target: str) -> int:
+    """scan-pii --target: the build's tables on Athena or Redshift, scanned in the engine (taglake.privacy.scan
+    .engines)."""
+    from taglake.core.errors import TaglakeError
+    from taglake.core.targets import engine_of
+    from taglake.ops.sql_policy import QueryRefused
+    from taglake.privacy.access_policy import AccessError
+    from taglake.privacy.scan import engines
+    from taglake.privacy.scan.scanner import EXIT_CLEAN, EXIT_HITS, EXIT_NOTHING_SCANNED, format_report
+
+    engine = engine_of(target)
+    try:
+        if engine not in engines.ENGINES:
+            raise engines.EngineScanError(
+                f"--target {target} is a local target: scan-pii without --target scans the local build"
+            )
+        hits = engines.scan_target(project, target, engine, ns.manifest or project.target_path / "manifest.json")
+    except (engines.EngineScanError, TaglakeError, QueryRefused, AccessError) as exc:
+        print(f"taglake: scan-pii: {exc} (not scanned, not clean)", file=sys.stderr)
+        return EXIT_NOTHING_SCANNED
+    print(format_report(hits, fingerprints=False), end="")
     return EXIT_HITS if hits else EXIT_CLEAN
 
 
