@@ -6,8 +6,10 @@ PostgreSQL's wire protocol; PostgreSQL 15+ has Redshift's regexp_count and regex
 tables (`raw_crm.customers`, … as the Spectrum external schemas name them), the key relation and a few build
 tables, one with planted leaks. Redshift's `json_extract_path_text(text, key, null_if_invalid)` is not
 PostgreSQL's: a small SQL function of that signature stands in for it (in the search path's schema).
-Athena: the generated SQL is checked as data (sqlglot, dialect athena), and its logic is run through DuckDB
-(sqlglot's trino → duckdb transpile) over the same raw tables and planted leaks. Athena itself is not run here.
+The command (`scan-pii`, taglake.ops.leak_scan: the engine scan over `taglake query`'s connections) is tested here
+too, on the same tables. Athena: the generated SQL is checked as data (sqlglot, dialect athena), and its logic is
+run through DuckDB (sqlglot's trino → duckdb transpile) over the same raw tables and planted leaks; PyAthena's calls
+against moto. Athena itself is not run here.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pii_spellings import EMAILS, MOBILES, NATIONAL_IDS, NEGATIVES, positives
 
 from taglake import cli
 from taglake.core.sources import source_tables
+from taglake.ops import leak_scan
 from taglake.privacy.scan import engines
 from taglake.privacy.scan.canaries import pii_fields
 from taglake.privacy.scan.engines import Dialect, Relation, scan_engine
@@ -142,7 +145,7 @@ def redshift_env(server: pg_server.PgServer, monkeypatch: pytest.MonkeyPatch) ->
 def _redshift_runner() -> tuple[engines.Runner, Any]:
     from taglake.core.project import Project
 
-    return engines.connect_runner(Project.locate(), "redshift", "redshift")
+    return leak_scan.connect_runner(Project.locate(), "redshift", "redshift")
 
 
 def _by_place(hits: list[engines.Hit]) -> dict[tuple[str, str], int]:
@@ -182,7 +185,7 @@ def test_the_redshift_scan_finds_each_planted_leak_by_count_and_passes_the_clean
 def test_scan_pii_on_redshift_exits_1_with_counts_and_no_value(
     redshift_env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(engines, "built_relations", lambda manifest, project_dir=None: RELATIONS)
+    monkeypatch.setattr(engines, "built_relations", lambda manifest, project_dir=None: RELATIONS[:2])
     manifest = tmp_path / "manifest.json"
     manifest.write_text("{}", encoding="utf-8")
     assert cli.main(["scan-pii", "--target", "redshift", "--manifest", str(manifest)]) == 1
@@ -284,6 +287,7 @@ def test_the_dialects_read_json_as_the_engine_macros_do() -> None:
     )
 
 
+@pytest.mark.dbt  # the session build's manifest
 def test_the_relations_scanned_are_the_manifests_in_the_layers_the_pipeline_builds(built_project) -> None:  # type: ignore[no-untyped-def]
     from taglake.privacy.access_policy import load_access
 
@@ -293,3 +297,72 @@ def test_the_relations_scanned_are_the_manifests_in_the_layers_the_pipeline_buil
     names = {r.name for r in relations}
     assert {"fct_customer_tags", "stg_crm__customers", "tag_catalog", "snap_customer_tags"} <= names
     assert not [r for r in relations if "vault" in r.schema or r.name.startswith("vault")]
+
+
+def _athena_column(name: str, athena_type: str) -> dict[str, Any]:
+    return {
+        "CatalogName": "hive", "SchemaName": "", "TableName": "", "Name": name, "Label": name, "Type": athena_type,
+        "Precision": 0, "Scale": 0, "Nullable": "UNKNOWN", "CaseSensitive": athena_type == "varchar",
+    }  # fmt: skip
+
+
+def test_scan_pii_on_athena_sends_its_two_queries_through_pyathena_and_reports_the_counts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The call plumbing only, against moto (which runs no SQL: each query is given a canned result in turn): the
+    column listing, then the scan, through `taglake query`'s PyAthena connection; the report from the counts."""
+    import boto3
+    import requests
+    from moto import mock_aws
+    from offline_env import ATHENA_ENV
+
+    from taglake.ops import query
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SECURITY_TOKEN", "AWS_SESSION_TOKEN"):
+        monkeypatch.setenv(name, "testing")
+    for name, value in ATHENA_ENV.items():
+        monkeypatch.setenv(name, value)
+    region = ATHENA_ENV["TAGLAKE_AWS_REGION"]
+    listing = [["table_schema", "table_name", "column_name", "data_type"], *map(list, _listed_for_duckdb())]
+    counts = [["c", "kind", "n"], ["2", "national_id", "3"], ["2", "key_material", "1"]]
+    canned = {
+        "region": region,
+        "results": [
+            {
+                "rows": [{"Data": [{"VarCharValue": v} for v in row]} for row in listing],
+                "column_info": [_athena_column(n, "varchar") for n in listing[0]],
+            },
+            {
+                "rows": [{"Data": [{"VarCharValue": v} for v in row]} for row in counts],
+                "column_info": [_athena_column("c", "integer"), _athena_column("kind", "varchar"),
+                                _athena_column("n", "bigint")],
+            },
+        ],
+    }  # fmt: skip
+    sent: list[str] = []
+    real_connection = query.athena_connection
+
+    def connection(settings: query.AthenaSettings, **kwargs: Any) -> Any:
+        session = boto3.Session(region_name=settings.region or region)
+        session.events.register(
+            "after-call.athena.GetQueryExecution", lambda parsed, **_: sent.append(parsed["QueryExecution"]["Query"])
+        )
+        return real_connection(settings, session=session, poll_seconds=0.01, **kwargs)
+
+    monkeypatch.setattr(query, "athena_connection", connection)
+    monkeypatch.setattr(engines, "built_relations", lambda manifest, project_dir=None: RELATIONS)
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text("{}", encoding="utf-8")
+    with mock_aws():
+        assert requests.post("http://motoapi.amazonaws.com/moto-api/static/athena/query-results", json=canned).ok
+        boto3.client("athena", region_name=region).create_work_group(
+            Name=ATHENA_ENV["TAGLAKE_ATHENA_WORK_GROUP"], Configuration={}
+        )
+        assert cli.main(["scan-pii", "--target", "athena", "--manifest", str(manifest)]) == 1
+    out = capsys.readouterr().out
+    # column 2 of the listing is fct_leaky.note
+    assert f"relation {SCHEMA}_marts.fct_leaky.note  national_id" in out and "key_material" in out
+    queries = list(dict.fromkeys(sent))
+    assert len(queries) == 2 and queries[0].startswith("select table_schema") and "regexp_extract_all" in queries[1]
+    for value in CLEAR_VALUES:
+        assert value.lower() not in "\n".join(queries).lower() and value.lower() not in out.lower()

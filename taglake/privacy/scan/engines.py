@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 from taglake.core.artifacts import read_manifest
-from taglake.core.project import Project
 from taglake.core.sources import SourceTable, catalog_tables, source_tables
 from taglake.privacy import patterns
 from taglake.privacy.access_policy import load_access
@@ -326,50 +325,22 @@ def scan_engine(
     return sort_hits(hits)
 
 
-# ---- running it on a target -------------------------------------------------------------------------------------
+# ---- the scan of a build ------------------------------------------------------------------------------------------
 
 
-def connect_runner(project: Project, target: str, engine: str) -> tuple[Runner, Callable[[], None]]:
-    """(run, close) on the target with `taglake query`'s connection code (taglake.ops.query, query_redshift): its
-    settings from profiles.yml and the TAGLAKE_* variables, its read-only transaction, its error messages."""
-    if engine == "athena":
-        from taglake.ops.query import athena_connection, athena_settings, run_athena
-
-        try:
-            athena = athena_connection(athena_settings(target))
-        except Exception as exc:  # botocore's text can name the account and role: its class only
-            raise EngineScanError(
-                f"cannot connect to Athena ({type(exc).__name__}): check TAGLAKE_AWS_REGION, "
-                "TAGLAKE_ATHENA_WORK_GROUP, TAGLAKE_ATHENA_S3_STAGING_DIR and the credentials"
-            ) from None
-        return (lambda sql: run_athena(athena, sql).rows), athena.close
-    from taglake.ops import query_redshift
-
-    redshift = query_redshift.connect(query_redshift.redshift_settings(project, target))
-    return (lambda sql: query_redshift.run_redshift(redshift, sql)[1]), redshift.close
-
-
-def scan_target(
-    project: Project,
-    target: str,
-    engine: str,
-    manifest_path: Path,
-    *,
-    run: Runner | None = None,
-    sent: list[str] | None = None,
-) -> list[Hit]:
-    """The leak scan of the build on an Athena or Redshift target: the relations of `manifest_path` (the build's
-    manifest) in the pipeline's layers, scanned in the engine (`run`: default, a connection to the target)."""
+def check_manifest(manifest_path: Path) -> None:
     if not manifest_path.is_file():
         raise EngineScanError(f"{manifest_path}: no manifest there; build first or pass --manifest with the build's")
-    relations = built_relations(manifest_path, project.root)
+
+
+def scan_build(
+    project_dir: Path, engine: str, manifest_path: Path, run: Runner, *, sent: list[str] | None = None
+) -> list[Hit]:
+    """The leak scan of a build on an Athena or Redshift target: the relations of `manifest_path` (the build's
+    manifest) in the pipeline's layers, scanned in the engine through `run` (one SQL text → its rows; the connection
+    is taglake query's, made by taglake.ops.leak_scan)."""
+    check_manifest(manifest_path)
+    relations = built_relations(manifest_path, project_dir)
     if not relations:
         raise EngineScanError(f"{manifest_path}: the manifest names no relation the pipeline builds: nothing to scan")
-    close: Callable[[], None] | None = None
-    if run is None:
-        run, close = connect_runner(project, target, engine)
-    try:
-        return scan_engine(engine, relations, run, project_dir=project.root, sent=sent)
-    finally:
-        if close is not None:
-            close()
+    return scan_engine(engine, relations, run, project_dir=project_dir, sent=sent)
