@@ -137,14 +137,11 @@ with DAG(
 
     @task(task_id="leak_scan", execution_timeout=settings.STEP_TIMEOUT, **NO_RETRY, **ALERT)
     def leak_scan(**context: object) -> int:
-        """taglake scan-pii of the build, dbt's target/ and logs/: any clear value or key material fails the run."""
+        """taglake scan-pii of the build: locally the DuckDB build, dbt's target/ and logs/; on Athena and Redshift the
+        tables the build wrote there, in the engine (docs/privacy.md, section 11). Any clear value or key material
+        fails the run."""
         run = runtime.run_settings(context)
-        if not run.target.startswith("local"):
-            # as `taglake run-daily`: the scanner takes its canaries from the raw zone's files and searches a
-            # DuckDB build; on Athena and Redshift there is neither here (docs/privacy.md, section 11)
-            print(f"leak scan not run on {run.target}: scan-pii scans local builds only (docs/privacy.md)")
-            return 0
-        return runtime.run(commands.leak_scan(run.paths.taglake), run)
+        return runtime.run(commands.leak_scan(run.paths.taglake, run.target), run)
 
     @task(task_id="refresh_tag_cache", execution_timeout=settings.STEP_TIMEOUT, **NETWORK_RETRY, **ALERT)
     def refresh_tag_cache(**context: object) -> int:

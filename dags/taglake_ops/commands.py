@@ -28,8 +28,15 @@ def source_freshness(taglake: Path, run_id: str) -> list[str]:
     return [str(taglake), "dbt", "source", "freshness", *dbt_vars_arg(run_id)]
 
 
-def leak_scan(taglake: Path) -> list[str]:
-    return [str(taglake), "scan-pii"]
+def leak_scan(taglake: Path, target: str) -> list[str]:
+    """The leak scan of the run's build, by target:
+    - local: the DuckDB build and dbt's target/ and logs/, against the raw zone's files and the key file;
+    - athena, redshift (and their *_system targets): the tables the build wrote there, scanned IN the engine against
+      the raw zone's tables and the key relation, counts only (the relations: dbt's target/manifest.json of the
+      run, DBT_TARGET_PATH)."""
+    if target.startswith("local"):
+        return [str(taglake), "scan-pii"]
+    return [str(taglake), "scan-pii", "--target", target]
 
 
 def quality_record(taglake: Path, run_id: str, as_of: str) -> list[str]:

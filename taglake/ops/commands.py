@@ -1,5 +1,6 @@
 """Operating the lake's commands: `taglake build`, `run-daily`, `demo`, `dbt`, `query`, `quality`, `metrics`,
-`lineage`, `tag-docs` (and `alerts`, registered from taglake.ops.alert_commands)."""
+`lineage`, `tag-docs` (and `alerts`, registered from taglake.ops.alert_commands, and `scan-pii`, from
+taglake.ops.leak_scan)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from taglake.core import targets
 from taglake.core.cli_args import Subparsers, add_aws_options, non_negative_float, non_negative_int, strip_separator
 from taglake.core.project import Project
 from taglake.core.text_tables import format_table
-from taglake.ops import alert_commands
+from taglake.ops import alert_commands, leak_scan
 from taglake.privacy.dbt_runner import run_dbt
 
 
@@ -27,6 +28,7 @@ def register(sub: Subparsers) -> None:
     _add_lineage(sub)
     _add_tag_docs(sub)
     alert_commands.register(sub)
+    leak_scan.register(sub)
 
 
 def _build_target(ns: argparse.Namespace) -> str | None:

@@ -1,9 +1,9 @@
-"""The privacy commands: `taglake scan-pii`, `keys` and `system-identity`."""
+"""The privacy commands: `taglake keys` and `system-identity` (`scan-pii` is registered from taglake.ops.leak_scan:
+its --target scan connects to the engines with taglake query's connection code)."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from taglake.core.cli_args import Subparsers
@@ -11,35 +11,8 @@ from taglake.core.project import Project
 
 
 def register(sub: Subparsers) -> None:
-    _add_scan(sub)
     _add_keys(sub)
     _add_system_identity(sub)
-
-
-def _add_scan(sub: Subparsers) -> None:
-    p = sub.add_parser(
-        "scan-pii",
-        help="search a build and its artifacts for clear personal data and key material",
-        description="Take every clear value of the raw zone (national IDs, mobiles, e-mails, names) and the masking "
-        "key as canaries, and search the local build (every text column of every relation) and the files under "
-        "dbt's target/ and logs/ for them. Exit 1 with a report of every hit; the report never shows a value.",
-        epilog="exit status: 0 clean (everything asked for was scanned, nothing found); 1 hits found (the report "
-        "lists them); 2 nothing scanned, so no verdict: the lake has no raw/ folder or no personal values to look "
-        "for, the key file cannot be read, the database is missing, unreadable or holds no text column, or a "
-        "folder does not exist (one line on stderr says which). A scan that found nothing to scan is never "
-        "reported clean.",
-    )
-    p.add_argument("--lake", type=Path, default=None, help="the raw zone to take canaries from (default: lake/)")
-    p.add_argument("--db", type=Path, default=None, help="the DuckDB build (default: build/taglake.duckdb)")
-    p.add_argument(
-        "--folder",
-        type=Path,
-        action="append",
-        default=None,
-        help="a folder of files to scan (repeatable; default: dbt's target/ and logs/)",
-    )
-    p.add_argument("--key-file", type=Path, default=None, help="the masking key file (default: .secrets/…)")
-    p.set_defaults(func=cmd_scan)
 
 
 KEYS_DESCRIPTION = """\
@@ -137,37 +110,6 @@ def _add_system_identity(sub: Subparsers) -> None:
         "--target", default="local_system", help="check: the system target to check for (default: local_system)"
     )
     p.set_defaults(func=cmd_system_identity)
-
-
-def cmd_scan(ns: argparse.Namespace, project: Project, target: str | None) -> int:
-    """Exit EXIT_CLEAN, EXIT_HITS, or EXIT_NOTHING_SCANNED with one line when there was nothing (or not everything
-    asked for) to scan: never "clean" for a scan that looked at nothing."""
-    from taglake.privacy.scan.scanner import (
-        EXIT_CLEAN,
-        EXIT_HITS,
-        EXIT_NOTHING_SCANNED,
-        CanaryReadError,
-        NothingToScan,
-        ScanError,
-        default_folders,
-        format_report,
-        scan,
-    )
-
-    db = ns.db or project.duckdb_path
-    if ns.folder:
-        folders = ns.folder
-    else:
-        folders = default_folders(project)
-        if not folders:
-            folders = [project.target_path]  # refused below: a build always leaves dbt's target/
-    try:
-        hits = scan(ns.lake or project.lake_dir, db_path=db, folders=folders, key_file=ns.key_file or project.key_file)
-    except (NothingToScan, CanaryReadError, ScanError) as exc:
-        print(f"taglake: scan-pii: {exc} (not scanned, not clean)", file=sys.stderr)
-        return EXIT_NOTHING_SCANNED
-    print(format_report(hits), end="")
-    return EXIT_HITS if hits else EXIT_CLEAN
 
 
 def cmd_keys(ns: argparse.Namespace, project: Project, target: str | None) -> int:

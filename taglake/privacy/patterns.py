@@ -128,6 +128,30 @@ _SQL_ADDRESS = (
     f"{_SQL_NOT_ADDRESS_BREAK}{{0,30}}[路街道]{_SQL_NOT_ADDRESS_BREAK}{{0,30}}號"
 )
 
+# The parts the in-engine leak scan (taglake.privacy.scan.engines) builds its word rule from: a national ID or a
+# mobile as a word (the character before it, when there is one, is no letter or digit), and the separators a number
+# may hold. The same shapes as SQL_PATTERNS, never a second copy.
+SQL_ALNUM = _ALNUM
+SQL_SEPARATORS = _SQL_SEP
+SQL_WORD_BEFORE = _SQL_BEFORE
+SQL_ID_SHAPE = _SQL_ID
+SQL_MOBILE_SHAPE = _SQL_MOBILE
+
+
+def class_characters(bracket: str) -> str:
+    """Every character a bracket expression's body (`SQL_SEPARATORS`) stands for, its ranges spelled out."""
+    out: list[str] = []
+    i = 0
+    while i < len(bracket):
+        if i + 2 < len(bracket) and bracket[i + 1] == "-":
+            out.extend(chr(c) for c in range(ord(bracket[i]), ord(bracket[i + 2]) + 1))
+            i += 3
+        else:
+            out.append(bracket[i])
+            i += 1
+    return "".join(dict.fromkeys(out))
+
+
 SQL_PATTERNS: Mapping[str, str] = {
     "national_id": _SQL_BEFORE + _SQL_ID + _SQL_AFTER,
     "mobile": _SQL_BEFORE + _SQL_MOBILE + _SQL_AFTER,

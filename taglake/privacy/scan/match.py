@@ -94,8 +94,8 @@ EMAIL_SHAPE = patterns.PY_EMAIL
 # The same rules for DuckDB, which cannot NFKC: full-width forms are translated to ASCII and the text lower-cased,
 # then the shapes apply as in Python. RE2 has no look-around: a word is captured with whatever letters and digits
 # follow it, and a capture that is not exactly an ID or a mobile canonicalises to NULL, which matches nothing.
-_FULL_WIDTH = "".join(chr(c) for c in range(0xFF01, 0xFF5F)) + "\u3000"
-_HALF_WIDTH = "".join(chr(c) for c in range(0x21, 0x7F)) + " "
+FULL_WIDTH = "".join(chr(c) for c in range(0xFF01, 0xFF5F)) + "\u3000"
+HALF_WIDTH = "".join(chr(c) for c in range(0x21, 0x7F)) + " "
 SQL_WORD_PATTERN = rf"(?:^|[^0-9a-z])((?:{ID_SHAPE}|{MOBILE_SHAPE})[0-9a-z]*)"
 
 
@@ -105,7 +105,7 @@ def _sql_literal(text: str) -> str:
 
 def sql_folded(expr: str) -> str:
     """SQL: the VARCHAR `expr` with full-width ASCII forms (and the ideographic space) as ASCII, lower-cased."""
-    return f"lower(translate({expr}, {_sql_literal(_FULL_WIDTH)}, {_sql_literal(_HALF_WIDTH)}))"
+    return f"lower(translate({expr}, {_sql_literal(FULL_WIDTH)}, {_sql_literal(HALF_WIDTH)}))"
 
 
 def sql_word_keys(expr: str) -> str:

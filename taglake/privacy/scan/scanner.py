@@ -139,8 +139,9 @@ def scan_project(project: Project) -> list[Hit]:
     )
 
 
-def format_report(hits: list[Hit]) -> str:
-    """A report for people: one line per hit (place, kind, count, fingerprint) and totals. No clear values."""
+def format_report(hits: list[Hit], *, fingerprints: bool = True) -> str:
+    """A report for people: one line per hit (place, kind, count, fingerprint) and totals. No clear values.
+    `fingerprints=False` for a scan done in the engine (taglake.privacy.scan.engines), whose hits carry none."""
     if not hits:
         return "leak scan: no clear personal data or key material found\n"
     places = len({h.where for h in hits})
@@ -156,5 +157,10 @@ def format_report(hits: list[Hit]) -> str:
         f"{'where':<{width}}  {'kind':<12}  {'count':>9}  fingerprint",
     ]
     lines += [f"{h.where:<{width}}  {h.kind:<12}  {h.count:>9,}  {h.fingerprint}" for h in sort_hits(hits)]
-    lines += ["", "fingerprints are keyed for this report only: equal fingerprints are the same value"]
+    lines += [
+        "",
+        "fingerprints are keyed for this report only: equal fingerprints are the same value"
+        if fingerprints
+        else "found in the engine: counts only, no value and no fingerprint ever left it",
+    ]
     return "\n".join(lines) + "\n"
