@@ -34,6 +34,14 @@ INCREMENTAL_MODELS = {
     "taglake_staging.base_digital__app_events",
     "taglake_staging.stg_cards__transactions",
     "taglake_staging.stg_digital__app_events",
+    "taglake_staging.base_crm__customers",
+    "taglake_staging.stg_crm__customers",
+    "taglake_staging.base_core_banking__accounts",
+    "taglake_staging.stg_core_banking__accounts",
+    "taglake_staging.base_ml__model_scores",
+    "taglake_staging.stg_ml__model_scores",
+    "taglake_staging.base_ml__model_outcomes",
+    "taglake_staging.stg_ml__model_outcomes",
     "taglake_marts.fct_card_transactions",
     "taglake_marts.fct_app_events",
 }
@@ -96,11 +104,20 @@ def _query(db: Path, sql: str, params: list | None = None) -> list[tuple]:
 def test_the_incremental_build_reads_only_the_new_partitions_and_the_lookback(daily: DailyLake) -> None:
     # The compiled SQL of the incremental run prunes raw partitions to the window: newest day held minus the
     # lookback (3 days), so the base models never rescan the whole lake.
-    compiled = daily.incremental.target_path / "compiled" / "taglake" / "models" / "staging" / "cards" / "base"
-    sql = (compiled / "base_cards__transactions.sql").read_text(encoding="utf-8")
+    staging = daily.incremental.target_path / "compiled" / "taglake" / "models" / "staging"
     day1_last = date.fromordinal(daily.appended.toordinal() - 1)
     since = date.fromordinal(day1_last.toordinal() - 3)
-    assert f"year * 10000 + month * 100 + day >= {since:%Y%m%d}" in sql
+    for base in (
+        "cards/base/base_cards__transactions.sql",
+        "crm/base/base_crm__customers.sql",
+        "core_banking/base/base_core_banking__accounts.sql",
+    ):
+        sql = (staging / base).read_text(encoding="utf-8")
+        assert f"year * 10000 + month * 100 + day >= {since:%Y%m%d}" in sql, base
+    # scores and outcomes land on scoring days only: their window starts from the newest partition they hold
+    for base in ("ml/base/base_ml__model_scores.sql", "ml/base/base_ml__model_outcomes.sql"):
+        sql = (staging / base).read_text(encoding="utf-8")
+        assert "year * 10000 + month * 100 + day >= " in sql, base
 
 
 def test_the_appended_day_reconciles_exactly_with_the_manifest(daily: DailyLake) -> None:

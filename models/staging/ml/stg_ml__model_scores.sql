@@ -1,4 +1,9 @@
 -- One row per customer, model, version and scoring run, accepted and masked.
+-- Incremental: a run dedups the accepted rows landed from landing_window_start() on and merges them on the key,
+-- leaving out keys this table already holds from an earlier landing (first landed wins, as in a full build).
+{{ config(**keyed_incremental(['customer_token', 'model_name', 'model_version', 'scored_at'])) }}
+{%- set since = landing_window_start() %}
+
 with
 
 accepted as (
@@ -6,8 +11,15 @@ accepted as (
     where reject_reason is null
 ),
 
+in_window as (
+    select * from accepted
+    {%- if since %}
+    where {{ landed_since(since) }}
+    {%- endif %}
+),
+
 first_landed as (
-    {{ deduplicated('accepted', ['customer_token', 'model_name', 'model_version', 'scored_at'], 'landing_date asc') }}
+    {{ deduplicated('in_window', ['customer_token', 'model_name', 'model_version', 'scored_at'], 'landing_date asc') }}
 )
 
 select
@@ -18,3 +30,16 @@ select
     score,
     landing_date
 from first_landed
+{%- if since %}
+where
+    not exists (
+        select 1
+        from {{ this }} as landed_before
+        where
+            landed_before.customer_token = first_landed.customer_token
+            and landed_before.model_name = first_landed.model_name
+            and landed_before.model_version = first_landed.model_version
+            and landed_before.scored_at = first_landed.scored_at
+            and landed_before.landing_date < cast('{{ since.isoformat() }}' as date)
+    )
+{%- endif %}

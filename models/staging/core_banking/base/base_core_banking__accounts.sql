@@ -1,6 +1,11 @@
 -- Every row of core banking's account change extract: checked, typed and masked, with the reason a rejected row
 -- is quarantined and its raw record (personal data masked). The holder's national ID becomes customer_token,
 -- tokenized once per distinct ID. stg_core_banking__accounts keeps the accepted, latest versions.
+-- Incremental by landing partition (docs/daily-runs.md): a run re-reads only the partitions from
+-- landing_window_start() on and replaces them (landing_date stays the last column: Athena overwrites partitions by it).
+{{ config(**landing_partition_incremental()) }}
+{%- set since = landing_window_start() %}
+
 with
 
 source as (
@@ -8,6 +13,9 @@ source as (
         *,
         {{ raw_source_file('core_banking', 'accounts') }} as source_file
     from {{ source('core_banking', 'accounts') }}
+    {%- if since %}
+    where {{ raw_partitions_since(since) }}
+    {%- endif %}
 ),
 
 masking_keys as (
@@ -37,7 +45,6 @@ typed as (
         {{ masked_columns(
             'core_banking', 'accounts', relation='checked', lookups={'national_id': 'customer_tokens'}
         ) }},
-        {{ landing_date() }} as landing_date,
         {{ content_columns('core_banking', 'accounts', relation='checked') }},
         {{ cast_text('checked.opened_date', 'date') }} as opened_date,
         {{ cast_text('checked.closed_date', 'date') }} as closed_date,
@@ -49,7 +56,8 @@ typed as (
         case
             when checked.reject_reason is not null
                 then {{ masked_record('core_banking', 'accounts', relation='checked') }}
-        end as quarantined_record
+        end as quarantined_record,
+        {{ landing_date() }} as landing_date
     from checked
     left join customer_tokens
         on checked.national_id = customer_tokens.value

@@ -1,5 +1,10 @@
 -- Every row of the CRM change extract: checked, typed and masked, with the reason a rejected row is quarantined
 -- and its raw record (personal data masked). stg_crm__customers keeps the accepted, latest versions.
+-- Incremental by landing partition (docs/daily-runs.md): a run re-reads only the partitions from
+-- landing_window_start() on and replaces them (landing_date stays the last column: Athena overwrites partitions by it).
+{{ config(**landing_partition_incremental()) }}
+{%- set since = landing_window_start() %}
+
 with
 
 source as (
@@ -7,6 +12,9 @@ source as (
         *,
         {{ raw_source_file('crm', 'customers') }} as source_file
     from {{ source('crm', 'customers') }}
+    {%- if since %}
+    where {{ raw_partitions_since(since) }}
+    {%- endif %}
 ),
 
 masking_keys as (
@@ -28,7 +36,6 @@ checked as (
 typed as (
     select
         {{ masked_columns('crm', 'customers', relation='checked', as_of=cast_text('checked.updated_at', 'date')) }},
-        {{ landing_date() }} as landing_date,
         {{ content_columns('crm', 'customers', relation='checked') }},
         {{ cast_text('checked.customer_since', 'date') }} as customer_since_date,
         {{ cast_text('checked.updated_at', 'timestamp') }} as updated_at,
@@ -37,7 +44,8 @@ typed as (
         checked.reject_reason,
         case
             when checked.reject_reason is not null then {{ masked_record('crm', 'customers', relation='checked') }}
-        end as quarantined_record
+        end as quarantined_record,
+        {{ landing_date() }} as landing_date
     from checked
     cross join masking_keys
 )

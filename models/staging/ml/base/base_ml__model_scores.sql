@@ -1,6 +1,11 @@
 -- Every model score: checked, typed and masked, with the reason a rejected row is quarantined and its raw record
 -- (personal data masked). The scored customer's national ID becomes customer_token, tokenized once per distinct ID.
 -- stg_ml__model_scores keeps one accepted row per customer, model, version and scoring run.
+-- Incremental by landing partition (docs/daily-runs.md): a run re-reads only the partitions from
+-- landing_window_start() on and replaces them (landing_date stays the last column: Athena overwrites partitions by it).
+{{ config(**landing_partition_incremental()) }}
+{%- set since = landing_window_start() %}
+
 with
 
 source as (
@@ -8,6 +13,9 @@ source as (
         *,
         {{ raw_source_file('ml', 'model_scores') }} as source_file
     from {{ source('ml', 'model_scores') }}
+    {%- if since %}
+    where {{ raw_partitions_since(since) }}
+    {%- endif %}
 ),
 
 masking_keys as (
@@ -32,7 +40,6 @@ checked as (
 typed as (
     select
         {{ masked_columns('ml', 'model_scores', relation='checked', lookups={'national_id': 'customer_tokens'}) }},
-        {{ landing_date() }} as landing_date,
         {{ content_columns('ml', 'model_scores', relation='checked') }},
         checked.scored_at,
         checked.score,
@@ -41,7 +48,8 @@ typed as (
         case
             when checked.reject_reason is not null
                 then {{ masked_record('ml', 'model_scores', relation='checked') }}
-        end as quarantined_record
+        end as quarantined_record,
+        {{ landing_date() }} as landing_date
     from checked
     left join customer_tokens
         on checked.national_id = customer_tokens.value
