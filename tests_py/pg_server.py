@@ -119,3 +119,18 @@ def start() -> PgServer:
         timeout=90,
     )
     return PgServer(folder, port, password, run_as, binaries)
+
+
+def redshift_target_env(server: PgServer, schema: str) -> dict[str, str]:
+    """The redshift target's variables (profiles.yml) pointing at `server`, with `schema` as the target schema."""
+    return {
+        "TAGLAKE_REDSHIFT_METHOD": "database",
+        "TAGLAKE_REDSHIFT_HOST": "127.0.0.1",
+        "TAGLAKE_REDSHIFT_PORT": str(server.port),
+        "TAGLAKE_REDSHIFT_DATABASE": "postgres",
+        "TAGLAKE_REDSHIFT_SCHEMA": schema,
+        "TAGLAKE_REDSHIFT_USER": USER,
+        "TAGLAKE_REDSHIFT_PASSWORD": server.password,
+        "TAGLAKE_REDSHIFT_SSLMODE": "disable",
+        "TAGLAKE_AWS_REGION": "eu-west-1",
+    }

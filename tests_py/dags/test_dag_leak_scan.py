@@ -3,7 +3,6 @@ and on Athena and Redshift it scans the build's tables there instead of skipping
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,17 +11,6 @@ from taglake import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.redteam, pytest.mark.leak_scan_engines]
-
-
-@pytest.fixture(scope="module")
-def commands():  # type: ignore[no-untyped-def]
-    sys.path.insert(0, str(ROOT / "dags"))
-    try:
-        from taglake_ops import commands
-
-        yield commands
-    finally:
-        sys.path.remove(str(ROOT / "dags"))
 
 
 def test_the_leak_scan_runs_on_every_target_in_the_engine_of_that_target(commands) -> None:  # type: ignore[no-untyped-def]

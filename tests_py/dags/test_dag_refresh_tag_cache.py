@@ -3,7 +3,6 @@ accepts, and the table it names on AWS is the retrieval stack's."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,19 +10,7 @@ import pytest
 from taglake import cli
 from taglake.infra.retrieval import TABLE_NAME
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.retrieval
-
-
-@pytest.fixture(scope="module")
-def commands():  # type: ignore[no-untyped-def]
-    sys.path.insert(0, str(ROOT / "dags"))
-    try:
-        from taglake_ops import commands
-
-        yield commands
-    finally:
-        sys.path.remove(str(ROOT / "dags"))
 
 
 def test_the_refresh_reads_athena_into_the_stacks_table_on_aws_and_dry_runs_locally(commands) -> None:  # type: ignore[no-untyped-def]

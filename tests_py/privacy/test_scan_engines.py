@@ -126,18 +126,7 @@ def server() -> Iterator[pg_server.PgServer]:
 
 @pytest.fixture
 def redshift_env(server: pg_server.PgServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    values = {
-        "TAGLAKE_REDSHIFT_METHOD": "database",
-        "TAGLAKE_REDSHIFT_HOST": "127.0.0.1",
-        "TAGLAKE_REDSHIFT_PORT": str(server.port),
-        "TAGLAKE_REDSHIFT_DATABASE": "postgres",
-        "TAGLAKE_REDSHIFT_SCHEMA": SCHEMA,
-        "TAGLAKE_REDSHIFT_USER": pg_server.USER,
-        "TAGLAKE_REDSHIFT_PASSWORD": server.password,
-        "TAGLAKE_REDSHIFT_SSLMODE": "disable",
-        "TAGLAKE_AWS_REGION": "eu-west-1",
-    }
-    for name, value in values.items():
+    for name, value in pg_server.redshift_target_env(server, SCHEMA).items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("TAGLAKE_SYSTEM_IDENTITY", raising=False)
 
