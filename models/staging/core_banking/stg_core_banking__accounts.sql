@@ -4,22 +4,25 @@
 -- compared when it landed, so the row kept is the latest over all history, as a full build keeps it.
 {{ config(**keyed_incremental(['account_id'])) }}
 {%- set since = landing_window_start() %}
+{%- set columns = [
+    'account_id',
+    'customer_token',
+    'product_type',
+    'product_code',
+    'account_status',
+    'opened_date',
+    'closed_date',
+    'balance_twd',
+    'credit_limit_twd',
+    'updated_at',
+    'landing_date'
+] %}
 
 with
 
 accepted as (
     select
-        account_id,
-        customer_token,
-        product_type,
-        product_code,
-        account_status,
-        opened_date,
-        closed_date,
-        balance_twd,
-        credit_limit_twd,
-        updated_at,
-        landing_date
+        {{ columns | join(',\n        ') }}
     from {{ ref('base_core_banking__accounts') }}
     where reject_reason is null
 ),
@@ -36,17 +39,7 @@ candidates as (
     {%- if since %}
     union all
     select
-        account_id,
-        customer_token,
-        product_type,
-        product_code,
-        account_status,
-        opened_date,
-        closed_date,
-        balance_twd,
-        credit_limit_twd,
-        updated_at,
-        landing_date
+        {{ columns | join(',\n        ') }}
     from {{ this }}
     where account_id in (select in_window.account_id from in_window)
     {%- endif %}
@@ -57,15 +50,5 @@ latest as (
 )
 
 select
-    account_id,
-    customer_token,
-    product_type,
-    product_code,
-    account_status,
-    opened_date,
-    closed_date,
-    balance_twd,
-    credit_limit_twd,
-    updated_at,
-    landing_date
+    {{ columns | join(',\n    ') }}
 from latest

@@ -5,28 +5,31 @@
 -- compared when it landed, so the row kept is the latest over all history, as a full build keeps it.
 {{ config(**keyed_incremental(['customer_token'])) }}
 {%- set since = landing_window_start() %}
+{%- set columns = [
+    'customer_token',
+    'birth_year',
+    'age_band',
+    'mobile_token',
+    'mobile_masked',
+    'email_token',
+    'email_masked',
+    'city',
+    'district',
+    'gender',
+    'home_branch_code',
+    'risk_grade',
+    'customer_status',
+    'customer_since_date',
+    'updated_at',
+    'landing_date',
+    'masking_key_version'
+] %}
 
 with
 
 accepted as (
     select
-        customer_token,
-        birth_year,
-        age_band,
-        mobile_token,
-        mobile_masked,
-        email_token,
-        email_masked,
-        city,
-        district,
-        gender,
-        home_branch_code,
-        risk_grade,
-        customer_status,
-        customer_since_date,
-        updated_at,
-        landing_date,
-        masking_key_version
+        {{ columns | join(',\n        ') }}
     from {{ ref('base_crm__customers') }}
     where reject_reason is null
 ),
@@ -43,23 +46,7 @@ candidates as (
     {%- if since %}
     union all
     select
-        customer_token,
-        birth_year,
-        age_band,
-        mobile_token,
-        mobile_masked,
-        email_token,
-        email_masked,
-        city,
-        district,
-        gender,
-        home_branch_code,
-        risk_grade,
-        customer_status,
-        customer_since_date,
-        updated_at,
-        landing_date,
-        masking_key_version
+        {{ columns | join(',\n        ') }}
     from {{ this }}
     where customer_token in (select in_window.customer_token from in_window)
     {%- endif %}
@@ -70,21 +57,5 @@ latest as (
 )
 
 select
-    customer_token,
-    birth_year,
-    age_band,
-    mobile_token,
-    mobile_masked,
-    email_token,
-    email_masked,
-    city,
-    district,
-    gender,
-    home_branch_code,
-    risk_grade,
-    customer_status,
-    customer_since_date,
-    updated_at,
-    landing_date,
-    masking_key_version
+    {{ columns | join(',\n    ') }}
 from latest
