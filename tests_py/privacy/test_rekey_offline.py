@@ -76,9 +76,16 @@ def test_the_rekey_sql_parses_in_the_engines_dialect(plans: dict[str, dict], tar
     for sql in [plan["map_sql"], *plan["statements"]]:
         parsed = sqlglot.parse_one(sql, read=dialect, error_level=ErrorLevel.RAISE)
         assert parsed is not None
-    kinds = {type(sqlglot.parse_one(s, read=dialect)) for s in plan["statements"]}
+    # A token column is rewritten through the map: a MERGE on Athena (Iceberg), an UPDATE on Redshift. A key
+    # version column (masking_key_version) and key_state are plain statements of their own; on Athena an Iceberg
+    # table takes an UPDATE for the former.
+    rewrites = [s for s in plan["statements"] if "token_map" in s.lower()]
+    assert rewrites
+    kinds = {type(sqlglot.parse_one(s, read=dialect)) for s in rewrites}
     expected = {exp.Merge} if PLAN_TARGETS[target] == "athena" else {exp.Update}
     assert kinds == expected
+    others = {type(sqlglot.parse_one(s, read=dialect)) for s in plan["statements"] if s not in rewrites}
+    assert others <= {exp.Merge, exp.Update}
 
 
 @pytest.mark.parametrize("target", sorted(PLAN_TARGETS))
