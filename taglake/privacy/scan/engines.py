@@ -37,14 +37,13 @@ from taglake.core.artifacts import read_manifest
 from taglake.core.sources import SourceTable, catalog_tables, source_tables
 from taglake.privacy import patterns
 from taglake.privacy.access_policy import load_access
-from taglake.privacy.scan.canaries import KEY_PREFIX_CHARS, MIN_NAME_LENGTH, pii_fields
-from taglake.privacy.scan.match import FULL_WIDTH, HALF_WIDTH, KINDS, Hit, sort_hits
+from taglake.privacy.scan.canaries import CANARY_CLASSES, KEY_PREFIX_CHARS, MIN_NAME_LENGTH, pii_fields
+from taglake.privacy.scan.match import FULL_WIDTH, HALF_WIDTH, KINDS, WORD_KINDS, Hit, sort_hits
 
 ENGINES: tuple[str, ...] = ("athena", "redshift")
 # The service identity whose layers are scanned: what it builds is what it must not leak.
 PIPELINE_ROLE = "pipeline"
-WORD_KINDS: tuple[str, ...] = ("national_id", "mobile", "email")
-SCANNED_CLASSES: tuple[str, ...] = (*WORD_KINDS, "name")
+SCANNED_CLASSES = CANARY_CLASSES  # the classes the local scan collects: the word kinds and names
 # Redshift takes a cell's words by occurrence number: at most this many of one shape per cell.
 MAX_WORDS_PER_CELL = 256
 # Text columns per query: a relation or many in one query, the raw zone read once per query.
