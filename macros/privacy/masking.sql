@@ -101,9 +101,9 @@
     spelling; `<what>` is `text`) or that is itself a JSON object or array (`json`), and for a JSON-lines table the
     whole line as landed (`raw_line`), which covers keys nobody declared and a line that does not parse. A CSV
     record is its declared fields in file order joined by commas; a JSON line `key=value` pairs joined by `; `, the
-    raw line last. -#}
+    raw line last. `flagged`: a code's validity is read from its content_flags column (content_quarantine_value). -#}
 {% macro masked_record(source_name, table_name, relation='source', raw_line_column='raw_line', keys='masking_keys',
-                       json_column='json_fields') %}
+                       json_column='json_fields', flagged=false) %}
     {%- set json_keys = raw_json_keys(source_name, table_name) -%}
     {%- set fields = [] -%}
     {%- if json_keys -%}
@@ -122,7 +122,7 @@
         {%- else -%}
             {#- A non-personal value only within its content declaration (content_quarantine_value), and then
                 only as quarantine_kept allows (printable ASCII, redacted by shape). -#}
-            {%- do fields.append(quarantine_kept('(' ~ content_quarantine_value(column, relation) ~ ')', keys)) -%}
+            {%- do fields.append(quarantine_kept('(' ~ content_quarantine_value(column, relation, flagged) ~ ')', keys)) -%}
         {%- endif -%}
     {%- endfor -%}
     {{- return(fields | join(" || ',' || ") if fields else "''") -}}

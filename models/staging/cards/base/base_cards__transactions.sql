@@ -31,26 +31,35 @@ currencies as (
     select * from {{ ref('ref_currencies') }}
 ),
 
-checked as (
+{# Each code's validity once per row: the reject reason, the staged value and the quarantined record read it. #}
+content_checked as (
     select
         source.*,
+        {{ content_flags('cards', 'transactions') }}
+    from source
+),
+
+checked as (
+    select
+        content_checked.*,
         currencies.twd_per_unit,
         case
-            when {{ missing_required('cards', 'transactions') }} then 'missing_required'
+            when {{ missing_required('cards', 'transactions', relation='content_checked') }} then 'missing_required'
             when currencies.currency_code is null then 'unknown_currency'
-            when source.amount < 0 then 'negative_amount'
-            when source.amount * currencies.twd_per_unit >= {{ var('absurd_amount_twd') }} then 'absurd_amount'
-            when {{ invalid_content('cards', 'transactions') }} then 'invalid_code'
+            when content_checked.amount < 0 then 'negative_amount'
+            when content_checked.amount * currencies.twd_per_unit >= {{ var('absurd_amount_twd') }} then 'absurd_amount'
+            when {{ invalid_content('cards', 'transactions', relation='content_checked', flagged=true) }}
+                then 'invalid_code'
         end as reject_reason
-    from source
+    from content_checked
     left join currencies
-        on upper(source.currency) = currencies.currency_code
+        on upper(content_checked.currency) = currencies.currency_code
 ),
 
 typed as (
     select
         {{ masked_columns('cards', 'transactions', relation='checked', lookups={'national_id': 'customer_tokens'}) }},
-        {{ content_columns('cards', 'transactions', relation='checked') }},
+        {{ content_columns('cards', 'transactions', relation='checked', flagged=true) }},
         checked.transaction_at,
         cast(checked.transaction_at as date) as transaction_date,
         checked.amount,
@@ -59,7 +68,7 @@ typed as (
         checked.reject_reason,
         case
             when checked.reject_reason is not null
-                then {{ masked_record('cards', 'transactions', relation='checked') }}
+                then {{ masked_record('cards', 'transactions', relation='checked', flagged=true) }}
         end as quarantined_record,
         {{ landing_date() }} as landing_date
     from checked

@@ -26,18 +26,27 @@ customer_tokens as (
     {{ token_lookup('source', 'national_id', 'national_id') }}
 ),
 
-checked as (
+{# Each code's validity once per row: the reject reason, the staged value and the quarantined record read it. #}
+content_checked as (
     select
         source.*,
-        case
-            when {{ missing_required('core_banking', 'accounts') }} then 'missing_required'
-            when {{ wrong_type('core_banking', 'accounts') }} then 'wrong_type'
-            when {{ cast_text('source.balance_twd', 'decimal(18, 2)') }} < 0 then 'negative_amount'
-            when {{ cast_text('source.balance_twd', 'decimal(18, 2)') }} >= {{ var('absurd_amount_twd') }}
-                then 'absurd_amount'
-            when {{ invalid_content('core_banking', 'accounts') }} then 'invalid_code'
-        end as reject_reason
+        {{ content_flags('core_banking', 'accounts') }}
     from source
+),
+
+checked as (
+    select
+        content_checked.*,
+        case
+            when {{ missing_required('core_banking', 'accounts', relation='content_checked') }} then 'missing_required'
+            when {{ wrong_type('core_banking', 'accounts', relation='content_checked') }} then 'wrong_type'
+            when {{ cast_text('content_checked.balance_twd', 'decimal(18, 2)') }} < 0 then 'negative_amount'
+            when {{ cast_text('content_checked.balance_twd', 'decimal(18, 2)') }} >= {{ var('absurd_amount_twd') }}
+                then 'absurd_amount'
+            when {{ invalid_content('core_banking', 'accounts', relation='content_checked', flagged=true) }}
+                then 'invalid_code'
+        end as reject_reason
+    from content_checked
 ),
 
 typed as (
@@ -45,7 +54,7 @@ typed as (
         {{ masked_columns(
             'core_banking', 'accounts', relation='checked', lookups={'national_id': 'customer_tokens'}
         ) }},
-        {{ content_columns('core_banking', 'accounts', relation='checked') }},
+        {{ content_columns('core_banking', 'accounts', relation='checked', flagged=true) }},
         {{ cast_text('checked.opened_date', 'date') }} as opened_date,
         {{ cast_text('checked.closed_date', 'date') }} as closed_date,
         {{ cast_text('checked.balance_twd', 'decimal(18, 2)') }} as balance_twd,
@@ -55,7 +64,7 @@ typed as (
         checked.reject_reason,
         case
             when checked.reject_reason is not null
-                then {{ masked_record('core_banking', 'accounts', relation='checked') }}
+                then {{ masked_record('core_banking', 'accounts', relation='checked', flagged=true) }}
         end as quarantined_record,
         {{ landing_date() }} as landing_date
     from checked

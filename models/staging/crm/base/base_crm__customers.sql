@@ -21,29 +21,39 @@ masking_keys as (
     {{ masking_keys() }}
 ),
 
-checked as (
+{# Each code's validity once per row: the reject reason, the staged value and the quarantined record read it. #}
+content_checked as (
     select
         source.*,
-        case
-            when {{ missing_required('crm', 'customers') }} then 'missing_required'
-            when not {{ national_id_is_valid('source.national_id') }} then 'invalid_checksum'
-            when {{ wrong_type('crm', 'customers') }} then 'wrong_type'
-            when {{ invalid_content('crm', 'customers') }} then 'invalid_code'
-        end as reject_reason
+        {{ content_flags('crm', 'customers') }}
     from source
+),
+
+checked as (
+    select
+        content_checked.*,
+        case
+            when {{ missing_required('crm', 'customers', relation='content_checked') }} then 'missing_required'
+            when not {{ national_id_is_valid('content_checked.national_id') }} then 'invalid_checksum'
+            when {{ wrong_type('crm', 'customers', relation='content_checked') }} then 'wrong_type'
+            when {{ invalid_content('crm', 'customers', relation='content_checked', flagged=true) }}
+                then 'invalid_code'
+        end as reject_reason
+    from content_checked
 ),
 
 typed as (
     select
         {{ masked_columns('crm', 'customers', relation='checked', as_of=cast_text('checked.updated_at', 'date')) }},
-        {{ content_columns('crm', 'customers', relation='checked') }},
+        {{ content_columns('crm', 'customers', relation='checked', flagged=true) }},
         {{ cast_text('checked.customer_since', 'date') }} as customer_since_date,
         {{ cast_text('checked.updated_at', 'timestamp') }} as updated_at,
         masking_keys.key_version as masking_key_version,
         checked.source_file,
         checked.reject_reason,
         case
-            when checked.reject_reason is not null then {{ masked_record('crm', 'customers', relation='checked') }}
+            when checked.reject_reason is not null
+                then {{ masked_record('crm', 'customers', relation='checked', flagged=true) }}
         end as quarantined_record,
         {{ landing_date() }} as landing_date
     from checked

@@ -48,17 +48,27 @@ parsed as (
     from validated
 ),
 
-checked as (
+{# Each code's validity once per line: the reject reason and the staged value read it. #}
+content_checked as (
     select
         parsed.*,
-        {{ raw_json_key('digital', 'app_events', 'parsed', 'json_fields', ['national_id']) }} as login_national_id,
-        case
-            when not parsed.is_valid_json then 'malformed_json'
-            when {{ missing_required('digital', 'app_events', relation='parsed') }} then 'missing_required'
-            when {{ wrong_type('digital', 'app_events', relation='parsed') }} then 'wrong_type'
-            when {{ invalid_content('digital', 'app_events', relation='parsed') }} then 'invalid_code'
-        end as reject_reason
+        {{ content_flags('digital', 'app_events', relation='parsed') }}
     from parsed
+),
+
+checked as (
+    select
+        content_checked.*,
+        {{ raw_json_key('digital', 'app_events', 'content_checked', 'json_fields', ['national_id']) }}
+            as login_national_id,
+        case
+            when not content_checked.is_valid_json then 'malformed_json'
+            when {{ missing_required('digital', 'app_events', relation='content_checked') }} then 'missing_required'
+            when {{ wrong_type('digital', 'app_events', relation='content_checked') }} then 'wrong_type'
+            when {{ invalid_content('digital', 'app_events', relation='content_checked', flagged=true) }}
+                then 'invalid_code'
+        end as reject_reason
+    from content_checked
 ),
 
 customer_tokens as (
@@ -68,7 +78,7 @@ customer_tokens as (
 typed as (
     select
         {{ masked_columns('digital', 'app_events', relation='checked', lookups={'national_id': 'customer_tokens'}) }},
-        {{ content_columns('digital', 'app_events', relation='checked') }},
+        {{ content_columns('digital', 'app_events', relation='checked', flagged=true) }},
         {{ cast_text(
             raw_json_key('digital', 'app_events', 'checked', 'json_fields', ['event_at']), 'timestamp'
         ) }} as event_at,

@@ -26,28 +26,37 @@ customer_tokens as (
     {{ token_lookup('source', 'national_id', 'national_id') }}
 ),
 
-checked as (
+{# Each code's validity once per row: the reject reason, the staged value and the quarantined record read it. #}
+content_checked as (
     select
         source.*,
-        case
-            when {{ missing_required('ml', 'model_scores') }} then 'missing_required'
-            when source.score < 0 or source.score > 1 then 'score_out_of_range'
-            when {{ invalid_content('ml', 'model_scores') }} then 'invalid_code'
-        end as reject_reason
+        {{ content_flags('ml', 'model_scores') }}
     from source
+),
+
+checked as (
+    select
+        content_checked.*,
+        case
+            when {{ missing_required('ml', 'model_scores', relation='content_checked') }} then 'missing_required'
+            when content_checked.score < 0 or content_checked.score > 1 then 'score_out_of_range'
+            when {{ invalid_content('ml', 'model_scores', relation='content_checked', flagged=true) }}
+                then 'invalid_code'
+        end as reject_reason
+    from content_checked
 ),
 
 typed as (
     select
         {{ masked_columns('ml', 'model_scores', relation='checked', lookups={'national_id': 'customer_tokens'}) }},
-        {{ content_columns('ml', 'model_scores', relation='checked') }},
+        {{ content_columns('ml', 'model_scores', relation='checked', flagged=true) }},
         checked.scored_at,
         checked.score,
         checked.source_file,
         checked.reject_reason,
         case
             when checked.reject_reason is not null
-                then {{ masked_record('ml', 'model_scores', relation='checked') }}
+                then {{ masked_record('ml', 'model_scores', relation='checked', flagged=true) }}
         end as quarantined_record,
         {{ landing_date() }} as landing_date
     from checked
