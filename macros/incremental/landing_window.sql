@@ -14,9 +14,15 @@
     {%- if latest is none -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set latest = modules.datetime.date.fromisoformat((latest | string)[:10]) -%}
+    {{ return(window_from_newest(modules.datetime.date.fromisoformat((latest | string)[:10]))) }}
+{% endmacro %}
+
+{#- The first landing date a run reprocesses when the newest it held was `newest` (a date): the one place the
+    lookback is applied, for the models (landing_window_start) and for what tests and the guard check in a daily
+    run (run_window_start). -#}
+{% macro window_from_newest(newest) %}
     {%- set lookback = var('late_arrival_lookback_days') | int -%}
-    {{ return(latest - modules.datetime.timedelta(days=lookback)) }}
+    {{ return(newest - modules.datetime.timedelta(days=lookback)) }}
 {% endmacro %}
 
 {#- A predicate on the raw partition columns (year/month/day) that keeps partitions landed on or after `start`.
