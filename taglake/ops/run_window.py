@@ -22,6 +22,7 @@ import duckdb
 import yaml
 
 from taglake.core import targets
+from taglake.core.artifacts import ArtifactError, read_raw
 from taglake.core.errors import TaglakeError
 from taglake.core.project import Project
 from taglake.privacy.dbt_runner import local_database
@@ -38,7 +39,11 @@ def incremental_relations(manifest_path: Path) -> dict[str, tuple[str, str]]:
     """Each enabled incremental model of dbt's manifest.json: name → (schema, table); empty when there is none."""
     if not manifest_path.is_file():
         return {}
-    nodes = json.loads(manifest_path.read_text(encoding="utf-8")).get("nodes", {})
+    try:
+        # read as dbt wrote it (kind and version checked): the typed reader's schema check costs seconds
+        nodes = read_raw(manifest_path, "manifest", 12, "dbt parse").get("nodes", {})
+    except ArtifactError:
+        return {}
     return {
         node["name"]: (node["schema"], node.get("alias") or node["name"])
         for node in nodes.values()

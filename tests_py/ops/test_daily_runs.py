@@ -516,3 +516,18 @@ def test_only_the_runner_sets_the_window(daily: DailyLake) -> None:
     assert args[:2] == ["--select", "x"] and args[2] == "--vars"
     assert '"tag_code": "LC_NEW"' in args[3] and f'"x": "{daily.appended.isoformat()}"' in args[3]
     assert build_args_with_window(["--full-refresh"], {}) == ["--full-refresh"]
+
+
+def test_a_window_the_model_does_not_rewrite_stops_it_before_it_writes(daily: DailyLake) -> None:
+    # A later newest landing than the table holds (typed by hand, or a table that moved on since the runner read
+    # it) would let the guard and the tests skip rows this run writes: the model refuses it.
+    project = daily.project("wrong_window", db_from=daily.day1_db)
+    wrong = {NEWEST_LANDING_VAR: {"base_cards__transactions": daily.appended.isoformat()}}
+    select = ["--select", "base_cards__transactions", *NO_TESTS]
+    code = run_dbt(project, ["build", *select, "--vars", json.dumps(wrong)], target="local", check=False, quiet=True)
+    assert code != 0
+    (result,) = read_run_results(project.target_path / "run_results.json").results
+    assert result.status.value == "error" and "var taglake_newest_landing" in (result.message or "")
+    with duckdb.connect(str(project.duckdb_path), read_only=True) as con:
+        newest = con.execute("select max(landing_date) from taglake_staging.base_cards__transactions").fetchone()
+    assert newest == (daily.appended - timedelta(days=1),), "the model wrote nothing"
