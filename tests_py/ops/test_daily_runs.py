@@ -526,7 +526,8 @@ def test_a_window_the_model_does_not_rewrite_stops_it_before_it_writes(daily: Da
     select = ["--select", "base_cards__transactions", *NO_TESTS]
     code = run_dbt(project, ["build", *select, "--vars", json.dumps(wrong)], target="local", check=False, quiet=True)
     assert code != 0
-    (result,) = read_run_results(project.target_path / "run_results.json").results
+    results = read_run_results(project.target_path / "run_results.json").results
+    (result,) = [r for r in results if r.unique_id == "model.taglake.base_cards__transactions"]
     assert result.status.value == "error" and "var taglake_newest_landing" in (result.message or "")
     with duckdb.connect(str(project.duckdb_path), read_only=True) as con:
         newest = con.execute("select max(landing_date) from taglake_staging.base_cards__transactions").fetchone()
