@@ -8,3 +8,17 @@
 {% macro default__cast_text(expr, type) -%}
     try_cast(nullif(trim({{ ascii_numerals(expr) }}), '') as {{ type }})
 {%- endmacro %}
+
+{#- True where two expressions are equal or both null (a join on key columns that may be null). -#}
+{% macro null_safe_equals(left, right) %}
+    {{ return(adapter.dispatch('null_safe_equals', 'taglake')(left, right)) }}
+{% endmacro %}
+
+{% macro default__null_safe_equals(left, right) -%}
+    {{ left }} is not distinct from {{ right }}
+{%- endmacro %}
+
+{#- Redshift has no IS NOT DISTINCT FROM. -#}
+{% macro redshift__null_safe_equals(left, right) -%}
+    ({{ left }} = {{ right }} or ({{ left }} is null and {{ right }} is null))
+{%- endmacro %}

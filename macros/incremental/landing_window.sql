@@ -6,17 +6,35 @@
     window (none): the model reads everything. Compiled without introspection (`dbt compile --no-introspect`, how
     the AWS targets compile offline) nothing is asked of the database, and the model compiles as a first build. -#}
 {% macro landing_window_start(column='landing_date') %}
-    {%- if not execute or not flags.INTROSPECT or not is_incremental() -%}
+    {%- if not execute or not flags.INTROSPECT -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set result = run_query('select max(' ~ column ~ ') from ' ~ this) -%}
-    {%- set latest = result.columns[0].values()[0] -%}
-    {%- if latest is none -%}
-        {{ return(none) }}
+    {%- set latest = none -%}
+    {%- if is_incremental() -%}
+        {%- set result = run_query('select max(' ~ column ~ ') from ' ~ this) -%}
+        {%- set latest = result.columns[0].values()[0] -%}
     {%- endif -%}
-    {%- set latest = modules.datetime.date.fromisoformat((latest | string)[:10]) -%}
+    {%- set start = none if latest is none
+        else window_from_newest(modules.datetime.date.fromisoformat((latest | string)[:10])) -%}
+    {#- A daily run's tests and privacy guard check the window the runner passed (run_window_start): it must be
+        the one this run rewrites, so a window that is not (a table that moved on, a model the runner saw built
+        that is now built from scratch, a date typed by hand) stops the model before it writes. -#}
+    {%- set passed = run_window_start(model.name) -%}
+    {%- if passed is not none and passed != start -%}
+        {{ exceptions.raise_compiler_error(
+            'var taglake_newest_landing: ' ~ model.name ~ ' would check from ' ~ passed ~ ' but this run rewrites '
+            ~ ('every landing day' if start is none else 'from ' ~ start)
+            ~ '; run it through taglake run-daily, which reads the window from the tables') }}
+    {%- endif -%}
+    {{ return(start) }}
+{% endmacro %}
+
+{#- The first landing date a run reprocesses when the newest it held was `newest` (a date): the one place the
+    lookback is applied, for the models (landing_window_start) and for what tests and the guard check in a daily
+    run (run_window_start). -#}
+{% macro window_from_newest(newest) %}
     {%- set lookback = var('late_arrival_lookback_days') | int -%}
-    {{ return(latest - modules.datetime.timedelta(days=lookback)) }}
+    {{ return(newest - modules.datetime.timedelta(days=lookback)) }}
 {% endmacro %}
 
 {#- A predicate on the raw partition columns (year/month/day) that keeps partitions landed on or after `start`.

@@ -2,8 +2,9 @@
     built, when the model has a column whose name looks like personal data (pii_name_patterns(), plus every column
     the source YAML classifies), or text that looks like it (pii_content_patterns(), checked on the first
     var privacy_guard.sample_rows rows). Both pattern sets are generated from taglake/privacy/patterns.py
-    (macros/privacy/pii_patterns.sql): every case, full-width form, separator and +886 prefix. Vault models, which
-    exist only on the system targets, are the one exception. -#}
+    (macros/privacy/pii_patterns.sql): every case, full-width form, separator and +886 prefix. In a daily run
+    the content of an incremental model is checked on every row the run wrote instead (its landing window:
+    run_window_start). Vault models, which exist only on the system targets, are the one exception. -#}
 {% macro privacy_guard() %}
     {%- if not execute or model.fqn[1] == 'vault' -%}
         {{- return('') -}}
@@ -46,6 +47,10 @@
         that is an opaque identifier (a canonical UUID, opaque_identifier_pattern()) is spared: a random UUID can
         hold a run with a mobile's shape. -#}
     {%- set checks = [] -%}
+    {#- Which rows: in a daily run, every row an incremental model's run wrote (its landing window, from the
+        newest landing the runner read before the build: run_window_start), however many; otherwise (a full build,
+        a first build, a model that is not incremental, no window passed) the first sample_rows rows, as always. -#}
+    {%- set since = run_window_start(model.name) if model.config.materialized == 'incremental' else none -%}
     {%- for column in columns if column.is_string() -%}
         {%- set quoted = adapter.quote(column.name) -%}
         {%- set spared = (' and not ' ~ regex_matches(quoted, opaque_identifier_pattern()))
@@ -61,7 +66,11 @@
             {%- for name, kind, expr in checks %}
                 {{ expr }} as c{{ loop.index }}{{ ',' if not loop.last }}
             {%- endfor %}
+            {%- if since is none %}
             from (select * from {{ this }} limit {{ policy.sample_rows }}) as sampled
+            {%- else %}
+            from (select * from {{ this }} where {{ in_run_window(since) }}) as sampled
+            {%- endif %}
         {%- endset -%}
         {%- set row = run_query(sql).rows[0] -%}
         {%- for name, kind, expr in checks -%}

@@ -79,8 +79,10 @@ def _add_run_daily(sub: Subparsers) -> None:
         help="the daily run: source freshness, incremental build, leak scan; prints a summary",
         description="Run one day: `dbt source freshness` (a stale source stops the run), `dbt deps` (when packages.yml "
         "declares a package) + `dbt build` "
-        "(incremental facts process only the new landing partitions plus the late-arrival lookback; snapshots "
-        "record what changed), then `taglake scan-pii` of the local build; on a local target the pre-flight check "
+        "(incremental facts process only the new landing partitions plus the late-arrival lookback; on a local "
+        "target their data tests and privacy guard check only those landing days, read from the tables before the "
+        "build, and whole tables in a first build or with `-- --full-refresh`; snapshots record what changed), "
+        "then `taglake scan-pii` of the local build; on a local target the pre-flight check "
         "(`taglake check-lake`) runs before anything. Prints each step's status and time; "
         "exits 1 when a step fails. See docs/daily-runs.md.",
     )

@@ -1,4 +1,5 @@
 """The daily run: source freshness, the (incremental) build, then the leak scan; a short summary of each step.
+The build's data tests and privacy guard check each incremental model's landing window (taglake.ops.run_window).
 
 `taglake run-daily` is a thin layer over `run_daily`. Each step is a dbt or taglake call whose failure stops the
 run: stale sources are not built on (unless allowed), a failed build is not scanned, and any leak fails the day.
@@ -22,6 +23,7 @@ from taglake.core.artifacts import (
 )
 from taglake.core.project import Project
 from taglake.ops.local_build import declares_packages
+from taglake.ops.run_window import WindowVarRefused, build_args_with_window, newest_landings, window_detail
 from taglake.privacy.dbt_runner import run_dbt
 
 
@@ -136,8 +138,16 @@ def run_daily(
     def build() -> tuple[bool, str]:
         if declares_packages(project.root) and run_dbt(project, ["deps"], target=target, check=False, quiet=True) != 0:
             return False, "dbt deps failed"
-        code = run_dbt(project, ["build", *build_args], target=target, check=False, quiet=True)
-        return code == 0, build_detail(run_results_if_written(project.target_path / "run_results.json"))
+        # read before the build: each incremental model's newest landing, whence the window its tests and its
+        # privacy guard check (taglake.ops.run_window); none in a full refresh or a first build (whole tables)
+        landings = newest_landings(project, target, build_args)
+        try:
+            args = build_args_with_window(build_args, landings)
+        except WindowVarRefused as refused:
+            return False, str(refused)
+        code = run_dbt(project, ["build", *args], target=target, check=False, quiet=True)
+        detail = build_detail(run_results_if_written(project.target_path / "run_results.json"))
+        return code == 0, f"{detail}; {window_detail(landings)}"
 
     def leak_scan() -> tuple[bool, str, str]:
         from taglake.privacy.scan.scanner import format_report, scan_project

@@ -7,6 +7,7 @@ a copy of that build's DuckDB file, so the suite pays for one first build only.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -22,9 +23,12 @@ import duckdb
 import pytest
 from db_tables import copy_db, differing_tables, table_names
 
+from taglake.core.artifacts import read_run_results
 from taglake.core.project import Project
+from taglake.core.scratch import scratch_project
 from taglake.lake.generate import append_days
 from taglake.ops.daily import run_daily
+from taglake.ops.run_window import NEWEST_LANDING_VAR, build_args_with_window
 from taglake.privacy.dbt_runner import dbt_command, run_dbt
 
 pytestmark = pytest.mark.dbt
@@ -83,7 +87,10 @@ def daily(built_project: Project, tmp_path_factory: pytest.TempPathFactory) -> D
     shutil.copytree(built_project.lake_dir, lake)
     manifest = append_days(lake, count=1, progress=False)
     incremental = _project(work / "incremental", lake, built_project.key_file, built_project.duckdb_path)
-    run_dbt(incremental, ["build"], target="local", quiet=True)
+    # the day as `taglake run-daily` builds it: each incremental model tested and guarded on its landing window
+    result = run_daily(incremental, target="local", allow_stale=True, scan=False)
+    assert result.ok, result.rows()
+    assert "tests and guard of 14 incremental models on their landing windows" in result.steps[-1].detail
     state = DailyLake(
         work=work,
         lake=lake,
@@ -383,3 +390,145 @@ def test_model_drift_is_the_psi_of_each_month_against_the_versions_first_month(d
     assert any(len(months) > 1 for months in counts.values()), "no version scored in two months: no drift"
     for key, psi in drift.items():
         assert psi == pytest.approx(expected[key], abs=1e-8), key
+
+
+# ---- the daily run's window: what its data tests and the privacy guard check ------------------------------------
+
+
+def _statuses(project: Project) -> dict[str, str]:
+    """Each node's status in the last run_results.json, by name (a test's name, a model's)."""
+    results = read_run_results(project.target_path / "run_results.json").results
+    return {r.unique_id.split(".")[2]: r.status.value for r in results}
+
+
+def _compiled_test(project: Project, prefix: str) -> str:
+    compiled = project.target_path / "compiled" / "taglake" / "models"
+    (path,) = [p for p in compiled.rglob(f"{prefix}*.sql")]
+    return path.read_text(encoding="utf-8")
+
+
+def test_the_daily_runs_tests_check_the_landing_window_and_a_full_build_the_whole_table(
+    daily: DailyLake, built_project: Project
+) -> None:
+    since = daily.appended - timedelta(days=1 + 3)  # the newest day held before the run, minus the lookback
+    window = f"landing_date >= cast('{since.isoformat()}' as date)"
+    rows = _compiled_test(daily.incremental, "not_null_stg_cards__transactions_amount_twd")
+    assert window in rows
+    keys = _compiled_test(daily.incremental, "unique_stg_cards__transactions_transaction_id")
+    # a key test reads every row of each key landed in the window, over the whole table
+    assert "exists (" in keys and f"landed.{window}" in keys
+    # a full build (no window passed) tests every row
+    for prefix in ("not_null_stg_cards__transactions_amount_twd", "unique_stg_cards__transactions_transaction_id"):
+        sql = _compiled_test(built_project, prefix)
+        assert "where 1=1" in sql and "landing_date >=" not in sql, prefix
+
+
+def test_windowed_tests_catch_an_old_key_repeated_and_a_null_on_the_new_day(daily: DailyLake) -> None:
+    project = daily.project("planted_rows", db_from=daily.incremental.duckdb_path)
+    since = daily.appended - timedelta(days=1 + 3)
+    table = "taglake_staging.stg_cards__transactions"
+    with duckdb.connect(str(project.duckdb_path)) as con:
+        old_keys = [
+            key
+            for (key,) in con.execute(
+                f"select transaction_id from {table} where landing_date < ? order by transaction_id limit 2", [since]
+            ).fetchall()
+        ]
+        assert len(old_keys) == 2, "the first build holds rows older than the window"
+        # the new day repeats a key first landed days before the window
+        con.execute(
+            f"insert into {table} select * replace (cast(? as date) as landing_date) from {table} "
+            "where transaction_id = ?",
+            [daily.appended, old_keys[0]],
+        )
+        # a row of the new day lost its TWD amount
+        con.execute(
+            f"update {table} set amount_twd = null where transaction_id = "
+            f"(select min(transaction_id) from {table} where landing_date = ?)",
+            [daily.appended],
+        )
+        # an old row outside the window breaks a rule: only a test of the whole table sees it
+        con.execute(f"update {table} set channel = 'bogus' where transaction_id = ?", [old_keys[1]])
+    select = ["--select", "stg_cards__transactions", "--exclude-resource-type", "unit_test"]
+    before = {"stg_cards__transactions": daily.appended - timedelta(days=1)}  # what the runner read
+    run_dbt(project, ["test", *build_args_with_window(select, before)], target="local", check=False, quiet=True)
+    windowed = _statuses(project)
+    assert windowed["unique_stg_cards__transactions_transaction_id"] == "fail"
+    assert windowed["not_null_stg_cards__transactions_amount_twd"] == "fail"
+    channel = next(name for name in windowed if name.startswith("accepted_values_stg_cards__transactions_channel"))
+    assert windowed[channel] == "pass"  # outside the window
+    run_dbt(project, ["test", *select], target="local", check=False, quiet=True)
+    whole = _statuses(project)
+    assert whole[channel] == "fail"
+    assert whole["unique_stg_cards__transactions_transaction_id"] == "fail"
+
+
+# A guard that the throwaway copy lets personal data through: staging passes free text on untreated (the checkout
+# masks it; docs/privacy.md), so that what reaches the incremental models is what the privacy guard must find.
+LEAKY_FREE_TEXT = "{% macro guarded_text(expr) -%}{{ expr }}{%- endmacro %}\n"
+PLANTED_MOBILE = "0912345678"
+
+
+def test_the_guard_of_a_daily_run_checks_every_row_the_run_wrote(daily: DailyLake, tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    shutil.copytree(daily.lake, lake)
+    day = daily.appended
+    (events,) = (lake / "raw" / "digital" / "app_events" / f"year={day:%Y}" / f"month={day:%m}" / f"day={day:%d}").glob(
+        "*.jsonl"
+    )
+    lines = events.read_text(encoding="utf-8").splitlines()
+    record = json.loads(lines[-1])
+    record["event_id"] = "0000000a-0000-4000-8000-000000000001"  # a new event of the new day
+    record["device"]["device_model"] = PLANTED_MOBILE
+    planted = json.dumps(record, separators=(",", ":"))
+    events.write_text("\n".join([*lines, planted]) + "\n", encoding="utf-8")
+    leaky = scratch_project(
+        _project(tmp_path / "base", lake, daily.key_file, None),
+        tmp_path / "leaky",
+        macros={"leaky_free_text.sql": LEAKY_FREE_TEXT},
+        drop_macros=("guarded_text",),
+    )
+    # a sample of one row: the first, from the first build; the planted row is the new day's, far beyond it
+    one_row = ["--vars", "{privacy_guard: {sample_rows: 1}}"]
+    copy_db(daily.day1_db, leaky.duckdb_path)
+    sampled = run_dbt(
+        leaky,
+        ["build", "--select", "base_digital__app_events", *NO_TESTS, *one_row],
+        target="local",
+        check=False,
+        quiet=True,
+    )
+    assert sampled == 0, "the first-rows sample reached the planted row: plant it later"
+    copy_db(daily.day1_db, leaky.duckdb_path)
+    result = run_daily(leaky, target="local", allow_stale=True, scan=False, build_args=one_row)
+    assert not result.ok and result.steps[-1].name == "build"
+    results = read_run_results(leaky.target_path / "run_results.json").results
+    (failed,) = [r for r in results if r.unique_id == "model.taglake.base_digital__app_events"]
+    assert failed.status.value == "error"
+    assert "privacy guard" in (failed.message or "") and "device_model" in (failed.message or "")
+    assert PLANTED_MOBILE not in (failed.message or "")
+
+
+def test_only_the_runner_sets_the_window(daily: DailyLake) -> None:
+    with pytest.raises(ValueError, match=NEWEST_LANDING_VAR):
+        build_args_with_window(["--vars", f"{{{NEWEST_LANDING_VAR}: {{}}}}"], {})
+    args = build_args_with_window(["--select", "x", "--vars", "{tag_code: LC_NEW}"], {"x": daily.appended})
+    assert args[:2] == ["--select", "x"] and args[2] == "--vars"
+    assert '"tag_code": "LC_NEW"' in args[3] and f'"x": "{daily.appended.isoformat()}"' in args[3]
+    assert build_args_with_window(["--full-refresh"], {}) == ["--full-refresh"]
+
+
+def test_a_window_the_model_does_not_rewrite_stops_it_before_it_writes(daily: DailyLake) -> None:
+    # A later newest landing than the table holds (typed by hand, or a table that moved on since the runner read
+    # it) would let the guard and the tests skip rows this run writes: the model refuses it.
+    project = daily.project("wrong_window", db_from=daily.day1_db)
+    wrong = {NEWEST_LANDING_VAR: {"base_cards__transactions": daily.appended.isoformat()}}
+    select = ["--select", "base_cards__transactions", *NO_TESTS]
+    code = run_dbt(project, ["build", *select, "--vars", json.dumps(wrong)], target="local", check=False, quiet=True)
+    assert code != 0
+    results = read_run_results(project.target_path / "run_results.json").results
+    (result,) = [r for r in results if r.unique_id == "model.taglake.base_cards__transactions"]
+    assert result.status.value == "error" and "var taglake_newest_landing" in (result.message or "")
+    with duckdb.connect(str(project.duckdb_path), read_only=True) as con:
+        newest = con.execute("select max(landing_date) from taglake_staging.base_cards__transactions").fetchone()
+    assert newest == (daily.appended - timedelta(days=1),), "the model wrote nothing"

@@ -35,6 +35,11 @@ ALLOWED_VARS = {
     "quarantine_spike": "the quarantine-spike test's thresholds",
     "taglake_run_id": "the run id the quality history records under (its shape checked before it reaches SQL)",
     "taglake_as_of_date": "the as-of date the quality history records (checked as YYYY-MM-DD)",
+    "taglake_newest_landing": (
+        "a daily run's landing windows, set by taglake run-daily only (refused in its --vars, a mapping refused by "
+        "taglake dbt): the guard checks every row of an incremental model's window instead of a sample, and a "
+        "window that is not the one the model rewrites stops the model before it writes (landing_window_start)"
+    ),
 }
 ALLOWED_VAR_PREFIXES = ("tag_",)  # tag thresholds
 ALLOWED_ENV_PREFIXES = ("TAGLAKE_REDSHIFT_", "TAGLAKE_ATHENA_", "TAGLAKE_AWS_")  # account settings, grants' groups

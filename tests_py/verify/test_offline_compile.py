@@ -88,6 +88,33 @@ def test_every_compiled_node_parses_in_its_dialect(aws_compiled: Compiled, tmp_p
     assert not failures, f"{len({f.unique_id for f in failures})} nodes do not parse:\n" + "\n".join(map(str, failures))
 
 
+# The incremental models whose windowed tests a daily run compiles: a single key, a composite key, a mart.
+WINDOWED = ["stg_cards__transactions", "stg_ml__model_scores", "fct_app_events"]
+
+
+@pytest.mark.dbt
+@pytest.mark.parametrize("target", ["athena", "redshift"])
+def test_a_daily_runs_windowed_tests_compile_and_parse_on_each_engine(tmp_path: Path, target: str) -> None:
+    # What taglake run-daily passes (taglake.ops.run_window): each model's newest landing before the build.
+    landings = {name: "2026-10-31" for name in WINDOWED}
+    compiled = compile_project(
+        Project.locate(),
+        target,
+        artifacts_dir=tmp_path,
+        select=" ".join(WINDOWED),
+        dbt_vars={"taglake_newest_landing": landings},
+    )
+    tests = [n for n in compiled.checked() if n.resource_type == "test"]
+    rows = [n for n in tests if n.name.startswith(("not_null_", "accepted_values_", "relationships_"))]
+    keys = [n for n in tests if n.name.startswith(("unique_", "dbt_utils_unique"))]
+    assert rows and keys and len(keys) == len(WINDOWED), [n.name for n in tests]
+    window = "landing_date >= cast('2026-10-28' as date)"  # the newest landing minus the 3-day lookback
+    assert all(window in n.sql for n in rows + keys), [n.name for n in rows + keys if window not in n.sql]
+    assert all("exists (" in n.sql for n in keys)
+    failures = sqlglot_failures(tests, compiled.engine) + sqlfluff_failures(tests, compiled.engine)
+    assert not failures, "\n".join(map(str, failures))
+
+
 @pytest.mark.parametrize(
     ("sql", "engine", "checkers"),
     [

@@ -1,0 +1,96 @@
+{#- What a daily run checks: the landing window of each incremental model (docs/daily-runs.md, "Tests and the privacy
+    guard in a daily run").
+
+    `taglake run-daily` reads, before the build, the newest landing_date each incremental model's table holds and
+    passes them as the var `taglake_newest_landing` ({model name: 'YYYY-MM-DD'}). A model's run rewrites the rows
+    landed from that date minus the lookback on (window_from_newest, as the model's own landing_window_start), so
+    those rows are what its data tests and the privacy guard need to check. Without the var (a full build, any other
+    `dbt build`), in a full refresh, or for a model the var does not name (its first build), there is no window: the
+    whole table is checked, as before. -#}
+{% macro run_window_start(model_name) %}
+    {%- set landings = var('taglake_newest_landing', none) -%}
+    {%- if landings is none or flags.FULL_REFRESH or model_name is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- if landings is not mapping -%}
+        {{ exceptions.raise_compiler_error(
+            "var taglake_newest_landing: a mapping of model name to date (set by taglake run-daily)") }}
+    {%- endif -%}
+    {%- set newest = landings.get(model_name) -%}
+    {%- if newest is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- if not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', newest | string) -%}
+        {{ exceptions.raise_compiler_error(
+            "var taglake_newest_landing: " ~ model_name ~ " is not a date (YYYY-MM-DD)") }}
+    {%- endif -%}
+    {{ return(window_from_newest(modules.datetime.date.fromisoformat(newest | string))) }}
+{% endmacro %}
+
+{#- The rows of a run's window: landed on or after `since`, and any row whose landing date is null (no window can
+    place it, so it is always checked: the landing_date not_null tests stay whole). -#}
+{% macro in_run_window(since, column='landing_date') -%}
+    ({{ landed_since(since, column) }} or {{ column }} is null)
+{%- endmacro %}
+
+{#- A data test's `where` on an incremental model says which of its rows the test checks in a daily run, with one
+    of two markers (in the test's config, alone or with other predicates, e.g. `reject_reason is null and
+    __landing_window__`):
+
+    - `__landing_window__`: the rows landed in the run's window (not_null, accepted_values, relationships,
+      expression_is_true: a row passes or fails by itself);
+    - `__keys_in_landing_window__`: every row, over the whole table, of each key a row in the window holds (unique,
+      unique_combination_of_columns: a new row that repeats a key from an older day is a duplicate, which the
+      window's rows alone would not show).
+
+    Without a window (run_window_start is none) both markers are `1=1`: the test checks the whole table. This
+    replaces dbt's get_where_subquery, which wraps the model of every generic test; a `where` without a marker is
+    dbt's as before. A marker on a test of another kind is refused (a window is only sound for the kinds above). -#}
+{% macro get_where_subquery(relation) -%}
+    {%- set where = config.get('where', '') -%}
+    {%- if not where -%}
+        {{ return(relation) }}
+    {%- endif -%}
+    {%- set rows_marker = '__landing_window__' -%}
+    {%- set keys_marker = '__keys_in_landing_window__' -%}
+    {%- if rows_marker in where or keys_marker in where -%}
+        {%- set test = model.get('test_metadata') or {} -%}
+        {%- set kind = test.get('name') -%}
+        {%- set kwargs = test.get('kwargs') or {} -%}
+        {%- set key_kinds = {'unique': [kwargs.get('column_name')],
+                             'unique_combination_of_columns': kwargs.get('combination_of_columns')} -%}
+        {%- if keys_marker in where and kind not in key_kinds -%}
+            {{ exceptions.raise_compiler_error(model.name ~ ': ' ~ keys_marker ~ ' is for unique and '
+                ~ 'unique_combination_of_columns tests') }}
+        {%- endif -%}
+        {%- if rows_marker in where and kind not in ['not_null', 'accepted_values', 'relationships',
+                                                     'expression_is_true'] -%}
+            {{ exceptions.raise_compiler_error(model.name ~ ': ' ~ rows_marker ~ ' is for tests that check each '
+                ~ 'row by itself (not_null, accepted_values, relationships, expression_is_true); a key test takes '
+                ~ keys_marker) }}
+        {%- endif -%}
+        {%- set attached = model.get('attached_node') -%}
+        {%- set since = run_window_start(attached.split('.')[2] if attached else none) -%}
+        {%- if since is none -%}
+            {%- set where = where | replace(rows_marker, '1=1') | replace(keys_marker, '1=1') -%}
+        {%- elif rows_marker in where -%}
+            {%- set where = where | replace(rows_marker, in_run_window(since)) -%}
+        {%- else -%}
+            {%- set matched = [] -%}
+            {%- for column in key_kinds[kind] -%}
+                {%- do matched.append(null_safe_equals('landed.' ~ column, 'tested.' ~ column)) -%}
+            {%- endfor -%}
+            {%- set keys -%}
+                exists (
+                    select 1 from {{ relation }} as landed
+                    where {{ matched | join(' and ') }} and {{ in_run_window(since, 'landed.landing_date') }}
+                )
+            {%- endset -%}
+            {%- set where = where | replace(keys_marker, keys) -%}
+        {%- endif -%}
+    {%- endif -%}
+    {%- set filtered -%}
+        (select * from {{ relation }} as tested where {{ where }}) dbt_subquery
+    {%- endset -%}
+    {{ return(filtered) }}
+{%- endmacro %}

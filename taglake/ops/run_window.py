@@ -1,0 +1,113 @@
+"""The daily run's window: what the data tests and the privacy guard of each incremental model check.
+
+Before the build, the runner reads the newest `landing_date` each incremental model's table holds and passes them to
+`dbt build` as the var `taglake_newest_landing` ({model: 'YYYY-MM-DD'}). dbt applies the lookback to each
+(macros/incremental/run_window.sql, with the same macro the models' own window uses), so a model's tests and its
+guard check the rows its run rewrote: a windowed test's `where` (`__landing_window__`, `__keys_in_landing_window__`)
+and the guard's content check. No var — every test and the guard check whole tables, as in a full build — when the
+build is a `--full-refresh`, the target is not local (the windows are read from the local DuckDB file), the database
+or dbt's manifest is not there yet, or reading them fails; a model whose table is missing, empty or without a
+landing date is left out of the var (its first build: it is checked whole). docs/daily-runs.md says why the window
+cannot be read inside dbt.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import yaml
+
+from taglake.core import targets
+from taglake.core.artifacts import ArtifactError, read_raw
+from taglake.core.errors import TaglakeError
+from taglake.core.project import Project
+from taglake.privacy.dbt_runner import local_database
+
+NEWEST_LANDING_VAR = "taglake_newest_landing"
+LANDING_COLUMN = "landing_date"
+
+
+class WindowVarRefused(TaglakeError, ValueError):
+    """The build's own --vars name the window var: only the runner sets it."""
+
+
+def incremental_relations(manifest_path: Path) -> dict[str, tuple[str, str]]:
+    """Each enabled incremental model of dbt's manifest.json: name → (schema, table); empty when there is none."""
+    if not manifest_path.is_file():
+        return {}
+    try:
+        # read as dbt wrote it (kind and version checked): the typed reader's schema check costs seconds
+        nodes = read_raw(manifest_path, "manifest", 12, "dbt parse").get("nodes", {})
+    except ArtifactError:
+        return {}
+    return {
+        node["name"]: (node["schema"], node.get("alias") or node["name"])
+        for node in nodes.values()
+        if node.get("resource_type") == "model"
+        and node.get("config", {}).get("materialized") == "incremental"
+        and node.get("config", {}).get("enabled", True)
+    }
+
+
+def newest_landings(project: Project, target: str | None, build_args: Sequence[str] = ()) -> dict[str, date]:
+    """The newest landing date each incremental model's table holds now (before the build), on a local target;
+    empty — check everything — for a full refresh, another engine, a database or manifest not there yet, or a
+    database that cannot be read."""
+    if "--full-refresh" in build_args or not targets.is_local(target, project.root):
+        return {}
+    relations = incremental_relations(project.target_path / "manifest.json")
+    db = local_database(project, target)
+    if not relations or not db.is_file():
+        return {}
+    found: dict[str, date] = {}
+    try:
+        with duckdb.connect(str(db), read_only=True) as con:
+            present = {
+                (schema, table)
+                for schema, table in con.execute(
+                    "select table_schema, table_name from information_schema.columns where column_name = ?",
+                    [LANDING_COLUMN],
+                ).fetchall()
+            }
+            for name, (schema, table) in sorted(relations.items()):
+                if (schema, table) not in present:
+                    continue
+                quoted = ".".join('"' + part.replace('"', '""') + '"' for part in (schema, table))
+                newest = con.execute(f"select max({LANDING_COLUMN}) from {quoted}").fetchone()
+                if newest and isinstance(newest[0], date):
+                    found[name] = newest[0]
+    except duckdb.Error:
+        return {}
+    return found
+
+
+def build_args_with_window(build_args: Sequence[str], landings: dict[str, date]) -> list[str]:
+    """`dbt build` arguments with the window var added to --vars (the build's own --vars kept, merged into one);
+    unchanged when `landings` is empty. WindowVarRefused when the build's own --vars name the var."""
+    args = list(build_args)
+    own: dict = {}
+    for index, arg in enumerate(args):
+        if arg == "--vars" and index + 1 < len(args):
+            own = yaml.safe_load(args[index + 1]) or {}
+            del args[index : index + 2]
+            break
+        if arg.startswith("--vars="):
+            own = yaml.safe_load(arg.removeprefix("--vars=")) or {}
+            del args[index]
+            break
+    if isinstance(own, dict) and NEWEST_LANDING_VAR in own:
+        raise WindowVarRefused(f"--vars may not set {NEWEST_LANDING_VAR}: the daily run reads it from the tables")
+    if landings:
+        own = {**own, NEWEST_LANDING_VAR: {name: day.isoformat() for name, day in sorted(landings.items())}}
+    return [*args, "--vars", json.dumps(own)] if own else args
+
+
+def window_detail(landings: dict[str, date]) -> str:
+    """`tests and guard of 14 incremental models on their landing windows` / `whole tables tested`."""
+    if not landings:
+        return "whole tables tested"
+    return f"tests and guard of {len(landings)} incremental models on their landing windows"
