@@ -120,6 +120,17 @@ def _close_duckdb() -> None:
             held.close()
 
 
+def _write_manifest(manifest: Any, args: Sequence[str], env: Mapping[str, str], root: Path) -> None:
+    """target/manifest.json, as the parse a dbt child makes writes it: a command given a kept parse skips that write,
+    and callers read the file (the access plans read the manifest of their offline compile)."""
+    given = list(args)
+    folder = given[given.index("--target-path") + 1] if "--target-path" in given else env.get("DBT_TARGET_PATH")
+    path = (root / (folder or "target")) / "manifest.json"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        manifest.write(str(path))
+
+
 class InProcessDbt:
     """dbt in this process, with each distinct parse done once (see the module's docstring)."""
 
@@ -171,8 +182,11 @@ class InProcessDbt:
         ):
             try:
                 root = Path(env.get("DBT_PROJECT_DIR") or cwd)
-                result = dbtRunner(manifest=self._manifest(args, env, root)).invoke(list(args))
+                manifest = self._manifest(args, env, root)
+                result = dbtRunner(manifest=manifest).invoke(list(args))
                 self.runs += 1
+                if manifest is not None:
+                    _write_manifest(manifest, args, env, root)
             finally:
                 _close_duckdb()
         code = 0 if result.success else (2 if result.exception is not None else 1)
