@@ -12,6 +12,12 @@
     translate({{ expr }}, '０１２３４５６７８９＋－．，：', '0123456789+-.,:')
 {%- endmacro %}
 
+{% macro duckdb__ascii_numerals(expr) -%}
+    {#- DuckDB's translate() costs about 2 µs a value (ten times the cast it feeds), and nearly every value is ASCII
+        already: one whose byte length equals its character length has no full-width character to change. -#}
+    case when strlen({{ expr }}) = length({{ expr }}) then {{ expr }} else {{ default__ascii_numerals(expr) }} end
+{%- endmacro %}
+
 
 {#- A raw line without its framing: a UTF-8 byte-order mark (U+FEFF) at its start and a carriage return at its end
     (a Windows CRLF line). Nothing inside the line changes. -#}

@@ -25,3 +25,36 @@
         else {{ expr }}
     end
 {%- endmacro %}
+
+
+{#- Each free-text field's guarded value, computed once per distinct value rather than once per row: a CTE per
+    field (`free_text_guarded_<staged_as> as (…),`, comma included) with the trimmed value and guarded_text of it.
+    Free text repeats (page paths, device models: a few dozen values over millions of events), and the guard's
+    folded forms (translate, regexp_replace, sixteen shape regexes) cost far more per row than a join on one
+    value. The base model joins them with free_text_guard_joins and reads them with content_columns(guarded=true);
+    the result is the same as guarded_text on every row (a null value finds no row and stays null). -#}
+{% macro free_text_guard_ctes(source_name, table_name, relation, json_column='json_fields') %}
+    {%- for field in raw_content_fields(source_name, table_name, relation, json_column)
+            if field.content == 'free_text' %}
+free_text_guarded_{{ field.staged_as }} as (
+    select
+        distinct_values.value,
+        {{ guarded_text('distinct_values.value') }} as guarded
+    from (
+        select distinct trim({{ field.ref }}) as value
+        from {{ relation }}
+        where {{ field.ref }} is not null
+    ) as distinct_values
+),
+    {%- endfor %}
+{%- endmacro %}
+
+
+{#- The left joins of free_text_guard_ctes' relations to `relation`, on each field's trimmed value. -#}
+{% macro free_text_guard_joins(source_name, table_name, relation, json_column='json_fields') %}
+    {%- for field in raw_content_fields(source_name, table_name, relation, json_column)
+            if field.content == 'free_text' %}
+    left join free_text_guarded_{{ field.staged_as }}
+        on trim({{ field.ref }}) = free_text_guarded_{{ field.staged_as }}.value
+    {%- endfor %}
+{%- endmacro %}

@@ -143,8 +143,10 @@
     keeps them: codes and identifiers trimmed and cased, and null where outside their declaration (such a row is
     rejected by invalid_content, and its value never leaves, not even on the rejected row); free text guarded
     (guarded_text). Typed fields (number, date, timestamp) are cast by the
-    model itself. `flagged`: read each code's validity from its content_flags column. -#}
-{% macro content_columns(source_name, table_name, relation='source', json_column='json_fields', flagged=false) %}
+    model itself. `flagged`: read each code's validity from its content_flags column. `guarded`: read each free-text
+    field's guarded value from its free_text_guard_ctes relation (joined by free_text_guard_joins). -#}
+{% macro content_columns(source_name, table_name, relation='source', json_column='json_fields', flagged=false,
+                         guarded=false) %}
     {%- if not execute -%}
         {{- return('null as content_columns_pending') -}}
     {%- endif -%}
@@ -153,6 +155,8 @@
         {%- if field.content in ('code', 'identifier') -%}
             {%- do out.append('case when ' ~ content_is_valid(field) ~ ' then ' ~ content_value(field) ~ ' end as '
                               ~ field.staged_as) -%}
+        {%- elif field.content == 'free_text' and guarded -%}
+            {%- do out.append('free_text_guarded_' ~ field.staged_as ~ '.guarded as ' ~ field.staged_as) -%}
         {%- elif field.content == 'free_text' -%}
             {%- do out.append(guarded_text('trim(' ~ field.ref ~ ')') ~ ' as ' ~ field.staged_as) -%}
         {%- endif -%}

@@ -75,10 +75,13 @@ customer_tokens as (
     {{ token_lookup('checked', 'login_national_id', 'national_id') }}
 ),
 
+{#- Page paths and device models guarded once per distinct value (free_text_guard_ctes), not once per line. #}
+{{ free_text_guard_ctes('digital', 'app_events', 'checked') }}
+
 typed as (
     select
         {{ masked_columns('digital', 'app_events', relation='checked', lookups={'national_id': 'customer_tokens'}) }},
-        {{ content_columns('digital', 'app_events', relation='checked', flagged=true) }},
+        {{ content_columns('digital', 'app_events', relation='checked', flagged=true, guarded=true) }},
         {{ cast_text(
             raw_json_key('digital', 'app_events', 'checked', 'json_fields', ['event_at']), 'timestamp'
         ) }} as event_at,
@@ -92,6 +95,7 @@ typed as (
     from checked
     left join customer_tokens
         on checked.login_national_id = customer_tokens.value
+    {{- free_text_guard_joins('digital', 'app_events', 'checked') }}
     cross join masking_keys  -- the quarantined record's keyed hashes
 )
 
