@@ -36,7 +36,7 @@
 {% macro free_text_guard_ctes(source_name, table_name, relation, json_column='json_fields') %}
     {%- for field in raw_content_fields(source_name, table_name, relation, json_column)
             if field.content == 'free_text' %}
-free_text_guarded_{{ field.staged_as }} as (
+{{ free_text_guard_relation(field) }} as (
     select
         distinct_values.value,
         {{ guarded_text('distinct_values.value') }} as guarded
@@ -54,7 +54,13 @@ free_text_guarded_{{ field.staged_as }} as (
 {% macro free_text_guard_joins(source_name, table_name, relation, json_column='json_fields') %}
     {%- for field in raw_content_fields(source_name, table_name, relation, json_column)
             if field.content == 'free_text' %}
-    left join free_text_guarded_{{ field.staged_as }}
-        on trim({{ field.ref }}) = free_text_guarded_{{ field.staged_as }}.value
+    left join {{ free_text_guard_relation(field) }}
+        on trim({{ field.ref }}) = {{ free_text_guard_relation(field) }}.value
     {%- endfor %}
+{%- endmacro %}
+
+
+{#- The name of a free-text field's relation in free_text_guard_ctes (`free_text_guarded_<staged_as>`). -#}
+{% macro free_text_guard_relation(field) -%}
+    free_text_guarded_{{ field.staged_as }}
 {%- endmacro %}

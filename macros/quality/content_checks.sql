@@ -156,7 +156,7 @@
             {%- do out.append('case when ' ~ content_is_valid(field) ~ ' then ' ~ content_value(field) ~ ' end as '
                               ~ field.staged_as) -%}
         {%- elif field.content == 'free_text' and guarded -%}
-            {%- do out.append('free_text_guarded_' ~ field.staged_as ~ '.guarded as ' ~ field.staged_as) -%}
+            {%- do out.append(free_text_guard_relation(field) ~ '.guarded as ' ~ field.staged_as) -%}
         {%- elif field.content == 'free_text' -%}
             {%- do out.append(guarded_text('trim(' ~ field.ref ~ ')') ~ ' as ' ~ field.staged_as) -%}
         {%- endif -%}
