@@ -45,6 +45,8 @@ NOT_PARSED = (
     "DBT_USE_COLORS",
     "DBT_USE_COLORS_FILE",
     "DBT_SEND_ANONYMOUS_USAGE_STATS",
+    "DBT_EXCLUDE_RESOURCE_TYPES",  # selection, after the parse
+    "TAGLAKE_RUN_WINDOW",  # a daily run's window: macros read it only while nodes execute (run_window.sql)
 )
 # Database files: only the file's stem reaches the manifest (dbt-duckdb's database name).
 DATABASE_FILES = ("TAGLAKE_DUCKDB_PATH", "TAGLAKE_SYSTEM_DUCKDB_PATH")

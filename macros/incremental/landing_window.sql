@@ -22,7 +22,7 @@
     {%- set passed = run_window_start(model.name) -%}
     {%- if passed is not none and passed != start -%}
         {{ exceptions.raise_compiler_error(
-            'var taglake_newest_landing: ' ~ model.name ~ ' would check from ' ~ passed ~ ' but this run rewrites '
+            'TAGLAKE_RUN_WINDOW: ' ~ model.name ~ ' would check from ' ~ passed ~ ' but this run rewrites '
             ~ ('every landing day' if start is none else 'from ' ~ start)
             ~ '; run it through taglake run-daily, which reads the window from the tables') }}
     {%- endif -%}

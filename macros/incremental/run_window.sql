@@ -2,19 +2,27 @@
     guard in a daily run").
 
     `taglake run-daily` reads, before the build, the newest landing_date each incremental model's table holds and
-    passes them as the var `taglake_newest_landing` ({model name: 'YYYY-MM-DD'}). A model's run rewrites the rows
-    landed from that date minus the lookback on (window_from_newest, as the model's own landing_window_start), so
-    those rows are what its data tests and the privacy guard need to check. Without the var (a full build, any other
-    `dbt build`), in a full refresh, or for a model the var does not name (its first build), there is no window: the
-    whole table is checked, as before. -#}
+    passes them in the environment variable TAGLAKE_RUN_WINDOW (JSON: {model name: 'YYYY-MM-DD'}). A model's run
+    rewrites the rows landed from that date minus the lookback on (window_from_newest, as the model's own
+    landing_window_start), so those rows are what its data tests and the privacy guard need to check. Without it (a
+    full build, any other `dbt build`: taglake's dbt environment never inherits it), in a full refresh, or for a
+    model it does not name (its first build), there is no window: the whole table is checked, as before.
+
+    It is read only while a node executes, never while dbt parses: a value dbt saw at parse time would be part of
+    its partial-parse state, and a new value each day (a new --vars value was the earlier way) made every daily run
+    parse the whole project again (about 10 s at medium scale). -#}
 {% macro run_window_start(model_name) %}
-    {%- set landings = var('taglake_newest_landing', none) -%}
-    {%- if landings is none or flags.FULL_REFRESH or model_name is none -%}
+    {%- if not execute or flags.FULL_REFRESH or model_name is none -%}
         {{ return(none) }}
     {%- endif -%}
+    {%- set passed = env_var('TAGLAKE_RUN_WINDOW', '') | trim -%}
+    {%- if not passed -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set landings = fromjson(passed) -%}
     {%- if landings is not mapping -%}
         {{ exceptions.raise_compiler_error(
-            "var taglake_newest_landing: a mapping of model name to date (set by taglake run-daily)") }}
+            "TAGLAKE_RUN_WINDOW: a JSON mapping of model name to date (set by taglake run-daily)") }}
     {%- endif -%}
     {%- set newest = landings.get(model_name) -%}
     {%- if newest is none -%}
@@ -22,7 +30,7 @@
     {%- endif -%}
     {%- if not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', newest | string) -%}
         {{ exceptions.raise_compiler_error(
-            "var taglake_newest_landing: " ~ model_name ~ " is not a date (YYYY-MM-DD)") }}
+            "TAGLAKE_RUN_WINDOW: " ~ model_name ~ " is not a date (YYYY-MM-DD)") }}
     {%- endif -%}
     {{ return(window_from_newest(modules.datetime.date.fromisoformat(newest | string))) }}
 {% endmacro %}

@@ -18,7 +18,7 @@ import os
 import shutil
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from string import Template
@@ -32,7 +32,7 @@ from taglake.core.artifacts import read_manifest
 from taglake.core.project import Project
 from taglake.core.sources import source_tables
 from taglake.lake.generate import append_days
-from taglake.ops.run_window import build_args_with_window, newest_landings
+from taglake.ops.run_window import newest_landings, window_env
 from taglake.privacy.dbt_runner import DbtError, prepare_local
 
 # The goals of issue 16, judged on the medians.
@@ -110,9 +110,11 @@ def node_breakdown(measure: DbtMeasure, log_file: Path | None) -> dict:
     }
 
 
-def _measured(project: Project, folder: Path, name: str, args: Sequence[str] = ()) -> tuple[DbtMeasure, dict]:
-    """`dbt build ARGS` measured; its debug log is moved aside so that the next build's statements are its own."""
-    measure = measure_dbt(project, ["build", *args], folder / f"{name}.out")
+def _measured(
+    project: Project, folder: Path, name: str, extra_env: Mapping[str, str] | None = None
+) -> tuple[DbtMeasure, dict]:
+    """`dbt build` measured; its debug log is moved aside so that the next build's statements are its own."""
+    measure = measure_dbt(project, ["build"], folder / f"{name}.out", extra_env)
     log = project.log_path / "dbt.log"
     kept = folder / f"{name}.dbt.log"
     if log.is_file():
@@ -153,7 +155,7 @@ def bench_run(
     appended = append_days(lake, count=1, progress=False)
     append_seconds = time.perf_counter() - started
     # as `taglake run-daily` builds the day: tests and guard on each incremental model's landing window
-    window = build_args_with_window([], newest_landings(bp, "local"))
+    window = window_env(newest_landings(bp, "local"))
     incremental, incremental_nodes = _measured(bp, folder, "incremental_build", window)
     return {
         "full_build": {**_figures(full), "breakdown": full_nodes},

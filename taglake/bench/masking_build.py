@@ -14,6 +14,7 @@ import shutil
 import statistics
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -173,11 +174,13 @@ class DbtMeasure:
     nodes: list[dict]
 
 
-def measure_dbt(project: Project, args: list[str], log_file: Path) -> DbtMeasure:
-    """`dbt ARGS` on the local target with its output in `log_file`, measured. Raises DbtError with the log's tail
-    when dbt fails."""
+def measure_dbt(
+    project: Project, args: list[str], log_file: Path, extra_env: Mapping[str, str] | None = None
+) -> DbtMeasure:
+    """`dbt ARGS` on the local target (in the project's dbt environment plus `extra_env`) with its output in
+    `log_file`, measured. Raises DbtError with the log's tail when dbt fails."""
     cmd = dbt_command(*args)
-    env = {**project.dbt_env("local"), **colour_env(on_terminal=False)}  # its output goes to a file
+    env = {**project.dbt_env("local"), **colour_env(on_terminal=False), **(extra_env or {})}  # output to a file
     code, wall, peak, cpu = _run_measured(cmd, cwd=project.root, env=env, log_file=log_file)
     if code != 0:
         tail = log_file.read_text(encoding="utf-8", errors="replace")[-4000:]

@@ -12,6 +12,9 @@ from taglake.core.targets import DEFAULT_TARGET, duckdb_file
 
 # The local masking key, outside git (.gitignore has /.secrets/); see taglake.privacy.keys.
 KEY_FILE = Path(".secrets") / "masking_keys.csv"
+# A daily run's landing windows, JSON {incremental model: newest landing date before the build}: set by the daily
+# runner only (taglake.ops.run_window), read by macros/incremental/run_window.sql while nodes execute.
+RUN_WINDOW_ENV = "TAGLAKE_RUN_WINDOW"
 
 
 def colour_env(on_terminal: bool | None = None) -> dict[str, str]:
@@ -63,8 +66,10 @@ class Project:
 
     def dbt_env(self, target: str | None = None) -> dict[str, str]:
         """The environment dbt runs with: this repo's profiles.yml, no usage tracking (no network here), the lake
-        and database of this checkout, colour only on a terminal (colour_env), and the target if one is named."""
+        and database of this checkout, colour only on a terminal (colour_env), and the target if one is named.
+        Never a daily run's window (RUN_WINDOW_ENV) from the caller's environment: only the daily runner sets it."""
         env = dict(os.environ)
+        env.pop(RUN_WINDOW_ENV, None)
         env.update(
             {
                 "DBT_PROFILES_DIR": str(self.root),

@@ -23,7 +23,7 @@ from taglake.core.artifacts import (
 )
 from taglake.core.project import Project
 from taglake.ops.local_build import declares_packages
-from taglake.ops.run_window import WindowVarRefused, build_args_with_window, newest_landings, window_detail
+from taglake.ops.run_window import newest_landings, window_detail, window_env
 from taglake.privacy.dbt_runner import run_dbt
 
 
@@ -141,11 +141,9 @@ def run_daily(
         # read before the build: each incremental model's newest landing, whence the window its tests and its
         # privacy guard check (taglake.ops.run_window); none in a full refresh or a first build (whole tables)
         landings = newest_landings(project, target, build_args)
-        try:
-            args = build_args_with_window(build_args, landings)
-        except WindowVarRefused as refused:
-            return False, str(refused)
-        code = run_dbt(project, ["build", *args], target=target, check=False, quiet=True)
+        code = run_dbt(
+            project, ["build", *build_args], target=target, check=False, quiet=True, extra_env=window_env(landings)
+        )
         detail = build_detail(run_results_if_written(project.target_path / "run_results.json"))
         return code == 0, f"{detail}; {window_detail(landings)}"
 

@@ -1,13 +1,14 @@
 """The daily run's window: what the data tests and the privacy guard of each incremental model check.
 
 Before the build, the runner reads the newest `landing_date` each incremental model's table holds and passes them to
-`dbt build` as the var `taglake_newest_landing` ({model: 'YYYY-MM-DD'}). dbt applies the lookback to each
+`dbt build` in the environment variable TAGLAKE_RUN_WINDOW (JSON {model: 'YYYY-MM-DD'}; not a --vars value, which
+would make dbt parse the whole project again each day). dbt applies the lookback to each
 (macros/incremental/run_window.sql, with the same macro the models' own window uses), so a model's tests and its
 guard check the rows its run rewrote: a windowed test's `where` (`__landing_window__`, `__keys_in_landing_window__`)
-and the guard's content check. No var — every test and the guard check whole tables, as in a full build — when the
+and the guard's content check. No window — every test and the guard check whole tables, as in a full build — when the
 build is a `--full-refresh`, the target is not local (the windows are read from the local DuckDB file), the database
 or dbt's manifest is not there yet, or reading them fails; a model whose table is missing, empty or without a
-landing date is left out of the var (its first build: it is checked whole). docs/daily-runs.md says why the window
+landing date is left out of the window (its first build: it is checked whole). docs/daily-runs.md says why the window
 cannot be read inside dbt.
 """
 
@@ -19,20 +20,15 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
-import yaml
 
 from taglake.core import targets
 from taglake.core.artifacts import ArtifactError, read_raw
-from taglake.core.errors import TaglakeError
-from taglake.core.project import Project
+from taglake.core.project import RUN_WINDOW_ENV, Project
 from taglake.privacy.dbt_runner import local_database
 
-NEWEST_LANDING_VAR = "taglake_newest_landing"
 LANDING_COLUMN = "landing_date"
-
-
-class WindowVarRefused(TaglakeError, ValueError):
-    """The build's own --vars name the window var: only the runner sets it."""
+# dbt's own environment variable for --exclude-resource-type
+EXCLUDED_RESOURCES_ENV = "DBT_EXCLUDE_RESOURCE_TYPES"
 
 
 def incremental_relations(manifest_path: Path) -> dict[str, tuple[str, str]]:
@@ -85,25 +81,15 @@ def newest_landings(project: Project, target: str | None, build_args: Sequence[s
     return found
 
 
-def build_args_with_window(build_args: Sequence[str], landings: dict[str, date]) -> list[str]:
-    """`dbt build` arguments with the window var added to --vars (the build's own --vars kept, merged into one);
-    unchanged when `landings` is empty. WindowVarRefused when the build's own --vars name the var."""
-    args = list(build_args)
-    own: dict = {}
-    for index, arg in enumerate(args):
-        if arg == "--vars" and index + 1 < len(args):
-            own = yaml.safe_load(args[index + 1]) or {}
-            del args[index : index + 2]
-            break
-        if arg.startswith("--vars="):
-            own = yaml.safe_load(arg.removeprefix("--vars=")) or {}
-            del args[index]
-            break
-    if isinstance(own, dict) and NEWEST_LANDING_VAR in own:
-        raise WindowVarRefused(f"--vars may not set {NEWEST_LANDING_VAR}: the daily run reads it from the tables")
+def window_env(landings: dict[str, date]) -> dict[str, str]:
+    """The environment a daily run's `dbt build` gets on top of the project's (Project.dbt_env): the window
+    (RUN_WINDOW_ENV, JSON {model: 'YYYY-MM-DD'}) when there is one, and unit tests left out of the run. A unit test
+    checks a model's SQL on fixed inputs, not the day's data: CI and every full build run them (dbt advises running
+    them in development and CI, not in production runs); a scheduled day does not repeat them."""
+    env = {EXCLUDED_RESOURCES_ENV: "unit_test"}
     if landings:
-        own = {**own, NEWEST_LANDING_VAR: {name: day.isoformat() for name, day in sorted(landings.items())}}
-    return [*args, "--vars", json.dumps(own)] if own else args
+        env[RUN_WINDOW_ENV] = json.dumps({name: day.isoformat() for name, day in sorted(landings.items())})
+    return env
 
 
 def window_detail(landings: dict[str, date]) -> str:

@@ -122,8 +122,10 @@ def run_dbt(
     check: bool = True,
     quiet: bool = False,
     on_failure: Callable[[str], str] | None = None,
+    extra_env: Mapping[str, str] | None = None,
 ) -> int:
-    """Run `dbt ARGS` in the project folder; raise DbtError on failure when `check`. With `quiet`, dbt's output is
+    """Run `dbt ARGS` in the project folder (in the project's dbt environment, plus `extra_env`: a daily run's
+    window, taglake.ops.run_window); raise DbtError on failure when `check`. With `quiet`, dbt's output is
     shown only if it fails: all of it, or what `on_failure` makes of it (e.g. the failing nodes' lines; "" shows
     nothing). Every line dbt prints, and every line it adds to its log file, is redacted of personal-data shapes
     (taglake.privacy.redacted_output). Colour codes only on a terminal (taglake.core.project.colour_env)."""
@@ -132,7 +134,8 @@ def run_dbt(
     start = log_size(log_file)
     echo = None if quiet else sys.stdout
     try:
-        code, output = launch(args, cwd=project.root, env=project.dbt_env(target), echo=echo)
+        env = {**project.dbt_env(target), **(extra_env or {})}
+        code, output = launch(args, cwd=project.root, env=env, echo=echo)
     finally:
         redact_log_tail(log_file, start)
     if quiet and code != 0:

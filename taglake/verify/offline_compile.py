@@ -172,17 +172,19 @@ def compile_project(
     window_start: date | None = None,
     select: str = "fqn:*",
     dbt_vars: Mapping[str, Any] | None = None,
+    extra_env: Mapping[str, str] | None = None,
 ) -> CompiledProject:
     """`dbt compile` of every node for an AWS target, offline, in a throwaway copy of the project under
     `artifacts_dir` (its artifacts under `…/target`). is_incremental() cannot look the relation up offline: the copy
     answers false, so each incremental model compiles to its full-refresh SQL, or true with `incremental`, to its
     incremental SQL (see OFFLINE_IS_INCREMENTAL). With `window_start` (implies `incremental`) the incremental
     models' landing window starts on that date, as a daily run's does (OFFLINE_WINDOW_START). `select`: the nodes
-    compiled (dbt's selector syntax); `dbt_vars`: passed as --vars (e.g. a daily run's taglake_newest_landing)."""
+    compiled (dbt's selector syntax); `dbt_vars`: passed as --vars; `extra_env`: added to dbt's environment (e.g. a
+    daily run's window, taglake.ops.run_window.window_env)."""
     engine = engine_of(target)
     incremental = incremental or window_start is not None
     folder = artifacts_dir / target / ("daily" if window_start else "incremental" if incremental else "full")
-    if dbt_vars:
+    if dbt_vars or extra_env:
         folder = folder.with_name(folder.name + "-vars")
     macros = {"offline_is_incremental.sql": OFFLINE_IS_INCREMENTAL.format(answer="true" if incremental else "false")}
     if window_start is not None:
@@ -193,7 +195,9 @@ def compile_project(
         project, folder, macros=macros, drop_macros=("landing_window_start",) if window_start else ()
     )
     result = dbt_runner.capture(
-        offline_compile_args(select=select, dbt_vars=dbt_vars), cwd=here.root, env=offline_env(here, target)
+        offline_compile_args(select=select, dbt_vars=dbt_vars),
+        cwd=here.root,
+        env={**offline_env(here, target), **(extra_env or {})},
     )
     if result.returncode != 0:
         kind = "incremental" if incremental else "full-refresh"

@@ -24,11 +24,11 @@ import pytest
 from db_tables import copy_db, differing_tables, table_names
 
 from taglake.core.artifacts import read_run_results
-from taglake.core.project import Project
+from taglake.core.project import RUN_WINDOW_ENV, Project
 from taglake.core.scratch import scratch_project
 from taglake.lake.generate import append_days
 from taglake.ops.daily import run_daily
-from taglake.ops.run_window import NEWEST_LANDING_VAR, build_args_with_window
+from taglake.ops.run_window import window_env
 from taglake.privacy.dbt_runner import dbt_command, run_dbt
 
 pytestmark = pytest.mark.dbt
@@ -451,7 +451,7 @@ def test_windowed_tests_catch_an_old_key_repeated_and_a_null_on_the_new_day(dail
         con.execute(f"update {table} set channel = 'bogus' where transaction_id = ?", [old_keys[1]])
     select = ["--select", "stg_cards__transactions", "--exclude-resource-type", "unit_test"]
     before = {"stg_cards__transactions": daily.appended - timedelta(days=1)}  # what the runner read
-    run_dbt(project, ["test", *build_args_with_window(select, before)], target="local", check=False, quiet=True)
+    run_dbt(project, ["test", *select], target="local", check=False, quiet=True, extra_env=window_env(before))
     windowed = _statuses(project)
     assert windowed["unique_stg_cards__transactions_transaction_id"] == "fail"
     assert windowed["not_null_stg_cards__transactions_amount_twd"] == "fail"
@@ -509,26 +509,51 @@ def test_the_guard_of_a_daily_run_checks_every_row_the_run_wrote(daily: DailyLak
     assert PLANTED_MOBILE not in (failed.message or "")
 
 
-def test_only_the_runner_sets_the_window(daily: DailyLake) -> None:
-    with pytest.raises(ValueError, match=NEWEST_LANDING_VAR):
-        build_args_with_window(["--vars", f"{{{NEWEST_LANDING_VAR}: {{}}}}"], {})
-    args = build_args_with_window(["--select", "x", "--vars", "{tag_code: LC_NEW}"], {"x": daily.appended})
-    assert args[:2] == ["--select", "x"] and args[2] == "--vars"
-    assert '"tag_code": "LC_NEW"' in args[3] and f'"x": "{daily.appended.isoformat()}"' in args[3]
-    assert build_args_with_window(["--full-refresh"], {}) == ["--full-refresh"]
+def test_only_the_runner_sets_the_window(daily: DailyLake, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = window_env({"x": daily.appended, "a": daily.appended - timedelta(days=2)})
+    assert json.loads(env[RUN_WINDOW_ENV]) == {
+        "a": (daily.appended - timedelta(days=2)).isoformat(),
+        "x": daily.appended.isoformat(),
+    }
+    assert env["DBT_EXCLUDE_RESOURCE_TYPES"] == "unit_test"  # a scheduled day does not repeat the unit tests
+    assert RUN_WINDOW_ENV not in window_env({})  # no window: whole tables
+    # a window in the caller's environment never reaches dbt through taglake: only the runner sets it
+    monkeypatch.setenv(RUN_WINDOW_ENV, '{"base_cards__transactions": "2999-01-01"}')
+    assert RUN_WINDOW_ENV not in daily.project("env_window", db_from=None).dbt_env("local")
+
+
+@pytest.mark.fresh_process
+def test_a_new_window_each_day_keeps_dbts_partial_parse(daily: DailyLake) -> None:
+    # The window is read while nodes execute, never while dbt parses: a new day's window leaves dbt's partial parse
+    # valid (a --vars value, the earlier way, made every daily run parse every file again: ~10 s at medium scale).
+    project = daily.project("partial_parse", db_from=daily.day1_db)
+    compile_test = ["compile", "--select", "test_name:relationships,fct_card_transactions"]
+    log = project.log_path / "dbt.log"
+    compiled, logged = [], []
+    for newest in (date(2026, 10, 10), date(2026, 10, 20)):
+        start = log.stat().st_size if log.is_file() else 0
+        window = window_env({"fct_card_transactions": newest})
+        assert run_dbt(project, compile_test, target="local", check=False, quiet=True, extra_env=window) == 0
+        raw = json.loads((project.target_path / "run_results.json").read_text(encoding="utf-8"))
+        compiled.append(" ".join(r.get("compiled_code") or "" for r in raw["results"]))
+        logged.append(log.read_bytes()[start:].decode("utf-8", "replace"))
+    # each compile checks its own window (the newest landing minus the 3-day lookback) ...
+    assert "cast('2026-10-07' as date)" in compiled[0] and "cast('2026-10-17' as date)" in compiled[1]
+    # ... and the second reused the first's parse
+    assert "Partial parsing enabled" in logged[1] and "Unable to do partial parsing" not in logged[1]
 
 
 def test_a_window_the_model_does_not_rewrite_stops_it_before_it_writes(daily: DailyLake) -> None:
     # A later newest landing than the table holds (typed by hand, or a table that moved on since the runner read
     # it) would let the guard and the tests skip rows this run writes: the model refuses it.
     project = daily.project("wrong_window", db_from=daily.day1_db)
-    wrong = {NEWEST_LANDING_VAR: {"base_cards__transactions": daily.appended.isoformat()}}
+    wrong = window_env({"base_cards__transactions": daily.appended})
     select = ["--select", "base_cards__transactions", *NO_TESTS]
-    code = run_dbt(project, ["build", *select, "--vars", json.dumps(wrong)], target="local", check=False, quiet=True)
+    code = run_dbt(project, ["build", *select], target="local", check=False, quiet=True, extra_env=wrong)
     assert code != 0
     results = read_run_results(project.target_path / "run_results.json").results
     (result,) = [r for r in results if r.unique_id == "model.taglake.base_cards__transactions"]
-    assert result.status.value == "error" and "var taglake_newest_landing" in (result.message or "")
+    assert result.status.value == "error" and "TAGLAKE_RUN_WINDOW" in (result.message or "")
     with duckdb.connect(str(project.duckdb_path), read_only=True) as con:
         newest = con.execute("select max(landing_date) from taglake_staging.base_cards__transactions").fetchone()
     assert newest == (daily.appended - timedelta(days=1),), "the model wrote nothing"

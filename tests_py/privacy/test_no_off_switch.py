@@ -35,15 +35,18 @@ ALLOWED_VARS = {
     "quarantine_spike": "the quarantine-spike test's thresholds",
     "taglake_run_id": "the run id the quality history records under (its shape checked before it reaches SQL)",
     "taglake_as_of_date": "the as-of date the quality history records (checked as YYYY-MM-DD)",
-    "taglake_newest_landing": (
-        "a daily run's landing windows, set by taglake run-daily only (refused in its --vars, a mapping refused by "
-        "taglake dbt): the guard checks every row of an incremental model's window instead of a sample, and a "
-        "window that is not the one the model rewrites stops the model before it writes (landing_window_start)"
-    ),
 }
 ALLOWED_VAR_PREFIXES = ("tag_",)  # tag thresholds
 ALLOWED_ENV_PREFIXES = ("TAGLAKE_REDSHIFT_", "TAGLAKE_ATHENA_", "TAGLAKE_AWS_")  # account settings, grants' groups
-ALLOWED_ENV = {"TAGLAKE_LAKE_DIR": "where the local lake is", "TAGLAKE_KEY_FILE": "where the local key is"}
+ALLOWED_ENV = {
+    "TAGLAKE_LAKE_DIR": "where the local lake is",
+    "TAGLAKE_KEY_FILE": "where the local key is",
+    "TAGLAKE_RUN_WINDOW": (
+        "a daily run's landing windows, set by taglake run-daily only (taglake's dbt environment never inherits it): "
+        "the guard checks every row of an incremental model's window instead of a sample, and a window that is not "
+        "the one the model rewrites stops the model before it writes (landing_window_start)"
+    ),
+}
 # Vars that switched privacy machinery in earlier versions: each must now be ignored.
 OLD_SWITCHES = {"masking_benchmark": "identity", "offline_compile": True, "offline_incremental": True}
 

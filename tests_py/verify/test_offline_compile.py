@@ -6,11 +6,13 @@ import io
 import json
 import shutil
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from taglake.core.project import Project
+from taglake.ops.run_window import window_env
 from taglake.verify import offline_compile
 from taglake.verify.offline_compile import (
     CHECKERS,
@@ -96,13 +98,9 @@ WINDOWED = ["stg_cards__transactions", "stg_ml__model_scores", "fct_app_events"]
 @pytest.mark.parametrize("target", ["athena", "redshift"])
 def test_a_daily_runs_windowed_tests_compile_and_parse_on_each_engine(tmp_path: Path, target: str) -> None:
     # What taglake run-daily passes (taglake.ops.run_window): each model's newest landing before the build.
-    landings = {name: "2026-10-31" for name in WINDOWED}
+    landings = {name: date(2026, 10, 31) for name in WINDOWED}
     compiled = compile_project(
-        Project.locate(),
-        target,
-        artifacts_dir=tmp_path,
-        select=" ".join(WINDOWED),
-        dbt_vars={"taglake_newest_landing": landings},
+        Project.locate(), target, artifacts_dir=tmp_path, select=" ".join(WINDOWED), extra_env=window_env(landings)
     )
     tests = [n for n in compiled.checked() if n.resource_type == "test"]
     rows = [n for n in tests if n.name.startswith(("not_null_", "accepted_values_", "relationships_"))]
