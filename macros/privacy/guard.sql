@@ -45,37 +45,75 @@
 
     {#- Content: text columns, on a sample. In a declared identifier column (not a classified one) a whole value
         that is an opaque identifier (a canonical UUID, opaque_identifier_pattern()) is spared: a random UUID can
-        hold a run with a mobile's shape. -#}
-    {%- set checks = [] -%}
+        hold a run with a mobile's shape.
+        Two steps, so that a clean model costs one pass of one regex per column: a screen counts, per column, the
+        values matching any shape (the shapes joined into one alternation: one automaton, about three times
+        faster than one regex per shape), and only the columns it flags are counted again shape by shape, for the
+        message. A flagged column stays a finding whatever the second count says (fail closed). -#}
     {#- Which rows: in a daily run, every row an incremental model's run wrote (its landing window, from the
         newest landing the runner read before the build: run_window_start), however many; otherwise (a full build,
         a first build, a model that is not incremental, no window passed) the first sample_rows rows, as always. -#}
     {%- set since = run_window_start(model.name) if model.config.materialized == 'incremental' else none -%}
+    {%- set shapes = pii_content_patterns() -%}
+    {%- set any_shape = '(' ~ (shapes.values() | join(')|(')) ~ ')' -%}
+    {%- set screened = [] -%}
     {%- for column in columns if column.is_string() -%}
         {%- set quoted = adapter.quote(column.name) -%}
         {%- set spared = (' and not ' ~ regex_matches(quoted, opaque_identifier_pattern()))
                          if (column.name | lower) in identifiers and (column.name | lower) not in classified else '' -%}
-        {%- for kind, pattern in pii_content_patterns().items() -%}
-            {%- do checks.append((column.name, kind,
-                'sum(case when ' ~ regex_matches(quoted, pattern) ~ spared ~ ' then 1 else 0 end)')) -%}
-        {%- endfor -%}
+        {%- do screened.append((column.name, quoted, spared)) -%}
     {%- endfor -%}
-    {%- if checks -%}
+    {%- set checked_rows -%}
+        {%- if since is none -%}
+            (select * from {{ this }} limit {{ policy.sample_rows }}) as sampled
+        {%- else -%}
+            (select * from {{ this }} where {{ in_run_window(since) }}) as sampled
+        {%- endif -%}
+    {%- endset -%}
+    {%- set flagged = [] -%}
+    {%- if screened -%}
+        {%- set sql -%}
+            select
+            {%- for name, quoted, spared in screened %}
+                sum(case when {{ regex_matches(quoted, any_shape) ~ spared }} then 1 else 0 end) as c{{ loop.index }}
+                {{- ',' if not loop.last }}
+            {%- endfor %}
+            from {{ checked_rows }}
+        {%- endset -%}
+        {%- set row = run_query(sql).rows[0] -%}
+        {%- for name, quoted, spared in screened -%}
+            {%- if (row[loop.index0] or 0) > 0 -%}
+                {%- do flagged.append((name, quoted, spared, row[loop.index0])) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- if flagged -%}
+        {%- set checks = [] -%}
+        {%- for name, quoted, spared, hits in flagged -%}
+            {%- for kind, pattern in shapes.items() -%}
+                {%- do checks.append((name, kind,
+                    'sum(case when ' ~ regex_matches(quoted, pattern) ~ spared ~ ' then 1 else 0 end)')) -%}
+            {%- endfor -%}
+        {%- endfor -%}
         {%- set sql -%}
             select
             {%- for name, kind, expr in checks %}
                 {{ expr }} as c{{ loop.index }}{{ ',' if not loop.last }}
             {%- endfor %}
-            {%- if since is none %}
-            from (select * from {{ this }} limit {{ policy.sample_rows }}) as sampled
-            {%- else %}
-            from (select * from {{ this }} where {{ in_run_window(since) }}) as sampled
-            {%- endif %}
+            from {{ checked_rows }}
         {%- endset -%}
         {%- set row = run_query(sql).rows[0] -%}
-        {%- for name, kind, expr in checks -%}
-            {%- if (row[loop.index0] or 0) > 0 -%}
-                {%- do findings.append(name ~ ': ' ~ row[loop.index0] ~ ' sampled values look like a ' ~ kind) -%}
+        {%- for name, quoted, spared, hits in flagged -%}
+            {%- set kinds = [] -%}
+            {%- for check in checks -%}
+                {%- set count = row[loop.index0] or 0 -%}
+                {%- if check[0] == name and count > 0 -%}
+                    {%- do kinds.append(check[1]) -%}
+                    {%- do findings.append(name ~ ': ' ~ count ~ ' sampled values look like a ' ~ check[1]) -%}
+                {%- endif -%}
+            {%- endfor -%}
+            {%- if not kinds -%}
+                {%- do findings.append(name ~ ': ' ~ hits ~ ' sampled values look like personal data') -%}
             {%- endif -%}
         {%- endfor -%}
     {%- endif -%}
