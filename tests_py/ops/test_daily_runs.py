@@ -463,6 +463,34 @@ def test_windowed_tests_catch_an_old_key_repeated_and_a_null_on_the_new_day(dail
     assert whole["unique_stg_cards__transactions_transaction_id"] == "fail"
 
 
+def test_the_row_count_of_a_daily_run_covers_the_window_on_both_sides(daily: DailyLake, built_project: Project) -> None:
+    since = daily.appended - timedelta(days=1 + 3)
+    name = "row_count_equals_source_base_crm__customers_crm__customers"
+    counted = _compiled_test(daily.incremental, name)
+    assert f"landing_date >= cast('{since.isoformat()}' as date)" in counted
+    assert f"year * 10000 + month * 100 + day >= {since.strftime('%Y%m%d')}" in counted
+    whole = _compiled_test(built_project, name)
+    assert "landing_date >=" not in whole and "year * 10000" not in whole
+    # a row lost from the window fails the windowed count; one lost before it only the whole-table count
+    project = daily.project("row_count", db_from=daily.incremental.duckdb_path)
+    table = "taglake_staging.base_crm__customers"
+    select = ["--select", "base_crm__customers,test_name:row_count_equals_source"]
+    window = window_env({"base_crm__customers": daily.appended - timedelta(days=1)})
+    landed = f"select min(landing_date), max(landing_date) from {table}"
+    [(oldest, newest)] = _query(daily.incremental.duckdb_path, landed)
+    assert oldest < since <= newest
+    for lost_on, windowed_status in ((oldest, "pass"), (newest, "fail")):
+        copy_db(daily.incremental.duckdb_path, project.duckdb_path)
+        with duckdb.connect(str(project.duckdb_path)) as con:
+            con.execute(
+                f"delete from {table} where rowid = (select min(rowid) from {table} where landing_date = ?)", [lost_on]
+            )
+        run_dbt(project, ["test", *select], target="local", check=False, quiet=True, extra_env=window)
+        assert _statuses(project)[name] == windowed_status, lost_on
+        run_dbt(project, ["test", *select], target="local", check=False, quiet=True)
+        assert _statuses(project)[name] == "fail", lost_on
+
+
 # A guard that the throwaway copy lets personal data through: staging passes free text on untreated (the checkout
 # masks it; docs/privacy.md), so that what reaches the incremental models is what the privacy guard must find.
 LEAKY_FREE_TEXT = "{% macro guarded_text(expr) -%}{{ expr }}{%- endmacro %}\n"
