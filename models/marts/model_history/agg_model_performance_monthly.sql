@@ -13,18 +13,21 @@ outcomes as (
     select * from {{ ref('stg_ml__model_outcomes') }}
 ),
 
-monthly_scores as (
+scores_dated as (
     select
         customer_token,
         model_name,
         model_version,
         score,
-        cast({{ dbt.date_trunc('month', 'scored_at') }} as date) as outcome_month,
-        row_number() over (
-            partition by customer_token, model_name, cast({{ dbt.date_trunc('month', 'scored_at') }} as date)
-            order by scored_at desc, model_version desc
-        ) as run_rank
+        scored_at,
+        cast({{ dbt.date_trunc('month', 'scored_at') }} as date) as outcome_month
     from scores
+),
+
+-- the month's last run, should a run have been repeated (one aggregation per key where the engine has one)
+monthly_scores as (
+    {{ deduplicated('scores_dated', ['customer_token', 'model_name', 'outcome_month'],
+                    'scored_at desc, model_version desc', columns=['model_version', 'score']) }}
 ),
 
 judged as (
@@ -41,7 +44,6 @@ judged as (
             monthly_scores.customer_token = outcomes.customer_token
             and monthly_scores.model_name = outcomes.model_name
             and monthly_scores.outcome_month = outcomes.outcome_month
-    where monthly_scores.run_rank = 1  -- the month's last run, should a run have been repeated
 ),
 
 ranked as (
