@@ -81,7 +81,8 @@ def _add_run_daily(sub: Subparsers) -> None:
         "declares a package) + `dbt build` "
         "(incremental facts process only the new landing partitions plus the late-arrival lookback; on a local "
         "target their data tests and privacy guard check only those landing days, read from the tables before the "
-        "build, and whole tables in a first build or with `-- --full-refresh`; snapshots record what changed), "
+        "build, and whole tables in a first build or with `-- --full-refresh`; snapshots record what changed; "
+        "unit tests are left out: CI and every full build run them), "
         "then `taglake scan-pii` of the local build; on a local target the pre-flight check "
         "(`taglake check-lake`) runs before anything. Prints each step's status and time; "
         "exits 1 when a step fails. See docs/daily-runs.md.",
