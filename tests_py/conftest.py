@@ -75,6 +75,10 @@ def built_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]
     build(project, target="local")
     shutil.copy2(project.target_path / "run_results.json", work / "build_run_results.json")
     run_dbt(project, ["docs", "generate"], target="local")  # the docs site and catalog are scanned too
+    # the manifest and catalog as the build and docs generate left them: later commands in this project (a query's
+    # offline compile, a test's parse) rewrite target/manifest.json without the models' compiled SQL
+    for name in ("manifest.json", "catalog.json"):
+        shutil.copy2(project.target_path / name, work / f"build_{name}")
     yield project
 
 

@@ -11,14 +11,15 @@ from taglake.core.project import Project
 
 
 def build_artifacts_project(built: Project, work: Path) -> Project:
-    """A copy of `built`'s target/ under `work` (the shared build's own target/ is never changed), with the build's
-    run_results.json in place of docs generate's."""
+    """A copy of `built`'s build artifacts under `work` (the shared build's own target/ is never changed): the
+    manifest and catalog of its docs generate and the build's run_results.json, as the session fixture kept them
+    (target/ itself may since hold a later command's manifest, without the models' compiled SQL)."""
     project = Project.locate(
         lake_dir=built.lake_dir, duckdb_path=built.duckdb_path, artifacts_dir=work, key_file=built.key_file
     )
     project.target_path.mkdir(parents=True)
     for name in ("manifest.json", "catalog.json"):
-        shutil.copy2(built.target_path / name, project.target_path / name)
+        shutil.copy2(built.duckdb_path.parent / f"build_{name}", project.target_path / name)
     shutil.copy2(built.duckdb_path.parent / "build_run_results.json", project.target_path / "run_results.json")
     return project
 
