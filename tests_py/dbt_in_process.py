@@ -28,6 +28,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from taglake.core.project import RUN_WINDOW_ENV
+from taglake.ops.run_window import EXCLUDED_RESOURCES_ENV
 from taglake.privacy.redacted_output import redact_line
 
 # What a parse reads from the project folder (dbt_project.yml's paths, the profile, the selectors).
@@ -45,8 +47,8 @@ NOT_PARSED = (
     "DBT_USE_COLORS",
     "DBT_USE_COLORS_FILE",
     "DBT_SEND_ANONYMOUS_USAGE_STATS",
-    "DBT_EXCLUDE_RESOURCE_TYPES",  # selection, after the parse
-    "TAGLAKE_RUN_WINDOW",  # a daily run's window: macros read it only while nodes execute (run_window.sql)
+    EXCLUDED_RESOURCES_ENV,  # selection, after the parse
+    RUN_WINDOW_ENV,  # a daily run's window: macros read it only while nodes execute (run_window.sql)
 )
 # Database files: only the file's stem reaches the manifest (dbt-duckdb's database name).
 DATABASE_FILES = ("TAGLAKE_DUCKDB_PATH", "TAGLAKE_SYSTEM_DUCKDB_PATH")
