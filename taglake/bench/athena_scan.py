@@ -16,8 +16,8 @@ the assumptions; in short:
 - queries per model: the statement itself (`create table as`, or the incremental model's temporary table), then
   for an incremental model the write from that temporary table (its rows, every column; a merge also reads the
   target's key columns), and the privacy guard's sample (`limit`, billed the 10 MB minimum). Snapshots: the
-  statement and a read of the snapshot table. Data tests: one query each; unit tests one each, on their inline
-  fixtures (billed the minimum). Seeds, DDL and Lake Formation calls scan nothing.
+  statement and a read of the snapshot table. Data tests: one query each. Unit tests are not in a daily run
+  (taglake.ops.run_window.window_env leaves them out). Seeds, DDL and Lake Formation calls scan nothing.
 """
 
 from __future__ import annotations
@@ -346,15 +346,12 @@ def estimate_nodes(
     partitioned: dict[str, tuple[str, ...]],
     schema: Schema,
     keys: dict[str, tuple[str, ...]] | None = None,
-    unit_tests: list[str] | None = None,
 ) -> list[NodeEstimate]:
-    """Every model, snapshot, data test and unit test of the one-day run, with its queries and their bytes at the
-    scale; `keys`: the incremental models' unique keys, `unit_tests`: the unit tests' names (default: both from the
-    compiled manifest). A unit test reads only its inline fixtures: one query, billed the minimum."""
-    if keys is None or unit_tests is None:
-        manifest = read_manifest(compiled.manifest_path)
-        keys = unique_keys(compiled) if keys is None else keys
-        unit_tests = [u.split(".")[-1] for u in manifest.unit_tests or {}] if unit_tests is None else unit_tests
+    """Every model, snapshot and data test of the one-day run, with its queries and their bytes at the scale;
+    `keys`: the incremental models' unique keys (default: from the compiled manifest). Unit tests are left out, as
+    the daily run leaves them out."""
+    if keys is None:
+        keys = unique_keys(compiled)
     out: list[NodeEstimate] = []
     for node in sorted(compiled.nodes.values(), key=lambda n: (n.resource_type, n.name)):
         if node.resource_type not in ("model", "snapshot", "test") or node.materialized in ("ephemeral", "view"):
@@ -381,8 +378,6 @@ def estimate_nodes(
         if node.resource_type in ("model", "snapshot"):
             est.queries.append(Query("privacy guard sample (limit)", 0.0))
         out.append(est)
-    for name in sorted(unit_tests):
-        out.append(NodeEstimate(name, "unit_test", None, queries=[Query("inline fixtures", 0.0)]))
     return out
 
 
@@ -396,7 +391,7 @@ def summarize(nodes: list[NodeEstimate]) -> dict:
             "cost_usd": sum(n.cost_usd for n in chosen),
         }
 
-    parts = {kind: part(kind) for kind in ("model", "snapshot", "test", "unit_test")}
+    parts = {kind: part(kind) for kind in ("model", "snapshot", "test")}
     total_bytes = sum(p["scanned_bytes"] for p in parts.values())
     total_cost = sum(p["cost_usd"] for p in parts.values())
     return {

@@ -137,18 +137,12 @@ def test_the_estimate_of_a_compiled_project_has_per_model_reads_queries_and_tota
     nodes = [node("daily", DAILY), node("not_null_daily", f"select 1 from {RAW} where amount is null", "test", "test")]
     compiled = CompiledProject("athena", "athena", {n.unique_id: n for n in nodes}, {}, tmp_path / "unread.json")
     estimator = _estimator("parquet")
-    estimates = estimate_nodes(
-        compiled, estimator, date(2026, 10, 28), PARTITIONED, SCHEMA, keys={}, unit_tests=["test_tag"]
-    )
-    assert [(e.name, e.resource_type) for e in estimates] == [
-        ("daily", "model"),
-        ("not_null_daily", "test"),
-        ("test_tag", "unit_test"),
-    ]
+    estimates = estimate_nodes(compiled, estimator, date(2026, 10, 28), PARTITIONED, SCHEMA, keys={})
+    assert [(e.name, e.resource_type) for e in estimates] == [("daily", "model"), ("not_null_daily", "test")]
     model = estimates[0]
     assert [q.what for q in model.queries] == ["statement", "privacy guard sample (limit)"]
     summary = summarize(estimates)
-    assert summary["queries"] == 4 and summary["by_kind"]["unit_test"]["cost_usd"] == athena_cost_usd(0)
+    assert summary["queries"] == 3 and set(summary["by_kind"]) == {"model", "snapshot", "test"}
     assert summary["cost_usd_per_month"] == pytest.approx(30 * summary["cost_usd_per_run"])
     assert summary["by_kind"]["test"]["nodes"] == 1
     result = {
