@@ -1,7 +1,8 @@
 {#- Incremental processing by landing partition (docs/daily-runs.md).
 
     A run reprocesses the landing partitions from `landing_window_start()` on: the newest landing date the model
-    already holds minus `late_arrival_lookback_days`. The start is read from the model's own table, so a model a
+    already holds minus `late_arrival_lookback_days` (window_from_newest; in a daily run counted from the run's
+    newest landing day, so a sparse feed stops re-reading its last partition once the lookback has passed). The start is read from the model's own table, so a model a
     killed run left behind catches up by itself on the next run. On a first build or a full refresh there is no
     window (none): the model reads everything. Compiled without introspection (`dbt compile --no-introspect`, how
     the AWS targets compile offline) nothing is asked of the database, and the model compiles as a first build. -#}
@@ -14,27 +15,39 @@
         {%- set result = run_query('select max(' ~ column ~ ') from ' ~ this) -%}
         {%- set latest = result.columns[0].values()[0] -%}
     {%- endif -%}
-    {%- set start = none if latest is none
-        else window_from_newest(modules.datetime.date.fromisoformat((latest | string)[:10])) -%}
-    {#- A daily run's tests and privacy guard check the window the runner passed (run_window_start): it must be
-        the one this run rewrites, so a window that is not (a table that moved on, a model the runner saw built
-        that is now built from scratch, a date typed by hand) stops the model before it writes. -#}
-    {%- set passed = run_window_start(model.name) -%}
-    {%- if passed is not none and passed != start -%}
+    {%- if latest is not none -%}
+        {%- set latest = modules.datetime.date.fromisoformat((latest | string)[:10]) -%}
+    {%- endif -%}
+    {#- A daily run's tests and privacy guard check the window the runner passed (run_window_start), computed from
+        the newest landing it read from this table before the build: it must be what the table holds now, so a
+        window that is not (a table that moved on, a model the runner saw built that is now built from scratch, a
+        date typed by hand) stops the model before it writes. -#}
+    {%- set landings = run_window_landings() -%}
+    {%- set passed = landings.get(model.name) if landings else none -%}
+    {%- if passed is not none and passed != latest -%}
         {{ exceptions.raise_compiler_error(
-            'TAGLAKE_RUN_WINDOW: ' ~ model.name ~ ' would check from ' ~ passed ~ ' but this run rewrites '
-            ~ ('every landing day' if start is none else 'from ' ~ start)
+            'TAGLAKE_RUN_WINDOW: ' ~ model.name ~ ' was passed ' ~ passed ~ ' as its newest landing but its table '
+            ~ ('is being built from scratch' if latest is none else 'holds ' ~ latest)
             ~ '; run it through taglake run-daily, which reads the window from the tables') }}
     {%- endif -%}
+    {%- set start = none if latest is none else window_from_newest(latest, run_window_anchor()) -%}
     {{ return(start) }}
 {% endmacro %}
 
-{#- The first landing date a run reprocesses when the newest it held was `newest` (a date): the one place the
-    lookback is applied, for the models (landing_window_start) and for what tests and the guard check in a daily
-    run (run_window_start). -#}
-{% macro window_from_newest(newest) %}
+{#- The first landing date a run reprocesses when the newest it held was `newest` (a date) and the run's newest
+    landing day is `anchor` (run_window_anchor: the newest any incremental model held; none: `newest` itself): the
+    day after `newest` or the anchor minus the lookback (var late_arrival_lookback_days), whichever is earlier. The
+    one place the lookback is applied, for the models (landing_window_start) and for what tests and the guard check in
+    a daily run (run_window_start).
+
+    A feed that lands every day holds the anchor, so its window is the lookback's days before it. A sparse feed
+    (scores and outcomes land on scoring days only) holds an older day: its window starts the day after it once the
+    lookback has passed it, so a daily run does not re-read the last scoring day's partition until the next one. -#}
+{% macro window_from_newest(newest, anchor=none) %}
     {%- set lookback = var('late_arrival_lookback_days') | int -%}
-    {{ return(newest - modules.datetime.timedelta(days=lookback)) }}
+    {%- set day = modules.datetime.timedelta(days=1) -%}
+    {%- set anchored = (newest if anchor is none else anchor) - modules.datetime.timedelta(days=lookback) -%}
+    {{ return([newest + day, anchored] | min) }}
 {% endmacro %}
 
 {#- A predicate on the raw partition columns (year/month/day) that keeps partitions landed on or after `start`.

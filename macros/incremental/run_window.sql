@@ -11,8 +11,10 @@
     It is read only while a node executes, never while dbt parses: a value dbt saw at parse time would be part of
     its partial-parse state, and a new value each day (a new --vars value was the earlier way) made every daily run
     parse the whole project again (about 10 s at medium scale). -#}
-{% macro run_window_start(model_name) %}
-    {%- if not execute or flags.FULL_REFRESH or model_name is none -%}
+{#- The newest landing dates the runner passed (TAGLAKE_RUN_WINDOW, {model name: date}), or none: not executing, a
+    full refresh, or no window passed. A value that is not a mapping of dates stops the node with one line. -#}
+{% macro run_window_landings() %}
+    {%- if not execute or flags.FULL_REFRESH -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set passed = env_var('TAGLAKE_RUN_WINDOW', '') | trim -%}
@@ -24,15 +26,30 @@
         {{ exceptions.raise_compiler_error(
             "TAGLAKE_RUN_WINDOW: a JSON mapping of model name to date (set by taglake run-daily)") }}
     {%- endif -%}
-    {%- set newest = landings.get(model_name) -%}
-    {%- if newest is none -%}
+    {%- set dates = {} -%}
+    {%- for name, newest in landings.items() -%}
+        {%- if not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', newest | string) -%}
+            {{ exceptions.raise_compiler_error(
+                "TAGLAKE_RUN_WINDOW: " ~ name ~ " is not a date (YYYY-MM-DD)") }}
+        {%- endif -%}
+        {%- do dates.update({name: modules.datetime.date.fromisoformat(newest | string)}) -%}
+    {%- endfor -%}
+    {{ return(dates) }}
+{% endmacro %}
+
+{#- The newest landing day of the whole run: the newest date any incremental model held before the build (the day
+    the schedule last completed), which anchors every model's lookback (window_from_newest); none without a window. -#}
+{% macro run_window_anchor() %}
+    {%- set landings = run_window_landings() -%}
+    {{ return(landings.values() | max if landings else none) }}
+{% endmacro %}
+
+{% macro run_window_start(model_name) %}
+    {%- set landings = run_window_landings() -%}
+    {%- if not landings or model_name is none or model_name not in landings -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- if not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', newest | string) -%}
-        {{ exceptions.raise_compiler_error(
-            "TAGLAKE_RUN_WINDOW: " ~ model_name ~ " is not a date (YYYY-MM-DD)") }}
-    {%- endif -%}
-    {{ return(window_from_newest(modules.datetime.date.fromisoformat(newest | string))) }}
+    {{ return(window_from_newest(landings[model_name], landings.values() | max)) }}
 {% endmacro %}
 
 {#- The rows of a run's window: landed on or after `since`, and any row whose landing date is null (no window can

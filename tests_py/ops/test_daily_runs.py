@@ -121,10 +121,13 @@ def test_the_incremental_build_reads_only_the_new_partitions_and_the_lookback(da
     ):
         sql = (staging / base).read_text(encoding="utf-8")
         assert f"year * 10000 + month * 100 + day >= {since:%Y%m%d}" in sql, base
-    # scores and outcomes land on scoring days only: their window starts from the newest partition they hold
-    for base in ("ml/base/base_ml__model_scores.sql", "ml/base/base_ml__model_outcomes.sql"):
-        sql = (staging / base).read_text(encoding="utf-8")
-        assert "year * 10000 + month * 100 + day >= " in sql, base
+    # scores and outcomes land on scoring days only: once the lookback has passed their newest partition, their
+    # window starts the day after it (the last scoring day is not read again every day until the next one)
+    for table in ("model_scores", "model_outcomes"):
+        ((newest,),) = _query(daily.day1_db, f"select max(landing_date) from taglake_staging.base_ml__{table}")
+        assert newest < since, "the lake's last scoring day is older than the lookback"
+        sql = (staging / f"ml/base/base_ml__{table}.sql").read_text(encoding="utf-8")
+        assert f"year * 10000 + month * 100 + day >= {newest + timedelta(days=1):%Y%m%d}" in sql, table
 
 
 def test_the_appended_day_reconciles_exactly_with_the_manifest(daily: DailyLake) -> None:
@@ -569,6 +572,26 @@ def test_a_new_window_each_day_keeps_dbts_partial_parse(daily: DailyLake) -> Non
     assert "cast('2026-10-07' as date)" in compiled[0] and "cast('2026-10-17' as date)" in compiled[1]
     # ... and the second reused the first's parse
     assert "Partial parsing enabled" in logged[1] and "Unable to do partial parsing" not in logged[1]
+
+
+def test_a_sparse_feeds_window_stops_at_its_last_landing_once_the_lookback_has_passed_it(daily: DailyLake) -> None:
+    # Every window is counted back from the run's newest landing day (the newest any model held): a daily feed's
+    # is its lookback, and a feed that landed last on an older day starts the day after it, not at it minus the
+    # lookback (scores land on scoring days only: that partition would be re-read every day until the next one).
+    project = daily.project("sparse_window", db_from=daily.day1_db)
+    compile_test = ["compile", "--select", "not_null_stg_ml__model_scores_landing_date"]
+    scored = date(2026, 10, 1)
+    expected = {
+        date(2026, 10, 20): "2026-10-02",  # the lookback (10-17 on) has passed the scoring day: the day after it
+        date(2026, 10, 3): "2026-09-30",  # the scoring day is in the lookback: re-read, as any feed's
+        scored: "2026-09-28",  # the scoring feed is the newest: the lookback from it
+    }
+    for newest_of_the_run, start in expected.items():
+        window = window_env({"stg_ml__model_scores": scored, "fct_card_transactions": newest_of_the_run})
+        assert run_dbt(project, compile_test, target="local", check=False, quiet=True, extra_env=window) == 0
+        raw = json.loads((project.target_path / "run_results.json").read_text(encoding="utf-8"))
+        (compiled,) = [r.get("compiled_code") or "" for r in raw["results"]]
+        assert re.findall(r"cast\('([0-9-]+)' as date\)", compiled) == [start], newest_of_the_run
 
 
 def test_a_window_the_model_does_not_rewrite_stops_it_before_it_writes(daily: DailyLake) -> None:
