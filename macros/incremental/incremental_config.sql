@@ -59,3 +59,25 @@
         'on_schema_change': 'append_new_columns',
     }) }}
 {% endmacro %}
+
+{#- Aggregates per group (int_*_monthly: customer and month): a run recomputes, from all of their rows, the groups
+    that a row landed in the window falls in, and replaces them whole: delete the groups' rows, insert the
+    recomputed ones (the group key is not the rows' key: a group holds a row per category, channel and country).
+    Athena's Hive tables cannot delete rows and an Iceberg merge needs the rows' own key: there the model is a table
+    rebuilt in full, as before. -#}
+{% macro group_replace_incremental(group_key) %}
+    {{ return(adapter.dispatch('group_replace_incremental', 'taglake')(group_key)) }}
+{% endmacro %}
+
+{% macro default__group_replace_incremental(group_key) %}
+    {{ return({
+        'materialized': 'incremental',
+        'incremental_strategy': 'delete+insert',
+        'unique_key': group_key,
+        'on_schema_change': 'append_new_columns',
+    }) }}
+{% endmacro %}
+
+{% macro athena__group_replace_incremental(group_key) %}
+    {{ return({'materialized': 'table'}) }}
+{% endmacro %}

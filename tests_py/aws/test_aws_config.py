@@ -19,6 +19,9 @@ Compiled = Callable[[str], CompiledProject]
 # Iceberg partition transforms that bound the partitions one write opens (a month a year is ~13 with late arrivals).
 BOUNDED_TRANSFORM = re.compile(r"^(year|month)\([a-z_]+\)$|^bucket\(\d+, *[a-z_]+\)$")
 
+# marts incremental per group (group_replace_incremental): delete+insert on the group key, not merge
+GROUP_REPLACED_MARTS = {"agg_model_performance_monthly"}
+
 
 def _manifest(compiled: CompiledProject) -> dict:
     return json.loads(compiled.manifest_path.read_text(encoding="utf-8"))
@@ -93,7 +96,9 @@ def test_redshift_facts_have_keys_relations_are_granted_by_the_access_hook_and_v
         assert marts[name]["config"]["dist"] == "customer_token", name
         assert marts[name]["config"]["sort"], name
     for name, node in marts.items():
-        assert node["config"]["incremental_strategy"] == "merge", name
+        # aggregates replaced per group (model and month) delete and insert their groups; every other mart merges
+        replaced = name in GROUP_REPLACED_MARTS
+        assert node["config"]["incremental_strategy"] == ("delete+insert" if replaced else "merge"), name
     # Grants come from the access declaration alone (macros/aws/access.sql, tests_py/aws/), not dbt's `grants`.
     for node in manifest["nodes"].values():
         if node["resource_type"] in ("model", "seed", "snapshot"):

@@ -48,6 +48,9 @@ INCREMENTAL_MODELS = {
     "taglake_staging.stg_ml__model_outcomes",
     "taglake_marts.fct_card_transactions",
     "taglake_marts.fct_app_events",
+    # aggregates per customer and month, recomputed for the customer-months a landed transaction falls in
+    "taglake_intermediate.int_card_spend_aggregated_monthly",
+    "taglake_marts.fct_customer_monthly_metrics",
 }
 
 
@@ -295,6 +298,51 @@ def test_the_incremental_build_equals_a_full_refresh(daily: DailyLake) -> None:
     # every incremental model exactly, and every other model too; snapshots are history, not rebuilt by a refresh
     tables = {name for name in _lake_tables(full.duckdb_path) if not name.startswith("taglake_snapshots.")}
     assert differing_tables(daily.incremental.duckdb_path, full.duckdb_path, only=tables) == {}
+    # the monthly aggregates recomputed only the customer-months the window's transactions fall in, late ones in
+    # an earlier month included (what the comparison above proves them exact on)
+    compiled = daily.incremental.target_path / "compiled" / "taglake" / "models"
+    for path in (
+        "intermediate/cards/int_card_spend_aggregated_monthly.sql",
+        "marts/customers/fct_customer_monthly_metrics.sql",
+    ):
+        assert "inner join touched" in (compiled / path).read_text(encoding="utf-8"), path
+    ((late_months,),) = _query(
+        daily.incremental.duckdb_path,
+        "select count(*) from taglake_intermediate.int_card_spend_aggregated_monthly"
+        " where landed_through = ? and spend_month < date_trunc('month', landed_through)",
+        [daily.appended],
+    )
+    assert late_months > 0, "a transaction landed on the new day for an earlier month"
+
+
+def test_the_performance_mart_replaces_whole_each_model_month_a_landing_touched(daily: DailyLake) -> None:
+    # agg_model_performance_monthly is replaced per model and month: a month an outcome landed in the window is
+    # recomputed whole (a stale version's row goes, wrong counts are put right); a month outside it is not read.
+    project = daily.project("group_replace", db_from=daily.day1_db)
+    mart = "taglake_marts.agg_model_performance_monthly"
+    ((landed,),) = _query(project.duckdb_path, "select max(landing_date) from taglake_staging.stg_ml__model_outcomes")
+    ((touched,),) = _query(
+        project.duckdb_path,
+        "select distinct outcome_month from taglake_staging.stg_ml__model_outcomes where landing_date = ?",
+        [landed],
+    )
+    original = _query(project.duckdb_path, f"select * from {mart} order by all")
+    assert original and {r[2] for r in original} == {touched}, "the test lake has one month of outcomes"
+    with duckdb.connect(str(project.duckdb_path)) as con:
+        con.execute(f"update {mart} set customer_count = -1")
+        retired = f"select * replace ('0.0.0-retired' as model_version) from {mart}"
+        con.execute(f"insert into {mart} {retired}")
+        # a month no landing of the window touches (none of its scores or outcomes is in the window)
+        earlier = f"select * replace (cast(outcome_month - interval 1 month as date) as outcome_month) from {mart}"
+        con.execute(f"insert into {mart} {earlier} where model_version <> '0.0.0-retired'")
+    # the run's newest landing day just after the outcomes landed: they are in the lookback
+    window = window_env({"fct_card_transactions": landed + timedelta(days=1)})
+    select = ["--select", "agg_model_performance_monthly", *NO_TESTS]
+    run_dbt(project, ["build", *select], target="local", quiet=True, extra_env=window)
+    after = _query(project.duckdb_path, f"select * from {mart} order by all")
+    assert [r for r in after if r[2] == touched] == [r for r in original if r[2] == touched]
+    assert {r[3] for r in after if r[2] != touched} == {-1}, "a month outside the window is left as it was"
+    assert len(after) == 2 * len(original)
 
 
 def test_re_running_the_same_day_changes_nothing(daily: DailyLake) -> None:

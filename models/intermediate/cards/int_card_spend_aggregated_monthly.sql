@@ -1,10 +1,44 @@
 -- Per customer and calendar month: card spend by spend category, channel and merchant country (with whether that
--- is abroad), in TWD.
+-- is abroad), in TWD; landed_through is the newest landing date of the transactions counted in the row.
+-- Incremental by group (docs/daily-runs.md): a run recomputes, from all of their transactions, the customer-months
+-- a transaction landed from landing_window_start('landed_through') on falls in (a late one may fall in an earlier
+-- month), and replaces those customer-months whole.
+{{ config(**group_replace_incremental(['customer_token', 'spend_month'])) }}
+{%- set since = landing_window_start('landed_through') %}
+
 with
 
 transactions as (
-    select * from {{ ref('int_card_transactions_categorized') }}
+    select
+        *,
+        {{ dbt.date_trunc('month', 'transaction_date') }} as transaction_month
+    from {{ ref('int_card_transactions_categorized') }}
 ),
+
+{%- if since %}
+
+touched as (
+    select distinct
+        customer_token,
+        transaction_month
+    from transactions
+    where {{ landed_since(since) }}
+),
+
+in_window as (
+    select transactions.*
+    from transactions
+    inner join touched
+        on
+            transactions.customer_token = touched.customer_token
+            and transactions.transaction_month = touched.transaction_month
+),
+{%- else %}
+
+in_window as (
+    select * from transactions
+),
+{%- endif %}
 
 aggregated as (
     select
@@ -13,17 +47,18 @@ aggregated as (
         spend_category,
         merchant_country_code,
         is_foreign,
-        {{ dbt.date_trunc('month', 'transaction_date') }} as spend_month,
+        transaction_month as spend_month,
         count(*) as transaction_count,
-        sum(amount_twd) as spend_twd
-    from transactions
+        sum(amount_twd) as spend_twd,
+        max(landing_date) as landed_through
+    from in_window
     group by
         customer_token,
         channel,
         spend_category,
         merchant_country_code,
         is_foreign,
-        {{ dbt.date_trunc('month', 'transaction_date') }}
+        transaction_month
 )
 
 select
@@ -34,5 +69,6 @@ select
     merchant_country_code,
     is_foreign,
     transaction_count,
-    spend_twd
+    spend_twd,
+    landed_through
 from aggregated

@@ -1,9 +1,39 @@
 -- Per customer and month: pre-computed card spend metrics, what tags and dashboards are computed from.
+-- Incremental (docs/daily-runs.md): a run recomputes the customer-months whose monthly aggregate took a transaction
+-- landed from landing_window_start('landed_through') on, from all of the month's aggregates, and merges them.
+{{ config(**keyed_incremental(['customer_token', 'spend_month'])) }}
+{%- set since = landing_window_start('landed_through') %}
+
 with
 
 monthly as (
     select * from {{ ref('int_card_spend_aggregated_monthly') }}
 ),
+
+{%- if since %}
+
+touched as (
+    select distinct
+        customer_token,
+        spend_month
+    from monthly
+    where {{ landed_since(since, 'landed_through') }}
+),
+
+in_window as (
+    select monthly.*
+    from monthly
+    inner join touched
+        on
+            monthly.customer_token = touched.customer_token
+            and monthly.spend_month = touched.spend_month
+),
+{%- else %}
+
+in_window as (
+    select * from monthly
+),
+{%- endif %}
 
 metrics as (
     select
@@ -15,8 +45,9 @@ metrics as (
         sum(case when channel = 'online' then spend_twd else 0 end) as online_spend_twd,
         sum(case when spend_category = 'travel' then spend_twd else 0 end) as travel_spend_twd,
         sum(case when spend_category = 'dining' then spend_twd else 0 end) as dining_spend_twd,
-        count(distinct spend_category) as spend_category_count
-    from monthly
+        count(distinct spend_category) as spend_category_count,
+        max(landed_through) as landed_through
+    from in_window
     group by customer_token, spend_month
 )
 
@@ -29,5 +60,6 @@ select
     cast(online_spend_twd as decimal(18, 2)) as online_spend_twd,
     cast(travel_spend_twd as decimal(18, 2)) as travel_spend_twd,
     cast(dining_spend_twd as decimal(18, 2)) as dining_spend_twd,
-    cast(spend_category_count as integer) as spend_category_count
+    cast(spend_category_count as integer) as spend_category_count,
+    landed_through
 from metrics
