@@ -52,6 +52,16 @@
     {{ return(window_from_newest(landings[model_name], landings.values() | max)) }}
 {% endmacro %}
 
+{#- The column a model's window is read from: the first of var('run_window_columns') among `column_names` (its
+    table's columns), none when it has none of them. -#}
+{% macro run_window_column(column_names) %}
+    {%- set names = column_names | map('lower') | list -%}
+    {%- for candidate in var('run_window_columns') if candidate in names -%}
+        {{ return(candidate) }}
+    {%- endfor -%}
+    {{ return(none) }}
+{% endmacro %}
+
 {#- The rows of a run's window: landed on or after `since`, and any row whose landing date is null (no window can
     place it, so it is always checked: the landing_date not_null tests stay whole). -#}
 {% macro in_run_window(since, column='landing_date') -%}

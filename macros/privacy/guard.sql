@@ -51,9 +51,13 @@
         faster than one regex per shape), and only the columns it flags are counted again shape by shape, for the
         message. A flagged column stays a finding whatever the second count says (fail closed). -#}
     {#- Which rows: in a daily run, every row an incremental model's run wrote (its landing window, from the
-        newest landing the runner read before the build: run_window_start), however many; otherwise (a full build,
+        newest landing the runner read before the build: run_window_start, by its window column: landing_date, or
+        landed_through for an aggregate replaced per group, whose rows with new content are those at or after the
+        window's start), however many; otherwise (a full build,
         a first build, a model that is not incremental, no window passed) the first sample_rows rows, as always. -#}
-    {%- set since = run_window_start(model.name) if model.config.materialized == 'incremental' else none -%}
+    {%- set window_column = run_window_column(columns | map(attribute='name')) -%}
+    {%- set since = run_window_start(model.name)
+        if model.config.materialized == 'incremental' and window_column is not none else none -%}
     {%- set shapes = pii_content_patterns() -%}
     {%- set any_shape = '(' ~ (shapes.values() | join(')|(')) ~ ')' -%}
     {%- set screened = [] -%}
@@ -67,7 +71,7 @@
         {%- if since is none -%}
             (select * from {{ this }} limit {{ policy.sample_rows }}) as sampled
         {%- else -%}
-            (select * from {{ this }} where {{ in_run_window(since) }}) as sampled
+            (select * from {{ this }} where {{ in_run_window(since, window_column) }}) as sampled
         {%- endif -%}
     {%- endset -%}
     {%- set flagged = [] -%}

@@ -1,14 +1,15 @@
 """The daily run's window: what the data tests and the privacy guard of each incremental model check.
 
-Before the build, the runner reads the newest `landing_date` each incremental model's table holds and passes them to
-`dbt build` in the environment variable TAGLAKE_RUN_WINDOW (JSON {model: 'YYYY-MM-DD'}; not a --vars value, which
-would make dbt parse the whole project again each day). dbt applies the lookback to each
+Before the build, the runner reads the newest value of each incremental model's window column (the first of the var
+`run_window_columns` its table has: `landing_date`, or `landed_through` for an aggregate replaced per group) and
+passes them to `dbt build` in the environment variable TAGLAKE_RUN_WINDOW (JSON {model: 'YYYY-MM-DD'}; not a --vars
+value, which would make dbt parse the whole project again each day). dbt applies the lookback to each
 (macros/incremental/run_window.sql, with the same macro the models' own window uses), so a model's tests and its
 guard check the rows its run rewrote: a windowed test's `where` (`__landing_window__`, `__keys_in_landing_window__`)
 and the guard's content check. No window — every test and the guard check whole tables, as in a full build — when the
 build is a `--full-refresh`, the target is not local (the windows are read from the local DuckDB file), the database
 or dbt's manifest is not there yet, or reading them fails; a model whose table is missing, empty or without a
-landing date is left out of the window (its first build: it is checked whole). docs/daily-runs.md says why the window
+window column is left out of the window (its first build: it is checked whole). docs/daily-runs.md says why the window
 cannot be read inside dbt.
 """
 
@@ -24,9 +25,9 @@ import duckdb
 from taglake.core import targets
 from taglake.core.artifacts import ArtifactError, read_raw
 from taglake.core.project import RUN_WINDOW_ENV, Project
+from taglake.core.sources import project_var
 from taglake.privacy.dbt_runner import local_database
 
-LANDING_COLUMN = "landing_date"
 # dbt's own environment variable for --exclude-resource-type
 EXCLUDED_RESOURCES_ENV = "DBT_EXCLUDE_RESOURCE_TYPES"
 
@@ -50,7 +51,8 @@ def incremental_relations(manifest_path: Path) -> dict[str, tuple[str, str]]:
 
 
 def newest_landings(project: Project, target: str | None, build_args: Sequence[str] = ()) -> dict[str, date]:
-    """The newest landing date each incremental model's table holds now (before the build), on a local target;
+    """The newest value of its window column (var run_window_columns) each incremental model's table holds now
+    (before the build), on a local target;
     empty — check everything — for a full refresh, another engine, a database or manifest not there yet, or a
     database that cannot be read."""
     if "--full-refresh" in build_args or not targets.is_local(target, project.root):
@@ -59,21 +61,24 @@ def newest_landings(project: Project, target: str | None, build_args: Sequence[s
     db = local_database(project, target)
     if not relations or not db.is_file():
         return {}
+    columns: list[str] = list(project_var("run_window_columns", project.root))
     found: dict[str, date] = {}
     try:
         with duckdb.connect(str(db), read_only=True) as con:
-            present = {
-                (schema, table)
-                for schema, table in con.execute(
-                    "select table_schema, table_name from information_schema.columns where column_name = ?",
-                    [LANDING_COLUMN],
-                ).fetchall()
-            }
+            present: dict[tuple[str, str], set[str]] = {}
+            for schema, table, column in con.execute(
+                "select table_schema, table_name, lower(column_name) from information_schema.columns"
+                " where lower(column_name) in (select unnest(?::varchar[]))",
+                [columns],
+            ).fetchall():
+                present.setdefault((schema, table), set()).add(column)
             for name, (schema, table) in sorted(relations.items()):
-                if (schema, table) not in present:
+                # the model's window column: the first of run_window_columns its table has
+                column = next((c for c in columns if c in present.get((schema, table), set())), None)
+                if column is None:
                     continue
                 quoted = ".".join('"' + part.replace('"', '""') + '"' for part in (schema, table))
-                newest = con.execute(f"select max({LANDING_COLUMN}) from {quoted}").fetchone()
+                newest = con.execute(f'select max("{column}") from {quoted}').fetchone()
                 if newest and isinstance(newest[0], date):
                     found[name] = newest[0]
     except duckdb.Error:
@@ -93,7 +98,7 @@ def window_env(landings: dict[str, date]) -> dict[str, str]:
 
 
 def window_detail(landings: dict[str, date]) -> str:
-    """`tests and guard of 14 incremental models on their landing windows` / `whole tables tested`."""
+    """`tests and guard of 17 incremental models on their landing windows` / `whole tables tested`."""
     if not landings:
         return "whole tables tested"
     return f"tests and guard of {len(landings)} incremental models on their landing windows"

@@ -93,7 +93,7 @@ def daily(built_project: Project, tmp_path_factory: pytest.TempPathFactory) -> D
     # the day as `taglake run-daily` builds it: each incremental model tested and guarded on its landing window
     result = run_daily(incremental, target="local", allow_stale=True, scan=False)
     assert result.ok, result.rows()
-    assert "tests and guard of 14 incremental models on their landing windows" in result.steps[-1].detail
+    assert "tests and guard of 17 incremental models on their landing windows" in result.steps[-1].detail
     state = DailyLake(
         work=work,
         lake=lake,
@@ -586,6 +586,23 @@ def test_the_guard_of_a_daily_run_checks_every_row_the_run_wrote(daily: DailyLak
     assert failed.status.value == "error"
     assert "privacy guard" in (failed.message or "") and "device_model" in (failed.message or "")
     assert PLANTED_MOBILE not in (failed.message or "")
+
+
+def test_the_guard_of_a_group_replaced_aggregate_checks_the_rows_its_window_gave_new_content(daily: DailyLake) -> None:
+    # An aggregate replaced per group has no landing date: its window column is landed_through, which the runner
+    # read before the build; the guard's content check reads the rows from the window's start by it, not a sample.
+    log = (daily.incremental.log_path / "dbt.log").read_text(encoding="utf-8", errors="replace")
+    for relation in (
+        '"taglake_intermediate"."int_card_spend_aggregated_monthly"',
+        '"taglake_marts"."fct_customer_monthly_metrics"',
+        '"taglake_marts"."agg_model_performance_monthly"',
+    ):
+        checked = re.findall(rf"from \(select \* from \"taglake\".{re.escape(relation)} (.*?)\) as sampled", log)
+        assert checked, relation
+        assert all(
+            re.fullmatch(r"where \(landed_through >= cast\('[0-9-]+' as date\) or landed_through is null\)", c)
+            for c in checked
+        ), checked
 
 
 def test_only_the_runner_sets_the_window(daily: DailyLake, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -26,6 +26,7 @@ ALLOWED_VARS = {
     "privacy_guard": "the guard's sample size only; its patterns live in taglake.privacy.patterns",
     "raw_landed_at": "the landing date expression",
     "late_arrival_lookback_days": "the incremental window",
+    "run_window_columns": "the daily window's column; a model with none of them is sampled as in a full build",
     "score_bins": "model drift bins",
     "psi_epsilon": "model drift smoothing",
     "as_of": "the date an analysis asks about",
