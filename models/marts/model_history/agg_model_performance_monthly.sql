@@ -31,10 +31,16 @@ outcomes_all as (
 {%- if since %}
 
 touched as (
-    select model_name, outcome_month from scores_all
+    select
+        model_name,
+        outcome_month
+    from scores_all
     where {{ landed_since(since) }}
     union
-    select model_name, outcome_month from outcomes_all
+    select
+        model_name,
+        outcome_month
+    from outcomes_all
     where {{ landed_since(since) }}
 ),
 
