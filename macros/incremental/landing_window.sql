@@ -64,3 +64,25 @@
 {% macro landing_date() -%}
     cast({{ var('raw_landed_at') }} as date)
 {%- endmacro %}
+
+{#- Two CTEs of a model replaced per group (group_replace_incremental, or a merge on the group key): `touched`, the
+    groups of `relation` (a CTE) that hold a row whose `column` is on or after `since`, and `in_window`, every row
+    of those groups, from which the model recomputes them whole. -#}
+{% macro touched_groups(relation, group_columns, since, column='landing_date') -%}
+touched as (
+    select distinct
+        {{ group_columns | join(',\n        ') }}
+    from {{ relation }}
+    where {{ landed_since(since, column) }}
+),
+
+in_window as (
+    select {{ relation }}.*
+    from {{ relation }}
+    inner join touched
+        on
+            {% for c in group_columns -%}
+            {{ relation }}.{{ c }} = touched.{{ c }}{{ '\n            and ' if not loop.last }}
+            {%- endfor %}
+),
+{%- endmacro %}

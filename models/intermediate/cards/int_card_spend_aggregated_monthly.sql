@@ -17,22 +17,7 @@ transactions as (
 
 {%- if since %}
 
-touched as (
-    select distinct
-        customer_token,
-        transaction_month
-    from transactions
-    where {{ landed_since(since) }}
-),
-
-in_window as (
-    select transactions.*
-    from transactions
-    inner join touched
-        on
-            transactions.customer_token = touched.customer_token
-            and transactions.transaction_month = touched.transaction_month
-),
+{{ touched_groups('transactions', ['customer_token', 'transaction_month'], since) }}
 {%- else %}
 
 in_window as (

@@ -12,22 +12,7 @@ monthly as (
 
 {%- if since %}
 
-touched as (
-    select distinct
-        customer_token,
-        spend_month
-    from monthly
-    where {{ landed_since(since, 'landed_through') }}
-),
-
-in_window as (
-    select monthly.*
-    from monthly
-    inner join touched
-        on
-            monthly.customer_token = touched.customer_token
-            and monthly.spend_month = touched.spend_month
-),
+{{ touched_groups('monthly', ['customer_token', 'spend_month'], since, 'landed_through') }}
 {%- else %}
 
 in_window as (
