@@ -1,7 +1,7 @@
 """taglake_daily: the bank's daily run of the tag lake on MWAA (Airflow 3.3.1, astronomer-cosmos 1.15.1).
 
-wait_for_landing → update_catalog → check_key → source_freshness → dbt_build (cosmos task group) → leak_scan
-→ refresh_tag_cache → quality_record → metrics → lineage → alerts_publish
+wait_for_landing → update_catalog → check_key → source_freshness → run_window → dbt_build (cosmos task group)
+→ leak_scan → refresh_tag_cache → quality_record → metrics → lineage → alerts_publish
 
 The dbt build is a cosmos task group rendered from the bundle's manifest (LoadMode.DBT_MANIFEST: no dbt parse when
 the DAG is parsed), run in ExecutionMode.WATCHER: one `dbt build` (the producer task), one watching task per node.
@@ -100,6 +100,14 @@ with DAG(
         ok = (0, 1) if run.allow_stale else (0,)
         return runtime.run(commands.source_freshness(run.paths.taglake, run.run_id), run, ok_codes=ok)
 
+    @task(task_id="run_window", execution_timeout=settings.STEP_TIMEOUT, **NETWORK_RETRY, **ALERT)
+    def run_window(**context: object) -> str:
+        """The day's window (`taglake run-window`), read before the build: each incremental model's newest landing
+        in its table. The build gets it as TAGLAKE_RUN_WINDOW (runtime.dbt_env), so its data tests and privacy guard
+        check the rows the day rewrote, as `taglake run-daily` does; `{}` (a first build, Athena, Redshift) checks
+        every table whole."""
+        return runtime.run_window(runtime.run_settings(context))
+
     dbt_build = DbtTaskGroup(
         group_id="dbt_build",
         project_config=ProjectConfig(
@@ -192,6 +200,7 @@ with DAG(
         >> update_catalog()
         >> check_key()
         >> source_freshness()
+        >> run_window()
         >> dbt_build
         >> leak_scan()
         >> refresh_tag_cache()

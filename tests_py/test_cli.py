@@ -18,7 +18,7 @@ from taglake.core.project import Project
 def test_help_names_every_command() -> None:
     result = run_taglake_process(["--help"])  # the command as installed: `python -m taglake`
     assert result.returncode == 0
-    for command in ("generate", "build", "run-daily", "demo", "dbt", "catalog", "upload", "query"):
+    for command in ("generate", "build", "run-daily", "run-window", "demo", "dbt", "catalog", "upload", "query"):
         assert re.search(rf"\n    {command}\s", result.stdout), command
     assert "make demo" in result.stdout
 

@@ -28,6 +28,12 @@ def source_freshness(taglake: Path, run_id: str) -> list[str]:
     return [str(taglake), "dbt", "source", "freshness", *dbt_vars_arg(run_id)]
 
 
+def run_window(taglake: Path, target: str) -> list[str]:
+    """The daily window of each incremental model, as the JSON the dbt build gets in TAGLAKE_RUN_WINDOW (`{}` on
+    Athena and Redshift: their tables are checked whole)."""
+    return [str(taglake), "run-window", "--target", target]
+
+
 def leak_scan(taglake: Path, target: str) -> list[str]:
     """The leak scan of the run's build, by target:
     - local: the DuckDB build and dbt's target/ and logs/, against the raw zone's files and the key file;

@@ -86,13 +86,16 @@ def taglake_env(run: RunSettings) -> dict[str, str]:
 
 
 def dbt_env(paths: settings.Paths) -> dict[str, str]:
-    """What cosmos's dbt process gets beside the Airflow worker's environment (parse time: no Variable)."""
+    """What cosmos's dbt process gets beside the Airflow worker's environment (parse time: no Variable; the
+    window is a template cosmos renders when the build runs)."""
     return {
         "DBT_TARGET_PATH": str(paths.target_path),
         "DBT_LOG_PATH": str(paths.log_path),
         "TAGLAKE_TARGET": paths.target,
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DO_NOT_TRACK": "1",
+        # the day's window (the run_window task's value): the build's tests and guard check the rows it rewrote
+        "TAGLAKE_RUN_WINDOW": "{{ ti.xcom_pull(task_ids='run_window') or '{}' }}",
     }
 
 
@@ -108,6 +111,22 @@ def run(argv: Sequence[str], run: RunSettings, *, ok_codes: Sequence[int] = (0,)
     if result.returncode not in ok_codes:
         raise RuntimeError(f"taglake {' '.join(argv[1:3])} exited {result.returncode}: see the lines above")
     return result.returncode
+
+
+def run_window(run: RunSettings) -> str:
+    """The window the day's dbt build checks (`taglake run-window`: JSON {model: date}; `{}` checks every table
+    whole): the one line it prints, which the task returns and cosmos's dbt build gets as TAGLAKE_RUN_WINDOW."""
+    argv = commands.run_window(run.paths.taglake, run.target)
+    log.info("running: %s", " ".join(argv[1:2]))
+    result = subprocess.run(
+        list(argv), cwd=run.paths.project, env=taglake_env(run), capture_output=True, text=True, timeout=600
+    )
+    for line in result.stderr.splitlines():
+        log.info("%s", line)
+    lines = result.stdout.strip().splitlines()
+    if result.returncode != 0 or not lines:
+        raise RuntimeError(f"taglake run-window exited {result.returncode}: see the lines above")
+    return lines[-1]
 
 
 def landing_present(lake: str, day: date, feeds: Sequence[str] = settings.DAILY_FEEDS) -> list[str]:

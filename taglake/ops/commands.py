@@ -1,6 +1,6 @@
 """Operating the lake's commands: `taglake build`, `run-daily`, `demo`, `dbt`, `query`, `quality`, `metrics`,
-`lineage`, `tag-docs` (and `alerts`, registered from taglake.ops.alert_commands, and `scan-pii`, from
-taglake.ops.leak_scan)."""
+`lineage`, `tag-docs` (and `alerts`, registered from taglake.ops.alert_commands, `scan-pii`, from
+taglake.ops.leak_scan, and `run-window`, from taglake.ops.run_window_command)."""
 
 from __future__ import annotations
 
@@ -13,13 +13,14 @@ from taglake.core import targets
 from taglake.core.cli_args import Subparsers, add_aws_options, non_negative_float, non_negative_int, strip_separator
 from taglake.core.project import Project
 from taglake.core.text_tables import format_table
-from taglake.ops import alert_commands, leak_scan
+from taglake.ops import alert_commands, leak_scan, run_window_command
 from taglake.privacy.dbt_runner import run_dbt
 
 
 def register(sub: Subparsers) -> None:
     _add_build(sub)
     _add_run_daily(sub)
+    run_window_command.register(sub)
     _add_demo(sub)
     _add_dbt(sub)
     _add_query(sub)

@@ -1,6 +1,7 @@
 """Run by the Airflow venv's Python (not by pytest): parse the DAG folder given as argv[1] twice, timed, and print
 one JSON line: import errors, DAG ids, parse seconds, and each task of taglake_daily with its upstream tasks,
-retries, back-off, timeout, failure callback, sensor mode and the dbt executable it starts."""
+retries, back-off, timeout, failure callback, sensor mode, the dbt executable it starts and the window its dbt
+build gets (TAGLAKE_RUN_WINDOW, a template)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ def describe(task: object) -> dict[str, object]:
         "callback": bool(getattr(task, "on_failure_callback", None)),
         "mode": getattr(task, "mode", None),
         "dbt": str(getattr(task, "dbt_executable_path", "") or "") or None,
+        "window": (getattr(task, "env", None) or {}).get("TAGLAKE_RUN_WINDOW"),
     }
 
 

@@ -11,6 +11,7 @@ import contextlib
 import itertools
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -169,6 +170,22 @@ def run_of(airflow: Airflow, day: str) -> tuple[str, str, dict[str, str]]:
     return run_id, state, {task: str(task_state) for task, task_state in tasks}
 
 
+def stored_window(airflow: Airflow, run_id: str) -> tuple[object, object]:
+    """The run_window task's value (its XCom) and the TAGLAKE_RUN_WINDOW the build's producer task was rendered with,
+    as Airflow stored them for the run."""
+    with contextlib.closing(sqlite3.connect(airflow.home / "airflow.db")) as db:
+        pushed = db.execute(
+            "select value from xcom where run_id = ? and task_id = 'run_window' and key = 'return_value'", (run_id,)
+        ).fetchone()
+        rendered = db.execute(
+            "select rendered_fields from rendered_task_instance_fields where run_id = ? and task_id = ?",
+            (run_id, "dbt_build.dbt_producer_watcher"),
+        ).fetchone()
+    value = json.loads(pushed[0]) if pushed else None
+    env = json.loads(rendered[0]).get("env", {}) if rendered else {}
+    return value, env.get("TAGLAKE_RUN_WINDOW")
+
+
 PROBE = Path(__file__).with_name("dag_probe.py")
 
 
@@ -189,14 +206,16 @@ def test_the_dag_imports_without_errors_and_parses_within_mwaas_limit(probed: di
 
 def test_the_dag_has_the_documented_steps_retries_and_timeouts(probed: dict) -> None:
     tasks = probed["tasks"]
-    chain = ["wait_for_landing", "update_catalog", "check_key", "source_freshness"]
+    chain = ["wait_for_landing", "update_catalog", "check_key", "source_freshness", "run_window"]
     after = ["leak_scan", "refresh_tag_cache", "quality_record", "metrics", "lineage", "alerts_publish"]
     for earlier, later in [*itertools.pairwise(chain), *itertools.pairwise(after)]:
         assert tasks[later]["up"] == [earlier], later
     dbt_tasks = [name for name in tasks if name.startswith("dbt_build.")]
     producer = "dbt_build.dbt_producer_watcher"
     assert producer in dbt_tasks and len(dbt_tasks) > 40  # one watching task per model, seed, snapshot, test set
-    assert tasks[producer]["up"] == ["source_freshness"]
+    assert tasks[producer]["up"] == ["run_window"]
+    # the build's tests and guard check the day's window: the run_window task's value, rendered when the build runs
+    assert tasks[producer]["window"] == "{{ ti.xcom_pull(task_ids='run_window') or '{}' }}"
     # cosmos starts dbt as taglake-dbt: its output in the task log redacted, dbt's node ids spared for the watchers
     assert tasks[producer]["dbt"].endswith("/bin/taglake-dbt")
     watchers = [t for t in dbt_tasks if t != producer]
@@ -205,8 +224,8 @@ def test_the_dag_has_the_documented_steps_retries_and_timeouts(probed: dict) -> 
     assert tasks[producer]["callback"] and not any(tasks[t]["callback"] for t in watchers)
     assert all(t.startswith("dbt_build.") for t in tasks["leak_scan"]["up"])
     for name in (
-        "wait_for_landing", "update_catalog", "source_freshness", "refresh_tag_cache", "quality_record", "metrics",
-        "lineage",
+        "wait_for_landing", "update_catalog", "source_freshness", "run_window", "refresh_tag_cache", "quality_record",
+        "metrics", "lineage",
     ):  # fmt: skip
         assert tasks[name]["retries"] == 3 and tasks[name]["backoff"], name
     assert (
@@ -275,6 +294,13 @@ def test_dags_test_runs_the_day_end_to_end_over_the_small_lake(
     assert checks is not None and checks[0] > 0
     events = (tmp_path / "state" / "target" / "lineage" / "openlineage.jsonl").read_text(encoding="utf-8")
     assert events.count("\n") > 0
+    # the build got run_window's value as its window: none on a first build (every table checked whole) ...
+    assert stored_window(airflow, run_id) == ("{}", "{}")
+    # ... and once the day is built, the task reads each incremental model's newest landing for the next build
+    again = airflow.run("tasks", "test", DAG_ID, "run_window", LAST_DAY, env=env)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    windows = [json.loads(m) for m in re.findall(r'\{"base_cards__transactions": [^}]*\}', again.stdout + again.stderr)]
+    assert windows and len(windows[-1]) == 17 and max(windows[-1].values()) == LAST_DAY, again.stdout[-3000:]
     print(f"dags test: {seconds:.0f} s, {len(states)} tasks")
 
 

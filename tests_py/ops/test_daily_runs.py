@@ -23,12 +23,13 @@ import duckdb
 import pytest
 from db_tables import copy_db, differing_tables, table_names
 
+from taglake.cli import main
 from taglake.core.artifacts import read_run_results
 from taglake.core.project import RUN_WINDOW_ENV, Project
 from taglake.core.scratch import scratch_project
 from taglake.lake.generate import append_days
 from taglake.ops.daily import run_daily
-from taglake.ops.run_window import window_env
+from taglake.ops.run_window import newest_landings, window_env
 from taglake.privacy.dbt_runner import dbt_command, run_dbt
 
 pytestmark = pytest.mark.dbt
@@ -616,6 +617,33 @@ def test_only_the_runner_sets_the_window(daily: DailyLake, monkeypatch: pytest.M
     # a window in the caller's environment never reaches dbt through taglake: only the runner sets it
     monkeypatch.setenv(RUN_WINDOW_ENV, '{"base_cards__transactions": "2999-01-01"}')
     assert RUN_WINDOW_ENV not in daily.project("env_window", db_from=None).dbt_env("local")
+
+
+def test_run_window_prints_the_window_run_daily_gives_its_build(
+    daily: DailyLake, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # what a scheduler running dbt itself (the MWAA DAG's run_window task) passes its build as TAGLAKE_RUN_WINDOW
+    project = daily.incremental
+    for name, value in {
+        "TAGLAKE_DUCKDB_PATH": project.duckdb_path,
+        "DBT_TARGET_PATH": project.target_path,
+        "TAGLAKE_LAKE_DIR": project.lake_dir,
+        "TAGLAKE_KEY_FILE": project.key_file,
+    }.items():
+        monkeypatch.setenv(name, str(value))
+    monkeypatch.delenv("TAGLAKE_TARGET", raising=False)
+    assert main(["run-window"]) == 0
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    expected = newest_landings(project, "local")
+    assert printed == json.loads(window_env(expected)[RUN_WINDOW_ENV])
+    assert len(printed) == 17 and max(printed.values()) == daily.appended.isoformat()
+    # another engine's tables are not read from the local file: every table checked whole
+    assert main(["run-window", "--target", "athena"]) == 0
+    assert capsys.readouterr().out.strip() == "{}"
+    # before a first build: no database, no window
+    monkeypatch.setenv("TAGLAKE_DUCKDB_PATH", str(daily.work / "not_built.duckdb"))
+    assert main(["run-window"]) == 0
+    assert capsys.readouterr().out.strip() == "{}"
 
 
 @pytest.mark.fresh_process
