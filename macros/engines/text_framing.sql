@@ -29,6 +29,16 @@
     rtrim(ltrim({{ expr }}, chr(65279)), chr(13))
 {%- endmacro %}
 
+{% macro duckdb__raw_line_text(expr) -%}
+    {#- DuckDB's ltrim/rtrim with a character set cost about 1 µs a line (three times reading it), and nearly every
+        line has no framing: only a line that starts with the mark or ends with the return is trimmed. -#}
+    case
+        when starts_with({{ expr }}, chr(65279)) or ends_with({{ expr }}, chr(13))
+            then {{ default__raw_line_text(expr) }}
+        else {{ expr }}
+    end
+{%- endmacro %}
+
 {% macro athena__raw_line_text(expr) -%}
     {#- Trino's ltrim/rtrim take no character set: cut the first and last character where they are framing. -#}
     substr(

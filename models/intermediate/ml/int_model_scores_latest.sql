@@ -6,8 +6,7 @@ scores as (
 ),
 
 latest as (
-    {{ deduplicated('scores', ['customer_token', 'model_name'], 'scored_at desc, model_version desc',
-                    columns=['model_version', 'scored_at', 'score']) }}
+    {{ deduplicated('scores', ['customer_token', 'model_name'], 'scored_at desc, model_version desc') }}
 )
 
 select

@@ -68,10 +68,10 @@ outcomes as (
 ),
 {%- endif %}
 
--- the month's last run, should a run have been repeated (one aggregation per key where the engine has one)
+-- the month's last run, should a run have been repeated
 monthly_scores as (
     {{ deduplicated('scores_dated', ['customer_token', 'model_name', 'outcome_month'],
-                    'scored_at desc, model_version desc', columns=['model_version', 'score', 'landing_date']) }}
+                    'scored_at desc, model_version desc') }}
 ),
 
 judged as (

@@ -9,7 +9,7 @@
 
 with
 
-source as (
+source as {{ not_materialized() }} (
     select
         *,
         {{ raw_source_file('cards', 'transactions') }} as source_file

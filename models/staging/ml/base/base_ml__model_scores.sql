@@ -8,7 +8,7 @@
 
 with
 
-source as (
+source as {{ not_materialized() }} (
     select
         *,
         {{ raw_source_file('ml', 'model_scores') }} as source_file
