@@ -126,6 +126,7 @@ def run_window(run: RunSettings) -> str:
     lines = result.stdout.strip().splitlines()
     if result.returncode != 0 or not lines:
         raise RuntimeError(f"taglake run-window exited {result.returncode}: see the lines above")
+    log.info("window: %s", lines[-1])  # model names and dates only
     return lines[-1]
 
 
