@@ -102,10 +102,7 @@ def dbt_env(paths: settings.Paths) -> dict[str, str]:
 def run(argv: Sequence[str], run: RunSettings, *, ok_codes: Sequence[int] = (0,), timeout: float | None = None) -> int:
     """Run a taglake command in the project folder; its output (already redacted by taglake) goes to the task log.
     A code outside ok_codes fails the task with one line naming the command (never its output)."""
-    log.info("running: %s", " ".join(argv[1:3]))
-    result = subprocess.run(
-        list(argv), cwd=run.paths.project, env=taglake_env(run), capture_output=True, text=True, timeout=timeout
-    )
+    result = _completed(argv, run, timeout)
     for line in (result.stdout + result.stderr).splitlines():
         log.info("%s", line)
     if result.returncode not in ok_codes:
@@ -113,14 +110,18 @@ def run(argv: Sequence[str], run: RunSettings, *, ok_codes: Sequence[int] = (0,)
     return result.returncode
 
 
+def _completed(argv: Sequence[str], run: RunSettings, timeout: float | None) -> subprocess.CompletedProcess[str]:
+    """A taglake command run in the project folder with the deployment's environment, its output captured."""
+    log.info("running: %s", " ".join(argv[1:3]))
+    return subprocess.run(
+        list(argv), cwd=run.paths.project, env=taglake_env(run), capture_output=True, text=True, timeout=timeout
+    )
+
+
 def run_window(run: RunSettings) -> str:
     """The window the day's dbt build checks (`taglake run-window`: JSON {model: date}; `{}` checks every table
     whole): the one line it prints, which the task returns and cosmos's dbt build gets as TAGLAKE_RUN_WINDOW."""
-    argv = commands.run_window(run.paths.taglake, run.target)
-    log.info("running: %s", " ".join(argv[1:2]))
-    result = subprocess.run(
-        list(argv), cwd=run.paths.project, env=taglake_env(run), capture_output=True, text=True, timeout=600
-    )
+    result = _completed(commands.run_window(run.paths.taglake, run.target), run, timeout=600)
     for line in result.stderr.splitlines():
         log.info("%s", line)
     lines = result.stdout.strip().splitlines()

@@ -86,6 +86,11 @@ def newest_landings(project: Project, target: str | None, build_args: Sequence[s
     return found
 
 
+def window_json(landings: dict[str, date]) -> str:
+    """The window as RUN_WINDOW_ENV holds it: JSON {model: 'YYYY-MM-DD'}, sorted by model (`{}`: no window)."""
+    return json.dumps({name: day.isoformat() for name, day in sorted(landings.items())})
+
+
 def window_env(landings: dict[str, date]) -> dict[str, str]:
     """The environment a daily run's `dbt build` gets on top of the project's (Project.dbt_env): the window
     (RUN_WINDOW_ENV, JSON {model: 'YYYY-MM-DD'}) when there is one, and unit tests left out of the run. A unit test
@@ -93,7 +98,7 @@ def window_env(landings: dict[str, date]) -> dict[str, str]:
     them in development and CI, not in production runs); a scheduled day does not repeat them."""
     env = {EXCLUDED_RESOURCES_ENV: "unit_test"}
     if landings:
-        env[RUN_WINDOW_ENV] = json.dumps({name: day.isoformat() for name, day in sorted(landings.items())})
+        env[RUN_WINDOW_ENV] = window_json(landings)
     return env
 
 

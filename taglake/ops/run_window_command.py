@@ -8,7 +8,6 @@ build's TAGLAKE_RUN_WINDOW: the JSON this command prints.
 from __future__ import annotations
 
 import argparse
-import json
 
 from taglake.core import targets
 from taglake.core.cli_args import Subparsers
@@ -32,8 +31,7 @@ def register(sub: Subparsers) -> None:
 
 
 def cmd_run_window(ns: argparse.Namespace, project: Project, target: str | None) -> int:
-    from taglake.ops.run_window import newest_landings
+    from taglake.ops.run_window import newest_landings, window_json
 
-    landings = newest_landings(project, target)
-    print(json.dumps({name: day.isoformat() for name, day in sorted(landings.items())}))
+    print(window_json(newest_landings(project, target)))
     return 0
