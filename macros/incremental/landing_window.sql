@@ -50,10 +50,14 @@
     {{ return([newest + day, anchored] | min) }}
 {% endmacro %}
 
-{#- A predicate on the raw partition columns (year/month/day) that keeps partitions landed on or after `start`.
-    Integer arithmetic on the partition columns only, so every engine prunes files/partitions before reading. -#}
+{#- A predicate on the raw partition columns (year/month/day) that keeps partitions landed on or after `start`:
+    comparisons of each partition column with a constant, joined by and/or, so every engine prunes files and
+    partitions before reading. DuckDB prunes this form even where the read is joined (the base models' cross join
+    with the masking keys); `year * 10000 + month * 100 + day >= …`, the earlier form, it then filtered row by row
+    after every check of every row of every file (docs/performance.md). taglake.bench.athena_sql reads the start
+    back from this form. -#}
 {% macro raw_partitions_since(start) -%}
-    year * 10000 + month * 100 + day >= {{ start.strftime('%Y%m%d') }}
+    (year > {{ start.year }} or (year = {{ start.year }} and (month > {{ start.month }} or (month = {{ start.month }} and day >= {{ start.day }}))))
 {%- endmacro %}
 
 {#- A predicate keeping rows whose `column` (a date) is on or after `start`. -#}

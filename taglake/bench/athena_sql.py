@@ -8,9 +8,10 @@ subqueries to the table it comes from. What is read from a table:
 - columns: every column of it any scope still refers to (a `count(*)` reads none); None when the statement could
   not be qualified (then every column is assumed read: an upper bound);
 - partitions: the lower bound of a predicate, in a WHERE joined by AND only, on its partition columns: for the raw
-  tables `year * 10000 + month * 100 + day >= YYYYMMDD` (macros/incremental/landing_window.sql), for a table
-  partitioned by `landing_date`, `landing_date >= <date>` (also through CTEs and subqueries, as Athena pushes such
-  predicates down). No such predicate on some reference of the table: every partition is read.
+  tables `year > Y or (year = Y and (month > M or (month = M and day >= D)))` (raw_partitions_since,
+  macros/incremental/landing_window.sql), for a table partitioned by `landing_date`, `landing_date >= <date>` (also
+  through CTEs and subqueries, as Athena pushes such predicates down). No such predicate on some reference of the
+  table: every partition is read.
 """
 
 from __future__ import annotations
@@ -148,24 +149,50 @@ def _literal_date(node: exp.Expression) -> date | None:
     return None
 
 
-def _day_key_columns(node: exp.Expression) -> list[exp.Column] | None:
-    """The year, month and day columns of `year * 10000 + month * 100 + day`, else None."""
-    if not isinstance(node, exp.Add) or not isinstance(node.left, exp.Add):
+def _bare(node: exp.Expression) -> exp.Expression:
+    while isinstance(node, exp.Paren):
+        node = node.this
+    return node
+
+
+def _column_against_int(node: exp.Expression, kind: type[exp.Expression], name: str) -> tuple[exp.Column, int] | None:
+    """`name <op> <integer>` (op: the comparison `kind`): the column and the integer, else None."""
+    node = _bare(node)
+    if not (isinstance(node, kind) and isinstance(node.this, exp.Column) and node.this.name.lower() == name):
         return None
-    parts = [(node.left.left, 10000), (node.left.right, 100)]
-    found = []
-    for term, factor in parts:
-        if not (isinstance(term, exp.Mul) and isinstance(term.this, exp.Column)):
+    value = node.expression
+    if not (isinstance(value, exp.Literal) and value.is_int):
+        return None
+    return node.this, int(value.name)
+
+
+def _raw_partition_start(node: exp.Expression) -> tuple[list[exp.Column], date] | None:
+    """The year, month and day columns and the first day of raw_partitions_since's predicate
+    (macros/incremental/landing_window.sql): `year > Y or (year = Y and (month > M or (month = M and day >= D)))`."""
+
+    def level(node: exp.Expression, names: tuple[str, ...]) -> tuple[list[exp.Column], list[int]] | None:
+        if len(names) == 1:
+            last = _column_against_int(node, exp.GTE, names[0])
+            return ([last[0]], [last[1]]) if last else None
+        node = _bare(node)
+        if not isinstance(node, exp.Or):
             return None
-        if not (isinstance(term.expression, exp.Literal) and term.expression.name == str(factor)):
+        above, same_part = _column_against_int(node.this, exp.GT, names[0]), _bare(node.expression)
+        if above is None or not isinstance(same_part, exp.And):
             return None
-        found.append(term.this)
-    if not isinstance(node.right, exp.Column):
+        same, rest = _column_against_int(same_part.this, exp.EQ, names[0]), level(same_part.expression, names[1:])
+        if same is None or rest is None or same[1] != above[1]:
+            return None
+        return [above[0], *rest[0]], [above[1], *rest[1]]
+
+    found = level(node, RAW_PARTITION_COLUMNS)
+    if found is None:
         return None
-    found.append(node.right)
-    if [c.name.lower() for c in found] != list(RAW_PARTITION_COLUMNS):
+    columns, (year, month, day) = found
+    try:
+        return columns, date(year, month, day)
+    except ValueError:
         return None
-    return found
 
 
 def _partition_bounds(scopes: list[Scope], partitioned: Mapping[str, tuple[str, ...]]) -> dict[int, date]:
@@ -176,13 +203,15 @@ def _partition_bounds(scopes: list[Scope], partitioned: Mapping[str, tuple[str, 
         if where is None:
             continue
         for term in _conjuncts(where):
-            if not isinstance(term, exp.GTE | exp.GT | exp.EQ):
+            raw = _raw_partition_start(term)
+            if raw is not None:
+                columns, since = raw
+            elif isinstance(term, exp.GTE | exp.GT | exp.EQ) and isinstance(term.this, exp.Column):
+                columns, since = [term.this], _literal_date(term.expression)
+                if since is None:
+                    continue
+            else:
                 continue
-            left, right = term.this, term.expression
-            since = _literal_date(right)
-            if since is None or isinstance(left, exp.Literal):
-                continue
-            columns = _day_key_columns(left) or ([left] if isinstance(left, exp.Column) else [])
             traced = [_trace(scope, c) for c in columns]
             if not traced or any(t is None for t in traced):
                 continue

@@ -31,6 +31,9 @@ from taglake.verify.offline_compile import CompiledNode, CompiledProject
 pytestmark = pytest.mark.athena_cost
 
 RAW = '"awsdatacatalog"."raw_cards"."transactions"'
+# raw_partitions_since's predicate for 2026-10-28 and 2026-10-03
+SINCE_20261028 = "(year > 2026 or (year = 2026 and (month > 10 or (month = 10 and day >= 28))))"
+SINCE_20261003 = "(year > 2026 or (year = 2026 and (month > 10 or (month = 10 and day >= 3))))"
 SCHEMA = {
     "raw_cards": {
         "transactions": {
@@ -54,7 +57,7 @@ PARTITIONED = {
 }
 DAILY = f"""with source as (
     select * from {RAW}
-    where year * 10000 + month * 100 + day >= 20261028
+    where {SINCE_20261028}
 )
 select transaction_id, amount from source"""
 
@@ -66,7 +69,7 @@ def _read(sql: str, relation: str):
 
 def test_a_one_day_window_predicate_reads_from_its_day_and_a_full_refresh_reads_every_partition() -> None:
     assert _read(DAILY, "raw_cards.transactions").since == date(2026, 10, 28)
-    full = DAILY.replace("where year * 10000 + month * 100 + day >= 20261028", "")
+    full = DAILY.replace(f"where {SINCE_20261028}", "")
     assert _read(full, "raw_cards.transactions").since is None
 
 
@@ -80,8 +83,28 @@ def test_a_landing_date_predicate_through_ctes_prunes_a_partitioned_model_table(
 
 
 def test_a_bound_under_or_is_no_bound() -> None:
-    sql = f"select amount from {RAW} where year * 10000 + month * 100 + day >= 20261028 or amount > 0"
+    sql = f"select amount from {RAW} where {SINCE_20261028} or amount > 0"
     assert _read(sql, "raw_cards.transactions").since is None
+
+
+@pytest.mark.parametrize(
+    "predicate",
+    [
+        "year * 10000 + month * 100 + day >= 20261028",  # not the macro's form: no bound is read from it
+        "(year > 2026 or (year = 2025 and (month > 10 or (month = 10 and day >= 28))))",  # years disagree
+        "(year > 2026 or (year = 2026 and (month > 10 or (month = 10 and day > 28))))",  # day not >=
+        "(year > 2026 or (year = 2026 and (month > 10 or (month = 10 and day >= 32))))",  # not a date
+        "(year > 2026 or (year = 2026 and (day > 10 or (day = 10 and month >= 28))))",  # columns out of order
+    ],
+)
+def test_a_predicate_not_in_the_macros_form_is_no_bound(predicate: str) -> None:
+    assert _read(f"select amount from {RAW} where {predicate}", "raw_cards.transactions").since is None
+
+
+def test_the_macros_form_across_a_year_end_reads_from_its_day() -> None:
+    since = "(year > 2025 or (year = 2025 and (month > 12 or (month = 12 and day >= 30))))"
+    sql = f"select amount from {RAW} where {since}"
+    assert _read(sql, "raw_cards.transactions").since == date(2025, 12, 30)
 
 
 def test_only_the_columns_used_downstream_are_read_through_select_star() -> None:
@@ -98,9 +121,7 @@ def _estimator(fmt: str) -> Estimator:
 
 
 def test_parquet_scans_only_the_columns_read_and_csv_or_json_the_whole_files() -> None:
-    read = _read(
-        f"select amount from {RAW} where year * 10000 + month * 100 + day >= 20261003", "raw_cards.transactions"
-    )
+    read = _read(f"select amount from {RAW} where {SINCE_20261003}", "raw_cards.transactions")
     run_day = date(2026, 10, 3)
     parquet = _estimator("parquet").read(read, run_day)
     assert parquet["partitions"] == 1

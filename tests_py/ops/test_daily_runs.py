@@ -112,6 +112,12 @@ def _query(db: Path, sql: str, params: list | None = None) -> list[tuple]:
         return con.execute(sql, params or []).fetchall()
 
 
+def _raw_partitions_since(day: date) -> str:
+    """The raw partition predicate macros/incremental/landing_window.sql (raw_partitions_since) writes for `day`."""
+    y, m, d = day.year, day.month, day.day
+    return f"(year > {y} or (year = {y} and (month > {m} or (month = {m} and day >= {d}))))"
+
+
 def test_the_incremental_build_reads_only_the_new_partitions_and_the_lookback(daily: DailyLake) -> None:
     # The compiled SQL of the incremental run prunes raw partitions to the window: newest day held minus the
     # lookback (3 days), so the base models never rescan the whole lake.
@@ -124,14 +130,31 @@ def test_the_incremental_build_reads_only_the_new_partitions_and_the_lookback(da
         "core_banking/base/base_core_banking__accounts.sql",
     ):
         sql = (staging / base).read_text(encoding="utf-8")
-        assert f"year * 10000 + month * 100 + day >= {since:%Y%m%d}" in sql, base
+        assert _raw_partitions_since(since) in sql, base
+    # The CSV extracts read the list of the window's files instead of their glob (macros/incremental/raw_source.sql:
+    # union_by_name would sniff every file of the history first); the Parquet feed keeps its glob.
+    for prefix, base in (
+        ("crm/customers", "crm/base/base_crm__customers.sql"),
+        ("core_banking/accounts", "core_banking/base/base_core_banking__accounts.sql"),
+    ):
+        sql = (staging / base).read_text(encoding="utf-8")
+        listed = re.search(r"read_csv\(\[([^\]]*)\]", sql)
+        assert listed is not None and "year=*" not in sql, base
+        window = sorted(
+            str(path)
+            for path in (daily.lake.resolve() / "raw" / prefix).glob("year=*/month=*/day=*/*.csv")
+            if date(*(int(part.split("=")[1]) for part in path.parts[-4:-1])) >= since
+        )
+        assert len(window) == 5 and re.findall(r"'([^']*)'", listed.group(1)) == window, base
+    cards = (staging / "cards/base/base_cards__transactions.sql").read_text(encoding="utf-8")
+    assert "/year=*/month=*/day=*/*.parquet'" in cards
     # scores and outcomes land on scoring days only: once the lookback has passed their newest partition, their
     # window starts the day after it (the last scoring day is not read again every day until the next one)
     for table in ("model_scores", "model_outcomes"):
         ((newest,),) = _query(daily.day1_db, f"select max(landing_date) from taglake_staging.base_ml__{table}")
         assert newest < since, "the lake's last scoring day is older than the lookback"
         sql = (staging / f"ml/base/base_ml__{table}.sql").read_text(encoding="utf-8")
-        assert f"year * 10000 + month * 100 + day >= {newest + timedelta(days=1):%Y%m%d}" in sql, table
+        assert _raw_partitions_since(newest + timedelta(days=1)) in sql, table
 
 
 def test_the_appended_day_reconciles_exactly_with_the_manifest(daily: DailyLake) -> None:
@@ -520,9 +543,9 @@ def test_the_row_count_of_a_daily_run_covers_the_window_on_both_sides(daily: Dai
     name = "row_count_equals_source_base_crm__customers_crm__customers"
     counted = _compiled_test(daily.incremental, name)
     assert f"landing_date >= cast('{since.isoformat()}' as date)" in counted
-    assert f"year * 10000 + month * 100 + day >= {since.strftime('%Y%m%d')}" in counted
+    assert _raw_partitions_since(since) in counted
     whole = _compiled_test(built_project, name)
-    assert "landing_date >=" not in whole and "year * 10000" not in whole
+    assert "landing_date >=" not in whole and "year >" not in whole
     # a row lost from the window fails the windowed count; one lost before it only the whole-table count
     project = daily.project("row_count", db_from=daily.incremental.duckdb_path)
     table = "taglake_staging.base_crm__customers"

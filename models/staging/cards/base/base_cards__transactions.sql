@@ -13,7 +13,7 @@ source as {{ not_materialized() }} (
     select
         *,
         {{ raw_source_file('cards', 'transactions') }} as source_file
-    from {{ source('cards', 'transactions') }}
+    from {{ raw_source('cards', 'transactions', since) }}
     {%- if since %}
     where {{ raw_partitions_since(since) }}
     {%- endif %}

@@ -12,7 +12,7 @@ source as (
     select
         *,
         {{ raw_source_file('core_banking', 'accounts') }} as source_file
-    from {{ source('core_banking', 'accounts') }}
+    from {{ raw_source('core_banking', 'accounts', since) }}
     {%- if since %}
     where {{ raw_partitions_since(since) }}
     {%- endif %}

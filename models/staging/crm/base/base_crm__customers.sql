@@ -11,7 +11,7 @@ source as (
     select
         *,
         {{ raw_source_file('crm', 'customers') }} as source_file
-    from {{ source('crm', 'customers') }}
+    from {{ raw_source('crm', 'customers', since) }}
     {%- if since %}
     where {{ raw_partitions_since(since) }}
     {%- endif %}

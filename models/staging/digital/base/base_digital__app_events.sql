@@ -12,7 +12,7 @@ source as (
     select
         *,
         {{ raw_source_file('digital', 'app_events') }} as source_file
-    from {{ source('digital', 'app_events') }}
+    from {{ raw_source('digital', 'app_events', since) }}
     {%- if since %}
     where {{ raw_partitions_since(since) }}
     {%- endif %}

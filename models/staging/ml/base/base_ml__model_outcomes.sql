@@ -12,7 +12,7 @@ source as {{ not_materialized() }} (
     select
         *,
         {{ raw_source_file('ml', 'model_outcomes') }} as source_file
-    from {{ source('ml', 'model_outcomes') }}
+    from {{ raw_source('ml', 'model_outcomes', since) }}
     {%- if since %}
     where {{ raw_partitions_since(since) }}
     {%- endif %}

@@ -12,7 +12,7 @@ source as {{ not_materialized() }} (
     select
         *,
         {{ raw_source_file('ml', 'model_scores') }} as source_file
-    from {{ source('ml', 'model_scores') }}
+    from {{ raw_source('ml', 'model_scores', since) }}
     {%- if since %}
     where {{ raw_partitions_since(since) }}
     {%- endif %}
