@@ -94,7 +94,7 @@ def daily(built_project: Project, tmp_path_factory: pytest.TempPathFactory) -> D
     # the day as `taglake run-daily` builds it: each incremental model tested and guarded on its landing window
     result = run_daily(incremental, target="local", allow_stale=True, scan=False)
     assert result.ok, result.rows()
-    assert "tests and guard of 17 incremental models on their landing windows" in result.steps[-1].detail
+    assert "tests and guard of 18 incremental models on their landing windows" in result.steps[-1].detail
     state = DailyLake(
         work=work,
         lake=lake,
@@ -659,7 +659,7 @@ def test_run_window_prints_the_window_run_daily_gives_its_build(
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     expected = newest_landings(project, "local")
     assert printed == json.loads(window_env(expected)[RUN_WINDOW_ENV])
-    assert len(printed) == 17 and max(printed.values()) == daily.appended.isoformat()
+    assert len(printed) == 18 and max(printed.values()) == daily.appended.isoformat()
     # another engine's tables are not read from the local file: every table checked whole
     assert main(["run-window", "--target", "athena"]) == 0
     assert capsys.readouterr().out.strip() == "{}"
