@@ -41,7 +41,9 @@ candidates as (
 ),
 
 latest as (
-    {{ deduplicated('candidates', ['customer_token', 'model_name'], 'scored_at desc, model_version desc, from_window desc') }}
+    {{ deduplicated(
+        'candidates', ['customer_token', 'model_name'], 'scored_at desc, model_version desc, from_window desc'
+    ) }}
 )
 
 select
