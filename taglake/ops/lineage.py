@@ -4,9 +4,10 @@ Both start from sanitised copies of dbt's artifacts (`sanitise_artifacts`): what
 names, types, descriptions, zones, owners and personal-data classes, never SQL text, Jinja, file paths, the key
 file's location, other `meta` or the messages of a run. The one allowlist of `meta` keys that may leave is
 NODE_META / COLUMN_META below. The compiled SQL is kept in the sanitised manifest only so that column lineage can be
-parsed from it, with each local source expression (`read_csv('…/lake/raw/…')`) replaced by the Glue table it
-stands for (`raw_crm.customers`); the events and DataHub's metadata carry no SQL (`strip_event`, and the DataHub
-recipe's `include_compiled_code: false` with raw code emptied).
+parsed from it, with each local source expression (`read_csv('…/lake/raw/…')`, or a daily run's list of the
+window's files in place of the glob) replaced by the Glue table it stands for (`raw_crm.customers`); the events and
+DataHub's metadata carry no SQL (`strip_event`, and the DataHub recipe's `include_compiled_code: false` with raw
+code emptied).
 
 Before anything is written or sent, every event is checked (`check_clean`): no national-ID or mobile shape
 (taglake.privacy.patterns) and, when a local key file is there, no key material. docs/operations.md, Lineage in
@@ -106,6 +107,23 @@ def _plain_name(node: Mapping[str, Any]) -> str:
     return f"{node['schema']}.{node.get('identifier') or node.get('alias') or node['name']}"
 
 
+_QUOTED = r"'(?:[^']|'')*'"
+
+
+def _read_expression(relation_name: str) -> re.Pattern[str]:
+    """The local read of a source as compiled SQL holds it: its relation name (`read_csv('<glob>', …)`), or the
+    same read of a list of files in place of the glob (`read_csv(['<file>', …], …)`), which a daily run's
+    windowed read of a CSV extract compiles to (macros/incremental/raw_source.sql)."""
+    glob = re.match(rf"\s*\w+\(\s*({_QUOTED})", relation_name)
+    if glob is None:
+        return re.compile(re.escape(relation_name))
+    before, after = relation_name[: glob.start(1)], relation_name[glob.end(1) :]
+    # each listed file lies under the glob's folder (two sources may share every read option but their folder)
+    folder = re.escape(glob.group(1)[1:].split("*")[0])
+    listed = rf"\[\s*(?:'{folder}(?:[^']|'')*'\s*(?:,\s*)?)+\]"
+    return re.compile(f"{re.escape(before)}(?:{re.escape(glob.group(1))}|{listed}){re.escape(after)}")
+
+
 def sanitise_manifest(manifest: Mapping[str, Any]) -> dict:
     """A copy of the manifest that may leave: meta allowlisted, no raw code, macros, docs or unit tests; sources
     named by their Glue table, and their local read expressions replaced by that name in the compiled SQL."""
@@ -129,7 +147,7 @@ def sanitise_manifest(manifest: Mapping[str, Any]) -> dict:
         code = node.get("compiled_code")
         if isinstance(code, str):
             for expression in longest_first:
-                code = code.replace(expression, source_names[expression])
+                code = _read_expression(expression).sub(lambda _, plain=source_names[expression]: plain, code)
             node["compiled_code"] = code
         node["meta"] = _meta(node.get("meta"), NODE_META)
         if isinstance(node.get("config"), Mapping):

@@ -18,7 +18,7 @@ from offline_env import ATHENA_ENV
 
 from taglake.cli import main
 from taglake.core.project import Project
-from taglake.ops.lineage import EVENTS_FILE, NODE_META, LineageError, emit, lineage_dir
+from taglake.ops.lineage import EVENTS_FILE, NODE_META, LineageError, emit, lineage_dir, sanitise_manifest
 from taglake.privacy.scan.canaries import collect_canaries
 from taglake.privacy.scan.scanner import scan
 
@@ -100,6 +100,32 @@ def test_events_carry_no_sql_no_paths_and_only_the_allowlisted_meta(emitted) -> 
                 assert tag["key"] in NODE_META
         for test in event["run"]["facets"].get("test", {}).get("tests", []):
             assert "content" not in test
+
+
+def test_a_daily_runs_list_of_window_files_is_replaced_by_the_glue_name_as_the_glob_is() -> None:
+    read = "read_csv('/lake/raw/crm/customers/year=*/month=*/day=*/*.csv', header=true, union_by_name=true)"
+    folder = "/lake/raw/crm/customers"
+    files = f"['{folder}/year=2026/month=10/day=31/c.csv', '{folder}/year=2026/month=11/day=1/o''k.csv']"
+    listed = f"read_csv({files}, header=true, union_by_name=true)"
+    other = "read_csv(['/lake/raw/crm/customers/x.csv'], header=false, union_by_name=true)"  # another read: left
+    # another source read with the same options: its files are not under the glob's folder
+    accounts = (
+        "read_csv(['/lake/raw/core_banking/accounts/year=2026/month=10/day=31/a.csv'], header=true, union_by_name=true)"
+    )
+    manifest = {
+        "sources": {"source.taglake.crm.customers": {"schema": "raw_crm", "name": "customers", "relation_name": read}},
+        "nodes": {
+            "model.taglake.daily": {"compiled_code": f"select * from {listed} where year > 2026", "columns": {}},
+            "model.taglake.full": {"compiled_code": f"select * from {read}", "columns": {}},
+            "model.taglake.other": {"compiled_code": f"select * from {other}", "columns": {}},
+            "model.taglake.accounts": {"compiled_code": f"select * from {accounts}", "columns": {}},
+        },
+    }
+    nodes = sanitise_manifest(manifest)["nodes"]
+    assert nodes["model.taglake.daily"]["compiled_code"] == "select * from raw_crm.customers where year > 2026"
+    assert nodes["model.taglake.full"]["compiled_code"] == "select * from raw_crm.customers"
+    assert nodes["model.taglake.other"]["compiled_code"] == f"select * from {other}"
+    assert nodes["model.taglake.accounts"]["compiled_code"] == f"select * from {accounts}"
 
 
 def test_events_hold_no_raw_personal_value_nor_key_material(emitted) -> None:
