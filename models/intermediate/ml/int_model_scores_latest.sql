@@ -30,13 +30,14 @@ candidates as (
         {{ columns | join(',\n        ') }},
         0 as from_window
     from {{ this }} as held
-    where exists (
-        select 1
-        from in_window
-        where
-            in_window.customer_token = held.customer_token
-            and in_window.model_name = held.model_name
-    )
+    where
+        exists (
+            select 1
+            from in_window
+            where
+                in_window.customer_token = held.customer_token
+                and in_window.model_name = held.model_name
+        )
     {%- endif %}
 ),
 
