@@ -72,8 +72,8 @@
     of two markers (in the test's config, alone or with other predicates, e.g. `reject_reason is null and
     __landing_window__`):
 
-    - `__landing_window__`: the rows landed in the run's window (not_null, accepted_values, relationships,
-      expression_is_true: a row passes or fails by itself);
+    - `__landing_window__`: the rows landed in the run's window (not_null, accepted_values, column_values,
+      relationships, expression_is_true: a row passes or fails by itself);
     - `__keys_in_landing_window__`: every row, over the whole table, of each key a row in the window holds (unique,
       unique_combination_of_columns: a new row that repeats a key from an older day is a duplicate, which the
       window's rows alone would not show).
@@ -98,11 +98,11 @@
             {{ exceptions.raise_compiler_error(model.name ~ ': ' ~ keys_marker ~ ' is for unique and '
                 ~ 'unique_combination_of_columns tests') }}
         {%- endif -%}
-        {%- if rows_marker in where and kind not in ['not_null', 'accepted_values', 'relationships',
-                                                     'expression_is_true'] -%}
+        {%- if rows_marker in where and kind not in ['not_null', 'accepted_values', 'column_values',
+                                                     'relationships', 'expression_is_true'] -%}
             {{ exceptions.raise_compiler_error(model.name ~ ': ' ~ rows_marker ~ ' is for tests that check each '
-                ~ 'row by itself (not_null, accepted_values, relationships, expression_is_true); a key test takes '
-                ~ keys_marker) }}
+                ~ 'row by itself (not_null, accepted_values, column_values, relationships, expression_is_true); a key '
+                ~ 'test takes ' ~ keys_marker) }}
         {%- endif -%}
         {%- set attached = model.get('attached_node') -%}
         {%- set since = run_window_start(attached.split('.')[2] if attached else none) -%}

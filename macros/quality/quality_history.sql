@@ -18,11 +18,15 @@
     {%- set outcomes = [] -%}
     {%- for result in results if result.node is defined and result.node.resource_type in ['test', 'source', 'model'] -%}
         {%- set newest = result.max_loaded_at if result.max_loaded_at is defined else none -%}
+        {%- set status = quality_status_text(result.status) -%}
+        {%- set metadata = result.node.test_metadata if result.node.test_metadata is defined else none -%}
+        {%- set merged = metadata is not none and metadata.name == 'column_values' and status in ['warn', 'fail'] -%}
         {%- do outcomes.append({
             'unique_id': result.node.unique_id,
-            'status': quality_status_text(result.status),
+            'status': status,
             'failures': result.failures if result.failures is defined else none,
-            'newest': newest.strftime('%Y-%m-%d') if newest else none}) -%}
+            'newest': newest.strftime('%Y-%m-%d') if newest else none,
+            'compiled': result.node.compiled_code if merged else none}) -%}
     {%- endfor -%}
     {%- do record_quality_checks(outcomes) -%}
     {{- return('') -}}
@@ -169,6 +173,45 @@
 {% endmacro %}
 
 
+{#- The rows of one outcome: its row (quality_row_of), except for a `column_values` test (tests/generic/
+    column_values.sql), which checks several columns in one query and is recorded as one row per check, as if each
+    were its own test: `not_null_<model>_<column>` or `accepted_values_<model>_<column>`, with its kind, column and
+    dimension. A test that passed passes every check (0 rows failing). One that failed or warned gives each check
+    its own count: the hook runs the test's compiled query again (its window included), which returns only kinds,
+    columns and counts; a check it does not return passed. Without the compiled query (`taglake quality record`,
+    after the fact) and for an error or a skip, the test is one row of kind column_values. -#}
+{% macro quality_rows_of(outcome) %}
+    {%- set row = quality_row_of(outcome) -%}
+    {%- if row is none -%}
+        {{- return([]) -}}
+    {%- elif row.check_kind != 'column_values' or row.status not in ['pass', 'warn', 'fail']
+             or (row.status != 'pass' and not outcome.get('compiled')) -%}
+        {{- return([row]) -}}
+    {%- endif -%}
+    {%- set failing = {} -%}
+    {%- if row.status != 'pass' -%}
+        {%- set found = run_query('select check_kind, column_name, failing_rows from (' ~ outcome.compiled
+                                  ~ ') as checked') -%}
+        {%- for check in found.rows -%}
+            {%- do failing.update({check[0] ~ '.' ~ check[1]: check[2] | int}) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- set test = graph.nodes[outcome.unique_id] -%}
+    {%- set rows = [] -%}
+    {%- for check in column_value_targets(test.test_metadata.kwargs.get('not_null'),
+                                          test.test_metadata.kwargs.get('accepted_values')) -%}
+        {%- set name = check.kind ~ '_' ~ row.model ~ '_' ~ check.column -%}
+        {%- set count = failing.get(check.kind ~ '.' ~ check.column, 0) -%}
+        {%- do rows.append({'check_id': 'test.' ~ test.package_name ~ '.' ~ name, 'check_name': name,
+            'check_kind': check.kind, 'model': row.model, 'layer': row.layer, 'column_name': check.column,
+            'quality_dimension': quality_dimension_of(check.kind, test.config.meta, 'test ' ~ test.name),
+            'severity': row.severity, 'failing_rows': count, 'checked_rows': none,
+            'status': row.status if count > 0 else 'pass'}) -%}
+    {%- endfor -%}
+    {{- return(rows) -}}
+{% endmacro %}
+
+
 {#- The row of one test or freshness outcome, or none for what is no check. Status words: a test's own (pass, warn,
     fail, error, skipped); a freshness check's error (stale beyond its error limit) is fail, its runtime error is
     error. -#}
@@ -270,10 +313,7 @@
 {% macro record_quality_checks(outcomes) %}
     {%- set rows = [] -%}
     {%- for outcome in outcomes -%}
-        {%- set row = quality_row_of(outcome) -%}
-        {%- if row is not none -%}
-            {%- do rows.append(row) -%}
-        {%- endif -%}
+        {%- do rows.extend(quality_rows_of(outcome)) -%}
     {%- endfor -%}
     {%- do rows.extend(quality_reconciliation_rows(outcomes)) -%}
     {%- if not rows -%}

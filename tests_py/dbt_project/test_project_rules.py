@@ -14,6 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from column_checks import not_null_columns
 
 from taglake.core.project import Project
 from taglake.privacy.dbt_runner import run_dbt
@@ -160,9 +161,13 @@ def test_every_model_is_tested_and_has_a_primary_key_test(manifest: dict) -> Non
     for uid, node in _models(manifest).items():
         mine = tests.get(uid, [])
         names = {(t.get("test_metadata") or {}).get("name") for t in mine}
+        not_null = {t.get("column_name") for t in mine if (t.get("test_metadata") or {}).get("name") == "not_null"}
+        for test in mine:
+            if (test.get("test_metadata") or {}).get("name") == "column_values":
+                not_null |= not_null_columns(test["test_metadata"]["kwargs"])
         unique_columns = {
             t.get("column_name") for t in mine if (t.get("test_metadata") or {}).get("name") == "unique"
-        } & {t.get("column_name") for t in mine if (t.get("test_metadata") or {}).get("name") == "not_null"}
+        } & not_null
         constrained = {
             name
             for name, column in node["columns"].items()
@@ -175,6 +180,21 @@ def test_every_model_is_tested_and_has_a_primary_key_test(manifest: dict) -> Non
         elif not has_key:
             found[node["name"]] = "no primary-key test (unique + not_null, or unique_combination_of_columns)"
     assert _failures("primary_key", found) == []
+
+
+def test_column_checks_are_one_query_per_model(manifest: dict) -> None:
+    # A model's not_null and accepted_values checks are one column_values test (issue 16: one scan, not one query
+    # per column and check), named after its model: the quality history names each check from the model.
+    found = {}
+    for uid, mine in _tests_by_model(manifest).items():
+        name = uid.split(".")[-1]
+        kinds = [(t.get("test_metadata") or {}).get("name") for t in mine]
+        merged = [t["name"] for t in mine if (t.get("test_metadata") or {}).get("name") == "column_values"]
+        if {"not_null", "accepted_values"} & set(kinds):
+            found[name] = "a not_null or accepted_values test of its own: put it in the model's column_values test"
+        elif len(merged) > 1 or merged not in ([], [f"column_values_{name}"]):
+            found[name] = f"column_values tests {merged}: one, named column_values_{name}"
+    assert found == {}
 
 
 def test_no_model_fans_out_to_many_leaves(manifest: dict) -> None:

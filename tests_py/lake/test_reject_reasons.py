@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import yaml
+from column_checks import accepted_values_of
 
 from taglake.core.checkout import find_project_dir
 from taglake.core.sources import project_var
@@ -40,10 +41,7 @@ def declared_accepted_values(source: str, table: str) -> set[str]:
         for node in yaml.safe_load(yml.read_text(encoding="utf-8")).get("models", []):
             if node["name"] != model:
                 continue
-            column = next(c for c in node["columns"] if c["name"] == "reject_reason")
-            tests = [t["accepted_values"] for t in column.get("data_tests", []) if "accepted_values" in t]
-            assert len(tests) == 1, model
-            return set(tests[0]["arguments"]["values"])
+            return set(accepted_values_of(node, "reject_reason"))
     raise AssertionError(f"{model}: not in any staging YAML")
 
 

@@ -487,13 +487,13 @@ def test_the_daily_runs_tests_check_the_landing_window_and_a_full_build_the_whol
 ) -> None:
     since = daily.appended - timedelta(days=1 + 3)  # the newest day held before the run, minus the lookback
     window = f"landing_date >= cast('{since.isoformat()}' as date)"
-    rows = _compiled_test(daily.incremental, "not_null_stg_cards__transactions_amount_twd")
+    rows = _compiled_test(daily.incremental, "column_values_stg_cards__transactions")
     assert window in rows
     keys = _compiled_test(daily.incremental, "unique_stg_cards__transactions_transaction_id")
     # a key test reads every row of each key landed in the window, over the whole table
     assert "exists (" in keys and f"landed.{window}" in keys
     # a full build (no window passed) tests every row
-    for prefix in ("not_null_stg_cards__transactions_amount_twd", "unique_stg_cards__transactions_transaction_id"):
+    for prefix in ("column_values_stg_cards__transactions", "unique_stg_cards__transactions_transaction_id"):
         sql = _compiled_test(built_project, prefix)
         assert "where 1=1" in sql and "landing_date >=" not in sql, prefix
 
@@ -529,13 +529,32 @@ def test_windowed_tests_catch_an_old_key_repeated_and_a_null_on_the_new_day(dail
     run_dbt(project, ["test", *select], target="local", check=False, quiet=True, extra_env=window_env(before))
     windowed = _statuses(project)
     assert windowed["unique_stg_cards__transactions_transaction_id"] == "fail"
-    assert windowed["not_null_stg_cards__transactions_amount_twd"] == "fail"
-    channel = next(name for name in windowed if name.startswith("accepted_values_stg_cards__transactions_channel"))
-    assert windowed[channel] == "pass"  # outside the window
+    assert windowed["column_values_stg_cards__transactions"] == "fail"
+    # the quality history splits the merged test into its checks, each with its own count of the window's rows
+    checks = _checks_recorded(project)
+    assert checks["not_null_stg_cards__transactions_amount_twd"] == ("fail", 1)
+    assert checks["accepted_values_stg_cards__transactions_channel"] == ("pass", 0)  # outside the window
+    assert checks["not_null_stg_cards__transactions_customer_token"] == ("pass", 0)
     run_dbt(project, ["test", *select], target="local", check=False, quiet=True)
     whole = _statuses(project)
-    assert whole[channel] == "fail"
+    assert whole["column_values_stg_cards__transactions"] == "fail"
     assert whole["unique_stg_cards__transactions_transaction_id"] == "fail"
+    checks = _checks_recorded(project)
+    assert checks["accepted_values_stg_cards__transactions_channel"] == ("fail", 1)
+    with duckdb.connect(str(project.duckdb_path), read_only=True) as con:
+        (nulls,) = con.execute(f"select count(*) from {table} where amount_twd is null").fetchone()
+    assert nulls >= 1 and checks["not_null_stg_cards__transactions_amount_twd"] == ("fail", nulls)
+
+
+def _checks_recorded(project: Project) -> dict[str, tuple[str, int | None]]:
+    """The quality history's rows of the last run (its invocation id): status and failing rows by check name."""
+    run_id = read_run_results(project.target_path / "run_results.json").metadata.invocation_id
+    with duckdb.connect(str(project.duckdb_path), read_only=True) as con:
+        rows = con.execute(
+            "select check_name, status, failing_rows from taglake_marts.fct_quality_check_results where run_id = ?",
+            [str(run_id)],
+        ).fetchall()
+    return {name: (status, failing) for name, status, failing in rows}
 
 
 def test_the_row_count_of_a_daily_run_covers_the_window_on_both_sides(daily: DailyLake, built_project: Project) -> None:
@@ -695,7 +714,7 @@ def test_a_sparse_feeds_window_stops_at_its_last_landing_once_the_lookback_has_p
     # is its lookback, and a feed that landed last on an older day starts the day after it, not at it minus the
     # lookback (scores land on scoring days only: that partition would be re-read every day until the next one).
     project = daily.project("sparse_window", db_from=daily.day1_db)
-    compile_test = ["compile", "--select", "not_null_stg_ml__model_scores_landing_date"]
+    compile_test = ["compile", "--select", "column_values_stg_ml__model_scores"]
     scored = date(2026, 10, 1)
     expected = {
         date(2026, 10, 20): "2026-10-02",  # the lookback (10-17 on) has passed the scoring day: the day after it

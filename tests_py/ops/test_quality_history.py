@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 import yaml
+from column_checks import not_null_columns
 from project_copy import copy_project, dbt
 
 from taglake.core.project import Project
@@ -58,12 +59,24 @@ def history_copy(built_project: Project, tmp_path: Path) -> Iterator[Project]:
 def test_every_test_of_the_build_is_one_row_of_its_run_with_a_dimension(
     built_project: Project, build_run_results: dict, build_run_id: str
 ) -> None:
-    # check ids are the tests' unique ids without dbt's hash suffix
-    tests = {
-        re.sub(r"\.[0-9a-f]{10}$", "", r["unique_id"]): r
-        for r in build_run_results["results"]
-        if r["unique_id"].startswith("test.")
-    }
+    # check ids are the tests' unique ids without dbt's hash suffix; a column_values test is one row per check
+    # (macros/quality/quality_history.sql), each passing with its test in a clean build
+    manifest = json.loads((built_project.target_path / "manifest.json").read_text(encoding="utf-8"))
+    tests = {}
+    for r in build_run_results["results"]:
+        if not r["unique_id"].startswith("test."):
+            continue
+        node = manifest["nodes"][r["unique_id"]]
+        if (node.get("test_metadata") or {}).get("name") != "column_values":
+            tests[re.sub(r"\.[0-9a-f]{10}$", "", r["unique_id"])] = r
+            continue
+        model = node["attached_node"].split(".")[-1]
+        kwargs = node["test_metadata"]["kwargs"]
+        checks = [("not_null", c) for c in sorted(not_null_columns(kwargs))]
+        checks += [("accepted_values", c) for c in kwargs.get("accepted_values") or {}]
+        assert checks and r["status"] == "pass", r["unique_id"]
+        for kind, column in checks:
+            tests[f"test.taglake.{kind}_{model}_{column}"] = r
     rows = _rows(
         built_project.duckdb_path,
         f"select check_id, quality_dimension, status, failing_rows, layer from {HISTORY} "

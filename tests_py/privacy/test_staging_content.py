@@ -8,6 +8,7 @@ import unicodedata
 import duckdb
 import pytest
 import yaml
+from column_checks import accepted_values_of
 
 from taglake.core.project import Project
 from taglake.core.sources import catalog_tables, project_var, source_tables
@@ -72,10 +73,7 @@ def test_reject_reasons_are_a_closed_list_that_includes_invalid_code() -> None:
     for model_name, model in models.items():
         if not model_name.startswith("base_"):
             continue
-        column = next(c for c in model["columns"] if c["name"] == "reject_reason")
-        values = next(
-            t["accepted_values"]["arguments"]["values"] for t in column["data_tests"] if "accepted_values" in t
-        )
+        values = accepted_values_of(model, "reject_reason")
         assert "invalid_code" in values, model_name
     # The mart accepts the declared list (vars.reject_reasons; tests_py/lake/test_reject_reasons.py checks it reads it).
     assert "invalid_code" in project_var("reject_reasons")
