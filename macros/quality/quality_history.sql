@@ -177,9 +177,10 @@
     column_values.sql), which checks several columns in one query and is recorded as one row per check, as if each
     were its own test: `not_null_<model>_<column>` or `accepted_values_<model>_<column>`, with its kind, column and
     dimension. A test that passed passes every check (0 rows failing). One that failed or warned gives each check
-    its own count: the hook runs the test's compiled query again (its window included), which returns only kinds,
-    columns and counts; a check it does not return passed. Without the compiled query (`taglake quality record`,
-    after the fact) and for an error or a skip, the test is one row of kind column_values. -#}
+    its own count: the test's compiled query (its window included; from the run's results in the hook, from
+    run_results.json through `taglake quality record`) is run again and returns only kinds, columns and counts; a
+    check it does not return passed. For an error or a skip, or without the compiled query, the test is one row
+    of kind column_values. -#}
 {% macro quality_rows_of(outcome) %}
     {%- set row = quality_row_of(outcome) -%}
     {%- if row is none -%}

@@ -5,7 +5,10 @@ source freshness checks and reconciliation in `fct_quality_check_results` as it 
 outcomes after the fact, from target/run_results.json and target/sources.json, for what the hook could not: a
 freshness check that ran before the history table existed (the first run), or artifacts of a run on another worker.
 It passes only ids, statuses and counts to the dbt operation `record_quality_results`, which reads everything else
-from the graph; recording a run again replaces its rows (one row per check per run).
+from the graph; recording a run again replaces its rows (one row per check per run). The one exception is a failed or
+warned `column_values` test (tests/generic/column_values.sql: a model's not_null and accepted_values checks in one
+query): its compiled query goes along, so that the operation runs it again and records each check's own count, as
+the hook does. That query is the project's SQL over the model (counts only); it holds no value and no key.
 """
 
 from __future__ import annotations
@@ -25,6 +28,10 @@ RUN_ID = re.compile(r"[A-Za-z0-9_.:+-]{1,200}")
 AS_OF = re.compile(r"\d{4}-\d{2}-\d{2}")
 # What run_results.json holds that the history records: data tests, and the models its reconciliation reads.
 RECORDED_KINDS = ("test", "model")
+# A column_values test's name (the project rule in tests_py/dbt_project/test_project_rules.py: column_values_<model>),
+# and the statuses whose compiled query the history runs again for each check's count.
+COLUMN_VALUES_PREFIX = "column_values_"
+SPLIT_STATUSES = ("fail", "warn")
 
 
 class QualityRecordError(TaglakeError):
@@ -33,15 +40,24 @@ class QualityRecordError(TaglakeError):
 
 @dataclass(frozen=True)
 class Outcome:
-    """One node's outcome as the history needs it: no message, no SQL, no value."""
+    """One node's outcome as the history needs it: no message, no value; SQL only for a failed column_values test."""
 
     unique_id: str
     status: str
     failures: int | None = None
     newest: str | None = None  # a freshness check's newest landing day, YYYY-MM-DD
+    compiled: str | None = None  # a failed or warned column_values test's compiled query
 
     def as_arg(self) -> dict[str, object]:
-        return {"unique_id": self.unique_id, "status": self.status, "failures": self.failures, "newest": self.newest}
+        arg: dict[str, object] = {
+            "unique_id": self.unique_id,
+            "status": self.status,
+            "failures": self.failures,
+            "newest": self.newest,
+        }
+        if self.compiled:
+            arg["compiled"] = self.compiled
+        return arg
 
 
 def check_run_id(run_id: str) -> str:
@@ -72,7 +88,10 @@ def outcomes_of(run_results: RunResults | None, sources: Sources | None) -> list
     for result in run_results.results if run_results else []:
         if result.unique_id.split(".")[0] in RECORDED_KINDS:
             failures = result.failures if isinstance(result.failures, int) else None
-            found.append(Outcome(result.unique_id, result.status.value, failures))
+            status = result.status.value
+            split = status in SPLIT_STATUSES and result.unique_id.split(".")[2].startswith(COLUMN_VALUES_PREFIX)
+            compiled = (result.compiled_code or None) if split else None
+            found.append(Outcome(result.unique_id, status, failures, compiled=compiled))
     for checked in sources.results if sources else []:
         newest = None if isinstance(checked, FreshnessCheckFailed) else (checked.max_loaded_at or "")[:10] or None
         found.append(Outcome(checked.unique_id, checked.status.value, None, newest))

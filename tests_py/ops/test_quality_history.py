@@ -187,6 +187,32 @@ def test_the_quarantine_spike_test_fails_on_a_spike_and_passes_otherwise(history
     assert recorded == [("fail", 1, "validity")]
 
 
+def test_a_failed_column_values_test_is_one_row_per_check_from_the_hook_and_from_the_artifacts(
+    history_copy: Project,
+) -> None:
+    # tests/generic/column_values.sql: the hook runs the failed test's compiled query again for each check's count;
+    # `taglake quality record` does the same from run_results.json, so recording the run again changes nothing
+    with duckdb.connect(str(history_copy.duckdb_path)) as con:
+        con.execute(
+            "update taglake_staging.stg_crm__customers set gender = 'X' where customer_token in "
+            "(select customer_token from taglake_staging.stg_crm__customers order by 1 limit 3)"
+        )
+    run = ["test", "--select", "column_values_stg_crm__customers", "--vars", "{taglake_run_id: planted_checks}"]
+    assert run_dbt(history_copy, run, target="local", check=False, quiet=True) == 1
+    query = (
+        f"select check_name, check_kind, column_name, status, failing_rows, quality_dimension from {HISTORY} "
+        "where run_id = 'planted_checks' order by check_name"
+    )
+    recorded = _rows(history_copy.duckdb_path, query)
+    by_name = {r[0]: r[1:] for r in recorded}
+    assert by_name["accepted_values_stg_crm__customers_gender"] == ("accepted_values", "gender", "fail", 3, "validity")
+    others = [r for r in recorded if r[0] != "accepted_values_stg_crm__customers_gender"]
+    assert others and all(r[3:5] == ("pass", 0) for r in others)
+    assert {r[1] for r in recorded} == {"not_null", "accepted_values"}
+    record(history_copy, target="local", run_id="planted_checks")
+    assert _rows(history_copy.duckdb_path, query) == recorded
+
+
 PLANTED_ID = "A123456789"  # a well-formed national ID with a valid checksum
 PLANTED_TESTS = {
     # fails with a row holding the ID
