@@ -334,7 +334,9 @@ def _add_quality(sub: Subparsers) -> None:
         "of target/sources.json in fct_quality_check_results under --run-id (the run id the DAG passes to every "
         "dbt call as the var taglake_run_id; a run without it is recorded under dbt's invocation id). Recording a "
         "run again replaces its rows: one row per check per run. A run_results.json of another run is refused. "
-        "Statuses and counts only: no failure message, SQL or value.",
+        "Statuses and counts only: no failure message, SQL or value. A failed column_values test (a model's "
+        "not_null and accepted_values checks in one query) is recorded one row per check: its compiled query, "
+        "from run_results.json, is run again for each check's count.",
     )
     rec.add_argument("--run-id", required=True, help="the run: the var taglake_run_id of its dbt calls")
     rec.add_argument("--as-of", default=None, help="the as-of date, YYYY-MM-DD (default: what the run checked)")
