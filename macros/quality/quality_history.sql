@@ -175,12 +175,12 @@
 
 {#- The rows of one outcome: its row (quality_row_of), except for a `column_values` test (tests/generic/
     column_values.sql), which checks several columns in one query and is recorded as one row per check, as if each
-    were its own test: `not_null_<model>_<column>` or `accepted_values_<model>_<column>`, with its kind, column and
-    dimension. A test that passed passes every check (0 rows failing). One that failed or warned gives each check
-    its own count: the test's compiled query (its window included; from the run's results in the hook, from
-    run_results.json through `taglake quality record`) is run again and returns only kinds, columns and counts; a
-    check it does not return passed. For an error or a skip, or without the compiled query, the test is one row
-    of kind column_values. -#}
+    were its own test: `not_null_<model>_<column>`, `accepted_values_<model>_<column>` or
+    `expression_is_true_<model>_<column>`, with its kind, column and dimension. A test that passed passes every
+    check (0 rows failing). One that failed or warned gives each check its own count: the test's compiled query (its
+    window included; from the run's results in the hook, from run_results.json through `taglake quality record`)
+    is run again and returns only kinds, columns and counts; a check it does not return passed. For an error or a
+    skip, or without the compiled query, the test is one row of kind column_values. -#}
 {% macro quality_rows_of(outcome) %}
     {%- set row = quality_row_of(outcome) -%}
     {%- if row is none -%}
@@ -199,8 +199,9 @@
     {%- endif -%}
     {%- set test = graph.nodes[outcome.unique_id] -%}
     {%- set rows = [] -%}
-    {%- for check in column_value_targets(test.test_metadata.kwargs.get('not_null'),
-                                          test.test_metadata.kwargs.get('accepted_values')) -%}
+    {%- set kwargs = test.test_metadata.kwargs -%}
+    {%- for check in column_value_targets(kwargs.get('not_null'), kwargs.get('accepted_values'),
+                                          kwargs.get('expression_is_true')) -%}
         {%- set name = check.kind ~ '_' ~ row.model ~ '_' ~ check.column -%}
         {%- set count = failing.get(check.kind ~ '.' ~ check.column, 0) -%}
         {%- do rows.append({'check_id': 'test.' ~ test.package_name ~ '.' ~ name, 'check_name': name,

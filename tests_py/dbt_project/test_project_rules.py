@@ -1,7 +1,7 @@
 """The dbt project's own evaluator: the rules of dbt Labs' dbt-project-evaluator, checked on the parsed manifest.
 
 dbt-project-evaluator is a dbt Hub package this machine cannot install (no Hub, no git packages), so its rules that
-this project promises (docs/dbt/project-rules.md) are checked here, on `dbt parse`'s manifest: naming, directories,
+this project promises (docs/project-rules.md) are checked here, on `dbt parse`'s manifest: naming, directories,
 test coverage, documentation coverage, model fan-out, rejoining of upstream concepts, exposures on public models,
 primary-key tests, and `source()` only in staging. Each exception is listed in EXCEPTIONS with its reason; an
 exception that no longer applies fails too, so the list cannot go stale.
@@ -37,7 +37,7 @@ AS_OF_IS_A_PARAMETER = (
     "int_landing_days_summarized is the lake's calendar: each window and the feature join count days from it"
 )
 
-# (rule, model) → why the rule does not apply. Kept short and true; docs/dbt/project-rules.md repeats them.
+# (rule, model) → why the rule does not apply. Kept short and true; docs/project-rules.md repeats them.
 EXCEPTIONS: dict[tuple[str, str], str] = {
     ("naming", "customer_tag_profile"): (
         "a versioned, contracted interface (the tag API reads customer_tag_profile_v1): its name is the product's"
@@ -183,15 +183,17 @@ def test_every_model_is_tested_and_has_a_primary_key_test(manifest: dict) -> Non
 
 
 def test_column_checks_are_one_query_per_model(manifest: dict) -> None:
-    # A model's not_null and accepted_values checks are one column_values test (issue 16: one scan, not one query
-    # per column and check), named after its model: the quality history names each check from the model.
+    # A model's not_null, accepted_values and expression_is_true checks are one column_values test (issue 16: one
+    # scan, not one query per column and check), named after its model: the quality history names each check from
+    # the model. Only an expression test that keeps its failing rows (store_failures) stays a test of its own.
     found = {}
     for uid, mine in _tests_by_model(manifest).items():
-        name = uid.split(".")[-1]
-        kinds = [(t.get("test_metadata") or {}).get("name") for t in mine]
+        name = (manifest["nodes"].get(uid) or {}).get("name") or uid.split(".")[-1]
+        loose = [t for t in mine if not (t.get("config") or {}).get("store_failures")]
+        kinds = [(t.get("test_metadata") or {}).get("name") for t in loose]
         merged = [t["name"] for t in mine if (t.get("test_metadata") or {}).get("name") == "column_values"]
-        if {"not_null", "accepted_values"} & set(kinds):
-            found[name] = "a not_null or accepted_values test of its own: put it in the model's column_values test"
+        if {"not_null", "accepted_values", "expression_is_true"} & set(kinds):
+            found[name] = "a not_null, accepted_values or expression_is_true test of its own: in column_values"
         elif len(merged) > 1 or merged not in ([], [f"column_values_{name}"]):
             found[name] = f"column_values tests {merged}: one, named column_values_{name}"
     assert found == {}

@@ -70,10 +70,11 @@ def test_every_test_of_the_build_is_one_row_of_its_run_with_a_dimension(
         if (node.get("test_metadata") or {}).get("name") != "column_values":
             tests[re.sub(r"\.[0-9a-f]{10}$", "", r["unique_id"])] = r
             continue
-        model = node["attached_node"].split(".")[-1]
+        model = manifest["nodes"][node["attached_node"]]["name"]
         kwargs = node["test_metadata"]["kwargs"]
         checks = [("not_null", c) for c in sorted(not_null_columns(kwargs))]
         checks += [("accepted_values", c) for c in kwargs.get("accepted_values") or {}]
+        checks += [("expression_is_true", c) for c in kwargs.get("expression_is_true") or {}]
         assert checks and r["status"] == "pass", r["unique_id"]
         for kind, column in checks:
             tests[f"test.taglake.{kind}_{model}_{column}"] = r
@@ -211,6 +212,39 @@ def test_a_failed_column_values_test_is_one_row_per_check_from_the_hook_and_from
     assert {r[1] for r in recorded} == {"not_null", "accepted_values"}
     record(history_copy, target="local", run_id="planted_checks")
     assert _rows(history_copy.duckdb_path, query) == recorded
+
+
+def test_a_failed_expression_check_of_a_column_values_test_is_its_own_row(history_copy: Project) -> None:
+    # an expression_is_true check inside column_values: scores out of [0, 1] and null scores (a null result fails,
+    # as in the expression_is_true test) are counted by the score's check (accuracy); the other check passes
+    table = "taglake_intermediate.int_model_scores_latest"
+    tokens = f"(select distinct customer_token from {table} order by 1 limit 3)"
+    with duckdb.connect(str(history_copy.duckdb_path)) as con:
+        con.execute(
+            f"update {table} set score = case when customer_token = (select min(customer_token) from {tokens}) "
+            f"then null else 1.5 end where customer_token in {tokens}"
+        )
+        counted = f"select count(*) filter (score is null), count(*) filter (score > 1) from {table}"
+        nulls, above = con.execute(counted).fetchone()
+    assert nulls > 0 and above > 0
+    run = ["test", "--select", "column_values_int_model_scores_latest", "--vars", "{taglake_run_id: planted_score}"]
+    assert run_dbt(history_copy, run, target="local", check=False, quiet=True) == 1
+    recorded = _rows(
+        history_copy.duckdb_path,
+        f"select check_name, check_kind, column_name, status, failing_rows, quality_dimension from {HISTORY} "
+        "where run_id = 'planted_score' order by check_name",
+    )
+    assert recorded == [
+        (
+            "expression_is_true_int_model_scores_latest_score",
+            "expression_is_true",
+            "score",
+            "fail",
+            nulls + above,
+            "accuracy",
+        ),
+        ("not_null_int_model_scores_latest_customer_token", "not_null", "customer_token", "pass", 0, "completeness"),
+    ]
 
 
 PLANTED_ID = "A123456789"  # a well-formed national ID with a valid checksum
