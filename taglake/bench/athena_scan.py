@@ -34,6 +34,7 @@ import duckdb
 import pyarrow.parquet as pq
 
 from taglake.bench.athena_sql import RAW_PARTITION_COLUMNS, Schema, TableRead, table_reads
+from taglake.core import targets
 from taglake.core.artifacts import read_manifest
 from taglake.core.project import Project
 from taglake.core.sources import SourceTable, catalog_tables, project_var
@@ -160,10 +161,14 @@ def parquet_column_bytes(path: Path) -> tuple[int, dict[str, int]]:
 
 
 def measure_relations(
-    db_path: Path, compiled: CompiledProject, partitioned: dict[str, tuple[str, ...]]
+    db_path: Path,
+    compiled: CompiledProject,
+    partitioned: dict[str, tuple[str, ...]],
+    memory_limit: str | None = None,
 ) -> dict[str, Relation]:
     """Each model, snapshot and seed of `compiled` as the local DuckDB build holds it (by name): its rows, and
-    each column's bytes per row once written as Parquet (zstd), as dbt-athena writes its tables."""
+    each column's bytes per row once written as Parquet (zstd), as dbt-athena writes its tables. `memory_limit`:
+    DuckDB's, as the build's (without it, copying a large build's tables out takes up to 80 % of the machine)."""
     kinds = {"model": "model", "snapshot": "snapshot", "seed": "seed"}
     wanted = {  # by table name: a versioned model's is `<name>_v<N>`, on both engines
         athena_relation(n).split(".")[-1]: (athena_relation(n), kinds[n.resource_type])
@@ -171,7 +176,7 @@ def measure_relations(
         if n.resource_type in kinds and n.materialized not in ("ephemeral", "view") and n.relation_name
     }
     out: dict[str, Relation] = {}
-    con = duckdb.connect(str(db_path), read_only=True)
+    con = duckdb.connect(str(db_path), read_only=True, config={"memory_limit": memory_limit} if memory_limit else {})
     try:
         found = con.execute(
             "select table_schema, table_name from information_schema.tables where table_type = 'BASE TABLE'"
@@ -413,6 +418,7 @@ def estimate(
     db_path: Path,
     run_day: date,
     scales: Iterable[Scale],
+    memory_limit: str | None = None,
 ) -> dict:
     """The one-day run's Athena scan and cost at each scale, from its compiled SQL (`compiled`, compiled with the
     window of the day after `lake_dir`'s newest landing day), the lake and its local DuckDB build."""
@@ -421,7 +427,7 @@ def estimate(
     lake = Scale("lake", int(params["customers"]), int(params["days"]) + int(params.get("appended_days", 0)))
     partitioned = partitioned_relations(compiled)
     raw = measure_raw(lake_dir, (t for t in catalog_tables().values() if not t.restricted))
-    relations = measure_relations(db_path, compiled, partitioned)
+    relations = measure_relations(db_path, compiled, partitioned, memory_limit)
     schema = schema_of(raw, relations)
     lookback = int(project_var("late_arrival_lookback_days"))
     window_days = lookback + 2
@@ -481,7 +487,10 @@ def run_athena_estimate(
     run_day, since = window_start(lake_dir)
     compiled = compile_project(project, "athena", artifacts_dir=work_dir, window_start=since)
     chosen = [Scale("lake", 0, 0) if s == "lake" else scale_named(s) for s in scales]
-    return estimate(compiled, lake_dir=lake_dir, db_path=db_path, run_day=run_day, scales=chosen)
+    memory_limit = targets.duckdb_memory_limit(targets.DEFAULT_TARGET, project.root)  # the local build's
+    return estimate(
+        compiled, lake_dir=lake_dir, db_path=db_path, run_day=run_day, scales=chosen, memory_limit=memory_limit
+    )
 
 
 # ---- report ---------------------------------------------------------------------------------------------------------

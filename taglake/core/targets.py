@@ -2,7 +2,8 @@
 
 profiles.yml is the one declaration of the targets. Every output's `type` is its engine (duckdb, athena,
 redshift); a DuckDB output's `path` names its environment variable and default
-(`{{ env_var('TAGLAKE_DUCKDB_PATH', 'build/taglake.duckdb') }}`). Python reads both from here and never keeps a copy.
+(`{{ env_var('TAGLAKE_DUCKDB_PATH', 'build/taglake.duckdb') }}`), and its `settings.memory_limit` the same way
+(`{{ env_var('TAGLAKE_DUCKDB_MEMORY_LIMIT', '4GB') }}`). Python reads them from here and never keeps a copy.
 Read on first use and cached, never at import.
 """
 
@@ -39,6 +40,8 @@ class Target:
     engine: str  # duckdb | athena | redshift (the output's adapter type)
     path_var: str | None = None  # DuckDB only: the environment variable that moves the database file …
     default_path: str | None = None  # … and its default, relative to the project folder
+    memory_var: str | None = None  # DuckDB only: the environment variable of DuckDB's memory_limit …
+    default_memory: str | None = None  # … and its default (e.g. 4GB)
     required_env: tuple[str, ...] = ()  # the environment variables its settings read with no default
 
     def missing_env(self, env: Mapping[str, str] | None = None) -> list[str]:
@@ -64,14 +67,17 @@ def _targets(project_dir: Path) -> dict[str, Target]:
         engine = str(output["type"])
         if engine not in ENGINES:
             raise ValueError(f"profiles.yml: output {name!r} has type {engine!r}; taglake knows {', '.join(ENGINES)}")
-        path_var = default_path = None
+        path_var = default_path = memory_var = default_memory = None
         if engine == "duckdb":
             match = _PATH_VAR.search(str(output.get("path", "")))
             if not match:
                 raise ValueError(f"profiles.yml: output {name!r}: path must be {{{{ env_var('NAME', 'default') }}}}")
             path_var, default_path = match["name"], match["default"]
+            memory = _PATH_VAR.search(str((output.get("settings") or {}).get("memory_limit", "")))
+            if memory:
+                memory_var, default_memory = memory["name"], memory["default"]
         required = tuple(dict.fromkeys(m["name"] for v in output.values() for m in _REQUIRED_VAR.finditer(str(v))))
-        found[name] = Target(name, engine, path_var, default_path, required)
+        found[name] = Target(name, engine, path_var, default_path, memory_var, default_memory, required)
     return found
 
 
@@ -115,3 +121,13 @@ def duckdb_file(target: str | None, root: Path) -> Path:
     if declared.path_var is None or declared.default_path is None:
         raise UnknownTarget(f"target {declared.name!r} is not a DuckDB target")
     return (root / os.environ.get(declared.path_var, declared.default_path)).resolve()
+
+
+def duckdb_memory_limit(target: str | None, root: Path) -> str | None:
+    """DuckDB's memory_limit for a local target's database, as its dbt builds use it (its variable if set, else its
+    default; None when the output sets none): for a process that opens the build itself (the benchmarks, the
+    scanner), so that reading a large build does not take DuckDB's default of 80 % of the machine's memory."""
+    declared = target_of(target, root)
+    if declared.memory_var is None:
+        return None
+    return os.environ.get(declared.memory_var, declared.default_memory)

@@ -56,6 +56,18 @@ def test_the_duckdb_files_are_the_defaults_profiles_yml_names(monkeypatch: pytes
     assert targets.duckdb_file("local_system", ROOT) == (ROOT / "elsewhere" / "sys.duckdb").resolve()
 
 
+def test_the_memory_limit_is_the_one_profiles_yml_gives_the_local_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    # what a process that opens the build itself (the Athena estimate) limits DuckDB to, as dbt's build does
+    monkeypatch.delenv("TAGLAKE_DUCKDB_MEMORY_LIMIT", raising=False)
+    outputs = _profile_outputs()
+    for name in ("local", "local_system"):
+        default = re.search(r"'(\d+[KMGT]B)'", outputs[name]["settings"]["memory_limit"])[1]
+        assert targets.duckdb_memory_limit(name, ROOT) == default
+    assert targets.duckdb_memory_limit("athena", ROOT) is None
+    monkeypatch.setenv("TAGLAKE_DUCKDB_MEMORY_LIMIT", "6GB")
+    assert targets.duckdb_memory_limit("local", ROOT) == "6GB"
+
+
 def test_no_module_guesses_the_engine_from_the_target_name() -> None:
     guesses = re.compile(r"startswith\(\"(local|athena|redshift)\"\)|\"build/taglake(_system)?\.duckdb\"")
     for path in Path(ROOT / "taglake").rglob("*.py"):
