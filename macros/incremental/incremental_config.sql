@@ -54,12 +54,9 @@
     scoring day at the large scale int_model_scores_latest replaces 2.9 M of its 2.9 M rows, a 305 s merge against a
     2.6 s delete and an insert (docs/performance.md). -#}
 {% macro duckdb__keyed_incremental(unique_key) %}
-    {{ return({
-        'materialized': 'incremental',
-        'incremental_strategy': 'delete+insert',
-        'unique_key': unique_key,
-        'on_schema_change': 'append_new_columns',
-    }) }}
+    {%- set config = default__keyed_incremental(unique_key) -%}
+    {%- do config.update({'incremental_strategy': 'delete+insert'}) -%}
+    {{ return(config) }}
 {% endmacro %}
 
 {#- Athena: merge needs an Iceberg table. -#}

@@ -24,7 +24,8 @@ DEFAULT_TARGET = "local"
 ENGINES = ("duckdb", "athena", "redshift")
 AWS_ENGINES = ("athena", "redshift")
 SYSTEM_SUFFIX = "_system"
-# `{{ env_var('NAME', 'default') }}` in a DuckDB output's path (the system output wraps it in `identity and …`).
+# `{{ env_var('NAME', 'default') }}` in a DuckDB output's path (the system output wraps it in `identity and …`) or
+# its settings.memory_limit.
 _PATH_VAR = re.compile(r"env_var\(\s*'(?P<name>[A-Z0-9_]+)'\s*,\s*'(?P<default>[^']+)'\s*\)\s*}}")
 # `{{ env_var('NAME') }}` with no default: the output cannot be rendered without NAME in the environment.
 _REQUIRED_VAR = re.compile(r"env_var\(\s*'(?P<name>[A-Za-z0-9_]+)'\s*\)")
@@ -125,8 +126,8 @@ def duckdb_file(target: str | None, root: Path) -> Path:
 
 def duckdb_memory_limit(target: str | None, root: Path) -> str | None:
     """DuckDB's memory_limit for a local target's database, as its dbt builds use it (its variable if set, else its
-    default; None when the output sets none): for a process that opens the build itself (the benchmarks, the
-    scanner), so that reading a large build does not take DuckDB's default of 80 % of the machine's memory."""
+    default; None when the output sets none): for a process that opens the build itself (the Athena estimate of
+    `taglake bench`), so that reading a large build does not take DuckDB's default of 80 % of the machine's memory."""
     declared = target_of(target, root)
     if declared.memory_var is None:
         return None
