@@ -111,17 +111,23 @@
         {%- elif rows_marker in where -%}
             {%- set where = where | replace(rows_marker, in_run_window(since)) -%}
         {%- else -%}
+            {#- The window's keys as a distinct set joined to the table (a semi-join: each tested row matches at
+                most one key), not a correlated `exists`: DuckDB decorrelates that into a grouping of every key of
+                the table, several times slower on a big table than this join, whose hash table holds the window's
+                keys only. -#}
+            {%- set columns = key_kinds[kind] -%}
             {%- set matched = [] -%}
-            {%- for column in key_kinds[kind] -%}
+            {%- for column in columns -%}
                 {%- do matched.append(null_safe_equals('landed.' ~ column, 'tested.' ~ column)) -%}
             {%- endfor -%}
-            {%- set keys -%}
-                exists (
-                    select 1 from {{ relation }} as landed
-                    where {{ matched | join(' and ') }} and {{ in_run_window(since, 'landed.landing_date') }}
-                )
+            {%- set filtered -%}
+                (select tested.* from {{ relation }} as tested
+                inner join (
+                    select distinct {{ columns | join(', ') }} from {{ relation }} where {{ in_run_window(since) }}
+                ) as landed on {{ matched | join(' and ') }}
+                where {{ where | replace(keys_marker, '1=1') }}) dbt_subquery
             {%- endset -%}
-            {%- set where = where | replace(keys_marker, keys) -%}
+            {{ return(filtered) }}
         {%- endif -%}
     {%- endif -%}
     {%- set filtered -%}
