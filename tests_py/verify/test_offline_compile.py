@@ -108,7 +108,8 @@ def test_a_daily_runs_windowed_tests_compile_and_parse_on_each_engine(tmp_path: 
     assert rows and keys and len(keys) == len(WINDOWED), [n.name for n in tests]
     window = "landing_date >= cast('2026-10-28' as date)"  # the newest landing minus the 3-day lookback
     assert all(window in n.sql for n in rows + keys), [n.name for n in rows + keys if window not in n.sql]
-    assert all("exists (" in n.sql for n in keys)
+    # a key test reads every row of each key a window's row holds: the window's distinct keys joined to the table
+    assert all(") as landed on " in n.sql and "select distinct " in n.sql for n in keys), [n.name for n in keys]
     failures = sqlglot_failures(tests, compiled.engine) + sqlfluff_failures(tests, compiled.engine)
     assert not failures, "\n".join(map(str, failures))
 

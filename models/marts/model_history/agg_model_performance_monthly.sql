@@ -91,37 +91,131 @@ judged as (
             and monthly_scores.outcome_month = outcomes.outcome_month
 ),
 
-ranked as (
+-- one row per score of a model-month: the customers holding it and the positives among them. The ranks and the
+-- decile cut are taken over these groups, not over every customer: one sort of the scores instead of three window
+-- sorts of every row (rank, count of ties, ntile), the costliest part of this model on a large lake. Scores are never
+-- null (stg_ml__model_scores' not_null check).
+score_groups as (
     select
         model_name,
         model_version,
         outcome_month,
-        label,
-        landed_through,
-        rank() over (partition by model_name, model_version, outcome_month order by score asc) as score_rank,
-        count(*) over (partition by model_name, model_version, outcome_month, score) as tied_count,
-        ntile(10) over (
-            partition by model_name, model_version, outcome_month order by score desc, customer_token asc
-        ) as score_decile
+        score,
+        count(*) as tied_count,
+        sum(label) as positive_count,
+        max(landed_through) as landed_through
     from judged
+    group by model_name, model_version, outcome_month, score
+),
+
+-- lower_count: the customers scored below this score (the rank of its first customer, less one); higher_count: above
+placed as (
+    select
+        model_name,
+        model_version,
+        outcome_month,
+        score,
+        tied_count,
+        positive_count,
+        landed_through,
+        customer_count,
+        lower_count,
+        customer_count - lower_count - tied_count as higher_count
+    from (
+        select
+            *,
+            coalesce(sum(tied_count) over (
+                partition by model_name, model_version, outcome_month order by score asc
+                rows between unbounded preceding and 1 preceding
+            ), 0) as lower_count,
+            sum(tied_count) over (partition by model_name, model_version, outcome_month) as customer_count
+        from score_groups
+    ) as summed
+),
+
+-- The top decile is ntile(10)'s first tile over score descending, then customer_token: the first ceil(n / 10) of the
+-- model-month's n customers. The customer at position q from the top is in it when 10·q ≤ n + 9 (integers only, the
+-- same on every engine). A score whose customers straddle the cut is split by customer_token, as ntile splits it.
+cut as (
+    select
+        model_name,
+        model_version,
+        outcome_month,
+        score,
+        higher_count,
+        customer_count
+    from placed
+    where 10 * (higher_count + 1) <= customer_count + 9 and 10 * (higher_count + tied_count) > customer_count + 9
+),
+
+cut_top as (
+    select
+        model_name,
+        model_version,
+        outcome_month,
+        count(*) as top_count,
+        sum(label) as top_positive_count
+    from (
+        select
+            judged.model_name,
+            judged.model_version,
+            judged.outcome_month,
+            judged.label,
+            cut.higher_count,
+            cut.customer_count,
+            row_number() over (
+                partition by judged.model_name, judged.model_version, judged.outcome_month
+                order by judged.customer_token asc
+            ) as tie_position
+        from judged
+        inner join cut
+            on
+                judged.model_name = cut.model_name
+                and judged.model_version = cut.model_version
+                and judged.outcome_month = cut.outcome_month
+                and judged.score = cut.score
+    ) as tied
+    where 10 * (higher_count + tie_position) <= customer_count + 9
+    group by model_name, model_version, outcome_month
+),
+
+placed_summary as (
+    select
+        model_name,
+        model_version,
+        outcome_month,
+        max(customer_count) as customer_count,
+        sum(positive_count) as positive_count,
+        -- a tie's average rank: its first rank (lower_count + 1) plus half the others tied with it
+        sum(
+            positive_count * (cast(lower_count as {{ type_double() }}) + 1 + (tied_count - 1) / 2.0)
+        ) as positive_rank_sum,
+        sum(case when 10 * (higher_count + tied_count) <= customer_count + 9 then tied_count else 0 end)
+            as whole_top_count,
+        sum(case when 10 * (higher_count + tied_count) <= customer_count + 9 then positive_count else 0 end)
+            as whole_top_positive_count,
+        max(landed_through) as landed_through
+    from placed
+    group by model_name, model_version, outcome_month
 ),
 
 summary as (
     select
-        model_name,
-        model_version,
-        outcome_month,
-        count(*) as customer_count,
-        sum(label) as positive_count,
-        -- a tie's average rank: its first rank plus half the others tied with it
-        sum(
-            case when label = 1 then cast(score_rank as {{ type_double() }}) + (tied_count - 1) / 2.0 end
-        ) as positive_rank_sum,
-        sum(case when score_decile = 1 then 1 else 0 end) as top_decile_count,
-        sum(case when score_decile = 1 then label else 0 end) as top_decile_positive_count,
-        max(landed_through) as landed_through
-    from ranked
-    group by model_name, model_version, outcome_month
+        placed_summary.model_name,
+        placed_summary.model_version,
+        placed_summary.outcome_month,
+        placed_summary.customer_count,
+        placed_summary.positive_count,
+        placed_summary.positive_rank_sum,
+        placed_summary.landed_through,
+        placed_summary.whole_top_count + coalesce(cut_top.top_count, 0) as top_decile_count,
+        placed_summary.whole_top_positive_count + coalesce(cut_top.top_positive_count, 0) as top_decile_positive_count
+    from placed_summary
+    left join cut_top
+        on
+            placed_summary.model_name = cut_top.model_name
+            and placed_summary.model_version = cut_top.model_version
+            and placed_summary.outcome_month = cut_top.outcome_month
 ),
 
 measured as (
