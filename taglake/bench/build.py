@@ -94,7 +94,8 @@ def node_breakdown(measure: DbtMeasure, log_file: Path | None) -> dict:
     other = sum(s["other"] for s in statements.values())
     tests = sum(n["seconds"] for n in measure.nodes if n["resource_type"] == "test")
     node_seconds = sum(n["seconds"] for n in measure.nodes)
-    models = sorted(statements.items(), key=lambda item: item[1]["create"] + item[1]["guard"], reverse=True)
+    models = sorted(statements.items(), key=lambda item: sum(item[1].values()), reverse=True)
+    slow_tests = sorted((n for n in measure.nodes if n["resource_type"] == "test"), key=lambda n: -n["seconds"])
     return {
         "node_seconds": node_seconds,
         "parts": {
@@ -105,8 +106,10 @@ def node_breakdown(measure: DbtMeasure, log_file: Path | None) -> dict:
             "dbt overhead": max(node_seconds - creates - guard - other - tests, 0.0),
         },
         "top_models": [
-            {"model": name, "create_seconds": s["create"], "guard_seconds": s["guard"]} for name, s in models[:8]
+            {"model": name, "create_seconds": s["create"], "guard_seconds": s["guard"], "other_seconds": s["other"]}
+            for name, s in models[:8]
         ],
+        "top_tests": [{"test": n["name"], "seconds": n["seconds"]} for n in slow_tests[:5]],
     }
 
 
@@ -174,6 +177,11 @@ def _median(values: list[float | None]) -> float | None:
     return statistics.median(present) if present else None
 
 
+def _breakdown_medians(runs: list[dict], build: str) -> dict[str, float | None]:
+    parts = runs[0][build]["breakdown"]["parts"]
+    return {part: _median([run[build]["breakdown"]["parts"][part] for run in runs]) for part in parts}
+
+
 def summarize(runs: list[dict]) -> dict:
     """Medians over the runs, and the goals judged on them."""
 
@@ -198,10 +206,9 @@ def summarize(runs: list[dict]) -> dict:
         "full_over_read": med("full_over_read"),
         "incremental_share_of_full": med("incremental_share_of_full"),
         "full_node_seconds": med("full_build", "breakdown", "node_seconds"),
-        "full_breakdown": {
-            part: _median([run["full_build"]["breakdown"]["parts"][part] for run in runs])
-            for part in runs[0]["full_build"]["breakdown"]["parts"]
-        },
+        "full_breakdown": _breakdown_medians(runs, "full_build"),
+        "incremental_node_seconds": med("incremental_build", "breakdown", "node_seconds"),
+        "incremental_breakdown": _breakdown_medians(runs, "incremental_build"),
     }
     ratio, share = summary["full_over_read"], summary["incremental_share_of_full"]
     summary["goals"] = {
@@ -253,8 +260,30 @@ def run_build_benchmark(
     return result
 
 
+def _breakdown_report(title: str, medians: Mapping[str, float | None], last: Mapping[str, Any]) -> list[str]:
+    """Where a build's node time went (medians), then its slowest models and tests in the last run."""
+    busy = sum(v or 0.0 for v in medians.values())
+    out = [
+        f"{title}, where node time went (seconds summed over dbt's threads):",
+        _table(
+            ["part", "seconds", "share %"],
+            [[part, _num(v), _num(100 * (v or 0.0) / busy if busy else None)] for part, v in medians.items()],
+        ),
+        "",
+        f"{title}, slowest models (last run; create + guard + other statements): "
+        + ", ".join(
+            f"{m['model']} {m['create_seconds'] + m['guard_seconds'] + m.get('other_seconds', 0.0):.1f} s"
+            for m in last["top_models"]
+        ),
+    ]
+    if last.get("top_tests"):
+        tests = ", ".join(f"{t['test']} {t['seconds']:.1f} s" for t in last["top_tests"])
+        out.append(f"{title}, slowest tests (last run): {tests}")
+    return [*out, ""]
+
+
 def format_build_report(result: dict) -> str:
-    """Medians, ratios and the full build's breakdown as plain text, then the goals."""
+    """Medians, ratios, each build's breakdown and slowest models and tests as plain text, then the goals."""
     s = result["summary"]
     gib = 2**30
     rows = [
@@ -274,17 +303,8 @@ def format_build_report(result: dict) -> str:
     ]
     out = [f"{s['runs']} run(s), medians; lake: {result['lake']['path']}"]
     out += [_table(["", "wall s", "CPU s", "peak GiB"], rows), ""]
-    breakdown = s["full_breakdown"]
-    busy = sum(v or 0.0 for v in breakdown.values())
-    out.append("full build, where node time went (seconds summed over dbt's threads):")
-    out.append(
-        _table(
-            ["part", "seconds", "share %"],
-            [[part, _num(v), _num(100 * (v or 0.0) / busy if busy else None)] for part, v in breakdown.items()],
-        )
-    )
-    top = result["runs"][-1]["full_build"]["breakdown"]["top_models"]
-    out += ["", "slowest models (last run): " + ", ".join(f"{m['model']} {m['create_seconds']:.1f} s" for m in top)]
+    for build, title in (("full", "full build"), ("incremental", "one-day run")):
+        out += _breakdown_report(title, s[f"{build}_breakdown"], result["runs"][-1][f"{build}_build"]["breakdown"])
     goals = s["goals"]
 
     def verdict(ok: bool | None) -> str:

@@ -112,14 +112,18 @@ def _node_timings(target_path: Path) -> list[dict]:
 
 
 _LOG_MESSAGE = re.compile(r"^(?:\x1b\[0m)?\d\d:\d\d:\d\d\.\d+ \[\w+ *\] \[([^\]]+)\]: (.*)$")
-_ON_MODEL = re.compile(r"^On model\.[^.]+\.(\w+): ")
+_ON_MODEL = re.compile(r"^On (?:model|snapshot)\.[^.]+\.(\w+): ")
+# A model's own select: `create table … as` in a full build, `create temporary table … as` where an incremental
+# model builds the rows it then deletes and inserts or merges (those statements are `other`).
+_CREATE = re.compile(r"\bcreate\s+(?:temp(?:orary)?\s+)?table\b", re.IGNORECASE)
 _SQL_STATUS = re.compile(r"^SQL status: \S+ in ([0-9.]+) seconds")
 
 
 def statement_seconds(log_file: Path) -> dict[str, dict[str, float]]:
-    """Per model, the seconds its SQL statements took by kind, from dbt's debug log: `create` (the model's own
-    select, which is where masking's hashing runs), `guard` (the privacy guard's content sample, masked builds
-    only) and `other` (introspection, renames, comments)."""
+    """Per model (and snapshot), the seconds its SQL statements took by kind, from dbt's debug log: `create` (the
+    model's own select into a table or, in an incremental run, a temporary table: where masking's hashing runs),
+    `guard` (the privacy guard's content sample, masked builds only) and `other` (an incremental model's delete and
+    insert or merge, a snapshot's staging and updates, introspection, renames, comments)."""
     out: dict[str, dict[str, float]] = {}
     pending: dict[str, tuple[str, str]] = {}  # thread → (model, kind) of the statement it is running
     current: tuple[str, list[str]] | None = None  # the message being read: thread, lines
@@ -131,7 +135,7 @@ def statement_seconds(log_file: Path) -> dict[str, dict[str, float]]:
         text = "\n".join(lines)
         on = _ON_MODEL.match(text)
         if on:
-            kind = "guard" if " as sampled" in text else "create" if re.search(r"\bcreate\s+table\b", text) else "other"
+            kind = "guard" if " as sampled" in text else "create" if _CREATE.search(text) else "other"
             pending[thread] = (on.group(1), kind)
             return
         status = _SQL_STATUS.match(text)

@@ -17,6 +17,7 @@ from taglake.bench.build import (
     read_everything,
     summarize,
 )
+from taglake.bench.masking_build import statement_seconds
 from taglake.core.project import Project
 from taglake.core.sources import source_tables
 
@@ -52,11 +53,17 @@ def test_a_copied_lake_gains_files_without_touching_the_original(tmp_path: Path)
 def _run(full: float, read: float, incremental: float, creates: float) -> dict:
     def build(wall: float) -> dict:
         parts = {"creates": creates, "tests": 1.0, "guard": 1.0, "other statements": 0.5, "dbt overhead": 2.0}
+        top = [{"model": "stg_x", "create_seconds": 2.0, "guard_seconds": 0.5, "other_seconds": 4.0}]
         return {
             "wall_seconds": wall,
             "cpu_seconds": wall * 1.5,
             "peak_rss_bytes": 2**30,
-            "breakdown": {"node_seconds": sum(parts.values()), "parts": parts, "top_models": []},
+            "breakdown": {
+                "node_seconds": sum(parts.values()),
+                "parts": parts,
+                "top_models": top,
+                "top_tests": [{"test": "unique_stg_x_id", "seconds": 3.25}],
+            },
         }
 
     return {
@@ -81,3 +88,35 @@ def test_goals_are_judged_on_the_medians_of_the_runs() -> None:
     assert "full build ≤ 27× read-everything: 22.0×, met" in report
     assert "one-day run ≤ 10 % of full: 7.3 %, met" in report
     assert "dbt overhead" in report
+    assert "one-day run, where node time went" in report and "full build, where node time went" in report
+    assert "one-day run, slowest models (last run; create + guard + other statements): stg_x 6.5 s" in report
+    assert "one-day run, slowest tests (last run): unique_stg_x_id 3.2 s" in report
+
+
+# dbt's debug log as dbt 1.11 writes it: a statement announced on a thread, then its status on the same thread.
+DEBUG_LOG = """\
+\x1b[0m11:00:03.880987 [debug] [Thread-1 (]: On model.taglake.stg_x: /* {"app": "dbt"} */
+create table "db"."s"."stg_x__dbt_tmp" as (select 1)
+\x1b[0m11:00:04.880987 [debug] [Thread-2 (]: On model.taglake.stg_y: /* {"app": "dbt"} */
+    create temporary table "stg_y__dbt_tmp20261204" as (select 2)
+\x1b[0m11:00:05.000000 [debug] [Thread-1 (]: SQL status: OK in 1.500 seconds
+\x1b[0m11:00:05.100000 [debug] [Thread-2 (]: SQL status: OK in 2.250 seconds
+\x1b[0m11:00:05.200000 [debug] [Thread-2 (]: On model.taglake.stg_y: delete from "db"."s"."stg_y" where id in (1)
+\x1b[0m11:00:05.300000 [debug] [Thread-2 (]: SQL status: OK in 0.750 seconds
+\x1b[0m11:00:05.400000 [debug] [Thread-1 (]: On snapshot.taglake.snap_z: update "db"."snapshots"."snap_z" set x = 1
+\x1b[0m11:00:05.500000 [debug] [Thread-1 (]: SQL status: OK in 4.000 seconds
+\x1b[0m11:00:05.600000 [debug] [Thread-1 (]: On model.taglake.stg_x: select count(*) from (select 1) as sampled
+\x1b[0m11:00:05.700000 [debug] [Thread-1 (]: SQL status: OK in 0.125 seconds
+"""
+
+
+def test_statements_are_counted_per_model_and_snapshot_with_an_incremental_runs_temporary_create_a_create(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "dbt.log"
+    log.write_text(DEBUG_LOG, encoding="utf-8")
+    assert statement_seconds(log) == {
+        "stg_x": {"create": 1.5, "guard": 0.125, "other": 0.0},
+        "stg_y": {"create": 2.25, "guard": 0.0, "other": 0.75},
+        "snap_z": {"create": 0.0, "guard": 0.0, "other": 4.0},
+    }
