@@ -71,8 +71,11 @@
 
 {#- Two CTEs of a model replaced per group (group_replace_incremental, or a merge on the group key): `touched`, the
     groups of `relation` (a CTE) that hold a row whose `column` is on or after `since`, and `in_window`, every row
-    of those groups, from which the model recomputes them whole. -#}
-{% macro touched_groups(relation, group_columns, since, column='landing_date') -%}
+    of those groups, from which the model recomputes them whole. `floor`, when given, is a (date column, date) pair
+    that every row of a touched group is known to be on or after (month_floor_landed_since): a constant filter the
+    engine applies as it reads, before the join, where a group column computed from that date (a month) cannot be
+    pushed down. -#}
+{% macro touched_groups(relation, group_columns, since, column='landing_date', floor=none) -%}
 touched as (
     select distinct
         {{ group_columns | join(',\n        ') }}
@@ -88,5 +91,25 @@ in_window as (
             {% for c in group_columns -%}
             {{ relation }}.{{ c }} = touched.{{ c }}{{ '\n            and ' if not loop.last }}
             {%- endfor %}
+    {%- if floor %}
+    where {{ landed_since(floor[1], relation ~ '.' ~ floor[0]) }}
+    {%- endif %}
 ),
 {%- endmacro %}
+
+{#- The first day of the month of the earliest `date_column` among the rows of `relation` (a built relation) landed
+    on or after `since`, as (date_column, that day), for touched_groups' floor when its groups are months of
+    `date_column`: every row of a touched group falls in a month on or after it. One introspective query in an
+    incremental run; none (no floor) on a first build, offline (no introspection) or when nothing landed. -#}
+{% macro month_floor_landed_since(relation, date_column, since, column='landing_date') %}
+    {%- if since is none or not execute or not flags.INTROSPECT -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set sql = 'select min(' ~ date_column ~ ') from ' ~ relation ~ ' where ' ~ landed_since(since, column) -%}
+    {%- set earliest = run_query(sql).columns[0].values()[0] -%}
+    {%- if earliest is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set day = modules.datetime.date.fromisoformat((earliest | string)[:10]) -%}
+    {{ return((date_column, day.replace(day=1))) }}
+{% endmacro %}

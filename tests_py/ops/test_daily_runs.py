@@ -157,6 +157,23 @@ def test_the_incremental_build_reads_only_the_new_partitions_and_the_lookback(da
         assert _raw_partitions_since(newest + timedelta(days=1)) in sql, table
 
 
+def test_the_monthly_card_spend_reads_the_transactions_from_the_earliest_touched_month_on(daily: DailyLake) -> None:
+    # int_card_spend_aggregated_monthly recomputes the customer-months a window's transaction falls in; its month
+    # is computed from transaction_date, so the join to them prunes nothing by itself: the model filters the feed
+    # from the first of the earliest such month on, read from the staged transactions (month_floor_landed_since).
+    compiled = daily.incremental.target_path / "compiled" / "taglake" / "models" / "intermediate" / "cards"
+    sql = (compiled / "int_card_spend_aggregated_monthly.sql").read_text(encoding="utf-8")
+    since = re.search(r"where landing_date >= cast\('([0-9-]+)' as date\)", sql)
+    assert since is not None, "the incremental run's touched months are windowed"
+    ((earliest,),) = _query(
+        daily.incremental.duckdb_path,
+        "select min(transaction_date) from taglake_staging.stg_cards__transactions where landing_date >= ?",
+        [date.fromisoformat(since.group(1))],
+    )
+    floor = earliest.replace(day=1)
+    assert f"where transactions.transaction_date >= cast('{floor.isoformat()}' as date)" in sql
+
+
 def test_the_appended_day_reconciles_exactly_with_the_manifest(daily: DailyLake) -> None:
     rows = _query(
         daily.incremental.duckdb_path,

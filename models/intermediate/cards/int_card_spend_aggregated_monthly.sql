@@ -2,7 +2,9 @@
 -- is abroad), in TWD; landed_through is the newest landing date of the transactions counted in the row.
 -- Incremental by group (docs/daily-runs.md): a run recomputes, from all of their transactions, the customer-months
 -- a transaction landed from landing_window_start('landed_through') on falls in (a late one may fall in an earlier
--- month), and replaces those customer-months whole.
+-- month), and replaces those customer-months whole; it reads the transactions from the first of the earliest such
+-- month on (month_floor_landed_since), not the whole feed.
+-- depends_on: {{ ref('stg_cards__transactions') }} (read by month_floor_landed_since in an incremental run)
 {{ config(**group_replace_incremental(['customer_token', 'spend_month'])) }}
 {%- set since = landing_window_start('landed_through') %}
 
@@ -17,7 +19,8 @@ transactions as (
 
 {%- if since %}
 
-{{ touched_groups('transactions', ['customer_token', 'transaction_month'], since) }}
+{{ touched_groups('transactions', ['customer_token', 'transaction_month'], since,
+                  floor=month_floor_landed_since(ref('stg_cards__transactions'), 'transaction_date', since)) }}
 {%- else %}
 
 in_window as (
