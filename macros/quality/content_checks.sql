@@ -97,6 +97,20 @@
 {% endmacro %}
 
 
+{#- The flag columns content_flags() computed, as `relation.is_valid_<staged_as>` select-list entries: for a CTE that
+    names the columns it carries on instead of taking them all. -#}
+{% macro content_flag_columns(source_name, table_name, relation) %}
+    {%- if not execute -%}
+        {{- return(relation ~ '.content_flags_pending') -}}
+    {%- endif -%}
+    {%- set out = [] -%}
+    {%- for field in raw_content_fields(source_name, table_name, relation) if field.content in ('code', 'identifier') -%}
+        {%- do out.append(relation ~ '.' ~ content_flag_name(field)) -%}
+    {%- endfor -%}
+    {{- return(out | join(',\n        ')) -}}
+{% endmacro %}
+
+
 {#- True where a code or identifier field's value is within its declaration (blank is left to missing_required).
     Never null. A field read with `flagged` (raw_content_fields) is its flag column, computed once per row. -#}
 {% macro content_is_valid(field) -%}
