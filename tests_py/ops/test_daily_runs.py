@@ -384,6 +384,21 @@ def test_the_performance_mart_replaces_whole_each_model_month_a_landing_touched(
     assert [r for r in after if r[2] == touched] == [r for r in original if r[2] == touched]
     assert {r[3] for r in after if r[2] != touched} == {-1}, "a month outside the window is left as it was"
     assert len(after) == 2 * len(original)
+    # It reads the scores and outcomes from the first of the earliest touched month on (month_floor_landed_since).
+    compiled = project.target_path / "compiled" / "taglake" / "models" / "marts" / "model_history"
+    sql = (compiled / "agg_model_performance_monthly.sql").read_text(encoding="utf-8")
+    since = re.search(r"where landing_date >= cast\('([0-9-]+)' as date\)", sql)
+    assert since is not None, "the run's touched months are windowed"
+    ((scored, outcome),) = _query(
+        project.duckdb_path,
+        "select (select min(scored_at) from taglake_staging.stg_ml__model_scores where landing_date >= ?),"
+        " (select min(outcome_month) from taglake_staging.stg_ml__model_outcomes where landing_date >= ?)",
+        [date.fromisoformat(since.group(1))] * 2,
+    )
+    floor = min(d.replace(day=1) for d in (scored.date() if scored else None, outcome) if d is not None)
+    assert floor <= touched
+    assert f"where scores_all.scored_at >= cast('{floor.isoformat()}' as timestamp)" in sql
+    assert f"where outcomes_all.outcome_month >= cast('{floor.isoformat()}' as date)" in sql
 
 
 def test_re_running_the_same_day_changes_nothing(daily: DailyLake) -> None:

@@ -6,9 +6,16 @@
 -- landed_through: the newest landing date of the scores and outcomes a row measures.
 -- Incremental by group (docs/daily-runs.md): a run recomputes, from all of their scores and outcomes, the model-months
 -- a score or an outcome landed from landing_window_start('landed_through') on falls in, and replaces them whole (every
--- version: a month scored again with a new version drops the old version's row, as a full build does).
+-- version: a month scored again with a new version drops the old version's row, as a full build does). It reads the
+-- scores and outcomes from the first of the earliest such month on (month_floor_landed_since), not all of them.
 {{ config(**group_replace_incremental(['model_name', 'outcome_month'])) }}
 {%- set since = landing_window_start('landed_through') %}
+{%- set floors = [] %}
+{%- for floor in [month_floor_landed_since(ref('stg_ml__model_scores'), 'scored_at', since),
+                  month_floor_landed_since(ref('stg_ml__model_outcomes'), 'outcome_month', since)] if floor %}
+    {%- do floors.append(floor[1]) %}
+{%- endfor %}
+{%- set floor = floors | min if floors else none %}
 
 with
 
@@ -44,11 +51,16 @@ touched as (
     where {{ landed_since(since) }}
 ),
 
+{#- Every touched month is on or after `floor`: a constant filter the scan applies before the join (the month of a
+    score is computed from scored_at, which the join cannot push down). #}
 scores_dated as (
     select scores_all.*
     from scores_all
     inner join touched
         on scores_all.model_name = touched.model_name and scores_all.outcome_month = touched.outcome_month
+    {%- if floor %}
+    where scores_all.scored_at >= cast('{{ floor.isoformat() }}' as timestamp)
+    {%- endif %}
 ),
 
 outcomes as (
@@ -56,6 +68,9 @@ outcomes as (
     from outcomes_all
     inner join touched
         on outcomes_all.model_name = touched.model_name and outcomes_all.outcome_month = touched.outcome_month
+    {%- if floor %}
+    where {{ landed_since(floor, 'outcomes_all.outcome_month') }}
+    {%- endif %}
 ),
 {%- else %}
 
