@@ -508,10 +508,16 @@ def format_athena_report(result: dict, *, top: int = 12) -> str:
         f"Athena, one daily run (run day {result['run_day']}, window {result['window_days']} landing days; "
         f"USD {result['pricing']['usd_per_tb']:g}/TB, per MB, {result['pricing']['minimum_mb']} MB minimum a query)"
     ]
+    printed: dict[tuple[int, int], str] = {}  # a scale the size of one above (the large lake and "large") once
     for name, scale in result["scales"].items():
         s = scale["summary"]
+        size = (scale["customers"], scale["days"])
         lines.append("")
         lines.append(f"scale {name}: {scale['customers']:,} customers, {scale['days']} days of history")
+        if size in printed:
+            lines[-1] += f": the size of scale {printed[size]}, the same estimate"
+            continue
+        printed[size] = name
         models = sorted(
             (n for n in scale["nodes"] if n["resource_type"] in ("model", "snapshot")),
             key=lambda n: -n["scanned_bytes"],

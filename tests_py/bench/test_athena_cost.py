@@ -192,6 +192,11 @@ def test_the_estimate_of_a_compiled_project_has_per_model_reads_queries_and_tota
     report = format_athena_report(result)
     assert "scale big: 1,000 customers" in report and "per daily run:" in report and "per month" in report
     assert "transactions 1" in report  # the partitions the model reads
+    # a lake the size of a named scale (the large lake and "large") is reported once
+    same = {**result, "scales": {"lake": result["scales"]["big"], "big": result["scales"]["big"]}}
+    twice = format_athena_report(same)
+    assert twice.count("per daily run:") == 1 and twice.count("transactions 1") == 1
+    assert twice.endswith("scale big: 1,000 customers, 3 days of history: the size of scale lake, the same estimate")
     # `taglake bench build` prints the estimate its last run made, after its own figures
     build = _build_result()
     build["runs"][-1]["athena"] = result
