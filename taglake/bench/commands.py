@@ -63,7 +63,7 @@ def _add_bench(sub: Subparsers) -> None:
         choices=["lake", "small", "medium", "large"],
         default=None,
         help="athena-cost, build: the scale(s) the Athena estimate is made at: lake (the lake's own size) or a "
-        "`taglake generate --scale` (default: lake and large)",
+        "`taglake generate --scale` (default: lake and large; a scale the size of one before it is reported once)",
     )
     p.add_argument(
         "--db",
