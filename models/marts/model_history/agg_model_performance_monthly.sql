@@ -10,11 +10,9 @@
 -- scores and outcomes from the first of the earliest such month on (month_floor_landed_since), not all of them.
 {{ config(**group_replace_incremental(['model_name', 'outcome_month'])) }}
 {%- set since = landing_window_start('landed_through') %}
-{%- set floors = [] %}
-{%- for floor in [month_floor_landed_since(ref('stg_ml__model_scores'), 'scored_at', since),
-                  month_floor_landed_since(ref('stg_ml__model_outcomes'), 'outcome_month', since)] if floor %}
-    {%- do floors.append(floor[1]) %}
-{%- endfor %}
+{%- set score_floor = month_floor_landed_since(ref('stg_ml__model_scores'), 'scored_at', since) %}
+{%- set outcome_floor = month_floor_landed_since(ref('stg_ml__model_outcomes'), 'outcome_month', since) %}
+{%- set floors = [score_floor, outcome_floor] | select | map(attribute=1) | list %}
 {%- set floor = floors | min if floors else none %}
 
 with
@@ -51,7 +49,7 @@ touched as (
     where {{ landed_since(since) }}
 ),
 
-{#- Every touched month is on or after `floor`: a constant filter the scan applies before the join (the month of a
+{# Every touched month is on or after `floor`: a constant filter the scan applies before the join (the month of a
     score is computed from scored_at, which the join cannot push down). #}
 scores_dated as (
     select scores_all.*
