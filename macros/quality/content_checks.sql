@@ -86,13 +86,9 @@
         {{- return('null as content_flags_pending') -}}
     {%- endif -%}
     {%- set out = [] -%}
-    {%- for field in raw_content_fields(source_name, table_name, relation, json_column)
-            if field.content in ('code', 'identifier') -%}
+    {%- for field in _flagged_content_fields(source_name, table_name, relation, json_column) -%}
         {%- do out.append(content_is_valid(field) ~ ' as ' ~ content_flag_name(field)) -%}
     {%- endfor -%}
-    {%- if not out -%}
-        {{ exceptions.raise_compiler_error(source_name ~ '.' ~ table_name ~ ' declares no code or identifier') }}
-    {%- endif -%}
     {{- return(out | join(',\n        ')) -}}
 {% endmacro %}
 
@@ -104,10 +100,25 @@
         {{- return(relation ~ '.content_flags_pending') -}}
     {%- endif -%}
     {%- set out = [] -%}
-    {%- for field in raw_content_fields(source_name, table_name, relation) if field.content in ('code', 'identifier') -%}
+    {%- for field in _flagged_content_fields(source_name, table_name, relation) -%}
         {%- do out.append(relation ~ '.' ~ content_flag_name(field)) -%}
     {%- endfor -%}
     {{- return(out | join(',\n        ')) -}}
+{% endmacro %}
+
+
+{#- The fields that have a validity flag (content_flags): a raw table's code and identifier fields; an error when it
+    declares none. -#}
+{% macro _flagged_content_fields(source_name, table_name, relation, json_column='json_fields') %}
+    {%- set fields = [] -%}
+    {%- for field in raw_content_fields(source_name, table_name, relation, json_column)
+            if field.content in ('code', 'identifier') -%}
+        {%- do fields.append(field) -%}
+    {%- endfor -%}
+    {%- if not fields -%}
+        {{ exceptions.raise_compiler_error(source_name ~ '.' ~ table_name ~ ' declares no code or identifier') }}
+    {%- endif -%}
+    {{- return(fields) -}}
 {% endmacro %}
 
 
