@@ -106,10 +106,13 @@
         {%- endif -%}
         {%- set attached = model.get('attached_node') -%}
         {%- set since = run_window_start(attached.split('.')[2] if attached else none) -%}
+        {#- the tested model's window column: landed_through for an aggregate replaced per group -#}
+        {%- set documented = graph.nodes[attached].columns.keys() if attached in graph.nodes else [] -%}
+        {%- set column = run_window_column(documented) or 'landing_date' -%}
         {%- if since is none -%}
             {%- set where = where | replace(rows_marker, '1=1') | replace(keys_marker, '1=1') -%}
         {%- elif rows_marker in where -%}
-            {%- set where = where | replace(rows_marker, in_run_window(since)) -%}
+            {%- set where = where | replace(rows_marker, in_run_window(since, column)) -%}
         {%- else -%}
             {#- The window's keys as a distinct set joined to the table (a semi-join: each tested row matches at
                 most one key), not a correlated `exists`: DuckDB decorrelates that into a grouping of every key of
@@ -123,7 +126,7 @@
             {%- set filtered -%}
                 (select tested.* from {{ relation }} as tested
                 inner join (
-                    select distinct {{ columns | join(', ') }} from {{ relation }} where {{ in_run_window(since) }}
+                    select distinct {{ columns | join(', ') }} from {{ relation }} where {{ in_run_window(since, column) }}
                 ) as landed on {{ matched | join(' and ') }}
                 where {{ where | replace(keys_marker, '1=1') }}) dbt_subquery
             {%- endset -%}

@@ -60,10 +60,6 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ("primary_key", "fct_quarantined_rows"): (
         "the rejected raw rows as they landed: two identical bad lines are two rows, counted by the reconciliation"
     ),
-    ("rejoin", "agg_model_score_distribution_monthly"): (
-        "a mart of its own (analysts read the bins); the drift needs the month's count, mean and first score too, "
-        "which the bins do not carry"
-    ),
     ("rejoin", "int_app_activity_summarized"): AS_OF_IS_A_PARAMETER,
     ("rejoin", "int_card_spend_windowed"): AS_OF_IS_A_PARAMETER,
 }

@@ -52,6 +52,8 @@ INCREMENTAL_MODELS = {
     # aggregates per customer and month, recomputed for the customer-months a landed transaction falls in
     "taglake_intermediate.int_card_spend_aggregated_monthly",
     "taglake_marts.fct_customer_monthly_metrics",
+    # per model version and month of its scores, recomputed for the months a landed score falls in
+    "taglake_intermediate.int_model_scores_aggregated_monthly",
 }
 
 
@@ -94,7 +96,7 @@ def daily(built_project: Project, tmp_path_factory: pytest.TempPathFactory) -> D
     # the day as `taglake run-daily` builds it: each incremental model tested and guarded on its landing window
     result = run_daily(incremental, target="local", allow_stale=True, scan=False)
     assert result.ok, result.rows()
-    assert "tests and guard of 18 incremental models on their landing windows" in result.steps[-1].detail
+    assert "tests and guard of 19 incremental models on their landing windows" in result.steps[-1].detail
     state = DailyLake(
         work=work,
         lake=lake,
@@ -401,6 +403,53 @@ def test_the_performance_mart_replaces_whole_each_model_month_a_landing_touched(
     assert f"where outcomes_all.outcome_month >= cast('{floor.isoformat()}' as date)" in sql
 
 
+def test_the_score_months_aggregate_replaces_whole_each_version_month_a_landing_touched(daily: DailyLake) -> None:
+    # int_model_scores_aggregated_monthly is replaced per model version and month: a month a score landed in the
+    # window is recomputed whole from all of its scores; a month outside it is not read (drift's counts and mean).
+    project = daily.project("score_months", db_from=daily.day1_db)
+    table = "taglake_intermediate.int_model_scores_aggregated_monthly"
+    ((landed,),) = _query(project.duckdb_path, "select max(landing_date) from taglake_staging.stg_ml__model_scores")
+    touched = {
+        month
+        for (month,) in _query(
+            project.duckdb_path,
+            "select distinct cast(date_trunc('month', scored_at) as date) from taglake_staging.stg_ml__model_scores"
+            " where landing_date = ?",
+            [landed],
+        )
+    }
+    original = _query(project.duckdb_path, f"select * from {table} order by all")
+    assert touched and {r[2] for r in original} >= touched
+    with duckdb.connect(str(project.duckdb_path)) as con:
+        con.execute(f"update {table} set customer_count = -1, score_count = -1")
+        # a month no landing of the window touches
+        earlier = f"select * replace (cast(score_month - interval 12 month as date) as score_month) from {table}"
+        con.execute(f"insert into {table} {earlier}")
+    window = window_env({"fct_card_transactions": landed + timedelta(days=1)})
+    run_dbt(
+        project,
+        ["build", "--select", "int_model_scores_aggregated_monthly", *NO_TESTS],
+        target="local",
+        quiet=True,
+        extra_env=window,
+    )
+    after = _query(project.duckdb_path, f"select * from {table} order by all")
+    assert [r for r in after if r[2] in touched] == [r for r in original if r[2] in touched]
+    assert all(r[4] == -1 for r in after if r[2] not in touched), "a month outside the window is left as it was"
+    # the scores are read from the first of the earliest touched month on
+    compiled = project.target_path / "compiled" / "taglake" / "models" / "intermediate" / "ml"
+    sql = (compiled / "int_model_scores_aggregated_monthly.sql").read_text(encoding="utf-8")
+    since = re.search(r"where landing_date >= cast\('([0-9-]+)' as date\)", sql)
+    assert since is not None, "the run's touched months are windowed"
+    ((scored,),) = _query(
+        project.duckdb_path,
+        "select min(scored_at) from taglake_staging.stg_ml__model_scores where landing_date >= ?",
+        [date.fromisoformat(since.group(1))],
+    )
+    floor = scored.date().replace(day=1)
+    assert f"where scores.scored_at >= cast('{floor.isoformat()}' as date)" in sql
+
+
 def test_re_running_the_same_day_changes_nothing(daily: DailyLake) -> None:
     again = daily.project("rerun", db_from=daily.incremental.duckdb_path)
     result = run_daily(again, target="local", allow_stale=True)  # the synthetic lake ends in the past
@@ -524,8 +573,23 @@ def test_the_daily_runs_tests_check_the_landing_window_and_a_full_build_the_whol
     keys = _compiled_test(daily.incremental, "unique_stg_cards__transactions_transaction_id")
     # a key test reads every row of each key landed in the window, over the whole table
     assert "inner join (" in keys and "select distinct transaction_id from" in keys and window in keys
+    # an aggregate replaced per group is windowed by its landed_through (the runner's window column for it)
+    aggregate = "int_card_spend_aggregated_monthly"
+    through = f"(landed_through >= cast('{since.isoformat()}' as date) or landed_through is null)"
+    assert through in _compiled_test(daily.incremental, f"column_values_{aggregate}")
+    compiled = daily.incremental.target_path / "compiled" / "taglake" / "models"
+    (keys,) = [  # dbt names a long test's file by a hash
+        sql
+        for path in compiled.rglob("unique_combination_of_columns_*.sql")
+        if f'"{aggregate}"' in (sql := path.read_text(encoding="utf-8"))
+    ]
+    assert "inner join (" in keys and through in keys
     # a full build (no window passed) tests every row
-    for prefix in ("column_values_stg_cards__transactions", "unique_stg_cards__transactions_transaction_id"):
+    for prefix in (
+        "column_values_stg_cards__transactions",
+        "unique_stg_cards__transactions_transaction_id",
+        "column_values_int_card_spend_aggregated_monthly",
+    ):
         sql = _compiled_test(built_project, prefix)
         assert "where 1=1" in sql and "landing_date >=" not in sql, prefix
 
@@ -710,7 +774,7 @@ def test_run_window_prints_the_window_run_daily_gives_its_build(
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     expected = newest_landings(project, "local")
     assert printed == json.loads(window_env(expected)[RUN_WINDOW_ENV])
-    assert len(printed) == 18 and max(printed.values()) == daily.appended.isoformat()
+    assert len(printed) == 19 and max(printed.values()) == daily.appended.isoformat()
     # another engine's tables are not read from the local file: every table checked whole
     assert main(["run-window", "--target", "athena"]) == 0
     assert capsys.readouterr().out.strip() == "{}"

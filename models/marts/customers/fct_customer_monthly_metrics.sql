@@ -1,6 +1,7 @@
 -- Per customer and month: pre-computed card spend metrics, what tags and dashboards are computed from.
 -- Incremental (docs/daily-runs.md): a run recomputes the customer-months whose monthly aggregate took a transaction
--- landed from landing_window_start('landed_through') on, from all of the month's aggregates, and merges them.
+-- landed from landing_window_start('landed_through') on, from all of the month's aggregates, and merges them; it reads
+-- the aggregates from the earliest such month on (month_floor_landed_since), not every month.
 {{ config(**keyed_incremental(['customer_token', 'spend_month'])) }}
 {%- set since = landing_window_start('landed_through') %}
 
@@ -12,7 +13,9 @@ monthly as (
 
 {%- if since %}
 
-{{ touched_groups('monthly', ['customer_token', 'spend_month'], since, 'landed_through') }}
+{{ touched_groups('monthly', ['customer_token', 'spend_month'], since, 'landed_through',
+                  floor=month_floor_landed_since(ref('int_card_spend_aggregated_monthly'), 'spend_month', since,
+                                                 'landed_through')) }}
 {%- else %}
 
 in_window as (

@@ -1,7 +1,8 @@
 -- Drift of each model version per month: the population stability index (PSI) of the month's score distribution
 -- against the version's first month, over the fixed bins of agg_model_score_distribution_monthly. An empty bin's
 -- share is taken as var('psi_epsilon') so the logarithm stays finite. PSI and the mean are rounded to 9 decimals:
--- a parallel floating-point sum depends on the order it adds in, and a re-run must give the same table.
+-- a parallel floating-point sum depends on the order it adds in, and a re-run must give the same table. The counts
+-- and the mean of each month come from int_model_scores_aggregated_monthly (replaced per month as scores land).
 {%- set epsilon = var('psi_epsilon') %}
 
 with
@@ -10,21 +11,8 @@ distribution as (
     select * from {{ ref('agg_model_score_distribution_monthly') }}
 ),
 
-scores as (
-    select * from {{ ref('stg_ml__model_scores') }}
-),
-
 summary as (
-    select
-        model_name,
-        model_version,
-        cast({{ dbt.date_trunc('month', 'scored_at') }} as date) as score_month,
-        count(*) as score_count,
-        count(distinct customer_token) as customer_count,
-        avg(score) as mean_score,
-        min(scored_at) as first_scored_at
-    from scores
-    group by model_name, model_version, cast({{ dbt.date_trunc('month', 'scored_at') }} as date)
+    select * from {{ ref('int_model_scores_aggregated_monthly') }}
 ),
 
 floored as (
