@@ -91,3 +91,25 @@
 {% macro athena__group_replace_incremental(group_key) %}
     {{ return({'materialized': 'table'}) }}
 {% endmacro %}
+
+{#- A union of raw-row tables replaced per source and landing partition (fct_quarantined_rows): a run deletes, for
+    each source, the rows landed from that source's window start on (landing_window_starts_by: a pre-hook, in the
+    run's transaction) and appends what it reads again from there. Not delete+insert on (source, landing date): that
+    deletes only the partitions that still have rows, and a partition landed again without rejects (a corrected
+    file) must lose its old ones. Athena: a table rebuilt in full (a Hive table cannot delete rows). -#}
+{% macro source_partition_replace_incremental(source_column) %}
+    {{ return(adapter.dispatch('source_partition_replace_incremental', 'taglake')(source_column)) }}
+{% endmacro %}
+
+{% macro default__source_partition_replace_incremental(source_column) %}
+    {{ return({
+        'materialized': 'incremental',
+        'incremental_strategy': 'append',
+        'on_schema_change': 'append_new_columns',
+        'pre_hook': "{{ delete_landed_since_by('" ~ source_column ~ "') }}",
+    }) }}
+{% endmacro %}
+
+{% macro athena__source_partition_replace_incremental(source_column) %}
+    {{ return({'materialized': 'table'}) }}
+{% endmacro %}

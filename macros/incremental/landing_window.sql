@@ -113,3 +113,49 @@ in_window as (
     {%- set day = modules.datetime.date.fromisoformat((earliest | string)[:10]) -%}
     {{ return((date_column, day.replace(day=1))) }}
 {% endmacro %}
+
+{#- Per value of `source_column` in an incremental model's own table (a union of sources' raw rows): the first
+    landing date a run reprocesses for that source, window_from_newest of the newest landing_date the table holds for
+    it. It is on or before the window of the source's own base table (the newest it holds for a source is on or
+    before the newest its base table holds, and window_from_newest is monotone), so every partition the base table
+    rewrote is read again. A source with no row yet is read whole. None on a first build, a full refresh or offline
+    (read everything); in a daily run the model's window is checked as landing_window_start checks it. -#}
+{% macro landing_window_starts_by(source_column) %}
+    {%- if landing_window_start() is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set rows = run_query('select ' ~ source_column ~ ', max(landing_date) from ' ~ this ~ ' group by 1') -%}
+    {%- set anchor = run_window_anchor() -%}
+    {%- set starts = {} -%}
+    {%- for row in rows -%}
+        {%- set newest = modules.datetime.date.fromisoformat((row[1] | string)[:10]) -%}
+        {%- do starts.update({row[0]: window_from_newest(newest, anchor)}) -%}
+    {%- endfor -%}
+    {{ return(starts) }}
+{% endmacro %}
+
+{#- The rows of `source` a run reads again: landed on or after its start in `starts` (landing_window_starts_by), all
+    of them when it has none; `true` without a window. -#}
+{% macro landed_since_by(starts, source) -%}
+    {%- if starts is none or source not in starts -%}
+        true
+    {%- else -%}
+        {{ landed_since(starts[source]) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The pre-hook of source_partition_replace_incremental: delete the rows a run reads again (each source's rows
+    from its start on, a source without a start whole), so that the append puts back exactly what the sources hold
+    now. Nothing on a first build or a full refresh (the table is created from the select). -#}
+{% macro delete_landed_since_by(source_column) %}
+    {%- set starts = landing_window_starts_by(source_column) -%}
+    {%- if starts is none -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set kept = [] -%}
+    {%- for source, start in starts.items() -%}
+        {%- do kept.append('(' ~ source_column ~ ' = ' ~ "'" ~ (source | replace("'", "''")) ~ "'"
+            ~ ' and not ' ~ landed_since(start) ~ ')') -%}
+    {%- endfor -%}
+    delete from {{ this }} where not ({{ kept | join(' or ') if kept else 'false' }})
+{% endmacro %}

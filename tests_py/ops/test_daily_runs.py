@@ -27,6 +27,7 @@ from taglake.cli import main
 from taglake.core.artifacts import read_run_results
 from taglake.core.project import RUN_WINDOW_ENV, Project
 from taglake.core.scratch import scratch_project
+from taglake.core.sources import project_var
 from taglake.lake.generate import append_days
 from taglake.ops.daily import run_daily
 from taglake.ops.run_window import newest_landings, window_env
@@ -96,7 +97,7 @@ def daily(built_project: Project, tmp_path_factory: pytest.TempPathFactory) -> D
     # the day as `taglake run-daily` builds it: each incremental model tested and guarded on its landing window
     result = run_daily(incremental, target="local", allow_stale=True, scan=False)
     assert result.ok, result.rows()
-    assert "tests and guard of 19 incremental models on their landing windows" in result.steps[-1].detail
+    assert "tests and guard of 20 incremental models on their landing windows" in result.steps[-1].detail
     state = DailyLake(
         work=work,
         lake=lake,
@@ -450,6 +451,34 @@ def test_the_score_months_aggregate_replaces_whole_each_version_month_a_landing_
     assert f"where scores.scored_at >= cast('{floor.isoformat()}' as date)" in sql
 
 
+def test_the_quarantine_replaces_each_sources_window_and_drops_rejects_a_partition_no_longer_has(
+    daily: DailyLake,
+) -> None:
+    # fct_quarantined_rows is replaced per source and landing partition: each source's rows from its window start on
+    # are deleted (a pre-hook) and read again from its base table; older ones are neither read nor touched. A
+    # partition landed again without rejects (a corrected file) must lose the ones it had: a delete+insert on the
+    # partitions the new rows hold would keep them.
+    project = daily.project("quarantine", db_from=daily.day1_db)
+    table = "taglake_marts.fct_quarantined_rows"
+    original = _query(project.duckdb_path, f"select * from {table} order by all")
+    newest = dict(_query(project.duckdb_path, f"select source_table, max(landing_date) from {table} group by 1"))
+    assert set(newest) >= {"cards.transactions", "crm.customers"}, "the test lake quarantines rows of both"
+    stale = ("crm.customers", newest["crm.customers"], "crm/customers/stale.csv", "missing_required", None, "{}")
+    old = ("cards.transactions", date(2000, 1, 1), "cards/transactions/old.parquet", "missing_required", None, "{}")
+    with duckdb.connect(str(project.duckdb_path)) as con:
+        con.executemany(f"insert into {table} values (?, ?, ?, ?, ?, ?)", [stale, old])
+    run_dbt(project, ["build", "--select", "fct_quarantined_rows", *NO_TESTS], target="local", quiet=True)
+    after = _query(project.duckdb_path, f"select * from {table} order by all")
+    assert sorted(after, key=repr) == sorted([*original, old], key=repr), (
+        "the window's stale reject went, the old row was not read"
+    )
+    compiled = project.target_path / "compiled" / "taglake" / "models" / "marts" / "quality"
+    sql = (compiled / "fct_quarantined_rows.sql").read_text(encoding="utf-8")
+    lookback = int(project_var("late_arrival_lookback_days", project.root))
+    start = newest["crm.customers"] - timedelta(days=lookback)
+    assert f"where reject_reason is not null and landing_date >= cast('{start.isoformat()}' as date)" in sql
+
+
 def test_re_running_the_same_day_changes_nothing(daily: DailyLake) -> None:
     again = daily.project("rerun", db_from=daily.incremental.duckdb_path)
     result = run_daily(again, target="local", allow_stale=True)  # the synthetic lake ends in the past
@@ -774,7 +803,7 @@ def test_run_window_prints_the_window_run_daily_gives_its_build(
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     expected = newest_landings(project, "local")
     assert printed == json.loads(window_env(expected)[RUN_WINDOW_ENV])
-    assert len(printed) == 19 and max(printed.values()) == daily.appended.isoformat()
+    assert len(printed) == 20 and max(printed.values()) == daily.appended.isoformat()
     # another engine's tables are not read from the local file: every table checked whole
     assert main(["run-window", "--target", "athena"]) == 0
     assert capsys.readouterr().out.strip() == "{}"

@@ -1,7 +1,9 @@
 -- Per model version and calendar month of its scoring runs: the scores it gave, the distinct customers it scored,
 -- their mean score and the month's first run; landed_through is the newest landing date of the scores counted.
 -- What agg_model_score_drift_monthly reports beside the PSI: counting distinct customers reads every score, so it is
--- counted here once per month instead of over all history every day.
+-- counted here once per month instead of over all history every day. The mean is rounded to 9 decimals, as the
+-- drift mart reports it: a parallel floating-point sum depends on the order it adds in, and a month recomputed in a
+-- daily run must give what a full build gives.
 -- Incremental by group (docs/daily-runs.md): a run recomputes, from all of their scores, the version-months a score
 -- landed from landing_window_start('landed_through') on falls in (a late score may fall in an earlier month), and
 -- replaces them whole; it reads the scores from the first of the earliest such month on (month_floor_landed_since).
@@ -55,7 +57,7 @@ select
     score_month,
     cast(score_count as bigint) as score_count,
     cast(customer_count as bigint) as customer_count,
-    cast(mean_score as {{ type_double() }}) as mean_score,
+    cast(round(mean_score, 9) as {{ type_double() }}) as mean_score,
     first_scored_at,
     landed_through
 from aggregated

@@ -1,6 +1,12 @@
 -- The quarantine: every raw row staging rejected, from every source table, with where it landed (landing date and
 -- file; no engine gives a line number), why, and its raw record with personal data masked. Nothing is dropped
 -- silently: raw rows = accepted + collapsed + these.
+-- Incremental per source and landing partition (docs/daily-runs.md): a run reads each base table's rejected rows
+-- from that source's window start on (landing_window_starts_by), after its pre-hook deleted the rows held from there
+-- (source_partition_replace_incremental), so a partition landed again without rejects loses its old ones.
+{{ config(**source_partition_replace_incremental('source_table')) }}
+{%- set starts = landing_window_starts_by('source_table') %}
+
 with
 
 {% for table in staged_tables() %}
@@ -13,7 +19,7 @@ with
         customer_token,
         quarantined_record
     from {{ ref(table.base) }}
-    where reject_reason is not null
+    where reject_reason is not null and {{ landed_since_by(starts, table.source_table) }}
 ),
 {% endfor %}
 
