@@ -53,6 +53,8 @@ INCREMENTAL_MODELS = {
     # aggregates per customer and month, recomputed for the customer-months a landed transaction falls in
     "taglake_intermediate.int_card_spend_aggregated_monthly",
     "taglake_marts.fct_customer_monthly_metrics",
+    # per customer, recomputed for the customers a landed CRM version, transaction or app event touches
+    "taglake_intermediate.int_customer_lifecycle_dated",
     # per model version and month of its scores, recomputed for the months a landed score falls in
     "taglake_intermediate.int_model_scores_aggregated_monthly",
 }
@@ -97,7 +99,7 @@ def daily(built_project: Project, tmp_path_factory: pytest.TempPathFactory) -> D
     # the day as `taglake run-daily` builds it: each incremental model tested and guarded on its landing window
     result = run_daily(incremental, target="local", allow_stale=True, scan=False)
     assert result.ok, result.rows()
-    assert "tests and guard of 20 incremental models on their landing windows" in result.steps[-1].detail
+    assert "tests and guard of 21 incremental models on their landing windows" in result.steps[-1].detail
     state = DailyLake(
         work=work,
         lake=lake,
@@ -479,6 +481,38 @@ def test_the_quarantine_replaces_each_sources_window_and_drops_rejects_a_partiti
     assert f"where reject_reason is not null and landing_date >= cast('{start.isoformat()}' as date)" in sql
 
 
+def test_the_lifecycle_recomputes_touched_customers_and_reads_all_rows_of_one_it_does_not_hold(
+    daily: DailyLake,
+) -> None:
+    # int_customer_lifecycle_dated merges the customers a row landed in the window touches: their dates from the
+    # row held and the window's rows; a touched customer the table does not hold (a new CRM record) from all of
+    # their rows; a customer nothing touched is not rewritten.
+    project = daily.project("lifecycle", db_from=daily.day1_db)
+    table = "taglake_intermediate.int_customer_lifecycle_dated"
+    ((newest,),) = _query(project.duckdb_path, f"select max(landed_through) from {table}")
+    since = newest - timedelta(days=int(project_var("late_arrival_lookback_days", project.root)))
+    ((unheld,),) = _query(
+        project.duckdb_path,
+        "select customer_token from taglake_staging.stg_cards__transactions group by 1"
+        " having min(landing_date) < ? and max(landing_date) >= ? order by 1 limit 1",
+        [since, since],
+    )
+    ((untouched,),) = _query(
+        project.duckdb_path, f"select customer_token from {table} where landed_through < ? order by 1 limit 1", [since]
+    )
+    original = _query(project.duckdb_path, f"select * from {table} order by all")
+    with duckdb.connect(str(project.duckdb_path)) as con:
+        con.execute(f"delete from {table} where customer_token = ?", [unheld])
+        con.execute(f"update {table} set last_app_event_date = date '2000-01-01' where customer_token = ?", [untouched])
+    run_dbt(project, ["build", "--select", "int_customer_lifecycle_dated", *NO_TESTS], target="local", quiet=True)
+    after = _query(project.duckdb_path, f"select * from {table} order by all")
+    planted = [r for r in after if r[0] == untouched]
+    assert [r[4] for r in planted] == [date(2000, 1, 1)], "a customer nothing touched is left as it was"
+    assert [r for r in after if r[0] != untouched] == [r for r in original if r[0] != untouched]
+    (recomputed,) = [r for r in after if r[0] == unheld]
+    assert recomputed[2] < since, "the customer not held was read from all of their transactions"
+
+
 def test_re_running_the_same_day_changes_nothing(daily: DailyLake) -> None:
     again = daily.project("rerun", db_from=daily.incremental.duckdb_path)
     result = run_daily(again, target="local", allow_stale=True)  # the synthetic lake ends in the past
@@ -803,7 +837,7 @@ def test_run_window_prints_the_window_run_daily_gives_its_build(
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     expected = newest_landings(project, "local")
     assert printed == json.loads(window_env(expected)[RUN_WINDOW_ENV])
-    assert len(printed) == 20 and max(printed.values()) == daily.appended.isoformat()
+    assert len(printed) == 21 and max(printed.values()) == daily.appended.isoformat()
     # another engine's tables are not read from the local file: every table checked whole
     assert main(["run-window", "--target", "athena"]) == 0
     assert capsys.readouterr().out.strip() == "{}"

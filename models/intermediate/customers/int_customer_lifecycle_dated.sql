@@ -1,38 +1,156 @@
 -- Per customer: the dates of their life with the bank — since when, first and last card use, last app use, and
--- closure.
+-- closure. landed_through: the newest landing date of the customer's record, card transactions and app events.
+-- Incremental (merge on the customer, docs/daily-runs.md): a run recomputes the customers a row landed from
+-- landing_window_start('landed_through') on touches (a CRM version, a card transaction, an app event). Their first
+-- and last dates are the earliest and latest of what the table holds for them and what the window's rows give:
+-- staged transactions and events are never withdrawn, so that is what all of their rows give. A customer the table
+-- does not hold yet (a new CRM record, whose card use may have landed before it) is read from all of their rows.
+{{ config(**keyed_incremental(['customer_token'])) }}
+{%- set since = landing_window_start('landed_through') %}
+
 with
 
 customers as (
     select * from {{ ref('stg_crm__customers') }}
 ),
 
-card_use as (
-    select
-        customer_token,
-        min(transaction_date) as first_transaction_date,
-        max(transaction_date) as last_transaction_date
-    from {{ ref('stg_cards__transactions') }}
-    group by customer_token
+transactions as (
+    select * from {{ ref('stg_cards__transactions') }}
 ),
 
-app_use as (
+events as (
+    select * from {{ ref('stg_digital__app_events') }}
+),
+
+{%- if since %}
+
+touched as (
+    select customer_token from customers where {{ landed_since(since) }}
+    union
+    select customer_token from transactions where {{ landed_since(since) }}
+    union
+    select customer_token from events where {{ landed_since(since) }}
+),
+
+held as (
+    select held.*
+    from {{ this }} as held
+    inner join touched
+        on held.customer_token = touched.customer_token
+),
+
+-- touched customers the table does not hold: every row of theirs is read
+unheld as (
+    select touched.customer_token
+    from touched
+    left join held
+        on touched.customer_token = held.customer_token
+    where held.customer_token is null
+),
+
+dated as (
     select
         customer_token,
-        max(cast(event_at as date)) as last_app_event_date
-    from {{ ref('stg_digital__app_events') }}
+        transaction_date as first_transaction_date,
+        transaction_date as last_transaction_date,
+        cast(null as date) as last_app_event_date,
+        landing_date as landed_through
+    from transactions
+    where {{ landed_since(since) }}
+    union all
+    select
+        transactions.customer_token,
+        transactions.transaction_date,
+        transactions.transaction_date,
+        cast(null as date),
+        transactions.landing_date
+    from transactions
+    inner join unheld
+        on transactions.customer_token = unheld.customer_token
+    union all
+    select
+        customer_token,
+        cast(null as date),
+        cast(null as date),
+        cast(event_at as date),
+        landing_date
+    from events
+    where {{ landed_since(since) }}
+    union all
+    select
+        events.customer_token,
+        cast(null as date),
+        cast(null as date),
+        cast(events.event_at as date),
+        events.landing_date
+    from events
+    inner join unheld
+        on events.customer_token = unheld.customer_token
+    union all
+    select
+        customer_token,
+        first_transaction_date,
+        last_transaction_date,
+        last_app_event_date,
+        landed_through
+    from held
+),
+
+in_window as (
+    select customers.*
+    from customers
+    inner join touched
+        on customers.customer_token = touched.customer_token
+),
+{%- else %}
+
+dated as (
+    select
+        customer_token,
+        transaction_date as first_transaction_date,
+        transaction_date as last_transaction_date,
+        cast(null as date) as last_app_event_date,
+        landing_date as landed_through
+    from transactions
+    union all
+    select
+        customer_token,
+        cast(null as date),
+        cast(null as date),
+        cast(event_at as date),
+        landing_date
+    from events
+),
+
+in_window as (
+    select * from customers
+),
+{%- endif %}
+
+use_dates as (
+    select
+        customer_token,
+        min(first_transaction_date) as first_transaction_date,
+        max(last_transaction_date) as last_transaction_date,
+        max(last_app_event_date) as last_app_event_date,
+        max(landed_through) as landed_through
+    from dated
     group by customer_token
 )
 
 select
-    customers.customer_token,
-    customers.customer_since_date,
-    card_use.first_transaction_date,
-    card_use.last_transaction_date,
-    app_use.last_app_event_date,
-    customers.customer_status = 'closed' as is_closed,
-    case when customers.customer_status = 'closed' then cast(customers.updated_at as date) end as closed_date
-from customers
-left join card_use
-    on customers.customer_token = card_use.customer_token
-left join app_use
-    on customers.customer_token = app_use.customer_token
+    in_window.customer_token,
+    in_window.customer_since_date,
+    use_dates.first_transaction_date,
+    use_dates.last_transaction_date,
+    use_dates.last_app_event_date,
+    in_window.customer_status = 'closed' as is_closed,
+    case when in_window.customer_status = 'closed' then cast(in_window.updated_at as date) end as closed_date,
+    case
+        when use_dates.landed_through is null or use_dates.landed_through < in_window.landing_date
+            then in_window.landing_date
+        else use_dates.landed_through
+    end as landed_through
+from in_window
+left join use_dates
+    on in_window.customer_token = use_dates.customer_token
