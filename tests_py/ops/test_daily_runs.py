@@ -722,6 +722,8 @@ def test_the_row_count_of_a_daily_run_covers_the_window_on_both_sides(daily: Dai
     counted = _compiled_test(daily.incremental, name)
     assert f"landing_date >= cast('{since.isoformat()}' as date)" in counted
     assert _raw_partitions_since(since) in counted
+    # the raw side read as the base model reads it: the window's files listed, not a glob sniffing every file
+    assert "read_csv([" in counted and "year=*" not in counted
     whole = _compiled_test(built_project, name)
     assert "landing_date >=" not in whole and "year >" not in whole
     # a row lost from the window fails the windowed count; one lost before it only the whole-table count

@@ -5,20 +5,22 @@
 -- and last dates are the earliest and latest of what the table holds for them and what the window's rows give:
 -- staged transactions and events are never withdrawn, so that is what all of their rows give. A customer the table
 -- does not hold yet (a new CRM record, whose card use may have landed before it) is read from all of their rows.
+-- The three feeds are read where they are used (not_materialized): DuckDB would otherwise copy every row of a CTE
+-- read twice before filtering it.
 {{ config(**keyed_incremental(['customer_token'])) }}
 {%- set since = landing_window_start('landed_through') %}
 
 with
 
-customers as (
+customers as {{ not_materialized() }} (
     select * from {{ ref('stg_crm__customers') }}
 ),
 
-transactions as (
+transactions as {{ not_materialized() }} (
     select * from {{ ref('stg_cards__transactions') }}
 ),
 
-events as (
+events as {{ not_materialized() }} (
     select * from {{ ref('stg_digital__app_events') }}
 ),
 
