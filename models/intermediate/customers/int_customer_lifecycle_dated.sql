@@ -27,11 +27,17 @@ events as {{ not_materialized() }} (
 {%- if since %}
 
 touched as (
-    select customer_token from customers where {{ landed_since(since) }}
+    select customer_token
+    from customers
+    where {{ landed_since(since) }}
     union
-    select customer_token from transactions where {{ landed_since(since) }}
+    select customer_token
+    from transactions
+    where {{ landed_since(since) }}
     union
-    select customer_token from events where {{ landed_since(since) }}
+    select customer_token
+    from events
+    where {{ landed_since(since) }}
 ),
 
 held as (
