@@ -68,29 +68,29 @@ dated as (
     union all
     select
         transactions.customer_token,
-        transactions.transaction_date,
-        transactions.transaction_date,
-        cast(null as date),
-        transactions.landing_date
+        transactions.transaction_date as first_transaction_date,
+        transactions.transaction_date as last_transaction_date,
+        cast(null as date) as last_app_event_date,
+        transactions.landing_date as landed_through
     from transactions
     inner join unheld
         on transactions.customer_token = unheld.customer_token
     union all
     select
         customer_token,
-        cast(null as date),
-        cast(null as date),
-        cast(event_at as date),
-        landing_date
+        cast(null as date) as first_transaction_date,
+        cast(null as date) as last_transaction_date,
+        cast(event_at as date) as last_app_event_date,
+        landing_date as landed_through
     from events
     where {{ landed_since(since) }}
     union all
     select
         events.customer_token,
-        cast(null as date),
-        cast(null as date),
-        cast(events.event_at as date),
-        events.landing_date
+        cast(null as date) as first_transaction_date,
+        cast(null as date) as last_transaction_date,
+        cast(events.event_at as date) as last_app_event_date,
+        events.landing_date as landed_through
     from events
     inner join unheld
         on events.customer_token = unheld.customer_token
@@ -123,10 +123,10 @@ dated as (
     union all
     select
         customer_token,
-        cast(null as date),
-        cast(null as date),
-        cast(event_at as date),
-        landing_date
+        cast(null as date) as first_transaction_date,
+        cast(null as date) as last_transaction_date,
+        cast(event_at as date) as last_app_event_date,
+        landing_date as landed_through
     from events
 ),
 
