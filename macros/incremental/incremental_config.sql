@@ -93,7 +93,7 @@
 {% endmacro %}
 
 {#- A union of raw-row tables replaced per source and landing partition (fct_quarantined_rows): a run deletes, for
-    each source, the rows landed from that source's window start on (landing_window_starts_by: a pre-hook, in the
+    each source, the rows landed from that source's window start on (source_window_starts: a pre-hook, in the
     run's transaction) and appends what it reads again from there. Not delete+insert on (source, landing date): that
     deletes only the partitions that still have rows, and a partition landed again without rejects (a corrected
     file) must lose its old ones. Athena: a table rebuilt in full (a Hive table cannot delete rows). -#}
@@ -106,7 +106,7 @@
         'materialized': 'incremental',
         'incremental_strategy': 'append',
         'on_schema_change': 'append_new_columns',
-        'pre_hook': "{{ delete_landed_since_by('" ~ source_column ~ "') }}",
+        'pre_hook': "{{ delete_source_windows('" ~ source_column ~ "') }}",
     }) }}
 {% endmacro %}
 

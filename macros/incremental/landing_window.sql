@@ -120,7 +120,7 @@ in_window as (
     before the newest its base table holds, and window_from_newest is monotone), so every partition the base table
     rewrote is read again. A source with no row yet is read whole. None on a first build, a full refresh or offline
     (read everything); in a daily run the model's window is checked as landing_window_start checks it. -#}
-{% macro landing_window_starts_by(source_column) %}
+{% macro source_window_starts(source_column) %}
     {%- if landing_window_start() is none -%}
         {{ return(none) }}
     {%- endif -%}
@@ -134,9 +134,9 @@ in_window as (
     {{ return(starts) }}
 {% endmacro %}
 
-{#- The rows of `source` a run reads again: landed on or after its start in `starts` (landing_window_starts_by), all
+{#- The rows of `source` a run reads again: landed on or after its start in `starts` (source_window_starts), all
     of them when it has none; `true` without a window. -#}
-{% macro landed_since_by(starts, source) -%}
+{% macro source_landed_since(starts, source) -%}
     {%- if starts is none or source not in starts -%}
         true
     {%- else -%}
@@ -147,8 +147,8 @@ in_window as (
 {#- The pre-hook of source_partition_replace_incremental: delete the rows a run reads again (each source's rows
     from its start on, a source without a start whole), so that the append puts back exactly what the sources hold
     now. Nothing on a first build or a full refresh (the table is created from the select). -#}
-{% macro delete_landed_since_by(source_column) %}
-    {%- set starts = landing_window_starts_by(source_column) -%}
+{% macro delete_source_windows(source_column) %}
+    {%- set starts = source_window_starts(source_column) -%}
     {%- if starts is none -%}
         {{ return('') }}
     {%- endif -%}

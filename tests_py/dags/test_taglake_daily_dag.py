@@ -301,7 +301,7 @@ def test_dags_test_runs_the_day_end_to_end_over_the_small_lake(
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     logged = again.stdout + again.stderr
     windows = [json.loads(m) for m in re.findall(r'\{"[a-z_]+": "[0-9-]{10}"[^{}]*\}', logged)]
-    assert windows and len(windows[-1]) == 18 and max(windows[-1].values()) == LAST_DAY, logged[-3000:]
+    assert windows and len(windows[-1]) == 21 and max(windows[-1].values()) == LAST_DAY, logged[-3000:]
     print(f"dags test: {seconds:.0f} s, {len(states)} tasks")
 
 

@@ -2,10 +2,10 @@
 -- file; no engine gives a line number), why, and its raw record with personal data masked. Nothing is dropped
 -- silently: raw rows = accepted + collapsed + these.
 -- Incremental per source and landing partition (docs/daily-runs.md): a run reads each base table's rejected rows
--- from that source's window start on (landing_window_starts_by), after its pre-hook deleted the rows held from there
+-- from that source's window start on (source_window_starts), after its pre-hook deleted the rows held from there
 -- (source_partition_replace_incremental), so a partition landed again without rejects loses its old ones.
 {{ config(**source_partition_replace_incremental('source_table')) }}
-{%- set starts = landing_window_starts_by('source_table') %}
+{%- set starts = source_window_starts('source_table') %}
 
 with
 
@@ -19,7 +19,7 @@ with
         customer_token,
         quarantined_record
     from {{ ref(table.base) }}
-    where reject_reason is not null and {{ landed_since_by(starts, table.source_table) }}
+    where reject_reason is not null and {{ source_landed_since(starts, table.source_table) }}
 ),
 {% endfor %}
 
