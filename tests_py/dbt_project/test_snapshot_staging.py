@@ -1,0 +1,151 @@
+"""macros/history/snapshot_staging.sql (duckdb__snapshot_staging_table) against dbt's own
+default__snapshot_staging_table: the same snapshot runs over the same source versions give the same snapshot
+tables, row for row and column for column, for every shape of snapshot the project has (timestamp on a list key
+with new_record, timestamp on one key with invalidate, check with new_record) and for hard_deletes ignore.
+
+A tiny dbt project of its own: one source model whose rows each step sets (insert, change, no change, leave, stay
+gone, come back), four snapshots over it, and snapshot_get_time pinned to each step's clock so that the two runs
+hash the same dbt_scd_id. One copy holds the project's macro, the other does not (dbt's default then)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from taglake.core.project import Project
+from taglake.privacy import dbt_runner
+
+pytestmark = pytest.mark.dbt
+
+# The source's rows per step: (id, k1, k2, updated_at, val). `id` is one key; (k1, k2) is a list key.
+STEPS: list[list[tuple[str, str, str, str, float]]] = [
+    [("a", "c1", "m1", "2026-01-01", 0.1), ("b", "c2", "m1", "2026-01-01", 0.2), ("c", "c3", "m1", "2026-01-01", 0.3)],
+    # a: a new run with the same value; b: unchanged; c: leaves; d: new
+    [("a", "c1", "m1", "2026-01-02", 0.1), ("b", "c2", "m1", "2026-01-01", 0.2), ("d", "c4", "m2", "2026-01-02", 0.4)],
+    # b leaves; c comes back; d's value changes without a new timestamp (only check sees it)
+    [("a", "c1", "m1", "2026-01-02", 0.1), ("c", "c3", "m1", "2026-01-03", 0.3), ("d", "c4", "m2", "2026-01-02", 0.5)],
+    # nothing changes; b stays gone (recorded once)
+    [("a", "c1", "m1", "2026-01-02", 0.1), ("c", "c3", "m1", "2026-01-03", 0.3), ("d", "c4", "m2", "2026-01-02", 0.5)],
+    # b comes back; everyone else leaves
+    [("b", "c2", "m1", "2026-01-05", 0.2)],
+]
+
+SNAPSHOTS = {
+    "snap_ts_list": "{unique_key: [k1, k2], strategy: timestamp, updated_at: updated_at, hard_deletes: new_record}",
+    "snap_ts_one": "{unique_key: id, strategy: timestamp, updated_at: updated_at, hard_deletes: invalidate}",
+    "snap_check": "{unique_key: id, strategy: check, check_cols: [val], hard_deletes: new_record}",
+    "snap_ignore": "{unique_key: id, strategy: timestamp, updated_at: updated_at, hard_deletes: ignore}",
+}
+
+
+def _source_sql() -> str:
+    branches = []
+    for step, rows in enumerate(STEPS):
+        values = ", ".join(f"('{i}', '{k1}', '{k2}', timestamp '{u}', cast({v} as double))" for i, k1, k2, u, v in rows)
+        branches.append(
+            f"{{% {'if' if step == 0 else 'elif'} var('step') == {step} %}}\n"
+            f"select * from (values {values}) as t(id, k1, k2, updated_at, val)"
+        )
+    return "{{ config(materialized='table') }}\n" + "\n".join(branches) + "\n{% endif %}\n"
+
+
+def _project(folder: Path, *, with_macro: bool) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "dbt_project.yml").write_text(
+        "name: taglake\nversion: '1.0'\nprofile: snapstage\nconfig-version: 2\n"
+        "model-paths: [models]\nmacro-paths: [macros]\nsnapshot-paths: [snapshots]\n"
+        "vars: {step: 0, now: '2026-02-01'}\n",
+        encoding="utf-8",
+    )
+    (folder / "profiles.yml").write_text(
+        "snapstage:\n  target: local\n  outputs:\n    local:\n      type: duckdb\n"
+        f"      path: '{folder / 'snap.duckdb'}'\n      threads: 1\n",
+        encoding="utf-8",
+    )
+    (folder / "models").mkdir()
+    (folder / "models" / "src.sql").write_text(_source_sql(), encoding="utf-8")
+    (folder / "snapshots").mkdir()
+    (folder / "snapshots" / "snaps.yml").write_text(
+        "snapshots:\n"
+        + "".join(
+            f"  - name: {name}\n    relation: ref('src')\n    config: {config}\n" for name, config in SNAPSHOTS.items()
+        ),
+        encoding="utf-8",
+    )
+    macros = folder / "macros"
+    macros.mkdir()
+    # Each step's clock, so that both runs stamp and hash the same times.
+    (macros / "clock.sql").write_text(
+        "{% macro duckdb__snapshot_get_time() %}cast('{{ var(\"now\") }}' as timestamp){% endmacro %}\n",
+        encoding="utf-8",
+    )
+    if with_macro:
+        checkout = Project.locate().root / "macros"
+        for name in ("history/snapshot_staging.sql", "engines/cte_inlining.sql"):
+            shutil.copyfile(checkout / name, macros / Path(name).name)
+    return folder
+
+
+def _run_steps(folder: Path) -> dict[str, list[tuple[object, ...]]]:
+    env = {**os.environ, "DBT_PROFILES_DIR": str(folder)}
+    for step in range(len(STEPS)):
+        vars_ = f"{{step: {step}, now: '2026-02-0{step + 1} 12:00:00'}}"
+        for command in (["run"], ["snapshot"]):
+            result = dbt_runner.capture([*command, "--vars", vars_], cwd=folder, env=env)
+            assert result.returncode == 0, f"step {step} {command[0]}: {result.stdout[-3000:]}"
+    with duckdb.connect(str(folder / "snap.duckdb"), read_only=True) as con:
+        out = {}
+        for name in SNAPSHOTS:
+            table = f"main.{name}"
+            columns = [r[0] for r in con.execute(f"select column_name from (describe {table})").fetchall()]
+            out[name] = sorted(
+                con.execute(f"select {', '.join(columns)} from {table}").fetchall(), key=lambda r: tuple(map(str, r))
+            )
+            out[f"{name} columns"] = [tuple(columns)]
+    return out
+
+
+@pytest.fixture(scope="module")
+def both_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict, Path]:
+    work = tmp_path_factory.mktemp("snapshot_staging")
+    ours = _project(work / "ours", with_macro=True)
+    return _run_steps(ours), _run_steps(_project(work / "dbt_default", with_macro=False)), ours
+
+
+def test_the_project_macro_stages_what_dbt_default_stages(both_runs: tuple[dict, dict, Path]) -> None:
+    ours, default, _ = both_runs
+    assert ours.keys() == default.keys()
+    for name in ours:
+        assert ours[name] == default[name], f"{name} differs from dbt's default staging"
+
+
+def test_the_scenario_exercises_every_kind_of_change(both_runs: tuple[dict, dict, Path]) -> None:
+    ours, _, _ = both_runs
+    columns = ours["snap_ts_list columns"][0]
+    rows = [dict(zip(columns, r, strict=True)) for r in ours["snap_ts_list"]]
+    # a: two versions (a second run), c: left and came back, b: left once and came back, d: left at the end
+    versions = {k1: [r for r in rows if r["k1"] == k1] for k1 in ("c1", "c2", "c3", "c4")}
+    assert len([r for r in versions["c1"] if r["dbt_is_deleted"] == "False"]) == 2
+    assert len([r for r in versions["c2"] if r["dbt_is_deleted"] == "True"]) == 1, "b was recorded gone more than once"
+    assert len([r for r in versions["c3"] if r["dbt_is_deleted"] == "False"]) == 2
+    assert all(r["dbt_valid_to"] is not None for r in versions["c1"] if r["dbt_is_deleted"] == "False")
+    check_columns = ours["snap_check columns"][0]
+    d_values = {
+        dict(zip(check_columns, r, strict=True))["val"]
+        for r in ours["snap_check"]
+        if dict(zip(check_columns, r, strict=True))["id"] == "d"
+    }
+    assert {0.4, 0.5} <= d_values, "check strategy did not see d's new value"
+    one_columns = ours["snap_ts_one columns"][0]
+    closed = [dict(zip(one_columns, r, strict=True)) for r in ours["snap_ts_one"]]
+    assert any(r["id"] == "c" and r["dbt_valid_to"] is not None for r in closed), "invalidate closed nothing"
+
+
+def test_the_project_macro_is_the_one_dbt_ran(both_runs: tuple[dict, dict, Path]) -> None:
+    _, _, ours = both_runs
+    log = (ours / "logs" / "dbt.log").read_text(encoding="utf-8", errors="replace")
+    assert "anti join" in log and "dbt_replaced_scd_id" in log
