@@ -809,6 +809,36 @@ def test_the_guard_of_a_group_replaced_aggregate_checks_the_rows_its_window_gave
         ), checked
 
 
+FIRST_LANDED = {
+    "stg_cards__transactions",
+    "stg_digital__app_events",
+    "stg_ml__model_scores",
+    "stg_ml__model_outcomes",
+    "fct_card_transactions",
+    "fct_app_events",
+}
+
+
+def test_the_delete_of_a_first_landed_feed_keeps_to_its_window(daily: DailyLake) -> None:
+    # A staged feed keeps each key's first landing (and its fact reads it from there), so every row a run's key can
+    # replace was landed in the model's window: the delete says so, and DuckDB's zone maps skip the older rows.
+    # A model whose key can move to a newer landing (the latest score per customer) deletes on the key alone.
+    # test_the_incremental_build_equals_a_full_refresh checks that the rows are still those of a full build.
+    log = (daily.incremental.log_path / "dbt.log").read_text(encoding="utf-8", errors="replace")
+    delete = r"delete from \"taglake\"\.\"taglake_\w+\"\.\"(\w+)\" as DBT_INCREMENTAL_TARGET(.*?);"
+    deletes = dict(re.findall(delete, log, re.S))
+    compiled = daily.incremental.target_path / "compiled" / "taglake" / "models"
+    for name in FIRST_LANDED:
+        assert name in deletes, f"{name}: no delete in the daily run"
+        since = re.search(r"DBT_INCREMENTAL_TARGET\.landing_date >= cast\('([0-9-]+)' as date\)", deletes[name])
+        assert since is not None, f"{name}: the delete is not kept to the window"
+        (model_sql,) = compiled.rglob(f"{name}.sql")
+        window = re.search(r"where landing_date >= cast\('([0-9-]+)' as date\)", model_sql.read_text(encoding="utf-8"))
+        assert window is not None and since.group(1) == window.group(1), f"{name}: the delete's window is the model's"
+    assert "int_model_scores_latest" in deletes
+    assert "landing_date >=" not in deletes["int_model_scores_latest"]
+
+
 def test_only_the_runner_sets_the_window(daily: DailyLake, monkeypatch: pytest.MonkeyPatch) -> None:
     env = window_env({"x": daily.appended, "a": daily.appended - timedelta(days=2)})
     assert json.loads(env[RUN_WINDOW_ENV]) == {

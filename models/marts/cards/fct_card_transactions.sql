@@ -1,7 +1,7 @@
 -- One row per accepted card transaction, keyed by masked customer token, with its spend category.
 -- Incremental: each run merges the transactions first landed from landing_window_start() on (staging keeps a
 -- transaction's first landing date, so a late or duplicate record never moves an older row).
-{{ config(**keyed_incremental(['transaction_id'])) }}
+{{ config(**keyed_incremental(['transaction_id'], first_landed=true)) }}
 {%- set since = landing_window_start() %}
 
 with

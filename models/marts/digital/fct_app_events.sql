@@ -1,7 +1,7 @@
 -- One row per accepted mobile-app event, keyed by masked customer token.
 -- Incremental: each run merges the events first landed from landing_window_start() on (staging keeps an event's
 -- first landing date, so a late or duplicate line never moves an older row).
-{{ config(**keyed_incremental(['event_id'])) }}
+{{ config(**keyed_incremental(['event_id'], first_landed=true)) }}
 {%- set since = landing_window_start() %}
 
 with

@@ -1,7 +1,7 @@
 -- One row per app event, accepted and masked, as first landed (a duplicate landing later collapses here).
 -- Incremental: a run dedups the accepted rows landed from landing_window_start() on and merges them on the key,
 -- leaving out keys this table already holds from an earlier landing (first landed wins, as in a full build).
-{{ config(**keyed_incremental(['event_id'])) }}
+{{ config(**keyed_incremental(['event_id'], first_landed=true)) }}
 {%- set since = landing_window_start() %}
 
 with

@@ -1,7 +1,7 @@
 -- One row per customer, model, version and scoring run, accepted and masked.
 -- Incremental: a run dedups the accepted rows landed from landing_window_start() on and merges them on the key,
 -- leaving out keys this table already holds from an earlier landing (first landed wins, as in a full build).
-{{ config(**keyed_incremental(['customer_token', 'model_name', 'model_version', 'scored_at'])) }}
+{{ config(**keyed_incremental(['customer_token', 'model_name', 'model_version', 'scored_at'], first_landed=true)) }}
 {%- set since = landing_window_start() %}
 
 with
