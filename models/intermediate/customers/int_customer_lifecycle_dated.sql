@@ -24,6 +24,27 @@ events as {{ not_materialized() }} (
     select * from {{ ref('stg_digital__app_events') }}
 ),
 
+-- each feed's rows in the columns use_dates takes
+transaction_dates as {{ not_materialized() }} (
+    select
+        customer_token,
+        transaction_date as first_transaction_date,
+        transaction_date as last_transaction_date,
+        cast(null as date) as last_app_event_date,
+        landing_date as landed_through
+    from transactions
+),
+
+event_dates as {{ not_materialized() }} (
+    select
+        customer_token,
+        cast(null as date) as first_transaction_date,
+        cast(null as date) as last_transaction_date,
+        cast(event_at as date) as last_app_event_date,
+        landing_date as landed_through
+    from events
+),
+
 {%- if since %}
 
 touched as (
@@ -57,43 +78,21 @@ unheld as (
 ),
 
 dated as (
-    select
-        customer_token,
-        transaction_date as first_transaction_date,
-        transaction_date as last_transaction_date,
-        cast(null as date) as last_app_event_date,
-        landing_date as landed_through
-    from transactions
-    where {{ landed_since(since) }}
+    select * from transaction_dates
+    where {{ landed_since(since, 'landed_through') }}
     union all
-    select
-        transactions.customer_token,
-        transactions.transaction_date as first_transaction_date,
-        transactions.transaction_date as last_transaction_date,
-        cast(null as date) as last_app_event_date,
-        transactions.landing_date as landed_through
-    from transactions
+    select transaction_dates.*
+    from transaction_dates
     inner join unheld
-        on transactions.customer_token = unheld.customer_token
+        on transaction_dates.customer_token = unheld.customer_token
     union all
-    select
-        customer_token,
-        cast(null as date) as first_transaction_date,
-        cast(null as date) as last_transaction_date,
-        cast(event_at as date) as last_app_event_date,
-        landing_date as landed_through
-    from events
-    where {{ landed_since(since) }}
+    select * from event_dates
+    where {{ landed_since(since, 'landed_through') }}
     union all
-    select
-        events.customer_token,
-        cast(null as date) as first_transaction_date,
-        cast(null as date) as last_transaction_date,
-        cast(events.event_at as date) as last_app_event_date,
-        events.landing_date as landed_through
-    from events
+    select event_dates.*
+    from event_dates
     inner join unheld
-        on events.customer_token = unheld.customer_token
+        on event_dates.customer_token = unheld.customer_token
     union all
     select
         customer_token,
@@ -113,21 +112,9 @@ in_window as (
 {%- else %}
 
 dated as (
-    select
-        customer_token,
-        transaction_date as first_transaction_date,
-        transaction_date as last_transaction_date,
-        cast(null as date) as last_app_event_date,
-        landing_date as landed_through
-    from transactions
+    select * from transaction_dates
     union all
-    select
-        customer_token,
-        cast(null as date) as first_transaction_date,
-        cast(null as date) as last_transaction_date,
-        cast(event_at as date) as last_app_event_date,
-        landing_date as landed_through
-    from events
+    select * from event_dates
 ),
 
 in_window as (
