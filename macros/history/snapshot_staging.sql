@@ -14,9 +14,9 @@
       both read from it.
     Everything else is dbt's: the strategy's updated_at, scd_id, row_changed and valid_to expressions, the
     hard_deletes modes, the column names a project configures (snapshot_table_column_names). A snapshot configured
-    with dbt_valid_to_current takes dbt's default macro unchanged. tests_py/history/test_snapshot_staging.py runs
-    both macros over the same versions (insert, change, no change, leave, leave again, come back) and compares
-    their rows. -#}
+    with dbt_valid_to_current takes dbt's default macro unchanged. tests_py/dbt_project/test_snapshot_staging.py runs
+    both macros over the same versions (insert, change, no change, leave, stay gone, come back) and compares
+    the snapshot tables. -#}
 {% macro duckdb__snapshot_staging_table(strategy, source_sql, target_relation) -%}
     {%- if config.get('dbt_valid_to_current') -%}
         {{ return(default__snapshot_staging_table(strategy, source_sql, target_relation)) }}

@@ -67,10 +67,11 @@
     {{ return(config) }}
 {% endmacro %}
 
-{#- DuckDB's delete+insert: dbt-duckdb's own (dbt.duckdb__get_delete_insert_merge_sql), with one more predicate for a model configured first_landed
-    (keyed_incremental): its delete keeps to the rows landed from the model's window start on (landing_window_start,
-    read again from the table, which the delete has not changed yet), where every row a key of the run can match
-    is. DuckDB's zone maps then skip the rest of the table instead of probing every row's key. The config cannot
+{#- DuckDB's delete+insert: dbt-duckdb's own (dbt.duckdb__get_delete_insert_merge_sql), with one more predicate
+    for a model configured first_landed (keyed_incremental): its delete keeps to the rows landed from the model's
+    window start on (landing_window_start, read again from the table, which the delete has not changed yet), where
+    every row a key of the run can match is. The older rows are filtered out as the table is scanned (or skipped by
+    its zone maps where they are stored in landing order) instead of having their keys probed. The config cannot
     carry the date: dbt fixes a config when it parses, the window is known when the model runs. -#}
 {% macro duckdb__get_delete_insert_merge_sql(target, source, unique_key, dest_columns, incremental_predicates) -%}
     {%- set predicates = (incremental_predicates or []) | list -%}

@@ -821,7 +821,8 @@ FIRST_LANDED = {
 
 def test_the_delete_of_a_first_landed_feed_keeps_to_its_window(daily: DailyLake) -> None:
     # A staged feed keeps each key's first landing (and its fact reads it from there), so every row a run's key can
-    # replace was landed in the model's window: the delete says so, and DuckDB's zone maps skip the older rows.
+    # replace was landed in the model's window: the delete says so, and the older rows are filtered out before any
+    # key is probed.
     # A model whose key can move to a newer landing (the latest score per customer) deletes on the key alone.
     # test_the_incremental_build_equals_a_full_refresh checks that the rows are still those of a full build.
     log = (daily.incremental.log_path / "dbt.log").read_text(encoding="utf-8", errors="replace")
