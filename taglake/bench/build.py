@@ -26,12 +26,13 @@ from typing import Any
 
 import duckdb
 
+from taglake.bench.day_kinds import ORDINARY, day_kind
 from taglake.bench.masking import _num, _table, lake_description, machine_description
 from taglake.bench.masking_build import DbtMeasure, build_project, measure_dbt, statement_seconds
 from taglake.core.artifacts import read_manifest
 from taglake.core.project import Project
-from taglake.core.sources import source_tables
-from taglake.lake.generate import append_days
+from taglake.core.sources import project_var, source_tables
+from taglake.lake.generate import append_days, params_from_manifest
 from taglake.ops.run_window import newest_landings, window_env
 from taglake.privacy.dbt_runner import DbtError, prepare_local
 
@@ -135,12 +136,22 @@ def _figures(measure: DbtMeasure) -> dict:
 
 
 def bench_run(
-    project: Project, lake_dir: Path, folder: Path, *, copy: bool = True, athena_scales: list[str] | None = None
+    project: Project,
+    lake_dir: Path,
+    folder: Path,
+    *,
+    copy: bool = True,
+    athena_scales: list[str] | None = None,
+    days: int = 1,
 ) -> dict:
-    """One run: full build, read everything, append a day, incremental build. With `copy` the run works on a
-    hard-linked copy of the lake under `folder`; without, the lake itself gains the day (`taglake bench daily`).
-    With `athena_scales`, the one-day run's Athena scan and cost at those scales, from the full build
+    """One run: full build, read everything, append a day, incremental build; with `days` > 1 the later days are
+    appended and built one after another on the same database (`daily_runs`: each day's date, kind, figures and
+    share of the full build; the first is the one-day run). With `copy` the run works on a hard-linked copy of
+    the lake under `folder`; without, the lake itself gains the days (`taglake bench daily`). With
+    `athena_scales`, the one-day run's Athena scan and cost at those scales, from the full build
     (taglake.bench.athena_scan; not timed)."""
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        raise ValueError(f"--days: at least 1, got {days!r}")
     folder.mkdir(parents=True, exist_ok=False)
     lake = copy_lake(lake_dir, folder / "lake") if copy else lake_dir
     bp = build_project(project, lake, folder)
@@ -154,20 +165,37 @@ def bench_run(
         athena = run_athena_estimate(
             project, lake_dir=lake, db_path=bp.duckdb_path, work_dir=folder / "athena", scales=athena_scales
         )
-    started = time.perf_counter()
-    appended = append_days(lake, count=1, progress=False)
-    append_seconds = time.perf_counter() - started
-    # as `taglake run-daily` builds the day: tests and guard on each incremental model's landing window
-    window = window_env(newest_landings(bp, "local"))
-    incremental, incremental_nodes = _measured(bp, folder, "incremental_build", window)
+    lookback = int(project_var("late_arrival_lookback_days", project.root))
+    daily_runs: list[dict] = []
+    for index in range(days):
+        started = time.perf_counter()
+        appended = append_days(lake, count=1, progress=False)
+        append_seconds = time.perf_counter() - started
+        params = params_from_manifest(appended)
+        # as `taglake run-daily` builds the day: tests and guard on each incremental model's landing window
+        window = window_env(newest_landings(bp, "local"))
+        measure, nodes = _measured(bp, folder, "incremental_build" if index == 0 else f"day{index + 1}", window)
+        daily_runs.append(
+            {
+                "date": appended["params"].get("last_date"),
+                "kind": day_kind(params, params.total_days - 1, lookback),
+                "append_day_seconds": append_seconds,
+                **_figures(measure),
+                "share_of_full": measure.wall_seconds / full.wall_seconds,
+                "breakdown": nodes,
+            }
+        )
+    first = daily_runs[0]
     return {
         "full_build": {**_figures(full), "breakdown": full_nodes},
         "read_everything": read,
-        "appended_day": appended["params"].get("last_date"),
-        "append_day_seconds": append_seconds,
-        "incremental_build": {**_figures(incremental), "breakdown": incremental_nodes},
+        "appended_day": first["date"],
+        "append_day_seconds": first["append_day_seconds"],
+        "incremental_build": {key: first[key] for key in ("wall_seconds", "cpu_seconds", "peak_rss_bytes", "nodes")}
+        | {"breakdown": first["breakdown"]},
         "full_over_read": full.wall_seconds / read["seconds"] if read["seconds"] else None,
-        "incremental_share_of_full": incremental.wall_seconds / full.wall_seconds,
+        "incremental_share_of_full": first["share_of_full"],
+        "daily_runs": [{key: value for key, value in day.items() if key != "breakdown"} for day in daily_runs],
         **({"athena": athena} if athena is not None else {}),
     }
 
@@ -210,12 +238,31 @@ def summarize(runs: list[dict]) -> dict:
         "incremental_node_seconds": med("incremental_build", "breakdown", "node_seconds"),
         "incremental_breakdown": _breakdown_medians(runs, "incremental_build"),
     }
+    summary["daily_runs"] = _daily_medians(runs)
+    ordinary = [day["share_of_full"] for run in runs for day in run.get("daily_runs", []) if day["kind"] == ORDINARY]
+    summary["ordinary_day_share_of_full"] = _median(ordinary)
     ratio, share = summary["full_over_read"], summary["incremental_share_of_full"]
     summary["goals"] = {
         "full_over_read_within_goal": ratio <= GOAL_FULL_OVER_READ if ratio is not None else None,
         "incremental_share_within_goal": share <= GOAL_INCREMENTAL_SHARE if share is not None else None,
     }
     return summary
+
+
+def _daily_medians(runs: list[dict]) -> list[dict]:
+    """Per appended day (every run appends the same days), its date and kind and the medians of its figures."""
+    by_day: dict[int, list[dict]] = {}
+    for run in runs:
+        for index, day in enumerate(run.get("daily_runs", [])):
+            by_day.setdefault(index, []).append(day)
+    return [
+        {
+            "date": days[0]["date"],
+            "kind": days[0]["kind"],
+            **{key: _median([d[key] for d in days]) for key in ("wall_seconds", "cpu_seconds", "share_of_full")},
+        }
+        for _, days in sorted(by_day.items())
+    ]
 
 
 def run_build_benchmark(
@@ -226,12 +273,16 @@ def run_build_benchmark(
     work_dir: Path,
     out_json: Path,
     athena_scales: list[str] | None = None,
+    days: int = 1,
 ) -> dict:
     """`runs` runs over `lake_dir` (left as it is), each under `work_dir` (deleted after it is measured, kept
     when dbt fails); the result is written to `out_json` after each run. With `athena_scales`, each run also
-    estimates the one-day run's Athena cost at those scales (taglake.bench.athena_scan)."""
+    estimates the one-day run's Athena cost at those scales (taglake.bench.athena_scan). Each run appends and
+    builds `days` days one after another (bench_run)."""
     if runs < 1:
         raise ValueError("--runs: at least 1")
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        raise ValueError(f"--days: at least 1, got {days!r}")
     lake_dir = Path(lake_dir).resolve()
     if not (lake_dir / "manifest.json").is_file():
         raise FileNotFoundError(f"--lake {lake_dir}: no generated lake there (manifest.json missing)")
@@ -249,7 +300,7 @@ def run_build_benchmark(
         if folder.exists():
             shutil.rmtree(folder)
         try:
-            result["runs"].append(bench_run(project, lake_dir, folder, athena_scales=athena_scales))
+            result["runs"].append(bench_run(project, lake_dir, folder, athena_scales=athena_scales, days=days))
         except DbtError as failed:
             # The folder stays for a look: dbt's output is in its <run>.out files (the lake is synthetic).
             first = str(failed).splitlines()[0].rstrip(":")
@@ -303,6 +354,25 @@ def format_build_report(result: dict) -> str:
     ]
     out = [f"{s['runs']} run(s), medians; lake: {result['lake']['path']}"]
     out += [_table(["", "wall s", "CPU s", "peak GiB"], rows), ""]
+    daily = s.get("daily_runs") or []
+    if len(daily) > 1:
+        out += [
+            "appended days, built one after another (the first is the one-day run above):",
+            _table(
+                ["day", "what its window reads", "wall s", "CPU s", "% of full"],
+                [
+                    [
+                        d["date"],
+                        d["kind"],
+                        _num(d["wall_seconds"]),
+                        _num(d["cpu_seconds"]),
+                        _num(100 * d["share_of_full"]),
+                    ]
+                    for d in daily
+                ],
+            ),
+            "",
+        ]
     for build, title in (("full", "full build"), ("incremental", "one-day run")):
         out += _breakdown_report(title, s[f"{build}_breakdown"], result["runs"][-1][f"{build}_build"]["breakdown"])
     goals = s["goals"]
@@ -319,6 +389,12 @@ def format_build_report(result: dict) -> str:
         f"one-day run ≤ {100 * GOAL_INCREMENTAL_SHARE:.0f} % of full: "
         f"{_num(100 * share if share is not None else None)} %, {verdict(goals['incremental_share_within_goal'])}"
     )
+    ordinary = s.get("ordinary_day_share_of_full")
+    if ordinary is not None:
+        out.append(
+            f"ordinary day (no sparse feed in its window; median) ≤ {100 * GOAL_INCREMENTAL_SHARE:.0f} % of full: "
+            f"{_num(100 * ordinary)} %, {verdict(ordinary <= GOAL_INCREMENTAL_SHARE)}"
+        )
     athena = result["runs"][-1].get("athena")
     if athena:
         from taglake.bench.athena_scan import format_athena_report

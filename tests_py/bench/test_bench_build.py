@@ -15,11 +15,13 @@ from taglake.bench.build import (
     format_build_report,
     raw_read_locations,
     read_everything,
+    run_build_benchmark,
     summarize,
 )
 from taglake.bench.masking_build import statement_seconds
 from taglake.core.project import Project
 from taglake.core.sources import source_tables
+from taglake.lake.generate import generate_lake
 
 
 @pytest.mark.dbt
@@ -75,6 +77,42 @@ def _run(full: float, read: float, incremental: float, creates: float) -> dict:
     }
 
 
+def test_appended_days_are_reported_per_day_with_the_ordinary_days_median_share() -> None:
+    runs = [_run(100.0, 5.0, 14.0, 50.0), _run(100.0, 5.0, 12.0, 50.0)]
+    for run, ordinary in zip(runs, ((9.0, 11.0), (8.0, 12.5)), strict=True):
+        run["daily_runs"] = [
+            {
+                "date": "2026-11-01",
+                "kind": "ml.model_scores lands",
+                "wall_seconds": 14.0,
+                "cpu_seconds": 20.0,
+                "share_of_full": 0.14,
+            },
+            *[
+                {
+                    "date": f"2026-11-0{i + 2}",
+                    "kind": "ordinary",
+                    "wall_seconds": w,
+                    "cpu_seconds": w * 1.5,
+                    "share_of_full": w / 100.0,
+                }
+                for i, w in enumerate(ordinary)
+            ],
+        ]
+    summary = summarize(runs)
+    assert [d["date"] for d in summary["daily_runs"]] == ["2026-11-01", "2026-11-02", "2026-11-03"]
+    assert summary["daily_runs"][1]["wall_seconds"] == 8.5 and summary["daily_runs"][2]["wall_seconds"] == 11.75
+    # the median of every ordinary day of every run: 8, 9, 11, 12.5
+    assert summary["ordinary_day_share_of_full"] == pytest.approx(0.10)
+    report = format_build_report({"lake": {"path": "/lake"}, "runs": runs, "summary": summary})
+    assert "appended days, built one after another" in report and "ml.model_scores lands" in report
+    assert "ordinary day (no sparse feed in its window; median) ≤ 10 % of full: 10.0 %, met" in report
+    # one day, as before: no table of days, no ordinary-day line
+    single = summarize([_run(100.0, 5.0, 14.0, 50.0)])
+    assert single["ordinary_day_share_of_full"] is None and single["daily_runs"] == []
+    assert "ordinary day" not in format_build_report({"lake": {"path": "/l"}, "runs": runs[:1], "summary": single})
+
+
 def test_goals_are_judged_on_the_medians_of_the_runs() -> None:
     runs = [_run(100.0, 5.0, 5.0, 50.0), _run(120.0, 4.0, 30.0, 70.0), _run(110.0, 5.0, 8.0, 60.0)]
     summary = summarize(runs)
@@ -120,3 +158,32 @@ def test_statements_are_counted_per_model_and_snapshot_with_an_incremental_runs_
         "stg_y": {"create": 2.25, "guard": 0.0, "other": 0.75},
         "snap_z": {"create": 0.0, "guard": 0.0, "other": 4.0},
     }
+
+
+@pytest.mark.dbt
+def test_the_build_benchmark_builds_appended_days_one_after_another_and_says_what_each_window_reads(
+    tmp_path: Path,
+) -> None:
+    lake = tmp_path / "lake"
+    generate_lake(lake, customers=150, days=4, seed=5, progress=False)  # ends 2026-10-31: the next day scores
+    result = run_build_benchmark(
+        Project.locate(), lake_dir=lake, runs=1, work_dir=tmp_path / "work", out_json=tmp_path / "b.json", days=2
+    )
+    (run,) = result["runs"]
+    first, second = run["daily_runs"]
+    assert (first["date"], second["date"]) == ("2026-11-01", "2026-11-02")
+    # the lake ends on October 31st: the scores land on November 1st and stay in the window on the 2nd
+    assert first["kind"].startswith("ml.model_scores lands") and second["kind"].startswith("ml.model_scores re-read")
+    assert not list(lake.glob("raw/ml/model_scores/**/*20261101*")), "the lake given is left as it is"
+    for day in (first, second):
+        assert day["wall_seconds"] > 0 and day["cpu_seconds"] > 0 and day["peak_rss_bytes"] > 0
+        assert day["share_of_full"] == pytest.approx(day["wall_seconds"] / run["full_build"]["wall_seconds"])
+    assert run["incremental_build"]["wall_seconds"] == first["wall_seconds"]
+    assert run["incremental_share_of_full"] == first["share_of_full"]
+    assert [d["date"] for d in result["summary"]["daily_runs"]] == ["2026-11-01", "2026-11-02"]
+    report = format_build_report(result)
+    assert "appended days, built one after another" in report and "ml.model_scores re-read" in report
+    with pytest.raises(ValueError, match="--days"):
+        run_build_benchmark(
+            Project.locate(), lake_dir=lake, runs=1, work_dir=tmp_path / "w2", out_json=tmp_path / "c.json", days=0
+        )
