@@ -145,10 +145,10 @@ def bench_run(
     days: int = 1,
 ) -> dict:
     """One run: full build, read everything, append a day, incremental build; with `days` > 1 the later days are
-    appended and built one after another on the same database (`daily_runs`: each day's date, kind, figures and
-    share of the full build; the first is the one-day run). With `copy` the run works on a hard-linked copy of
-    the lake under `folder`; without, the lake itself gains the days (`taglake bench daily`). With
-    `athena_scales`, the one-day run's Athena scan and cost at those scales, from the full build
+    appended and built one after another on the same database (`daily_runs`: each day's date, kind, figures, node
+    breakdown and share of the full build; the first is the one-day run). With `copy` the run works on a
+    hard-linked copy of the lake under `folder`; without, the lake itself gains the days (`taglake bench daily`).
+    With `athena_scales`, the one-day run's Athena scan and cost at those scales, from the full build
     (taglake.bench.athena_scan; not timed)."""
     if isinstance(days, bool) or not isinstance(days, int) or days < 1:
         raise ValueError(f"--days: at least 1, got {days!r}")
@@ -195,7 +195,7 @@ def bench_run(
         | {"breakdown": first["breakdown"]},
         "full_over_read": full.wall_seconds / read["seconds"] if read["seconds"] else None,
         "incremental_share_of_full": first["share_of_full"],
-        "daily_runs": [{key: value for key, value in day.items() if key != "breakdown"} for day in daily_runs],
+        "daily_runs": daily_runs,
         **({"athena": athena} if athena is not None else {}),
     }
 
