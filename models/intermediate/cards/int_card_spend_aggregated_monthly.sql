@@ -10,7 +10,7 @@
 
 with
 
-transactions as (
+transactions as {{ not_materialized() }} (
     select
         *,
         {{ dbt.date_trunc('month', 'transaction_date') }} as transaction_month

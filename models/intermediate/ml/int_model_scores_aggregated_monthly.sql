@@ -14,7 +14,7 @@
 
 with
 
-scores as (
+scores as {{ not_materialized() }} (
     select
         customer_token,
         model_name,

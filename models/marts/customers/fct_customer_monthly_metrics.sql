@@ -7,7 +7,7 @@
 
 with
 
-monthly as (
+monthly as {{ not_materialized() }} (
     select * from {{ ref('int_card_spend_aggregated_monthly') }}
 ),
 

@@ -17,7 +17,9 @@
 
 with
 
-scores_all as (
+-- scores_all and outcomes_all are read twice in a daily run (touched, then the touched months): not materialized,
+-- as touched_groups (macros/incremental/landing_window.sql) says why.
+scores_all as {{ not_materialized() }} (
     select
         customer_token,
         model_name,
@@ -29,7 +31,7 @@ scores_all as (
     from {{ ref('stg_ml__model_scores') }}
 ),
 
-outcomes_all as (
+outcomes_all as {{ not_materialized() }} (
     select * from {{ ref('stg_ml__model_outcomes') }}
 ),
 
