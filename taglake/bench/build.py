@@ -151,7 +151,7 @@ def bench_run(
     With `athena_scales`, the one-day run's Athena scan and cost at those scales, from the full build
     (taglake.bench.athena_scan; not timed)."""
     if isinstance(days, bool) or not isinstance(days, int) or days < 1:
-        raise ValueError(f"--days: at least 1, got {days!r}")
+        raise ValueError("--days: at least 1")
     folder.mkdir(parents=True, exist_ok=False)
     lake = copy_lake(lake_dir, folder / "lake") if copy else lake_dir
     bp = build_project(project, lake, folder)
@@ -282,7 +282,7 @@ def run_build_benchmark(
     if runs < 1:
         raise ValueError("--runs: at least 1")
     if isinstance(days, bool) or not isinstance(days, int) or days < 1:
-        raise ValueError(f"--days: at least 1, got {days!r}")
+        raise ValueError("--days: at least 1")
     lake_dir = Path(lake_dir).resolve()
     if not (lake_dir / "manifest.json").is_file():
         raise FileNotFoundError(f"--lake {lake_dir}: no generated lake there (manifest.json missing)")

@@ -24,7 +24,7 @@ def sparse_reads(params: LakeParams, day: int, lookback: int) -> dict[str, str]:
     """Per sparse feed a run on day index `day` reads: 'lands' (its partition of that day) or 're-read' (a
     partition landed within the lookback before it)."""
     if lookback < 0:
-        raise ValueError(f"late_arrival_lookback_days: not negative, got {lookback}")
+        raise ValueError("late_arrival_lookback_days (dbt_project.yml): not negative")
     reads: dict[str, str] = {}
     for gen in sparse_tables():
         if gen.has_partition(params, day):
