@@ -150,8 +150,6 @@ def bench_run(
     hard-linked copy of the lake under `folder`; without, the lake itself gains the days (`taglake bench daily`).
     With `athena_scales`, the one-day run's Athena scan and cost at those scales, from the full build
     (taglake.bench.athena_scan; not timed)."""
-    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
-        raise ValueError("--days: at least 1")
     folder.mkdir(parents=True, exist_ok=False)
     lake = copy_lake(lake_dir, folder / "lake") if copy else lake_dir
     bp = build_project(project, lake, folder)
@@ -281,7 +279,7 @@ def run_build_benchmark(
     builds `days` days one after another (bench_run)."""
     if runs < 1:
         raise ValueError("--runs: at least 1")
-    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+    if days < 1:
         raise ValueError("--days: at least 1")
     lake_dir = Path(lake_dir).resolve()
     if not (lake_dir / "manifest.json").is_file():
