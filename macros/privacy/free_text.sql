@@ -32,22 +32,37 @@
     Free text repeats (page paths, device models: a few dozen values over millions of events), and the guard's
     folded forms (translate, regexp_replace, sixteen shape regexes) cost far more per row than a join on one
     value. The base model joins them with free_text_guard_joins and reads them with content_columns(guarded=true);
-    the result is the same as guarded_text on every row (a null value finds no row and stays null). -#}
-{% macro free_text_guard_ctes(source_name, table_name, relation, json_column='json_fields') %}
+    the result is the same as guarded_text on every row (a null value finds no row and stays null). The distinct
+    values are those of `relation`, or with `values` the columns free_text_values named in that relation (one
+    read of a model's lines for all of its lookups: distinct_values_by_column). -#}
+{% macro free_text_guard_ctes(source_name, table_name, relation, json_column='json_fields', values=none) %}
     {%- for field in raw_content_fields(source_name, table_name, relation, json_column)
             if field.content == 'free_text' %}
+    {%- set value = values ~ '.' ~ field.staged_as if values else 'trim(' ~ field.ref ~ ')' %}
 {{ free_text_guard_relation(field) }} as (
     select
         distinct_values.value,
         {{ guarded_text('distinct_values.value') }} as guarded
     from (
-        select distinct trim({{ field.ref }}) as value
-        from {{ relation }}
-        where {{ field.ref }} is not null
+        select distinct {{ value }} as value
+        from {{ values or relation }}
+        where {{ value }} is not null
     ) as distinct_values
 ),
     {%- endfor %}
 {%- endmacro %}
+
+
+{#- Each free-text field's trimmed value read through `relation`, by the name free_text_guard_ctes' `values` reads it
+    under (name → expression, for distinct_values_by_column). -#}
+{% macro free_text_values(source_name, table_name, relation, json_column='json_fields') %}
+    {%- set columns = {} -%}
+    {%- for field in raw_content_fields(source_name, table_name, relation, json_column)
+            if field.content == 'free_text' -%}
+        {%- do columns.update({field.staged_as: 'trim(' ~ field.ref ~ ')'}) -%}
+    {%- endfor -%}
+    {{- return(columns) -}}
+{% endmacro %}
 
 
 {#- The left joins of free_text_guard_ctes' relations to `relation`, on each field's trimmed value. -#}

@@ -5,6 +5,7 @@
 -- them (landing_date stays the last column: Athena overwrites partitions by it).
 {{ config(**landing_partition_incremental()) }}
 {%- set since = landing_window_start() %}
+{%- set paths = raw_json_paths('digital', 'app_events') %}
 
 with
 
@@ -31,6 +32,39 @@ lines as (
     from source
 ),
 
+{# The distinct national IDs, page paths and device models of the valid lines, in one pass over a second read of the
+    files (distinct_values_by_column, the line column only): the token lookup and the free-text guards read them.
+    Read from the parsed rows instead, three lookups would read them three more times, and DuckDB copies a CTE read
+    more than once whole first: every parsed line, spilled to disk at the large scale (docs/performance.md). #}
+lookup_lines as (
+    select {{ raw_line_text('lookup_source.raw_line') }} as raw_line
+    from {{ raw_source('digital', 'app_events', since) }} as lookup_source
+    {%- if since %}
+    where {{ raw_partitions_since(since) }}
+    {%- endif %}
+),
+
+lookup_parsed as (
+    select {{ json_fields('lookup_lines.raw_line', paths) }} as json_fields
+    from lookup_lines
+    where {{ json_is_valid('lookup_lines.raw_line') }}
+),
+
+{%- set lookup_columns = {
+    'login_national_id': raw_json_key('digital', 'app_events', 'lookup_parsed', 'json_fields', ['national_id'])} %}
+{%- do lookup_columns.update(free_text_values('digital', 'app_events', 'lookup_parsed')) %}
+
+lookup_values as (
+    {{ distinct_values_by_column('lookup_parsed', lookup_columns) }}
+),
+
+customer_tokens as (
+    {{ token_lookup('lookup_values', 'login_national_id', 'national_id') }}
+),
+
+{#- Page paths and device models guarded once per distinct value (free_text_guard_ctes), not once per line. #}
+{{ free_text_guard_ctes('digital', 'app_events', 'lookup_parsed', values='lookup_values') }}
+
 validated as (
     select
         lines.*,
@@ -38,9 +72,7 @@ validated as (
     from lines
 ),
 
-{#- Every declared key parsed once per valid line (json_fields); the checks and treatments read it by path. -#}
-{%- set paths = raw_json_paths('digital', 'app_events') %}
-
+{# Every declared key parsed once per valid line (json_fields); the checks and treatments read it by path. #}
 parsed as (
     select
         validated.*,
@@ -71,9 +103,7 @@ reasoned as (
     from content_checked
 ),
 
-{# The line itself kept for the rejected lines only (their quarantined record hashes it). Four CTEs read `checked`,
-    so DuckDB holds all of it: with every line in it, the large lake's 24 M lines (6 GB) spilled to disk (241 s →
-    165 s for this model at large without them). -#}
+{# The line itself kept for the rejected lines only (their quarantined record hashes it). -#}
 checked as (
     select
         reasoned.is_valid_json,
@@ -86,13 +116,6 @@ checked as (
         reasoned.landing_date
     from reasoned
 ),
-
-customer_tokens as (
-    {{ token_lookup('checked', 'login_national_id', 'national_id') }}
-),
-
-{#- Page paths and device models guarded once per distinct value (free_text_guard_ctes), not once per line. #}
-{{ free_text_guard_ctes('digital', 'app_events', 'checked') }}
 
 typed as (
     select
