@@ -37,9 +37,10 @@
     drop → nothing. Every classified column is covered, so none can be forgotten; a class with no treatment fails
     the compile. `lookups` maps a column to a token_lookup() relation joined on `value`, whose `token` is used
     instead of hashing every row. For a JSON-lines table the declared JSON keys are the columns, read from the
-    JSON text in `relation.json_column`. -#}
+    JSON text in `relation.json_column`. `typed`: a classified column the source YAML gives a `parses_as` type (a
+    birth date) is read from its typed_values column (relation.typed_<name>) instead of being cast again. -#}
 {% macro masked_columns(source_name, table_name, relation='source', keys='masking_keys', as_of=none, lookups={},
-                        json_column='json_fields') %}
+                        json_column='json_fields', typed=false) %}
     {%- if not execute -%}
         {{- return('null as masked_columns_pending') -}}
     {%- endif -%}
@@ -51,7 +52,9 @@
         {%- for column in raw_table_columns(source_name, table_name) if column.meta.get('pii') -%}
             {%- do classified.append({'name': column.name, 'pii': column.meta.pii,
                                       'token_name': column.meta.get('token_name'),
-                                      'ref': relation ~ '.' ~ column.name}) -%}
+                                      'ref': relation ~ '.' ~ column.name,
+                                      'typed': typed_value(relation, column.name)
+                                               if typed and column.meta.get('parses_as') else none}) -%}
         {%- endfor -%}
     {%- endfor -%}
     {%- set out = [] -%}
@@ -77,8 +80,13 @@
                 {%- if as_of is none -%}
                     {{ exceptions.raise_compiler_error('masked_columns: a birth date needs as_of for its age band') }}
                 {%- endif -%}
-                {%- do out.append(birth_year(ref) ~ ' as birth_year') -%}
-                {%- do out.append(age_band(ref, as_of) ~ ' as age_band') -%}
+                {%- if column.typed -%}
+                    {%- do out.append(birth_year(column.typed, typed=true) ~ ' as birth_year') -%}
+                    {%- do out.append(age_band(column.typed, as_of, typed=true) ~ ' as age_band') -%}
+                {%- else -%}
+                    {%- do out.append(birth_year(ref) ~ ' as birth_year') -%}
+                    {%- do out.append(age_band(ref, as_of) ~ ' as age_band') -%}
+                {%- endif -%}
             {%- elif treatment == 'drop' -%}
             {%- else -%}
                 {{ exceptions.raise_compiler_error("no treatment '" ~ treatment ~ "' for class '" ~ cls ~ "'") }}

@@ -23,14 +23,15 @@
     {{ regex_extract('trim(' ~ expr ~ ')', '^.{2}[市縣](.{1,3}?[區鄉鎮市])', 1) }}
 {%- endmacro %}
 
-{#- Birth date → birth year. -#}
-{% macro birth_year(expr) -%}
-    extract(year from {{ cast_text(expr, 'date') }})
+{#- Birth date → birth year. `typed`: the expression is already a date (typed_values), else text to cast. -#}
+{% macro birth_year(expr, typed=false) -%}
+    extract(year from {{ expr if typed else cast_text(expr, 'date') }})
 {%- endmacro %}
 
-{#- Birth date → age band on a date (exact age in whole years, banded by decade: <20, 20-29, …, 70+). -#}
-{% macro age_band(birth_expr, as_of_expr) -%}
-    {%- set born = cast_text(birth_expr, 'date') -%}
+{#- Birth date → age band on a date (exact age in whole years, banded by decade: <20, 20-29, …, 70+). `typed`: the
+    birth expression is already a date (typed_values), else text to cast. -#}
+{% macro age_band(birth_expr, as_of_expr, typed=false) -%}
+    {%- set born = birth_expr if typed else cast_text(birth_expr, 'date') -%}
     {%- set age -%}
         (extract(year from {{ as_of_expr }}) - extract(year from {{ born }})
         - case

@@ -26,11 +26,13 @@ customer_tokens as (
     {{ token_lookup('source', 'national_id', 'national_id') }}
 ),
 
-{# Each code's validity once per row: the reject reason, the staged value and the quarantined record read it. #}
+{# Each code's validity and each typed field's cast once per row: the reject reason, the staged and typed values and
+    the quarantined record read them. #}
 content_checked as (
     select
         source.*,
-        {{ content_flags('core_banking', 'accounts') }}
+        {{ content_flags('core_banking', 'accounts') }},
+        {{ typed_values('core_banking', 'accounts') }}
     from source
 ),
 
@@ -39,9 +41,9 @@ checked as (
         content_checked.*,
         case
             when {{ missing_required('core_banking', 'accounts', relation='content_checked') }} then 'missing_required'
-            when {{ wrong_type('core_banking', 'accounts', relation='content_checked') }} then 'wrong_type'
-            when {{ cast_text('content_checked.balance_twd', 'decimal(18, 2)') }} < 0 then 'negative_amount'
-            when {{ cast_text('content_checked.balance_twd', 'decimal(18, 2)') }} >= {{ var('absurd_amount_twd') }}
+            when {{ wrong_type('core_banking', 'accounts', relation='content_checked', typed=true) }} then 'wrong_type'
+            when {{ typed_value('content_checked', 'balance_twd') }} < 0 then 'negative_amount'
+            when {{ typed_value('content_checked', 'balance_twd') }} >= {{ var('absurd_amount_twd') }}
                 then 'absurd_amount'
             when {{ invalid_content('core_banking', 'accounts', relation='content_checked', flagged=true) }}
                 then 'invalid_code'
@@ -55,11 +57,11 @@ typed as (
             'core_banking', 'accounts', relation='checked', lookups={'national_id': 'customer_tokens'}
         ) }},
         {{ content_columns('core_banking', 'accounts', relation='checked', flagged=true) }},
-        {{ cast_text('checked.opened_date', 'date') }} as opened_date,
-        {{ cast_text('checked.closed_date', 'date') }} as closed_date,
-        {{ cast_text('checked.balance_twd', 'decimal(18, 2)') }} as balance_twd,
-        {{ cast_text('checked.credit_limit_twd', 'decimal(18, 2)') }} as credit_limit_twd,
-        {{ cast_text('checked.updated_at', 'timestamp') }} as updated_at,
+        {{ typed_value('checked', 'opened_date') }} as opened_date,
+        {{ typed_value('checked', 'closed_date') }} as closed_date,
+        {{ typed_value('checked', 'balance_twd') }} as balance_twd,
+        {{ typed_value('checked', 'credit_limit_twd') }} as credit_limit_twd,
+        {{ typed_value('checked', 'updated_at') }} as updated_at,
         checked.source_file,
         checked.reject_reason,
         case

@@ -21,11 +21,13 @@ masking_keys as (
     {{ masking_keys() }}
 ),
 
-{# Each code's validity once per row: the reject reason, the staged value and the quarantined record read it. #}
+{# Each code's validity and each typed field's cast once per row: the reject reason, the staged and typed values and
+    the quarantined record read them. #}
 content_checked as (
     select
         source.*,
-        {{ content_flags('crm', 'customers') }}
+        {{ content_flags('crm', 'customers') }},
+        {{ typed_values('crm', 'customers') }}
     from source
 ),
 
@@ -35,7 +37,7 @@ checked as (
         case
             when {{ missing_required('crm', 'customers', relation='content_checked') }} then 'missing_required'
             when not {{ national_id_is_valid('content_checked.national_id') }} then 'invalid_checksum'
-            when {{ wrong_type('crm', 'customers', relation='content_checked') }} then 'wrong_type'
+            when {{ wrong_type('crm', 'customers', relation='content_checked', typed=true) }} then 'wrong_type'
             when {{ invalid_content('crm', 'customers', relation='content_checked', flagged=true) }}
                 then 'invalid_code'
         end as reject_reason
@@ -44,10 +46,13 @@ checked as (
 
 typed as (
     select
-        {{ masked_columns('crm', 'customers', relation='checked', as_of=cast_text('checked.updated_at', 'date')) }},
+        {{ masked_columns(
+            'crm', 'customers', relation='checked', typed=true,
+            as_of='cast(' ~ typed_value('checked', 'updated_at') ~ ' as date)'
+        ) }},
         {{ content_columns('crm', 'customers', relation='checked', flagged=true) }},
-        {{ cast_text('checked.customer_since', 'date') }} as customer_since_date,
-        {{ cast_text('checked.updated_at', 'timestamp') }} as updated_at,
+        {{ typed_value('checked', 'customer_since') }} as customer_since_date,
+        {{ typed_value('checked', 'updated_at') }} as updated_at,
         masking_keys.key_version as masking_key_version,
         checked.source_file,
         checked.reject_reason,

@@ -80,11 +80,13 @@ parsed as (
     from validated
 ),
 
-{# Each code's validity once per line: the reject reason and the staged value read it. #}
+{# Each code's validity and each typed key's cast once per line: the reject reason and the staged and typed values
+    read them. #}
 content_checked as (
     select
         parsed.*,
-        {{ content_flags('digital', 'app_events', relation='parsed') }}
+        {{ content_flags('digital', 'app_events', relation='parsed') }},
+        {{ typed_values('digital', 'app_events', relation='parsed') }}
     from parsed
 ),
 
@@ -96,7 +98,7 @@ reasoned as (
         case
             when not content_checked.is_valid_json then 'malformed_json'
             when {{ missing_required('digital', 'app_events', relation='content_checked') }} then 'missing_required'
-            when {{ wrong_type('digital', 'app_events', relation='content_checked') }} then 'wrong_type'
+            when {{ wrong_type('digital', 'app_events', relation='content_checked', typed=true) }} then 'wrong_type'
             when {{ invalid_content('digital', 'app_events', relation='content_checked', flagged=true) }}
                 then 'invalid_code'
         end as reject_reason
@@ -109,6 +111,7 @@ checked as (
         reasoned.is_valid_json,
         reasoned.json_fields,
         {{ content_flag_columns('digital', 'app_events', 'reasoned') }},
+        {{ typed_value_columns('digital', 'app_events', 'reasoned') }},
         reasoned.login_national_id,
         reasoned.reject_reason,
         case when reasoned.reject_reason is not null then reasoned.raw_line end as raw_line,
@@ -121,9 +124,7 @@ typed as (
     select
         {{ masked_columns('digital', 'app_events', relation='checked', lookups={'national_id': 'customer_tokens'}) }},
         {{ content_columns('digital', 'app_events', relation='checked', flagged=true, guarded=true) }},
-        {{ cast_text(
-            raw_json_key('digital', 'app_events', 'checked', 'json_fields', ['event_at']), 'timestamp'
-        ) }} as event_at,
+        {{ typed_value('checked', 'event_at') }} as event_at,
         checked.source_file,
         checked.reject_reason,
         case
