@@ -80,13 +80,9 @@
                 {%- if as_of is none -%}
                     {{ exceptions.raise_compiler_error('masked_columns: a birth date needs as_of for its age band') }}
                 {%- endif -%}
-                {%- if column.typed -%}
-                    {%- do out.append(birth_year(column.typed, typed=true) ~ ' as birth_year') -%}
-                    {%- do out.append(age_band(column.typed, as_of, typed=true) ~ ' as age_band') -%}
-                {%- else -%}
-                    {%- do out.append(birth_year(ref) ~ ' as birth_year') -%}
-                    {%- do out.append(age_band(ref, as_of) ~ ' as age_band') -%}
-                {%- endif -%}
+                {%- set is_typed = column.get('typed') is not none -%}
+                {%- do out.append(birth_year(column.get('typed') or ref, typed=is_typed) ~ ' as birth_year') -%}
+                {%- do out.append(age_band(column.get('typed') or ref, as_of, typed=is_typed) ~ ' as age_band') -%}
             {%- elif treatment == 'drop' -%}
             {%- else -%}
                 {{ exceptions.raise_compiler_error("no treatment '" ~ treatment ~ "' for class '" ~ cls ~ "'") }}
