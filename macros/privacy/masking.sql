@@ -80,9 +80,10 @@
                 {%- if as_of is none -%}
                     {{ exceptions.raise_compiler_error('masked_columns: a birth date needs as_of for its age band') }}
                 {%- endif -%}
-                {%- set is_typed = column.get('typed') is not none -%}
-                {%- do out.append(birth_year(column.get('typed') or ref, typed=is_typed) ~ ' as birth_year') -%}
-                {%- do out.append(age_band(column.get('typed') or ref, as_of, typed=is_typed) ~ ' as age_band') -%}
+                {#- the typed column when the model cast it (typed_values), else the text -#}
+                {%- set typed = column.get('typed') -%}
+                {%- do out.append(birth_year(typed or ref, typed=typed is not none) ~ ' as birth_year') -%}
+                {%- do out.append(age_band(typed or ref, as_of, typed=typed is not none) ~ ' as age_band') -%}
             {%- elif treatment == 'drop' -%}
             {%- else -%}
                 {{ exceptions.raise_compiler_error("no treatment '" ~ treatment ~ "' for class '" ~ cls ~ "'") }}
