@@ -53,7 +53,7 @@ touched as (
 
 {# Every touched month is on or after `floor`: a constant filter the scan applies before the join (the month of a
     score is computed from scored_at, which the join cannot push down). #}
-scores_dated as (
+scores_dated as {{ not_materialized() }} (
     select scores_all.*
     from scores_all
     inner join touched
@@ -74,7 +74,7 @@ outcomes as (
 ),
 {%- else %}
 
-scores_dated as (
+scores_dated as {{ not_materialized() }} (
     select * from scores_all
 ),
 
@@ -83,10 +83,10 @@ outcomes as (
 ),
 {%- endif %}
 
--- the month's last run, should a run have been repeated
+-- the month's last run, should a run have been repeated (rarely: most keys hold one score, so few are ranked)
 monthly_scores as (
     {{ deduplicated('scores_dated', ['customer_token', 'model_name', 'outcome_month'],
-                    'scored_at desc, model_version desc') }}
+                    'scored_at desc, model_version desc', few_repeated=true) }}
 ),
 
 judged as (

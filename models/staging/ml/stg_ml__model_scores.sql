@@ -6,12 +6,12 @@
 
 with
 
-accepted as (
+accepted as {{ not_materialized() }} (
     select * from {{ ref('base_ml__model_scores') }}
     where reject_reason is null
 ),
 
-in_window as (
+in_window as {{ not_materialized() }} (
     select * from accepted
     {%- if since %}
     where {{ landed_since(since) }}
@@ -19,7 +19,9 @@ in_window as (
 ),
 
 first_landed as (
-    {{ deduplicated('in_window', ['customer_token', 'model_name', 'model_version', 'scored_at'], 'landing_date asc') }}
+    {{ deduplicated(
+        'in_window', ['customer_token', 'model_name', 'model_version', 'scored_at'], 'landing_date asc', few_repeated=true
+    ) }}
 )
 
 select
