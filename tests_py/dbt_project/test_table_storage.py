@@ -1,0 +1,160 @@
+"""macros/engines/table_storage.sql: the string columns a model declares high-cardinality
+(`meta: {high_cardinality_columns: [...]}`) are written `using compression fsst` by a table, a contracted table and
+an incremental model (whose later runs insert into the declared table), the rows are those the model selects, the
+other columns keep DuckDB's own choice, and a declaration naming a missing or non-string column stops the build
+with a one-line error naming the model and the column.
+
+A tiny dbt project of its own holding the project's macro file; one run per scenario."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from taglake.core.project import Project
+from taglake.privacy import dbt_runner
+
+pytestmark = pytest.mark.dbt
+
+# 40,000 rows: a unique hex ID, a three-value code twice, a number. DuckDB's own choice for the code is a dictionary
+# and for the ID FSST, so the models declare the ID and the first code: the code stored FSST is the declaration's
+# doing, its undeclared copy shows DuckDB's choice.
+ROWS = "select md5(cast(i as varchar)) as row_id, ['pos', 'online', 'atm'][i % 3 + 1] as channel,"
+ROWS += " ['pos', 'online', 'atm'][i % 3 + 1] as channel_copy, i as n"
+ROWS += " from range({start}, {stop}) as r(i)"
+
+MODELS = {
+    "plain": (
+        "{{ config(materialized='table', meta={'high_cardinality_columns': ['row_id', 'channel']}) }}\n"
+        + ROWS.format(start=0, stop=40000)
+    ),
+    "undeclared": "{{ config(materialized='table') }}\n" + ROWS.format(start=0, stop=40000),
+    "contracted": (
+        "{{ config(materialized='table', meta={'high_cardinality_columns': ['row_id', 'channel']}) }}\n"
+        + ROWS.format(start=0, stop=40000)
+    ),
+    "growing": (
+        "{{ config(materialized='incremental', unique_key='n', incremental_strategy='delete+insert',"
+        " meta={'high_cardinality_columns': ['row_id', 'channel']}) }}\n"
+        "{% if is_incremental() %}"
+        + ROWS.format(start=40000, stop=80000)
+        + "{% else %}"
+        + ROWS.format(start=0, stop=40000)
+        + "{% endif %}"
+    ),
+}
+
+CONTRACT = """models:
+  - name: contracted
+    config: {contract: {enforced: true}}
+    columns:
+      - {name: row_id, data_type: varchar, constraints: [{type: not_null}]}
+      - {name: channel, data_type: varchar}
+      - {name: channel_copy, data_type: varchar}
+      - {name: n, data_type: bigint}
+"""
+
+
+def _project(folder: Path, models: dict[str, str], schema_yml: str = "") -> Path:
+    folder.mkdir(parents=True)
+    (folder / "dbt_project.yml").write_text(
+        "name: taglake\nversion: '1.0'\nprofile: storage\nconfig-version: 2\nmodel-paths: [models]\n"
+        "macro-paths: [macros]\n",
+        encoding="utf-8",
+    )
+    (folder / "profiles.yml").write_text(
+        "storage:\n  target: local\n  outputs:\n    local:\n      type: duckdb\n"
+        f"      path: '{folder / 'storage.duckdb'}'\n      threads: 2\n",
+        encoding="utf-8",
+    )
+    (folder / "models").mkdir()
+    for name, sql in models.items():
+        (folder / "models" / f"{name}.sql").write_text(sql + "\n", encoding="utf-8")
+    if schema_yml:
+        (folder / "models" / "_models.yml").write_text(schema_yml, encoding="utf-8")
+    (folder / "macros").mkdir()
+    shutil.copyfile(Project.locate().root / "macros" / "engines" / "table_storage.sql", folder / "macros" / "ts.sql")
+    return folder
+
+
+def _dbt(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return dbt_runner.capture(["run", *args], cwd=folder, env={**os.environ, "DBT_PROFILES_DIR": str(folder)})
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = _project(tmp_path_factory.mktemp("table_storage") / "project", MODELS, CONTRACT)
+    for _ in range(2):  # the second run: the incremental model inserts into its declared table
+        result = _dbt(folder)
+        assert result.returncode == 0, result.stdout[-3000:]
+    return folder
+
+
+def _compression(folder: Path, table: str) -> dict[str, set[str]]:
+    with duckdb.connect(str(folder / "storage.duckdb"), read_only=True) as con:
+        rows = con.execute(
+            f"select column_name, compression from pragma_storage_info('main.{table}') "
+            "where segment_type = 'VARCHAR' group by all"
+        ).fetchall()
+    out: dict[str, set[str]] = {}
+    for column, compression in rows:
+        out.setdefault(column, set()).add(compression)
+    return out
+
+
+@pytest.mark.parametrize("table", ["plain", "contracted", "growing"])
+def test_declared_columns_are_fsst_and_the_rest_is_duckdbs_choice(built: Path, table: str) -> None:
+    storage = _compression(built, table)
+    assert storage["row_id"] == storage["channel"] == {"FSST"}
+    assert storage["channel_copy"] == {"Dictionary"}  # not declared: DuckDB's analysis still picks
+    assert _compression(built, "undeclared") == {
+        "row_id": {"FSST"},
+        "channel": {"Dictionary"},
+        "channel_copy": {"Dictionary"},
+    }
+
+
+def test_the_rows_are_the_models(built: Path) -> None:
+    with duckdb.connect(str(built / "storage.duckdb"), read_only=True) as con:
+        expected = con.execute(
+            f"select * from ({ROWS.format(start=0, stop=40000)}) except all select * from main.plain"
+        )
+        assert expected.fetchall() == []
+        for table, count in (("plain", 40000), ("contracted", 40000), ("growing", 80000), ("undeclared", 40000)):
+            assert con.execute(f"select count(*), count(distinct row_id) from main.{table}").fetchone() == (
+                count,
+                count,
+            )
+        columns = con.execute(
+            "select column_name, data_type, is_nullable from information_schema.columns "
+            "where table_name = 'contracted' order by ordinal_position"
+        ).fetchall()
+    assert columns == [
+        ("row_id", "VARCHAR", "NO"),
+        ("channel", "VARCHAR", "YES"),
+        ("channel_copy", "VARCHAR", "YES"),
+        ("n", "BIGINT", "YES"),
+    ]
+
+
+def test_an_undeclared_model_is_written_as_dbt_duckdb_writes_it(built: Path) -> None:
+    run_sql = next((built / "target" / "run").rglob("undeclared.sql")).read_text(encoding="utf-8")
+    assert "using compression" not in run_sql and " as (" in run_sql
+
+
+@pytest.mark.parametrize(
+    ("column", "message"),
+    [("no_such", "names no_such, which is not a column of the model"), ("n", "names n, a BIGINT column")],
+)
+def test_a_wrong_declaration_stops_with_one_line_naming_it(tmp_path: Path, column: str, message: str) -> None:
+    sql = f"{{{{ config(materialized='table', meta={{'high_cardinality_columns': ['{column}']}}) }}}}\n"
+    folder = _project(tmp_path / "project", {"bad": sql + ROWS.format(start=0, stop=10)})
+    result = _dbt(folder)
+    assert result.returncode != 0
+    assert f"bad: meta.high_cardinality_columns {message}" in result.stdout
+    assert "Traceback" not in result.stdout
