@@ -18,6 +18,11 @@
 
 {#- A window over each key, filtered to its first row (no QUALIFY, which Athena lacks). -#}
 {% macro default__deduplicated(relation, key_columns, order_by, few_repeated=false) -%}
+    {{ first_by_window(relation, key_columns, order_by) }}
+{%- endmacro %}
+
+{#- The first row of each key of `relation` by a row_number window, over the rows `where` keeps (all without). -#}
+{% macro first_by_window(relation, key_columns, order_by, where=none) -%}
     select *
     from (
         select
@@ -27,6 +32,9 @@
                 order by {{ order_by }}
             ) as dedup_rank
         from {{ relation }}
+        {%- if where %}
+        where {{ where }}
+        {%- endif %}
     ) as ranked
     where dedup_rank = 1
 {%- endmacro %}
@@ -54,17 +62,7 @@
     from {{ relation }}
     where {{ key_hash }} not in (select dedup_repeated.dedup_key_hash from dedup_repeated)
     union all
-    select *
-    from (
-        select
-            {{ relation }}.*,
-            row_number() over (
-                partition by {{ key_columns | join(', ') }}
-                order by {{ order_by }}
-            ) as dedup_rank
-        from {{ relation }}
-        where {{ key_hash }} in (select dedup_repeated.dedup_key_hash from dedup_repeated)
-    ) as ranked
-    where dedup_rank = 1
+    {{ first_by_window(relation, key_columns, order_by,
+                       key_hash ~ ' in (select dedup_repeated.dedup_key_hash from dedup_repeated)') }}
     {%- endif %}
 {%- endmacro %}
