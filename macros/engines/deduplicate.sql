@@ -39,30 +39,26 @@
     where dedup_rank = 1
 {%- endmacro %}
 
-{#- With `few_repeated`: the keys holding more than one row, found by a grouping of a 64-bit hash of the key (a
-    fixed-width value, cheap to group even for 64-character tokens), and the window over their rows alone; every
-    other row passes with rank 1, unsorted. A hash shared by two keys only sends both to the window, which ranks by
-    the key's own columns: the result is the window's. At the large scale (31.9 M staged scores, 2 threads) 17 CPU-s
-    against the window's 31 (docs/performance.md). -#}
+{#- With `few_repeated`: the keys holding more than one row, found by a grouping of a 64-bit hash of the key
+    (repeated_key_hashes: a fixed-width value, cheap to group even for 64-character tokens), and the window over their
+    rows alone; every other row passes with rank 1, unsorted. A hash shared by two keys only sends both to the window,
+    which ranks by the key's own columns: the result is the window's. At the large scale (31.9 M staged scores, 2
+    threads) 17 CPU-s against the window's 31 (docs/performance.md). -#}
 {% macro duckdb__deduplicated(relation, key_columns, order_by, few_repeated=false) -%}
     {%- if not few_repeated -%}
     {{ default__deduplicated(relation, key_columns, order_by) }}
     {%- else -%}
-    {%- set key_hash = 'hash(' ~ key_columns | join(', ') ~ ')' %}
+    {%- set repeated_hashes = '(select dedup_repeated.repeated_key_hash from dedup_repeated)' %}
     with dedup_repeated as (
-        select {{ key_hash }} as dedup_key_hash
-        from {{ relation }}
-        group by {{ key_hash }}
-        having count(*) > 1
+        {{ repeated_key_hashes(relation, key_columns) }}
     )
 
     select
         {{ relation }}.*,
         cast(1 as bigint) as dedup_rank
     from {{ relation }}
-    where {{ key_hash }} not in (select dedup_repeated.dedup_key_hash from dedup_repeated)
+    where {{ key_hash(key_columns) }} not in {{ repeated_hashes }}
     union all
-    {{ first_by_window(relation, key_columns, order_by,
-                       key_hash ~ ' in (select dedup_repeated.dedup_key_hash from dedup_repeated)') }}
+    {{ first_by_window(relation, key_columns, order_by, key_hash(key_columns) ~ ' in ' ~ repeated_hashes) }}
     {%- endif %}
 {%- endmacro %}

@@ -105,7 +105,7 @@
                 ~ 'test takes ' ~ keys_marker) }}
         {%- endif -%}
         {%- set attached = model.get('attached_node') -%}
-        {%- set since = run_window_start(attached.split('.')[2] if attached else none) -%}
+        {%- set since = test_window_start() -%}
         {#- the tested model's window column: landed_through for an aggregate replaced per group -#}
         {%- set documented = graph.nodes[attached].columns.keys() if attached in graph.nodes else [] -%}
         {%- set column = run_window_column(documented) or 'landing_date' -%}
@@ -138,3 +138,14 @@
     {%- endset -%}
     {{ return(filtered) }}
 {%- endmacro %}
+
+{#- The window start of the data test being run when it checks a window: its `where` holds a marker of
+    get_where_subquery and the run passed a window for the tested model; none when the test reads its whole model. -#}
+{% macro test_window_start() %}
+    {%- set where = config.get('where', '') or '' -%}
+    {%- if '__landing_window__' not in where and '__keys_in_landing_window__' not in where -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set attached = model.get('attached_node') -%}
+    {{ return(run_window_start(attached.split('.')[2] if attached else none)) }}
+{% endmacro %}

@@ -1,9 +1,5 @@
-{#- Fails with one row per duplicated combination of the given columns (a composite primary key). -#}
+{#- Fails with one row per duplicated combination of the given columns (a composite primary key): the columns and
+    duplicate_rows (key_test_query, macros/engines/repeated_keys.sql). -#}
 {% test unique_combination_of_columns(model, combination_of_columns) %}
-select
-    {{ combination_of_columns | join(', ') }},
-    count(*) as duplicate_rows
-from {{ model }}
-group by {{ combination_of_columns | join(', ') }}
-having count(*) > 1
+{{ key_test_query(model, combination_of_columns) }}
 {% endtest %}

@@ -3,20 +3,17 @@ hash grouping, only their rows ranked) keeps exactly the rows the plain window k
 part, keys repeated two and three times, single keys, and a row the relation's own filter leaves out; and the
 relation it reads three times is read from its table each time, not copied whole into a materialized CTE.
 
-A tiny dbt project of its own holding the project's two macro files (deduplicate.sql, cte_inlining.sql)."""
+A tiny dbt project of its own holding the project's macro files (deduplicate.sql, repeated_keys.sql,
+cte_inlining.sql)."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
-
-from taglake.core.project import Project
-from taglake.privacy import dbt_runner
+from tiny_dbt_project import DATABASE, run_dbt, tiny_project
 
 pytestmark = pytest.mark.dbt
 
@@ -52,49 +49,33 @@ select k1, k2, o, v, dedup_rank from first_rows
 
 
 def _project(folder: Path) -> Path:
-    folder.mkdir(parents=True)
-    (folder / "dbt_project.yml").write_text(
-        "name: taglake\nversion: '1.0'\nprofile: dedup\nconfig-version: 2\nmodel-paths: [models]\n"
-        "macro-paths: [macros]\n",
-        encoding="utf-8",
-    )
-    (folder / "profiles.yml").write_text(
-        "dedup:\n  target: local\n  outputs:\n    local:\n      type: duckdb\n"
-        f"      path: '{folder / 'dedup.duckdb'}'\n      threads: 2\n",
-        encoding="utf-8",
-    )
-    models = folder / "models"
-    models.mkdir()
     values = ", ".join(
         f"({'null' if k1 is None else repr(k1)}, '{k2}', {o}, '{v}', {str(keep).lower()})"
         for k1, k2, o, v, keep in ROWS
     )
-    (models / "src.sql").write_text(
-        f"{{{{ config(materialized='table') }}}}\nselect * from (values {values}) as t(k1, k2, o, v, keep)\n",
-        encoding="utf-8",
-    )
+    models = {
+        "src": f"{{{{ config(materialized='table') }}}}\nselect * from (values {values}) as t(k1, k2, o, v, keep)"
+    }
     for order in ("asc", "desc"):
         for few in ("true", "false"):
-            (models / f"dedup_{order}_{'few' if few == 'true' else 'window'}.sql").write_text(
-                MODEL.format(order=f"o {order}", few=few), encoding="utf-8"
-            )
-    (folder / "macros").mkdir()
-    checkout = Project.locate().root / "macros" / "engines"
-    for name in ("deduplicate.sql", "cte_inlining.sql"):
-        shutil.copyfile(checkout / name, folder / "macros" / name)
-    return folder
+            models[f"dedup_{order}_{'few' if few == 'true' else 'window'}"] = MODEL.format(order=f"o {order}", few=few)
+    return tiny_project(
+        folder,
+        macros=["engines/deduplicate.sql", "engines/repeated_keys.sql", "engines/cte_inlining.sql"],
+        models=models,
+    )
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = _project(tmp_path_factory.mktemp("deduplicated") / "project")
-    result = dbt_runner.capture(["run"], cwd=folder, env={**os.environ, "DBT_PROFILES_DIR": str(folder)})
+    result = run_dbt(folder, "run")
     assert result.returncode == 0, result.stdout[-3000:]
     return folder
 
 
 def _rows(folder: Path, model: str) -> list[tuple[object, ...]]:
-    with duckdb.connect(str(folder / "dedup.duckdb"), read_only=True) as con:
+    with duckdb.connect(str(folder / DATABASE), read_only=True) as con:
         return sorted(con.execute(f"select k1, k2, o, v, dedup_rank from main.{model}").fetchall(), key=str)
 
 
@@ -128,7 +109,7 @@ def test_duckdb_ranks_the_repeated_keys_only(built: Path) -> None:
 
 
 def test_the_relation_is_read_from_its_table_not_held(built: Path) -> None:
-    with duckdb.connect(str(built / "dedup.duckdb"), read_only=True) as con:
+    with duckdb.connect(str(built / DATABASE), read_only=True) as con:
         plan = con.execute("explain " + _compiled(built, "dedup_asc_few")).fetchall()[0][1]
     # the only CTE DuckDB materializes is the small set of repeated key hashes; `filtered` is inlined in each read
     names = set(re.findall(r"CTE Name:\s*│\s*│\s*(\w+)", plan))

@@ -9,15 +9,11 @@ hash the same dbt_scd_id. One copy holds the project's macro, the other does not
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
-
-from taglake.core.project import Project
-from taglake.privacy import dbt_runner
+from tiny_dbt_project import DATABASE, run_dbt, tiny_project
 
 pytestmark = pytest.mark.dbt
 
@@ -54,50 +50,32 @@ def _source_sql() -> str:
 
 
 def _project(folder: Path, *, with_macro: bool) -> Path:
-    folder.mkdir(parents=True)
-    (folder / "dbt_project.yml").write_text(
-        "name: taglake\nversion: '1.0'\nprofile: snapstage\nconfig-version: 2\n"
-        "model-paths: [models]\nmacro-paths: [macros]\nsnapshot-paths: [snapshots]\n"
-        "vars: {step: 0, now: '2026-02-01'}\n",
-        encoding="utf-8",
+    snapshots = "snapshots:\n" + "".join(
+        f"  - name: {name}\n    relation: ref('src')\n    config: {config}\n" for name, config in SNAPSHOTS.items()
     )
-    (folder / "profiles.yml").write_text(
-        "snapstage:\n  target: local\n  outputs:\n    local:\n      type: duckdb\n"
-        f"      path: '{folder / 'snap.duckdb'}'\n      threads: 1\n",
-        encoding="utf-8",
+    return tiny_project(
+        folder,
+        macros=["history/snapshot_staging.sql", "engines/cte_inlining.sql"] if with_macro else [],
+        models={"src": _source_sql()},
+        files={
+            "snapshots/snaps.yml": snapshots,
+            # Each step's clock, so that both runs stamp and hash the same times.
+            "macros/clock.sql": (
+                "{% macro duckdb__snapshot_get_time() %}cast('{{ var(\"now\") }}' as timestamp){% endmacro %}\n"
+            ),
+        },
+        project_yml="vars: {step: 0, now: '2026-02-01'}\n",
+        threads=1,
     )
-    (folder / "models").mkdir()
-    (folder / "models" / "src.sql").write_text(_source_sql(), encoding="utf-8")
-    (folder / "snapshots").mkdir()
-    (folder / "snapshots" / "snaps.yml").write_text(
-        "snapshots:\n"
-        + "".join(
-            f"  - name: {name}\n    relation: ref('src')\n    config: {config}\n" for name, config in SNAPSHOTS.items()
-        ),
-        encoding="utf-8",
-    )
-    macros = folder / "macros"
-    macros.mkdir()
-    # Each step's clock, so that both runs stamp and hash the same times.
-    (macros / "clock.sql").write_text(
-        "{% macro duckdb__snapshot_get_time() %}cast('{{ var(\"now\") }}' as timestamp){% endmacro %}\n",
-        encoding="utf-8",
-    )
-    if with_macro:
-        checkout = Project.locate().root / "macros"
-        for name in ("history/snapshot_staging.sql", "engines/cte_inlining.sql"):
-            shutil.copyfile(checkout / name, macros / Path(name).name)
-    return folder
 
 
 def _run_steps(folder: Path) -> dict[str, list[tuple[object, ...]]]:
-    env = {**os.environ, "DBT_PROFILES_DIR": str(folder)}
     for step in range(len(STEPS)):
         vars_ = f"{{step: {step}, now: '2026-02-0{step + 1} 12:00:00'}}"
         for command in (["run"], ["snapshot"]):
-            result = dbt_runner.capture([*command, "--vars", vars_], cwd=folder, env=env)
+            result = run_dbt(folder, *command, "--vars", vars_)
             assert result.returncode == 0, f"step {step} {command[0]}: {result.stdout[-3000:]}"
-    with duckdb.connect(str(folder / "snap.duckdb"), read_only=True) as con:
+    with duckdb.connect(str(folder / DATABASE), read_only=True) as con:
         out = {}
         for name in SNAPSHOTS:
             table = f"main.{name}"

@@ -8,16 +8,12 @@ A tiny dbt project of its own holding the project's macro file; one run per scen
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import duckdb
 import pytest
-
-from taglake.core.project import Project
-from taglake.privacy import dbt_runner
+from tiny_dbt_project import DATABASE, run_dbt, tiny_project
 
 pytestmark = pytest.mark.dbt
 
@@ -61,29 +57,12 @@ CONTRACT = """models:
 
 
 def _project(folder: Path, models: dict[str, str], schema_yml: str = "") -> Path:
-    folder.mkdir(parents=True)
-    (folder / "dbt_project.yml").write_text(
-        "name: taglake\nversion: '1.0'\nprofile: storage\nconfig-version: 2\nmodel-paths: [models]\n"
-        "macro-paths: [macros]\n",
-        encoding="utf-8",
-    )
-    (folder / "profiles.yml").write_text(
-        "storage:\n  target: local\n  outputs:\n    local:\n      type: duckdb\n"
-        f"      path: '{folder / 'storage.duckdb'}'\n      threads: 2\n",
-        encoding="utf-8",
-    )
-    (folder / "models").mkdir()
-    for name, sql in models.items():
-        (folder / "models" / f"{name}.sql").write_text(sql + "\n", encoding="utf-8")
-    if schema_yml:
-        (folder / "models" / "_models.yml").write_text(schema_yml, encoding="utf-8")
-    (folder / "macros").mkdir()
-    shutil.copyfile(Project.locate().root / "macros" / "engines" / "table_storage.sql", folder / "macros" / "ts.sql")
-    return folder
+    files = {"models/_models.yml": schema_yml} if schema_yml else {}
+    return tiny_project(folder, macros=["engines/table_storage.sql"], models=models, files=files)
 
 
 def _dbt(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return dbt_runner.capture(["run", *args], cwd=folder, env={**os.environ, "DBT_PROFILES_DIR": str(folder)})
+    return run_dbt(folder, "run", *args)
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +75,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _compression(folder: Path, table: str) -> dict[str, set[str]]:
-    with duckdb.connect(str(folder / "storage.duckdb"), read_only=True) as con:
+    with duckdb.connect(str(folder / DATABASE), read_only=True) as con:
         rows = con.execute(
             f"select column_name, compression from pragma_storage_info('main.{table}') "
             "where segment_type = 'VARCHAR' group by all"
@@ -120,7 +99,7 @@ def test_declared_columns_are_fsst_and_the_rest_is_duckdbs_choice(built: Path, t
 
 
 def test_the_rows_are_the_models(built: Path) -> None:
-    with duckdb.connect(str(built / "storage.duckdb"), read_only=True) as con:
+    with duckdb.connect(str(built / DATABASE), read_only=True) as con:
         expected = con.execute(
             f"select * from ({ROWS.format(start=0, stop=40000)}) except all select * from main.plain"
         )

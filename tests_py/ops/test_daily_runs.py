@@ -647,7 +647,12 @@ def test_the_daily_runs_tests_check_the_landing_window_and_a_full_build_the_whol
         if f'"{aggregate}"' in (sql := path.read_text(encoding="utf-8"))
     ]
     assert "inner join (" in keys and through in keys
-    # a full build (no window passed) tests every row
+    # the window's few rows are grouped by the key itself (reading the window's join twice would cost more)
+    assert "repeated_key_hashes" not in keys
+    assert "repeated_key_hashes" not in _compiled_test(
+        daily.incremental, "unique_stg_cards__transactions_transaction_id"
+    )
+    # a full build (no window passed) tests every row, a key test by hash first (macros/engines/repeated_keys.sql)
     for prefix in (
         "column_values_stg_cards__transactions",
         "unique_stg_cards__transactions_transaction_id",
@@ -655,6 +660,7 @@ def test_the_daily_runs_tests_check_the_landing_window_and_a_full_build_the_whol
     ):
         sql = _compiled_test(built_project, prefix)
         assert "where 1=1" in sql and "landing_date >=" not in sql, prefix
+        assert ("repeated_key_hashes" in sql) == prefix.startswith("unique_"), prefix
 
 
 def test_windowed_tests_catch_an_old_key_repeated_and_a_null_on_the_new_day(daily: DailyLake) -> None:
