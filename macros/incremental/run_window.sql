@@ -86,8 +86,7 @@
     {%- if not where -%}
         {{ return(relation) }}
     {%- endif -%}
-    {%- set rows_marker = '__landing_window__' -%}
-    {%- set keys_marker = '__keys_in_landing_window__' -%}
+    {%- set rows_marker, keys_marker = test_window_markers() -%}
     {%- if rows_marker in where or keys_marker in where -%}
         {%- set test = model.get('test_metadata') or {} -%}
         {%- set kind = test.get('name') -%}
@@ -139,11 +138,17 @@
     {{ return(filtered) }}
 {%- endmacro %}
 
+{#- get_where_subquery's two markers: the window's rows, and every row of the window's keys. -#}
+{% macro test_window_markers() %}
+    {{ return(['__landing_window__', '__keys_in_landing_window__']) }}
+{% endmacro %}
+
 {#- The window start of the data test being run when it checks a window: its `where` holds a marker of
     get_where_subquery and the run passed a window for the tested model; none when the test reads its whole model. -#}
 {% macro test_window_start() %}
     {%- set where = config.get('where', '') or '' -%}
-    {%- if '__landing_window__' not in where and '__keys_in_landing_window__' not in where -%}
+    {%- set rows_marker, keys_marker = test_window_markers() -%}
+    {%- if rows_marker not in where and keys_marker not in where -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set attached = model.get('attached_node') -%}
