@@ -30,16 +30,16 @@ windowed as (
     select
         customer_token,
         max(as_of_date) as as_of_date,
-        sum(case when is_last_30d then 1 else 0 end) as transaction_count_30d,
+        count(case when is_last_30d then 1 end) as transaction_count_30d,
         sum(case when is_last_30d then amount_twd else 0 end) as spend_30d_twd,
         count(*) as transaction_count_90d,
         sum(amount_twd) as spend_90d_twd,
-        sum(case when is_foreign then 1 else 0 end) as foreign_transaction_count_90d,
+        count(case when is_foreign then 1 end) as foreign_transaction_count_90d,
         sum(case when is_foreign then amount_twd else 0 end) as foreign_spend_90d_twd,
         sum(case when spend_category = 'travel' then amount_twd else 0 end) as travel_spend_90d_twd,
-        sum(case when channel = 'online' then 1 else 0 end) as online_transaction_count_90d,
+        count(case when channel = 'online' then 1 end) as online_transaction_count_90d,
         sum(case when channel = 'online' then amount_twd else 0 end) as online_spend_90d_twd,
-        sum(case when spend_category = 'dining' then 1 else 0 end) as dining_transaction_count_90d
+        count(case when spend_category = 'dining' then 1 end) as dining_transaction_count_90d
     from recent
     group by customer_token
 )

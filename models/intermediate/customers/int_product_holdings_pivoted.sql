@@ -12,13 +12,13 @@ pivoted as (
         customer_token,
         count(*) as open_account_count,
         {%- for product in ['deposit', 'credit_card', 'loan', 'wealth', 'insurance'] %}
-        sum(case when product_type = '{{ product }}' then 1 else 0 end) as {{ product }}_account_count,
+        count(case when product_type = '{{ product }}' then 1 end) as {{ product }}_account_count,
         {%- endfor %}
         sum(case when product_type = 'deposit' then balance_twd else 0 end) as deposit_balance_twd,
         sum(case when product_type = 'wealth' then balance_twd else 0 end) as wealth_balance_twd,
         sum(case when product_type = 'loan' then balance_twd else 0 end) as loan_balance_twd,
         sum(case when product_type = 'credit_card' then credit_limit_twd else 0 end) as credit_limit_twd,
-        sum(case when account_status = 'dormant' then 1 else 0 end) as dormant_account_count
+        count(case when account_status = 'dormant' then 1 end) as dormant_account_count
     from accounts
     group by customer_token
 )

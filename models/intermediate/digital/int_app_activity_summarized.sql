@@ -18,17 +18,16 @@ summarized as (
         max(events.event_at) as last_event_at,
         max(cast(events.event_at as date)) as last_event_date,
         max(case when events.event_type = 'login' then events.event_at end) as last_login_at,
-        sum(
+        count(
             case
                 when cast(events.event_at as date) > {{ dbt.dateadd('day', -30, 'as_of.as_of_date') }} then 1
-                else 0
             end
         ) as events_30d,
         count(distinct case
             when cast(events.event_at as date) > {{ dbt.dateadd('day', -30, 'as_of.as_of_date') }}
                 then cast(events.event_at as date)
         end) as active_days_30d,
-        sum(case when events.event_type = 'product_view' then 1 else 0 end) as product_views
+        count(case when events.event_type = 'product_view' then 1 end) as product_views
     from events
     cross join as_of
     group by events.customer_token
