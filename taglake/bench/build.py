@@ -272,9 +272,11 @@ def run_build_benchmark(
     out_json: Path,
     athena_scales: list[str] | None = None,
     days: int = 1,
+    keep: bool = False,
 ) -> dict:
     """`runs` runs over `lake_dir` (left as it is), each under `work_dir` (deleted after it is measured, kept
-    when dbt fails); the result is written to `out_json` after each run. With `athena_scales`, each run also
+    when dbt fails; with `keep`, the last run's folder stays: its database, lake copy and each build's dbt log and
+    output, for profiling); the result is written to `out_json` after each run. With `athena_scales`, each run also
     estimates the one-day run's Athena cost at those scales (taglake.bench.athena_scan). Each run appends and
     builds `days` days one after another (bench_run)."""
     if runs < 1:
@@ -292,6 +294,7 @@ def run_build_benchmark(
         "lake": lake_description(lake_dir),
         "runs": [],
         "summary": None,
+        "kept_folder": None,
     }
     for index in range(1, runs + 1):
         folder = Path(work_dir).resolve() / f"build-run{index}"
@@ -303,7 +306,10 @@ def run_build_benchmark(
             # The folder stays for a look: dbt's output is in its <run>.out files (the lake is synthetic).
             first = str(failed).splitlines()[0].rstrip(":")
             raise DbtError(f"{first}; the folder of run {index} is kept: {folder} (dbt output in *.out)") from None
-        shutil.rmtree(folder, ignore_errors=True)
+        if keep and index == runs:
+            result["kept_folder"] = str(folder)
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
         result["summary"] = summarize(result["runs"])
         out_json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return result
@@ -398,4 +404,9 @@ def format_build_report(result: dict) -> str:
         from taglake.bench.athena_scan import format_athena_report
 
         out += ["", format_athena_report(athena)]
+    if result.get("kept_folder"):
+        out += [
+            "",
+            f"the last run's folder is kept (its database, *.dbt.log and *.out per build): {result['kept_folder']}",
+        ]
     return "\n".join(out)

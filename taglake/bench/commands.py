@@ -79,12 +79,20 @@ def _add_bench(sub: Subparsers) -> None:
         default=None,
         help="athena-cost: the local DuckDB build of --lake whose tables are measured (default: the local target's)",
     )
+    p.add_argument(
+        "--keep",
+        action="store_true",
+        help="build: leave the last run's folder under --work-dir (its database, lake copy, and each build's dbt "
+        "log <build>.dbt.log and output <build>.out) to profile its statements; deleted by default",
+    )
     p.add_argument("--out", type=Path, default=None, help="JSON results (default: bench/results/<what>.json)")
     p.set_defaults(func=cmd_bench)
 
 
 def cmd_bench(ns: argparse.Namespace, project: Project, target: str | None) -> int:
     lakes = [lake.resolve() for lake in (ns.lake or [project.lake_dir])]
+    if ns.keep and ns.what != "build":
+        raise ValueError(f"--keep: only for bench build (not {ns.what})")
     out = ns.out or project.root / "bench" / "results" / f"{ns.what}.json"
     if ns.what == "retrieval":
         from taglake.bench.retrieval import format_retrieval_report, run_retrieval_benchmark
@@ -123,7 +131,14 @@ def cmd_bench(ns: argparse.Namespace, project: Project, target: str | None) -> i
             raise ValueError("bench build takes one --lake")
         work = (ns.work_dir or project.root / "bench" / "work").resolve()
         result = run_build_benchmark(
-            project, lake_dir=lakes[0], runs=ns.runs, work_dir=work, out_json=out, athena_scales=scales, days=ns.days
+            project,
+            lake_dir=lakes[0],
+            runs=ns.runs,
+            work_dir=work,
+            out_json=out,
+            athena_scales=scales,
+            days=ns.days,
+            keep=ns.keep,
         )
         print(format_build_report(result))
         return 0

@@ -1,6 +1,6 @@
-"""The build benchmark's parts that need no build of their own: the raw readers taken from dbt's manifest, the
-read-everything pass, the lake copy, and the goals judged on medians. The measured builds themselves run in
-test_bench_daily.py (the daily benchmark is the same run on the lake itself)."""
+"""The build benchmark: the raw readers taken from dbt's manifest, the read-everything pass, the lake copy, the goals
+judged on medians, which run folders stay (`--keep`), and one small build with two appended days, its folder kept.
+The daily benchmark's builds run in test_bench_daily.py (the same run on the lake itself)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from taglake.bench.build import (
     summarize,
 )
 from taglake.bench.masking_build import statement_seconds
+from taglake.cli import main
 from taglake.core.project import Project
 from taglake.core.sources import source_tables
 from taglake.lake.generate import generate_lake
@@ -167,9 +168,21 @@ def test_the_build_benchmark_builds_appended_days_one_after_another_and_says_wha
     lake = tmp_path / "lake"
     generate_lake(lake, customers=150, days=4, seed=5, progress=False)  # ends 2026-10-31: the next day scores
     result = run_build_benchmark(
-        Project.locate(), lake_dir=lake, runs=1, work_dir=tmp_path / "work", out_json=tmp_path / "b.json", days=2
+        Project.locate(),
+        lake_dir=lake,
+        runs=1,
+        work_dir=tmp_path / "work",
+        out_json=tmp_path / "b.json",
+        days=2,
+        keep=True,
     )
     (run,) = result["runs"]
+    # --keep: the run's folder stays for profiling, with its database and each build's dbt log and output
+    kept = tmp_path / "work" / "build-run1"
+    assert result["kept_folder"] == str(kept.resolve())
+    for name in ("taglake.duckdb", "full_build.dbt.log", "full_build.out", "incremental_build.out", "day2.dbt.log"):
+        assert (kept / name).is_file(), name
+    assert str(kept.resolve()) in format_build_report(result)
     first, second = run["daily_runs"]
     assert (first["date"], second["date"]) == ("2026-11-01", "2026-11-02")
     # the lake ends on October 31st: the scores land on November 1st and stay in the window on the 2nd
@@ -187,3 +200,36 @@ def test_the_build_benchmark_builds_appended_days_one_after_another_and_says_wha
         run_build_benchmark(
             Project.locate(), lake_dir=lake, runs=1, work_dir=tmp_path / "w2", out_json=tmp_path / "c.json", days=0
         )
+
+
+def test_run_folders_are_deleted_after_measuring_unless_the_last_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The folder policy alone: the build step is replaced by one that leaves a file in its folder and returns the
+    figures of a run (the real build is measured in the test above)."""
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    (lake / "manifest.json").write_text("{}", encoding="utf-8")
+    monkeypatch.setattr("taglake.bench.build.lake_description", lambda _lake: {"path": str(_lake)})
+
+    def fake_run(_project: Project, _lake: Path, folder: Path, **_kw: object) -> dict:
+        folder.mkdir(parents=True)
+        (folder / "taglake.duckdb").write_bytes(b"")
+        return _run(100.0, 5.0, 9.0, 50.0)
+
+    monkeypatch.setattr("taglake.bench.build.bench_run", fake_run)
+    for keep, left in ((False, []), (True, ["build-run3"])):
+        work = tmp_path / f"work-{keep}"
+        result = run_build_benchmark(
+            Project.locate(), lake_dir=lake, runs=3, work_dir=work, out_json=tmp_path / "r.json", keep=keep
+        )
+        assert sorted(p.name for p in work.iterdir()) == left
+        assert result["kept_folder"] == (str((work / "build-run3").resolve()) if keep else None)
+        assert ("is kept" in format_build_report(result)) is keep
+
+
+def test_keep_is_refused_for_a_benchmark_without_a_build_folder(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "masking", "--keep"]) != 0
+    out = capsys.readouterr()
+    assert "--keep: only for bench build (not masking)" in out.err
+    assert "Traceback" not in out.err + out.out
