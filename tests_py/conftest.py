@@ -12,8 +12,9 @@ from dbt_in_process import InProcessDbt
 
 from taglake.core.project import Project
 from taglake.lake.generate import generate_lake
+from taglake.ops.local_build import build
 from taglake.privacy import dbt_runner
-from taglake.privacy.dbt_runner import build, run_dbt
+from taglake.privacy.dbt_runner import run_dbt
 from taglake.privacy.keys import init_key
 from taglake.verify.offline_compile import CompiledProject
 

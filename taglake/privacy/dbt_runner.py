@@ -145,12 +145,6 @@ def run_dbt(
     return code
 
 
-def build(project: Project, *, target: str | None = None, extra: Sequence[str] = ()) -> None:
-    """Install the (local) packages, then seed, run and test every node: `dbt deps` + `dbt build`."""
-    run_dbt(project, ["deps"], target=target)
-    run_dbt(project, ["build", *extra], target=target)
-
-
 def compile_inline_offline(
     project: Project,
     sql: str,

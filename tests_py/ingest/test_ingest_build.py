@@ -18,7 +18,7 @@ from ingest_records import app_event, card_transaction, customer
 from taglake.core.project import Project
 from taglake.lake.generate import generate_lake
 from taglake.lake.preflight import check_lake
-from taglake.privacy.dbt_runner import build
+from taglake.ops.local_build import build
 from taglake.privacy.keys import init_key
 
 pytestmark = [pytest.mark.api, pytest.mark.dbt]

@@ -12,7 +12,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from taglake.privacy.dbt_runner import DbtError, build
+from taglake.ops.local_build import build
+from taglake.privacy.dbt_runner import DbtError
 from taglake.lake.generate import generate_lake
 from taglake.privacy.keys import init_key
 from taglake.lake import feed_variants as fv

@@ -22,7 +22,7 @@ import pytest
 
 from taglake.core.project import Project
 from taglake.lake.generate import generate_lake
-from taglake.privacy.dbt_runner import build
+from taglake.ops.local_build import build
 from taglake.privacy.keys import init_key
 
 pytestmark = [pytest.mark.dbt, pytest.mark.redteam]
