@@ -30,7 +30,8 @@ from taglake.core.scratch import scratch_project
 from taglake.core.sources import project_var
 from taglake.lake.generate import append_days
 from taglake.ops.daily import run_daily
-from taglake.ops.run_window import newest_landings, window_env
+from taglake.ops.local_build import deps
+from taglake.ops.run_window import incremental_relations, newest_landings, window_env
 from taglake.privacy.dbt_runner import dbt_command, run_dbt
 
 pytestmark = pytest.mark.dbt
@@ -57,7 +58,13 @@ INCREMENTAL_MODELS = {
     "taglake_intermediate.int_customer_lifecycle_dated",
     # per model version and month of its scores, recomputed for the months a landed score falls in
     "taglake_intermediate.int_model_scores_aggregated_monthly",
+    "taglake_intermediate.int_model_scores_binned_monthly",
 }
+
+
+def windowed_models(project: Project) -> set[str]:
+    """The incremental models a daily run windows: all but the quality history (appended per run, no landing date)."""
+    return set(incremental_relations(project.target_path / "manifest.json")) - {"fct_quality_check_results"}
 
 
 @dataclass
@@ -99,7 +106,9 @@ def daily(built_project: Project, tmp_path_factory: pytest.TempPathFactory) -> D
     # the day as `taglake run-daily` builds it: each incremental model tested and guarded on its landing window
     result = run_daily(incremental, target="local", allow_stale=True, scan=False)
     assert result.ok, result.rows()
-    assert "tests and guard of 21 incremental models on their landing windows" in result.steps[-1].detail
+    windowed = len(windowed_models(incremental))
+    assert windowed > 20
+    assert f"tests and guard of {windowed} incremental models on their landing windows" in result.steps[-1].detail
     state = DailyLake(
         work=work,
         lake=lake,
@@ -406,11 +415,22 @@ def test_the_performance_mart_replaces_whole_each_model_month_a_landing_touched(
     assert f"where outcomes_all.outcome_month >= cast('{floor.isoformat()}' as date)" in sql
 
 
-def test_the_score_months_aggregate_replaces_whole_each_version_month_a_landing_touched(daily: DailyLake) -> None:
-    # int_model_scores_aggregated_monthly is replaced per model version and month: a month a score landed in the
-    # window is recomputed whole from all of its scores; a month outside it is not read (drift's counts and mean).
-    project = daily.project("score_months", db_from=daily.day1_db)
-    table = "taglake_intermediate.int_model_scores_aggregated_monthly"
+# The tables replaced per model version and month of its scores, and the count column each test overwrites.
+SCORE_MONTH_TABLES = {
+    "int_model_scores_aggregated_monthly": "customer_count",  # drift's counts and mean
+    "int_model_scores_binned_monthly": "bin_index",  # the distribution's bins
+}
+
+
+@pytest.mark.parametrize("model", sorted(SCORE_MONTH_TABLES))
+def test_the_score_months_aggregates_replace_whole_each_version_month_a_landing_touched(
+    daily: DailyLake, model: str
+) -> None:
+    # int_model_scores_aggregated_monthly and int_model_scores_binned_monthly are replaced per model version and
+    # month: a month a score landed in the window is recomputed whole from all of its scores (every bin); a month
+    # outside it is not read.
+    project = daily.project(f"score_months_{model}", db_from=daily.day1_db)
+    table = f"taglake_intermediate.{model}"
     ((landed,),) = _query(project.duckdb_path, "select max(landing_date) from taglake_staging.stg_ml__model_scores")
     touched = {
         month
@@ -423,25 +443,21 @@ def test_the_score_months_aggregate_replaces_whole_each_version_month_a_landing_
     }
     original = _query(project.duckdb_path, f"select * from {table} order by all")
     assert touched and {r[2] for r in original} >= touched
+    overwritten = SCORE_MONTH_TABLES[model]
     with duckdb.connect(str(project.duckdb_path)) as con:
-        con.execute(f"update {table} set customer_count = -1, score_count = -1")
+        con.execute(f"update {table} set {overwritten} = -1, score_count = -1")
         # a month no landing of the window touches
         earlier = f"select * replace (cast(score_month - interval 12 month as date) as score_month) from {table}"
         con.execute(f"insert into {table} {earlier}")
     window = window_env({"fct_card_transactions": landed + timedelta(days=1)})
-    run_dbt(
-        project,
-        ["build", "--select", "int_model_scores_aggregated_monthly", *NO_TESTS],
-        target="local",
-        quiet=True,
-        extra_env=window,
-    )
+    run_dbt(project, ["build", "--select", model, *NO_TESTS], target="local", quiet=True, extra_env=window)
     after = _query(project.duckdb_path, f"select * from {table} order by all")
     assert [r for r in after if r[2] in touched] == [r for r in original if r[2] in touched]
-    assert all(r[4] == -1 for r in after if r[2] not in touched), "a month outside the window is left as it was"
+    untouched = [r for r in after if r[2] not in touched]
+    assert untouched and all(r[3] == -1 for r in untouched), "a month outside the window is left as it was"
     # the scores are read from the first of the earliest touched month on
     compiled = project.target_path / "compiled" / "taglake" / "models" / "intermediate" / "ml"
-    sql = (compiled / "int_model_scores_aggregated_monthly.sql").read_text(encoding="utf-8")
+    sql = (compiled / f"{model}.sql").read_text(encoding="utf-8")
     since = re.search(r"where landing_date >= cast\('([0-9-]+)' as date\)", sql)
     assert since is not None, "the run's touched months are windowed"
     ((scored,),) = _query(
@@ -536,7 +552,7 @@ KILL_AFTER = re.compile(r"OK created sql incremental model taglake_staging\.stg_
 
 def test_a_build_killed_part_way_then_rerun_ends_as_an_uninterrupted_one(daily: DailyLake) -> None:
     killed = daily.project("killed", db_from=daily.day1_db)
-    run_dbt(killed, ["deps"], target="local", quiet=True)
+    deps(killed, target="local", quiet=True)  # nothing to install while packages.yml declares none
     proc = subprocess.Popen(
         dbt_command("build"),
         cwd=killed.root,
@@ -876,7 +892,8 @@ def test_run_window_prints_the_window_run_daily_gives_its_build(
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     expected = newest_landings(project, "local")
     assert printed == json.loads(window_env(expected)[RUN_WINDOW_ENV])
-    assert len(printed) == 21 and max(printed.values()) == daily.appended.isoformat()
+    assert set(printed) == windowed_models(project)
+    assert max(printed.values()) == daily.appended.isoformat()
     # another engine's tables are not read from the local file: every table checked whole
     assert main(["run-window", "--target", "athena"]) == 0
     assert capsys.readouterr().out.strip() == "{}"

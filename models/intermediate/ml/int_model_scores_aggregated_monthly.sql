@@ -14,28 +14,7 @@
 
 with
 
-scores as {{ not_materialized() }} (
-    select
-        customer_token,
-        model_name,
-        model_version,
-        score,
-        scored_at,
-        landing_date,
-        cast({{ dbt.date_trunc('month', 'scored_at') }} as date) as score_month
-    from {{ ref('stg_ml__model_scores') }}
-),
-
-{%- if since %}
-
-{{ touched_groups('scores', ['model_name', 'model_version', 'score_month'], since,
-                  floor=month_floor_landed_since(ref('stg_ml__model_scores'), 'scored_at', since)) }}
-{%- else %}
-
-in_window as (
-    select * from scores
-),
-{%- endif %}
+{{ score_months_in_window(since) }}
 
 aggregated as (
     select

@@ -1,11 +1,19 @@
 -- The score distribution of each model version per month, over ten fixed bins of [0, 1], beside the version's first
--- month (its baseline). Every bin is listed, empty ones with 0, so the shares of a month add up to 1.
+-- month (its baseline). Every bin is listed, empty ones with 0, so the shares of a month add up to 1. The counts come
+-- from int_model_scores_binned_monthly (replaced per month as scores land), so a day's rebuild reads a few thousand
+-- rows, not every score.
 {%- set bins = var('score_bins') | int %}
 
 with
 
-scores as (
-    select * from {{ ref('stg_ml__model_scores') }}
+counted as (
+    select
+        model_name,
+        model_version,
+        score_month,
+        bin_index,
+        score_count
+    from {{ ref('int_model_scores_binned_monthly') }}
 ),
 
 bins as (
@@ -17,22 +25,13 @@ bins as (
     {%- endfor %}
 ),
 
-binned as (
-    select
-        model_name,
-        model_version,
-        cast({{ dbt.date_trunc('month', 'scored_at') }} as date) as score_month,
-        least(cast(floor(score * {{ bins }}) as integer), {{ bins - 1 }}) + 1 as bin_index
-    from scores
-),
-
 months as (
     select
         model_name,
         model_version,
         score_month,
-        count(*) as month_score_count
-    from binned
+        cast(sum(score_count) as bigint) as month_score_count
+    from counted
     group by model_name, model_version, score_month
 ),
 
@@ -43,17 +42,6 @@ baselines as (
         min(score_month) as baseline_month
     from months
     group by model_name, model_version
-),
-
-counted as (
-    select
-        model_name,
-        model_version,
-        score_month,
-        bin_index,
-        count(*) as score_count
-    from binned
-    group by model_name, model_version, score_month, bin_index
 ),
 
 shares as (
