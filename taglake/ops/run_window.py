@@ -103,7 +103,7 @@ def window_env(landings: dict[str, date]) -> dict[str, str]:
 
 
 def window_detail(landings: dict[str, date]) -> str:
-    """`tests and guard of 22 incremental models on their landing windows` / `whole tables tested`."""
+    """`tests and guard of N incremental models on their landing windows` / `whole tables tested`."""
     if not landings:
         return "whole tables tested"
     return f"tests and guard of {len(landings)} incremental models on their landing windows"

@@ -24,10 +24,10 @@ import duckdb
 import pytest
 from project_copy import copy_project
 from sns_queue import SnsQueue, sns_queue
+from windowed_models import windowed_models
 
 from taglake.core.project import Project
 from taglake.lake.generate import generate_lake
-from taglake.ops.run_window import incremental_relations
 from taglake.privacy.keys import init_key
 
 pytestmark = pytest.mark.airflow
@@ -302,9 +302,7 @@ def test_dags_test_runs_the_day_end_to_end_over_the_small_lake(
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     logged = again.stdout + again.stderr
     windows = [json.loads(m) for m in re.findall(r'\{"[a-z_]+": "[0-9-]{10}"[^{}]*\}', logged)]
-    # every incremental model but the quality history (appended per run, no landing date)
-    manifest = tmp_path / "state" / "target" / "manifest.json"
-    windowed = set(incremental_relations(manifest)) - {"fct_quality_check_results"}
+    windowed = windowed_models(tmp_path / "state" / "target" / "manifest.json")
     assert windows and set(windows[-1]) == windowed, logged[-3000:]
     assert max(windows[-1].values()) == LAST_DAY
     print(f"dags test: {seconds:.0f} s, {len(states)} tasks")

@@ -22,6 +22,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from db_tables import copy_db, differing_tables, table_names
+from windowed_models import windowed_models
 
 from taglake.cli import main
 from taglake.core.artifacts import read_run_results
@@ -31,7 +32,7 @@ from taglake.core.sources import project_var
 from taglake.lake.generate import append_days
 from taglake.ops.daily import run_daily
 from taglake.ops.local_build import deps
-from taglake.ops.run_window import incremental_relations, newest_landings, window_env
+from taglake.ops.run_window import newest_landings, window_env
 from taglake.privacy.dbt_runner import dbt_command, run_dbt
 
 pytestmark = pytest.mark.dbt
@@ -60,11 +61,6 @@ INCREMENTAL_MODELS = {
     "taglake_intermediate.int_model_scores_aggregated_monthly",
     "taglake_intermediate.int_model_scores_binned_monthly",
 }
-
-
-def windowed_models(project: Project) -> set[str]:
-    """The incremental models a daily run windows: all but the quality history (appended per run, no landing date)."""
-    return set(incremental_relations(project.target_path / "manifest.json")) - {"fct_quality_check_results"}
 
 
 @dataclass
@@ -106,7 +102,7 @@ def daily(built_project: Project, tmp_path_factory: pytest.TempPathFactory) -> D
     # the day as `taglake run-daily` builds it: each incremental model tested and guarded on its landing window
     result = run_daily(incremental, target="local", allow_stale=True, scan=False)
     assert result.ok, result.rows()
-    windowed = len(windowed_models(incremental))
+    windowed = len(windowed_models(incremental.target_path / "manifest.json"))
     assert windowed > 20
     assert f"tests and guard of {windowed} incremental models on their landing windows" in result.steps[-1].detail
     state = DailyLake(
@@ -892,7 +888,7 @@ def test_run_window_prints_the_window_run_daily_gives_its_build(
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     expected = newest_landings(project, "local")
     assert printed == json.loads(window_env(expected)[RUN_WINDOW_ENV])
-    assert set(printed) == windowed_models(project)
+    assert set(printed) == windowed_models(project.target_path / "manifest.json")
     assert max(printed.values()) == daily.appended.isoformat()
     # another engine's tables are not read from the local file: every table checked whole
     assert main(["run-window", "--target", "athena"]) == 0
