@@ -94,11 +94,10 @@ def test_declared_columns_are_fsst_and_the_rest_is_duckdbs_choice(built: Path, t
     # (which varies from run to run for these random hex strings), never a dictionary
     assert storage["row_id"] and storage["row_id"] <= {"FSST", "Uncompressed"}
     assert storage["channel_copy"] == {"Dictionary"}  # not declared: DuckDB's analysis still picks
-    assert _compression(built, "undeclared") == {
-        "row_id": {"FSST"},
-        "channel": {"Dictionary"},
-        "channel_copy": {"Dictionary"},
-    }
+    undeclared = _compression(built, "undeclared")  # DuckDB's own choice throughout
+    row_id = undeclared.pop("row_id")
+    assert row_id and row_id <= {"FSST", "Uncompressed"}  # chosen per segment, as above: it varies from run to run
+    assert undeclared == {"channel": {"Dictionary"}, "channel_copy": {"Dictionary"}}
 
 
 def test_the_rows_are_the_models(built: Path) -> None:
