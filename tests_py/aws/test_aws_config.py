@@ -20,7 +20,7 @@ Compiled = Callable[[str], CompiledProject]
 BOUNDED_TRANSFORM = re.compile(r"^(year|month)\([a-z_]+\)$|^bucket\(\d+, *[a-z_]+\)$")
 
 # marts incremental per group (group_replace_incremental): delete+insert on the group key, not merge
-GROUP_REPLACED_MARTS = {"agg_model_performance_monthly"}
+GROUP_REPLACED_MARTS = {"agg_model_performance_monthly", "fct_tag_transitions", "dim_customer_attribute_history"}
 # replaced per source and landing partition: a pre-hook deletes each source's window, the run appends it again
 PARTITION_REPLACED_MARTS = {"fct_quarantined_rows"}
 

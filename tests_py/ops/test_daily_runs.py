@@ -7,6 +7,7 @@ a copy of that build's DuckDB file, so the suite pays for one first build only.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -60,6 +61,9 @@ INCREMENTAL_MODELS = {
     # per model version and month of its scores, recomputed for the months a landed score falls in
     "taglake_intermediate.int_model_scores_aggregated_monthly",
     "taglake_intermediate.int_model_scores_binned_monthly",
+    # per customer, recomputed for the customers whose snapshot history changed
+    "taglake_marts.fct_tag_transitions",
+    "taglake_marts.dim_customer_attribute_history",
 }
 
 
@@ -523,6 +527,128 @@ def test_the_lifecycle_recomputes_touched_customers_and_reads_all_rows_of_one_it
     assert [r for r in after if r[0] != untouched] == [r for r in original if r[0] != untouched]
     (recomputed,) = [r for r in after if r[0] == unheld]
     assert recomputed[2] < since, "the customer not held was read from all of their transactions"
+
+
+HISTORY_MARTS = ("taglake_marts.fct_tag_transitions", "taglake_marts.dim_customer_attribute_history")
+
+
+def _close_and_add_version(
+    con: duckdb.DuckDBPyConnection, snapshot: str, token: str, when: datetime, **values: object
+) -> None:
+    """Close `token`'s current version of `snapshot` at `when` and add a new one copied from it, `values` changed."""
+    changed = ", ".join(f"? as {column}" for column in values)
+    con.execute(
+        f"create temp table new_version as select * replace ({changed}) from {snapshot}"
+        " where customer_token = ? and dbt_valid_to is null",
+        [*values.values(), token],
+    )
+    con.execute(
+        f"update {snapshot} set dbt_valid_to = ? where customer_token = ? and dbt_valid_to is null", [when, token]
+    )
+    con.execute(f"insert into {snapshot} by name select * from new_version")
+    con.execute("drop table new_version")
+
+
+def test_the_history_marts_recompute_the_customers_whose_history_changed_as_a_full_refresh_does(
+    daily: DailyLake,
+) -> None:
+    # fct_tag_transitions and dim_customer_attribute_history recompute, from their whole history, the customers
+    # whose snapshot history changed since the table was built, and leave every other customer as it was. The
+    # changes planted are the awkward ones: a deletion record dated by the run's clock, later than the next as-of
+    # date (whose versions must still be picked up), a CRM version closed without a successor (a record withdrawn),
+    # and a customer first seen with a version older than any the table holds.
+    project = daily.project("history_marts", db_from=daily.incremental.duckdb_path)
+    db = project.duckdb_path
+    tags, attributes = "taglake_snapshots.snap_customer_tags", "taglake_snapshots.snap_customer_attributes"
+    transitions, periods = HISTORY_MARTS
+    ((as_of,),) = _query(db, f"select max(dbt_valid_from) from {tags}")
+    clock = as_of + timedelta(days=30)  # a deletion record's date: the run's clock, after the as-of dates
+    closed_at = datetime(clock.year, clock.month, clock.day, 9, 30)  # a CRM version closed by the clock
+    ((column,),) = _query(
+        db,
+        "select column_name from information_schema.columns where table_name = 'snap_customer_tags'"
+        " and column_name like 'has_%' order by 1 limit 1",
+    )
+    withdrawn, moved, untouched = (
+        token
+        for (token,) in _query(
+            db, f"select customer_token from {tags} where dbt_valid_to is null and {column} order by 1 limit 3"
+        )
+    )
+    closed, added, crm_untouched = (
+        token
+        for (token,) in _query(
+            db, f"select customer_token from {attributes} where dbt_valid_to is null order by 1 limit 3"
+        )
+    )
+    ((oldest,),) = _query(db, f"select min(dbt_valid_from) from {attributes}")
+    new_customer = hashlib.sha256(b"a customer first seen today").hexdigest()  # a token's shape
+    select = ["--select", "fct_tag_transitions", "dim_customer_attribute_history", *NO_TESTS]
+    with duckdb.connect(str(db)) as con:
+        # a customer withdrawn from the tag profile: their version closed by a deletion record, at the clock
+        _close_and_add_version(
+            con,
+            tags,
+            withdrawn,
+            clock,
+            dbt_valid_from=clock,
+            dbt_updated_at=clock,
+            dbt_is_deleted="True",
+            dbt_scd_id="planted-deletion",
+        )
+        # a CRM record withdrawn (hard_deletes: invalidate): the current version closed at the clock, no successor
+        con.execute(
+            f"update {attributes} set dbt_valid_to = ? where customer_token = ? and dbt_valid_to is null",
+            [closed_at, closed],
+        )
+        # a customer each table holds rewritten: left as it is while their history does not change
+        con.execute(f"update {transitions} set is_first_observation = null where customer_token = ?", [untouched])
+        con.execute(f"update {periods} set district = 'planted' where customer_token = ?", [crm_untouched])
+    run_dbt(project, ["build", *select], target="local", quiet=True)
+    next_day = as_of + timedelta(days=1)
+    with duckdb.connect(str(db)) as con:
+        # the next as-of date, before the deletion record's date: a customer loses a tag on it
+        _close_and_add_version(
+            con,
+            tags,
+            moved,
+            next_day,
+            dbt_valid_from=next_day,
+            dbt_updated_at=next_day,
+            as_of_date=next_day,
+            dbt_scd_id="planted-version",
+            **{column: False},
+        )
+        # a customer first seen with a version older than any the table holds (dated by the CRM's updated_at)
+        con.execute(
+            f"insert into {attributes} by name select * replace (? as customer_token,"
+            " ? as dbt_valid_from, ? as updated_at, 'planted-scd' as dbt_scd_id)"
+            f" from {attributes} where customer_token = ? and dbt_valid_to is null",
+            [new_customer, oldest, oldest, added],
+        )
+    run_dbt(project, ["build", *select], target="local", quiet=True)
+
+    assert _query(
+        db, f"select distinct is_first_observation from {transitions} where customer_token = ?", [untouched]
+    ) == [(None,)], "a customer whose tag history did not change is left as it was"
+    assert _query(db, f"select distinct district from {periods} where customer_token = ?", [crm_untouched]) == [
+        ("planted",)
+    ], "a customer whose CRM history did not change is left as it was"
+    left = f"select transition_date from {transitions} where customer_token = ? and transition = 'left'"
+    assert (clock,) in _query(db, left, [withdrawn])
+    assert _query(db, left, [moved]) == [(next_day,)], "a version dated before a deletion record is read"
+    last_period = f"select valid_to, is_current from {periods} where customer_token = ? order by period_number desc"
+    assert _query(db, last_period, [closed])[0] == (closed_at, False)
+    assert len(_query(db, last_period, [new_customer])) == 1
+
+    # Everything else is what a full refresh of the two marts gives from the same histories.
+    full = daily.project("history_marts_full", db_from=db)
+    run_dbt(full, ["build", "--full-refresh", *select], target="local", quiet=True)
+    for build in (db, full.duckdb_path):
+        with duckdb.connect(str(build)) as con:
+            con.execute(f"delete from {transitions} where customer_token = ?", [untouched])
+            con.execute(f"delete from {periods} where customer_token = ?", [crm_untouched])
+    assert differing_tables(db, full.duckdb_path, only=set(HISTORY_MARTS)) == {}
 
 
 def test_re_running_the_same_day_changes_nothing(daily: DailyLake) -> None:

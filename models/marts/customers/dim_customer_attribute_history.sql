@@ -2,16 +2,70 @@
 -- snapshot versions with equal attributes (a version that changed only contact data) are merged into one period.
 -- As of any moment t: `where valid_from <= t and (valid_to > t or valid_to is null)` (macro customer_attributes_as_of,
 -- analyses/customer_attributes_as_of.sql).
+-- Incremental per customer (docs/daily-runs.md): a run recomputes whole, from every version of their history, the
+-- customers whose history the table does not hold as the snapshot does now — a version added, or the current one
+-- closed — and replaces their periods (group_replace_incremental on customer_token). Not by date: a version is
+-- dated by the CRM's updated_at, which may be older than versions the table already holds (a customer first seen
+-- today), and a withdrawn customer's version is closed at the run's clock.
+{{ config(**group_replace_incremental(['customer_token'])) }}
 {%- set attributes = [
     'gender', 'birth_year', 'age_band', 'city', 'district', 'home_branch_code', 'risk_grade', 'customer_status',
     'customer_since_date', 'has_mobile', 'has_email'
 ] %}
+{%- set open_ended = "cast('9999-12-31' as timestamp)" %}
 
 with
+
+{%- if not is_incremental() %}
 
 versions as (
     select * from {{ ref('snap_customer_attributes') }}
 ),
+{%- else %}
+
+-- read twice (each customer's history summed up, then the touched customers' versions): not materialized
+snapshot as {{ not_materialized() }} (
+    select * from {{ ref('snap_customer_attributes') }}
+),
+
+-- each customer's history summed up, as the snapshot holds it and as this table holds it: how many versions, and
+-- when the last one ends (open-ended while current). A new version changes the count, a closed one the end.
+in_snapshot as (
+    select
+        customer_token,
+        count(*) as version_count,
+        max(coalesce(dbt_valid_to, {{ open_ended }})) as valid_until
+    from snapshot
+    group by customer_token
+),
+
+in_table as (
+    select
+        customer_token,
+        sum(crm_version_count) as version_count,
+        max(coalesce(valid_to, {{ open_ended }})) as valid_until
+    from {{ this }}
+    group by customer_token
+),
+
+touched as (
+    select in_snapshot.customer_token
+    from in_snapshot
+    left join in_table
+        on in_snapshot.customer_token = in_table.customer_token
+    where
+        in_table.customer_token is null
+        or in_snapshot.version_count <> in_table.version_count
+        or in_snapshot.valid_until <> in_table.valid_until
+),
+
+versions as (
+    select snapshot.*
+    from snapshot
+    inner join touched
+        on snapshot.customer_token = touched.customer_token
+),
+{%- endif %}
 
 lagged as (
     select
@@ -61,7 +115,7 @@ periods as (
         customer_token,
         period_number,
         min(dbt_valid_from) as valid_from,
-        max(coalesce(dbt_valid_to, cast('9999-12-31' as timestamp))) as valid_until,
+        max(coalesce(dbt_valid_to, {{ open_ended }})) as valid_until,
         count(*) as crm_version_count
     from numbered
     group by customer_token, period_number
@@ -80,8 +134,8 @@ select
     {%- endfor %}
     periods.valid_from,
     cast(periods.crm_version_count as integer) as crm_version_count,
-    case when periods.valid_until < cast('9999-12-31' as timestamp) then periods.valid_until end as valid_to,
-    periods.valid_until = cast('9999-12-31' as timestamp) as is_current
+    case when periods.valid_until < {{ open_ended }} then periods.valid_until end as valid_to,
+    periods.valid_until = {{ open_ended }} as is_current
 from periods
 inner join first_of_period
     on
