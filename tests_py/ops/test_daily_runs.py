@@ -401,7 +401,7 @@ def test_the_performance_mart_replaces_whole_each_model_month_a_landing_touched(
     # It reads the scores and outcomes from the first of the earliest touched month on (month_floor_landed_since).
     compiled = project.target_path / "compiled" / "taglake" / "models" / "marts" / "model_history"
     sql = (compiled / "agg_model_performance_monthly.sql").read_text(encoding="utf-8")
-    since = re.search(r"where landing_date >= cast\('([0-9-]+)' as date\)", sql)
+    since = re.search(r"where\s+landing_date >= cast\('([0-9-]+)' as date\)", sql)
     assert since is not None, "the run's touched months are windowed"
     ((scored, outcome),) = _query(
         project.duckdb_path,
@@ -411,8 +411,29 @@ def test_the_performance_mart_replaces_whole_each_model_month_a_landing_touched(
     )
     floor = min(d.replace(day=1) for d in (scored.date() if scored else None, outcome) if d is not None)
     assert floor <= touched
-    assert f"where scores_all.scored_at >= cast('{floor.isoformat()}' as timestamp)" in sql
-    assert f"where outcomes_all.outcome_month >= cast('{floor.isoformat()}' as date)" in sql
+    assert re.search(rf"where\s+scores_all\.scored_at >= cast\('{floor.isoformat()}' as timestamp\)", sql)
+    assert re.search(rf"where\s+outcomes_all\.outcome_month >= cast\('{floor.isoformat()}' as date\)", sql)
+
+
+def test_the_performance_mart_leaves_a_scored_month_alone_until_its_outcomes_land(daily: DailyLake) -> None:
+    # The appended day is a scoring day: its month's scores landed, none of its outcomes yet, so the month gives
+    # no row and the daily run does not recompute it. The mart's reads stop before the first day after the newest
+    # month an outcome is held for, which the new month is not before: the constant bounds contradict, and DuckDB
+    # reads nothing (the equality with a full refresh above holds the rest).
+    db = daily.incremental.duckdb_path
+    ((newest_outcome,),) = _query(db, "select max(outcome_month) from taglake_staging.stg_ml__model_outcomes")
+    ceiling = (newest_outcome.replace(day=1) + timedelta(days=32)).replace(day=1)
+    scored_month = daily.appended.replace(day=1)
+    assert scored_month >= ceiling, "the test lake holds no outcome for the appended scoring day's month"
+    compiled = daily.incremental.target_path / "compiled" / "taglake" / "models" / "marts" / "model_history"
+    sql = (compiled / "agg_model_performance_monthly.sql").read_text(encoding="utf-8")
+    floor = re.search(r"where\s+scores_all\.scored_at >= cast\('([0-9-]+)' as timestamp\)", sql)
+    assert floor is not None, "the daily run's touched months are windowed"
+    assert f"and scores_all.scored_at < cast('{ceiling.isoformat()}' as timestamp)" in sql
+    assert f"and outcome_month < cast('{ceiling.isoformat()}' as date)" in sql
+    assert _query(
+        db, "select count(*) from taglake_marts.agg_model_performance_monthly where outcome_month >= ?", [ceiling]
+    ) == [(0,)]
 
 
 # The tables replaced per model version and month of its scores, and the count column each test overwrites.
@@ -458,7 +479,7 @@ def test_the_score_months_aggregates_replace_whole_each_version_month_a_landing_
     # the scores are read from the first of the earliest touched month on
     compiled = project.target_path / "compiled" / "taglake" / "models" / "intermediate" / "ml"
     sql = (compiled / f"{model}.sql").read_text(encoding="utf-8")
-    since = re.search(r"where landing_date >= cast\('([0-9-]+)' as date\)", sql)
+    since = re.search(r"where\s+landing_date >= cast\('([0-9-]+)' as date\)", sql)
     assert since is not None, "the run's touched months are windowed"
     ((scored,),) = _query(
         project.duckdb_path,

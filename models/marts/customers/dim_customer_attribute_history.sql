@@ -24,7 +24,7 @@ versions as (
 {%- else %}
 
 -- read twice (each customer's history summed up, then the touched customers' versions): not materialized
-snapshot as {{ not_materialized() }} (
+versions_all as {{ not_materialized() }} (
     select * from {{ ref('snap_customer_attributes') }}
 ),
 
@@ -35,7 +35,7 @@ in_snapshot as (
         customer_token,
         count(*) as version_count,
         max(coalesce(dbt_valid_to, {{ open_ended }})) as valid_until
-    from snapshot
+    from versions_all
     group by customer_token
 ),
 
@@ -60,10 +60,10 @@ touched as (
 ),
 
 versions as (
-    select snapshot.*
-    from snapshot
+    select versions_all.*
+    from versions_all
     inner join touched
-        on snapshot.customer_token = touched.customer_token
+        on versions_all.customer_token = touched.customer_token
 ),
 {%- endif %}
 

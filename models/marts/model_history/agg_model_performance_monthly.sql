@@ -7,13 +7,28 @@
 -- Incremental by group (docs/daily-runs.md): a run recomputes, from all of their scores and outcomes, the model-months
 -- a score or an outcome landed from landing_window_start('landed_through') on falls in, and replaces them whole (every
 -- version: a month scored again with a new version drops the old version's row, as a full build does). It reads the
--- scores and outcomes from the first of the earliest such month on (month_floor_landed_since), not all of them.
+-- scores and outcomes from the first of the earliest such month on (month_floor_landed_since), not all of them, and
+-- up to the newest month an outcome is held for: a month whose scores landed before any of its outcomes gives no row
+-- yet (a row needs both), so it is not recomputed until its outcomes land — the days between a scoring run and its
+-- outcomes read nothing.
 {{ config(**group_replace_incremental(['model_name', 'outcome_month'])) }}
 {%- set since = landing_window_start('landed_through') %}
 {%- set score_floor = month_floor_landed_since(ref('stg_ml__model_scores'), 'scored_at', since) %}
 {%- set outcome_floor = month_floor_landed_since(ref('stg_ml__model_outcomes'), 'outcome_month', since) %}
 {%- set floors = [score_floor, outcome_floor] | select | map(attribute=1) | list %}
 {%- set floor = floors | min if floors else none %}
+{#- `ceiling`: the first day after the newest month holding an outcome (the floor when none is held: no month then) -#}
+{%- set ceiling = none %}
+{%- if floor is not none %}
+{%- set newest_sql = 'select max(outcome_month) from ' ~ ref('stg_ml__model_outcomes') %}
+{%- set newest = run_query(newest_sql).columns[0].values()[0] %}
+{%- if newest is none %}
+{%- set ceiling = floor %}
+{%- else %}
+{%- set newest = modules.datetime.date.fromisoformat((newest | string)[:10]) %}
+{%- set ceiling = (newest.replace(day=1) + modules.datetime.timedelta(days=32)).replace(day=1) %}
+{%- endif %}
+{%- endif %}
 
 with
 
@@ -42,24 +57,35 @@ touched as (
         model_name,
         outcome_month
     from scores_all
-    where {{ landed_since(since) }}
+    where
+        {{ landed_since(since) }}
+        {%- if ceiling %}
+        and scored_at < cast('{{ ceiling.isoformat() }}' as timestamp)
+        {%- endif %}
     union
     select
         model_name,
         outcome_month
     from outcomes_all
-    where {{ landed_since(since) }}
+    where
+        {{ landed_since(since) }}
+        {%- if ceiling %}
+        and outcome_month < cast('{{ ceiling.isoformat() }}' as date)
+        {%- endif %}
 ),
 
-{# Every touched month is on or after `floor`: a constant filter the scan applies before the join (the month of a
-    score is computed from scored_at, which the join cannot push down). #}
+{# Every touched month is on or after `floor` and before `ceiling`: constant filters the scan applies before the join
+    (the month of a score is computed from scored_at, which the join cannot push down); when the floor is not before
+    the ceiling they contradict each other and the engine reads nothing. #}
 scores_dated as {{ not_materialized() }} (
     select scores_all.*
     from scores_all
     inner join touched
         on scores_all.model_name = touched.model_name and scores_all.outcome_month = touched.outcome_month
     {%- if floor %}
-    where scores_all.scored_at >= cast('{{ floor.isoformat() }}' as timestamp)
+    where
+        scores_all.scored_at >= cast('{{ floor.isoformat() }}' as timestamp)
+        and scores_all.scored_at < cast('{{ ceiling.isoformat() }}' as timestamp)
     {%- endif %}
 ),
 
@@ -69,7 +95,9 @@ outcomes as (
     inner join touched
         on outcomes_all.model_name = touched.model_name and outcomes_all.outcome_month = touched.outcome_month
     {%- if floor %}
-    where {{ landed_since(floor, 'outcomes_all.outcome_month') }}
+    where
+        {{ landed_since(floor, 'outcomes_all.outcome_month') }}
+        and outcomes_all.outcome_month < cast('{{ ceiling.isoformat() }}' as date)
     {%- endif %}
 ),
 {%- else %}

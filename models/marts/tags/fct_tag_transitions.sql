@@ -17,21 +17,21 @@ history as (
 {%- else %}
 
 -- read twice (the customers touched, then their versions): not materialized, as touched_groups says why
-snapshot as {{ not_materialized() }} (
+versions_all as {{ not_materialized() }} (
     select * from {{ ref('snap_customer_tags') }}
 ),
 
 touched as (
     select distinct customer_token
-    from snapshot
+    from versions_all
     where {{ landed_since(since, 'dbt_valid_from') }} or dbt_is_deleted = 'True'
 ),
 
 history as (
-    select snapshot.*
-    from snapshot
+    select versions_all.*
+    from versions_all
     inner join touched
-        on snapshot.customer_token = touched.customer_token
+        on versions_all.customer_token = touched.customer_token
 ),
 {%- endif %}
 
