@@ -11,7 +11,10 @@
         {{ return(none) }}
     {%- endif -%}
     {%- set latest = none -%}
-    {%- if is_incremental() -%}
+    {#- a table built before the model gained its window column (a model that became incremental) has no window:
+        the run reads everything and replaces every group, and append_new_columns adds the column -#}
+    {%- if is_incremental() and column | lower in adapter.get_columns_in_relation(this)
+                                                | map(attribute='name') | map('lower') | list -%}
         {%- set result = run_query('select max(' ~ column ~ ') from ' ~ this) -%}
         {%- set latest = result.columns[0].values()[0] -%}
     {%- endif -%}
@@ -64,6 +67,21 @@
 {% macro landed_since(start, column='landing_date') -%}
     {{ column }} >= cast('{{ start.isoformat() }}' as date)
 {%- endmacro %}
+{#- The lake's as-of date as `calendar` (int_landing_days_summarized, which the calling model refs: built before it)
+    holds it, for constant bounds a model adds to a date window it otherwise takes from a join to the calendar: the
+    engine skips storage by constants (DuckDB's zone maps), never by a join's values. One introspective query;
+    none while parsing, offline (no introspection) or when the calendar is empty (the join's bounds alone). -#}
+{% macro built_as_of_date(calendar) %}
+    {%- if not execute or not flags.INTROSPECT -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set value = run_query('select max(as_of_date) from ' ~ calendar).columns[0].values()[0] -%}
+    {%- if value is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(modules.datetime.date.fromisoformat((value | string)[:10])) }}
+{% endmacro %}
+
 {#- The landing date of a raw row, from its year/month/day partition columns (portable SQL, see the var). -#}
 {% macro landing_date() -%}
     cast({{ var('raw_landed_at') }} as date)
@@ -78,12 +96,15 @@
     The caller declares `relation` `as {{ not_materialized() }} (`: read twice, DuckDB would otherwise copy every
     row of it, of all history, before either read (9 s for the 32 M score rows at the large scale, every day), where
     inlined `touched` reads its filter's columns only and `in_window` joins what it reads to the touched groups
-    (nothing at all when no row landed: a join with an empty side). -#}
-{% macro touched_groups(relation, group_columns, since, column='landing_date', floor=none) -%}
+    (nothing at all when no row landed: a join with an empty side).
+    `touched_from`, when given, is a CTE over the same rows holding the group columns and `column`, which `touched`
+    reads instead of `relation`: for a `relation` that reads an ephemeral model, which dbt inlines as a CTE of its
+    own that DuckDB would copy whole (every row of all history, before any filter) once read twice. -#}
+{% macro touched_groups(relation, group_columns, since, column='landing_date', floor=none, touched_from=none) -%}
 touched as (
     select distinct
         {{ group_columns | join(',\n        ') }}
-    from {{ relation }}
+    from {{ touched_from or relation }}
     where {{ landed_since(since, column) }}
 ),
 
@@ -101,11 +122,11 @@ in_window as (
 ),
 {%- endmacro %}
 
-{#- The first day of the month of the earliest `date_column` among the rows of `relation` (a built relation) landed
-    on or after `since`, as (date_column, that day), for touched_groups' floor when its groups are months of
-    `date_column`: every row of a touched group falls in a month on or after it. One introspective query in an
-    incremental run; none (no floor) on a first build, offline (no introspection) or when nothing landed. -#}
-{% macro month_floor_landed_since(relation, date_column, since, column='landing_date') %}
+{#- The earliest `date_column` among the rows of `relation` (a built relation) landed on or after `since`, as a date,
+    for touched_groups' floor when its groups are days of `date_column`: every row of a touched group falls on or
+    after it. One introspective query in an incremental run; none (no floor) on a first build, offline (no
+    introspection) or when nothing landed. -#}
+{% macro earliest_landed_since(relation, date_column, since, column='landing_date') %}
     {%- if since is none or not execute or not flags.INTROSPECT -%}
         {{ return(none) }}
     {%- endif -%}
@@ -114,8 +135,15 @@ in_window as (
     {%- if earliest is none -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set day = modules.datetime.date.fromisoformat((earliest | string)[:10]) -%}
-    {{ return((date_column, day.replace(day=1))) }}
+    {{ return(modules.datetime.date.fromisoformat((earliest | string)[:10])) }}
+{% endmacro %}
+
+{#- The first day of the month of earliest_landed_since, as (date_column, that day), for touched_groups' floor when
+    its groups are months of `date_column`: every row of a touched group falls in a month on or after it; none when
+    earliest_landed_since is none. -#}
+{% macro month_floor_landed_since(relation, date_column, since, column='landing_date') %}
+    {%- set day = earliest_landed_since(relation, date_column, since, column) -%}
+    {{ return((date_column, day.replace(day=1)) if day is not none else none) }}
 {% endmacro %}
 
 {#- Per value of `source_column` in an incremental model's own table (a union of sources' raw rows): the first

@@ -1,5 +1,10 @@
 -- Per customer with card spend in the last 90 days: spend over the windows the tag rules and the training
--- features read, counted back from the lake's as-of date (the newest landing day of any raw table).
+-- features read, counted back from the lake's as-of date (the newest landing day of any raw table). The 90 days are
+-- also given as constants when the calendar is built (built_as_of_date): DuckDB then reads only the storage blocks
+-- that hold them (2.3 s less of 46 M rows at the large scale), where the join's bounds make it read every row.
+{%- set window_days = 90 %}
+{%- set as_of_date = built_as_of_date(ref('int_landing_days_summarized')) %}
+{%- set first_day = as_of_date - modules.datetime.timedelta(days=window_days - 1) if as_of_date else none %}
 with
 
 transactions as (
@@ -22,8 +27,12 @@ recent as (
     from transactions
     cross join as_of
     where
-        transactions.transaction_date > {{ dbt.dateadd('day', -90, 'as_of.as_of_date') }}
+        transactions.transaction_date > {{ dbt.dateadd('day', -window_days, 'as_of.as_of_date') }}
         and transactions.transaction_date <= as_of.as_of_date
+        {%- if as_of_date %}
+        and transactions.transaction_date >= cast('{{ first_day.isoformat() }}' as date)
+        and transactions.transaction_date <= cast('{{ as_of_date.isoformat() }}' as date)
+        {%- endif %}
 ),
 
 windowed as (

@@ -51,3 +51,6 @@ select
     cast(spend_category_count as integer) as spend_category_count,
     landed_through
 from metrics
+-- stored month by month: a daily run's merge, and a reader's filter on recent months, skip the older months' storage
+-- blocks (DuckDB's zone maps, Parquet's row-group statistics on Athena)
+order by spend_month
