@@ -268,34 +268,57 @@ def test_no_model_of_the_daily_run_copies_an_ephemeral_model_whole(daily: DailyL
     assert {model: ctes for model, ctes in copied.items() if ctes} == {}
 
 
-def test_the_90_day_card_window_is_given_to_the_scan_as_constants(daily: DailyLake) -> None:
-    # int_card_spend_windowed counts back from the calendar's as-of date, a join: DuckDB cannot skip storage blocks
-    # by a join's values, so the model also gives the built calendar's 90 days as constants, which the scan of the
-    # staged transactions applies (zone maps) instead of reading every row.
-    compiled = daily.incremental.target_path / "compiled" / "taglake" / "models" / "intermediate" / "cards"
-    sql = (compiled / "int_card_spend_windowed.sql").read_text(encoding="utf-8")
+# (model's folder, model, the staged feed its window reads, the date or timestamp column, the window's days, the
+# column's type in the constant)
+AS_OF_WINDOWS = {
+    "card spend, 90 days": (
+        "cards",
+        "int_card_spend_windowed",
+        "stg_cards__transactions",
+        "transaction_date",
+        90,
+        "date",
+    ),
+    "app activity, 30 days": (
+        "digital",
+        "int_app_activity_summarized",
+        "stg_digital__app_events",
+        "event_at",
+        30,
+        "timestamp",
+    ),
+}
+
+
+@pytest.mark.parametrize("window", AS_OF_WINDOWS.values(), ids=AS_OF_WINDOWS.keys())
+def test_an_as_of_window_is_given_to_the_scan_as_constants(
+    daily: DailyLake, window: tuple[str, str, str, str, int, str]
+) -> None:
+    # The spend and app-use windows count back from the calendar's as-of date, a join: DuckDB cannot skip storage
+    # blocks by a join's values, so the model also gives the built calendar's window as a constant, which the scan of
+    # the staged feed applies (zone maps) instead of reading every row.
+    folder, model, feed, column, days, kind = window
+    compiled = daily.incremental.target_path / "compiled" / "taglake" / "models" / "intermediate" / folder
+    sql = (compiled / f"{model}.sql").read_text(encoding="utf-8")
     ((as_of,),) = _query(
         daily.incremental.duckdb_path, "select as_of_date from taglake_intermediate.int_landing_days_summarized"
     )
-    first_day = as_of - timedelta(days=89)
-    assert f"transaction_date >= cast('{first_day.isoformat()}' as date)" in sql
-    assert f"transaction_date <= cast('{as_of.isoformat()}' as date)" in sql
-    # the small lake spans a fortnight, so DuckDB's statistics prove the bounds and drop them: a transaction dated
-    # before the window makes them count
-    project = daily.project("card_window", db_from=daily.incremental.duckdb_path)
+    first_day = as_of - timedelta(days=days - 1)
+    assert f"{column} >= cast('{first_day.isoformat()}' as {kind})" in sql
+    # the small lake spans a fortnight, so DuckDB's statistics prove the bound and drop it: a row dated before the
+    # window makes it count
+    project = daily.project(f"{model}_window", db_from=daily.incremental.duckdb_path)
     with duckdb.connect(str(project.duckdb_path)) as con:
         con.execute(
-            "insert into taglake_staging.stg_cards__transactions select * replace (? as transaction_date)"
-            " from taglake_staging.stg_cards__transactions limit 1",
-            [first_day - timedelta(days=100)],
+            f"insert into taglake_staging.{feed} select * replace (? as {column}) from taglake_staging.{feed} limit 1",
+            [datetime.combine(first_day - timedelta(days=100), datetime.min.time())],
         )
-        scans = [
-            node["extra_info"]
+        filters = [
+            str(node["extra_info"].get("Filters"))
             for node in _plan_nodes(con, sql)
-            if node.get("name", "").strip() == "SEQ_SCAN"
-            and str(node.get("extra_info", {}).get("Table", "")).endswith("stg_cards__transactions")
+            if node.get("name", "").strip() == "SEQ_SCAN" and str(node["extra_info"].get("Table", "")).endswith(feed)
         ]
-    assert scans and all(f"transaction_date>='{first_day.isoformat()}'" in str(scan.get("Filters")) for scan in scans)
+    assert any(f"{column}>='{first_day.isoformat()}" in found for found in filters), filters
 
 
 def test_the_appended_day_reconciles_exactly_with_the_manifest(daily: DailyLake) -> None:
