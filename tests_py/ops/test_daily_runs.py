@@ -173,37 +173,32 @@ def test_the_incremental_build_reads_only_the_new_partitions_and_the_lookback(da
         assert _raw_partitions_since(newest + timedelta(days=1)) in sql, table
 
 
-def test_the_monthly_card_spend_reads_the_transactions_from_the_earliest_touched_month_on(daily: DailyLake) -> None:
-    # int_card_spend_aggregated_monthly recomputes the customer-months a window's transaction falls in; its month
-    # is computed from transaction_date, so the join to them prunes nothing by itself: the model filters the feed
-    # from the first of the earliest such month on, read from the staged transactions (month_floor_landed_since).
+# The card aggregates replaced per group of transaction dates: model → the group a date falls in. Their group is
+# computed from transaction_date (a month) or is it (a day); the model filters the feed from the first day of the
+# earliest group a window's transaction falls in, read from the staged transactions (month_floor_landed_since,
+# earliest_landed_since), not the whole feed.
+CARD_SPEND_GROUPS = {
+    "int_card_spend_aggregated_monthly": lambda day: day.replace(day=1),
+    "int_card_spend_aggregated_daily": lambda day: day,
+}
+
+
+@pytest.mark.parametrize("model", CARD_SPEND_GROUPS)
+def test_a_card_spend_aggregate_reads_the_transactions_from_the_earliest_touched_group_on(
+    daily: DailyLake, model: str
+) -> None:
     compiled = daily.incremental.target_path / "compiled" / "taglake" / "models" / "intermediate" / "cards"
-    sql = (compiled / "int_card_spend_aggregated_monthly.sql").read_text(encoding="utf-8")
+    sql = (compiled / f"{model}.sql").read_text(encoding="utf-8")
     since = re.search(r"where landing_date >= cast\('([0-9-]+)' as date\)", sql)
-    assert since is not None, "the incremental run's touched months are windowed"
+    assert since is not None, "the incremental run's touched groups are windowed"
     ((earliest,),) = _query(
         daily.incremental.duckdb_path,
         "select min(transaction_date) from taglake_staging.stg_cards__transactions where landing_date >= ?",
         [date.fromisoformat(since.group(1))],
     )
-    floor = earliest.replace(day=1)
-    assert f"where transactions.transaction_date >= cast('{floor.isoformat()}' as date)" in sql
-
-
-def test_the_daily_card_spend_reads_the_transactions_from_the_earliest_touched_day_on(daily: DailyLake) -> None:
-    # int_card_spend_aggregated_daily recomputes the days a window's transaction falls on, from all of their
-    # transactions, read from the earliest such day on (earliest_landed_since), not the whole feed.
-    compiled = daily.incremental.target_path / "compiled" / "taglake" / "models" / "intermediate" / "cards"
-    sql = (compiled / "int_card_spend_aggregated_daily.sql").read_text(encoding="utf-8")
-    since = re.search(r"where landing_date >= cast\('([0-9-]+)' as date\)", sql)
-    assert since is not None, "the incremental run's touched days are windowed"
-    ((earliest,),) = _query(
-        daily.day1_db,
-        "select min(transaction_date) from taglake_staging.stg_cards__transactions where landing_date >= ?",
-        [date.fromisoformat(since.group(1))],
-    )
     assert earliest is not None
-    assert f"where transactions.transaction_date >= cast('{earliest.isoformat()}' as date)" in sql
+    floor = CARD_SPEND_GROUPS[model](earliest)
+    assert f"where transactions.transaction_date >= cast('{floor.isoformat()}' as date)" in sql
 
 
 def test_a_table_built_before_its_model_had_a_window_column_is_rebuilt_whole(daily: DailyLake) -> None:
