@@ -28,7 +28,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from taglake.core.project import RUN_WINDOW_ENV
+from taglake.core.project import RUN_CHANGES_ENV, RUN_WINDOW_ENV
 from taglake.ops.run_window import EXCLUDED_RESOURCES_ENV
 from taglake.privacy.redacted_output import redact_line
 
@@ -49,6 +49,7 @@ NOT_PARSED = (
     "DBT_SEND_ANONYMOUS_USAGE_STATS",
     EXCLUDED_RESOURCES_ENV,  # selection, after the parse
     RUN_WINDOW_ENV,  # a daily run's window: macros read it only while nodes execute (run_window.sql)
+    RUN_CHANGES_ENV,  # and its changed partitions, read the same way
 )
 # Database files: only the file's stem reaches the manifest (dbt-duckdb's database name).
 DATABASE_FILES = ("TAGLAKE_DUCKDB_PATH", "TAGLAKE_SYSTEM_DUCKDB_PATH")

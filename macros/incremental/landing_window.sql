@@ -33,7 +33,7 @@
             ~ ('is being built from scratch' if latest is none else 'holds ' ~ latest)
             ~ '; run it through taglake run-daily, which reads the window from the tables') }}
     {%- endif -%}
-    {%- set start = none if latest is none else window_from_newest(latest, run_window_anchor()) -%}
+    {%- set start = none if latest is none else window_from_newest(latest, run_window_anchor(), model.name) -%}
     {{ return(start) }}
 {% endmacro %}
 
@@ -45,11 +45,22 @@
 
     A feed that lands every day holds the anchor, so its window is the lookback's days before it. A sparse feed
     (scores and outcomes land on scoring days only) holds an older day: its window starts the day after it once the
-    lookback has passed it, so a daily run does not re-read the last scoring day's partition until the next one. -#}
-{% macro window_from_newest(newest, anchor=none) %}
+    lookback has passed it, so a daily run does not re-read the last scoring day's partition until the next one.
+
+    In a daily run the runner also passes, per model, the earliest landing date whose raw files changed since the
+    last run that passed (run_window_changed, from the runner's ledger: taglake.ops.run_ledger). The lookback is
+    then read from that date on instead of its first day, never earlier than the lookback's first day nor later
+    than the day after `newest`; nothing changed upstream: the day after `newest`. A model the runner names no
+    change for keeps the lookback rule. -#}
+{% macro window_from_newest(newest, anchor=none, model_name=none) %}
     {%- set lookback = var('late_arrival_lookback_days') | int -%}
     {%- set day = modules.datetime.timedelta(days=1) -%}
     {%- set anchored = (newest if anchor is none else anchor) - modules.datetime.timedelta(days=lookback) -%}
+    {%- set changes = run_window_changes() if model_name is not none else none -%}
+    {%- if changes is not none and model_name in changes -%}
+        {%- set changed = changes[model_name] -%}
+        {{ return(newest + day if changed is none else [newest + day, [changed, anchored] | max] | min) }}
+    {%- endif -%}
     {{ return([newest + day, anchored] | min) }}
 {% endmacro %}
 
@@ -161,7 +172,7 @@ in_window as (
     {%- set starts = {} -%}
     {%- for row in rows -%}
         {%- set newest = modules.datetime.date.fromisoformat((row[1] | string)[:10]) -%}
-        {%- do starts.update({row[0]: window_from_newest(newest, anchor)}) -%}
+        {%- do starts.update({row[0]: window_from_newest(newest, anchor, model.name)}) -%}
     {%- endfor -%}
     {{ return(starts) }}
 {% endmacro %}

@@ -37,6 +37,37 @@
     {{ return(dates) }}
 {% endmacro %}
 
+{#- Per model, the earliest landing date whose raw files changed since the last daily run that passed, or none
+    for a model nothing upstream of changed: what the runner passed in TAGLAKE_RUN_CHANGES (JSON {model name:
+    'YYYY-MM-DD' | null}, from its ledger of raw files: taglake.ops.run_ledger); none without a window
+    (run_window_landings) or without the variable. window_from_newest starts a named model's window there. -#}
+{% macro run_window_changes() %}
+    {%- if run_window_landings() is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set passed = env_var('TAGLAKE_RUN_CHANGES', '') | trim -%}
+    {%- if not passed -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set changes = fromjson(passed) -%}
+    {%- if changes is not mapping -%}
+        {{ exceptions.raise_compiler_error(
+            "TAGLAKE_RUN_CHANGES: a JSON mapping of model name to date or null (set by taglake run-daily)") }}
+    {%- endif -%}
+    {%- set dates = {} -%}
+    {%- for name, changed in changes.items() -%}
+        {%- if changed is none -%}
+            {%- do dates.update({name: none}) -%}
+        {%- elif modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', changed | string) -%}
+            {%- do dates.update({name: modules.datetime.date.fromisoformat(changed | string)}) -%}
+        {%- else -%}
+            {{ exceptions.raise_compiler_error(
+                "TAGLAKE_RUN_CHANGES: " ~ name ~ " is not a date (YYYY-MM-DD) or null") }}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(dates) }}
+{% endmacro %}
+
 {#- The newest landing day of the whole run: the newest date any incremental model held before the build (the day
     the schedule last completed), which anchors every model's lookback (window_from_newest); none without a window. -#}
 {% macro run_window_anchor() %}
@@ -49,7 +80,7 @@
     {%- if not landings or model_name is none or model_name not in landings -%}
         {{ return(none) }}
     {%- endif -%}
-    {{ return(window_from_newest(landings[model_name], landings.values() | max)) }}
+    {{ return(window_from_newest(landings[model_name], landings.values() | max, model_name)) }}
 {% endmacro %}
 
 {#- The column a model's window is read from: the first of var('run_window_columns') among `column_names` (its

@@ -33,6 +33,7 @@ from taglake.core.artifacts import read_manifest
 from taglake.core.project import Project
 from taglake.core.sources import project_var, source_tables
 from taglake.lake.generate import append_days, params_from_manifest
+from taglake.ops.run_ledger import plan_daily, record_ledger
 from taglake.ops.run_window import newest_landings, window_env
 from taglake.privacy.dbt_runner import DbtError, prepare_local
 
@@ -155,6 +156,8 @@ def bench_run(
     bp = build_project(project, lake, folder)
     prepare_local(bp, "local")
     full, full_nodes = _measured(bp, folder, "full_build")
+    # as `taglake run-daily` after a first build: the raw files it read become the ledger the days compare with
+    record_ledger(bp, "local", plan_daily(bp, "local", {}))
     read = read_everything(raw_read_locations(bp.target_path / "manifest.json"))
     athena = None
     if athena_scales:
@@ -170,14 +173,21 @@ def bench_run(
         appended = append_days(lake, count=1, progress=False)
         append_seconds = time.perf_counter() - started
         params = params_from_manifest(appended)
-        # as `taglake run-daily` builds the day: tests and guard on each incremental model's landing window
-        window = window_env(newest_landings(bp, "local"))
+        # as `taglake run-daily` builds the day: tests and guard on each incremental model's landing window, the
+        # windows narrowed to the raw partitions changed since the day before (the ledger, recorded after it)
+        landings = newest_landings(bp, "local")
+        listed = time.perf_counter()
+        ledger = plan_daily(bp, "local", landings)
+        ledger_seconds = time.perf_counter() - listed
+        window = window_env(landings, ledger.changes)
         measure, nodes = _measured(bp, folder, "incremental_build" if index == 0 else f"day{index + 1}", window)
+        record_ledger(bp, "local", ledger)  # measure_dbt raised if the build failed
         daily_runs.append(
             {
                 "date": appended["params"].get("last_date"),
-                "kind": day_kind(params, params.total_days - 1, lookback),
+                "kind": day_kind(params, params.total_days - 1, lookback, ledger=True),
                 "append_day_seconds": append_seconds,
+                "ledger_seconds": ledger_seconds,
                 **_figures(measure),
                 "share_of_full": measure.wall_seconds / full.wall_seconds,
                 "breakdown": nodes,

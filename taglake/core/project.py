@@ -15,6 +15,9 @@ KEY_FILE = Path(".secrets") / "masking_keys.csv"
 # A daily run's landing windows, JSON {incremental model: newest landing date before the build}: set by the daily
 # runner only (taglake.ops.run_window), read by macros/incremental/run_window.sql while nodes execute.
 RUN_WINDOW_ENV = "TAGLAKE_RUN_WINDOW"
+# A daily run's changed partitions, JSON {incremental model: earliest landing date whose raw files changed since the
+# last run that passed, or null}: set by the daily runner only (taglake.ops.run_ledger), read as RUN_WINDOW_ENV is.
+RUN_CHANGES_ENV = "TAGLAKE_RUN_CHANGES"
 
 
 def colour_env(on_terminal: bool | None = None) -> dict[str, str]:
@@ -67,9 +70,11 @@ class Project:
     def dbt_env(self, target: str | None = None) -> dict[str, str]:
         """The environment dbt runs with: this repo's profiles.yml, no usage tracking (no network here), the lake
         and database of this checkout, colour only on a terminal (colour_env), and the target if one is named.
-        Never a daily run's window (RUN_WINDOW_ENV) from the caller's environment: only the daily runner sets it."""
+        Never a daily run's window (RUN_WINDOW_ENV, RUN_CHANGES_ENV) from the caller's environment: only the daily
+        runner sets it."""
         env = dict(os.environ)
         env.pop(RUN_WINDOW_ENV, None)
+        env.pop(RUN_CHANGES_ENV, None)
         env.update(
             {
                 "DBT_PROFILES_DIR": str(self.root),

@@ -78,6 +78,10 @@ class SourceTable:
     def partition_keys(self) -> tuple[SourceColumn, ...]:
         return tuple(c for c in self.columns if c.partition_key)
 
+    def folder(self, lake_dir: Path) -> Path:
+        """The table's folder in a lake laid out as S3 holds it: raw/<raw_prefix>/<table>/year=…/month=…/day=…"""
+        return lake_dir / "raw" / self.raw_prefix / self.table
+
 
 def _meta(node: dict[str, Any]) -> dict[str, Any]:
     return {**(node.get("meta") or {}), **((node.get("config") or {}).get("meta") or {})}

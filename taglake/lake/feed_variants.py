@@ -77,7 +77,7 @@ def _table(name: str, project_dir: Path | None) -> SourceTable:
 
 
 def table_folder(lake_dir: Path, table: SourceTable) -> Path:
-    return lake_dir / "raw" / table.raw_prefix / table.table
+    return table.folder(lake_dir)
 
 
 def table_files(lake_dir: Path, table: SourceTable) -> list[tuple[date, Path]]:

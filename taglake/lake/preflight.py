@@ -308,7 +308,7 @@ def _parquet_facts(path: Path, table: SourceTable) -> tuple[_FileFacts, list[str
 
 
 def _table_files(lake_dir: Path, table: SourceTable) -> Iterator[Path]:
-    folder = lake_dir / "raw" / table.raw_prefix / table.table
+    folder = table.folder(lake_dir)
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
         for name in sorted(files):
@@ -318,7 +318,7 @@ def _table_files(lake_dir: Path, table: SourceTable) -> Iterator[Path]:
 
 def check_table(lake_dir: Path, table: SourceTable, *, today: date) -> tuple[list[Problem], dict[date, int | None]]:
     """Problems of one raw table's files, and the records that landed per landing date (None: unknown)."""
-    folder = lake_dir / "raw" / table.raw_prefix / table.table
+    folder = table.folder(lake_dir)
     problems: list[Problem] = []
     landed: dict[date, int | None] = {}
     if not folder.is_dir():
@@ -397,7 +397,7 @@ def check_lake(lake_dir: Path, *, project_dir: Path | None = None, today: date |
             landed = landed_by_table[table.name]
             if table.completeness not in (ROWS_EVERY_DAY, FILE_EVERY_DAY) or not landed:
                 continue
-            folder = _rel(lake_dir, lake_dir / "raw" / table.raw_prefix / table.table)
+            folder = _rel(lake_dir, table.folder(lake_dir))
             for day in calendar:
                 if day not in landed:
                     problems.append(

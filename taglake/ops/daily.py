@@ -1,5 +1,7 @@
 """The daily run: source freshness, the (incremental) build, then the leak scan; a short summary of each step.
-The build's data tests and privacy guard check each incremental model's landing window (taglake.ops.run_window).
+The build's data tests and privacy guard check each incremental model's landing window (taglake.ops.run_window);
+on a local target the windows start at the raw partitions that changed since the last run that passed
+(taglake.ops.run_ledger), whose listing a passing build records.
 
 `taglake run-daily` is a thin layer over `run_daily`. Each step is a dbt or taglake call whose failure stops the
 run: stale sources are not built on (unless allowed), a failed build is not scanned, and any leak fails the day.
@@ -23,6 +25,7 @@ from taglake.core.artifacts import (
 )
 from taglake.core.project import Project
 from taglake.ops.local_build import declares_packages
+from taglake.ops.run_ledger import LedgerPlan, plan_daily, record_ledger
 from taglake.ops.run_window import newest_landings, window_detail, window_env
 from taglake.privacy.dbt_runner import run_dbt
 
@@ -141,11 +144,22 @@ def run_daily(
         # read before the build: each incremental model's newest landing, whence the window its tests and its
         # privacy guard check (taglake.ops.run_window); none in a full refresh or a first build (whole tables)
         landings = newest_landings(project, target, build_args)
+        # and, on a local target, the raw files as they are now against the last passing run's (the ledger)
+        ledger = plan_daily(project, target, landings) if is_local else LedgerPlan(None, {})
         code = run_dbt(
-            project, ["build", *build_args], target=target, check=False, quiet=True, extra_env=window_env(landings)
+            project,
+            ["build", *build_args],
+            target=target,
+            check=False,
+            quiet=True,
+            extra_env=window_env(landings, ledger.changes),
         )
         detail = build_detail(run_results_if_written(project.target_path / "run_results.json"))
-        return code == 0, f"{detail}; {window_detail(landings)}"
+        detail = f"{detail}; {window_detail(landings, ledger.changes)}"
+        if code == 0 and not record_ledger(project, target, ledger):
+            # the build stands; the next run compares with the older ledger, so its windows are wider
+            detail += "; raw file ledger not recorded (the next run re-reads its lookback)"
+        return code == 0, detail
 
     def leak_scan() -> tuple[bool, str, str]:
         from taglake.privacy.scan.scanner import format_report, scan_project

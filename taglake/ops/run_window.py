@@ -24,7 +24,7 @@ import duckdb
 
 from taglake.core import targets
 from taglake.core.artifacts import ArtifactError, read_raw
-from taglake.core.project import RUN_WINDOW_ENV, Project
+from taglake.core.project import RUN_CHANGES_ENV, RUN_WINDOW_ENV, Project
 from taglake.core.sources import project_var
 from taglake.privacy.dbt_runner import local_database
 
@@ -91,19 +91,27 @@ def window_json(landings: dict[str, date]) -> str:
     return json.dumps({name: day.isoformat() for name, day in sorted(landings.items())})
 
 
-def window_env(landings: dict[str, date]) -> dict[str, str]:
+def window_env(landings: dict[str, date], changes: dict[str, date | None] | None = None) -> dict[str, str]:
     """The environment a daily run's `dbt build` gets on top of the project's (Project.dbt_env): the window
-    (RUN_WINDOW_ENV, JSON {model: 'YYYY-MM-DD'}) when there is one, and unit tests left out of the run. A unit test
+    (RUN_WINDOW_ENV, JSON {model: 'YYYY-MM-DD'}) when there is one, with the raw partitions changed since the last
+    run that passed (RUN_CHANGES_ENV, taglake.ops.run_ledger) when the runner knows them, and unit tests left out
+    of the run. A unit test
     checks a model's SQL on fixed inputs, not the day's data: CI and every full build run them (dbt advises running
     them in development and CI, not in production runs); a scheduled day does not repeat them."""
     env = {EXCLUDED_RESOURCES_ENV: "unit_test"}
     if landings:
         env[RUN_WINDOW_ENV] = window_json(landings)
+        if changes:
+            env[RUN_CHANGES_ENV] = json.dumps(
+                {name: (day.isoformat() if day else None) for name, day in sorted(changes.items())}
+            )
     return env
 
 
-def window_detail(landings: dict[str, date]) -> str:
-    """`tests and guard of N incremental models on their landing windows` / `whole tables tested`."""
+def window_detail(landings: dict[str, date], changes: dict[str, date | None] | None = None) -> str:
+    """`tests and guard of N incremental models on their landing windows` / `whole tables tested`, and how many of
+    the windows start at the raw partitions that changed (`M narrowed to changed partitions`)."""
     if not landings:
         return "whole tables tested"
-    return f"tests and guard of {len(landings)} incremental models on their landing windows"
+    narrowed = f", {len(changes)} narrowed to changed partitions" if changes else ""
+    return f"tests and guard of {len(landings)} incremental models on their landing windows{narrowed}"

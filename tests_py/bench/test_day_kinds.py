@@ -49,3 +49,12 @@ def test_without_a_lookback_the_window_still_starts_at_the_run_before_and_a_nega
     assert day_kind(p, 367, 0) == ORDINARY
     with pytest.raises(ValueError, match="late_arrival_lookback_days"):
         sparse_reads(p, 366, -1)
+
+
+def test_with_the_raw_file_ledger_a_sparse_feed_is_read_on_the_day_it_lands_only() -> None:
+    p = _params(12)
+    kinds = {p.date_of(day).day: day_kind(p, day, 3, ledger=True) for day in range(365, 377)}
+    assert kinds == dict.fromkeys(range(1, 13), ORDINARY) | {
+        1: "ml.model_scores lands",
+        8: "ml.model_outcomes lands",
+    }

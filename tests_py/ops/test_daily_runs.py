@@ -27,12 +27,13 @@ from windowed_models import windowed_models
 
 from taglake.cli import main
 from taglake.core.artifacts import read_run_results
-from taglake.core.project import RUN_WINDOW_ENV, Project
+from taglake.core.project import RUN_CHANGES_ENV, RUN_WINDOW_ENV, Project
 from taglake.core.scratch import scratch_project
 from taglake.core.sources import project_var
 from taglake.lake.generate import append_days
 from taglake.ops.daily import run_daily
 from taglake.ops.local_build import deps
+from taglake.ops.run_ledger import LEDGER_SCHEMA
 from taglake.ops.run_window import newest_landings, window_env
 from taglake.privacy.dbt_runner import dbt_command, run_dbt
 
@@ -1239,3 +1240,159 @@ def test_a_window_the_model_does_not_rewrite_stops_it_before_it_writes(daily: Da
     with duckdb.connect(str(project.duckdb_path), read_only=True) as con:
         newest = con.execute("select max(landing_date) from taglake_staging.base_cards__transactions").fetchone()
     assert newest == (daily.appended - timedelta(days=1),), "the model wrote nothing"
+
+
+def test_the_changed_partitions_start_a_window_between_the_lookback_and_the_day_after_the_newest(
+    daily: DailyLake,
+) -> None:
+    # With the runner's ledger (taglake.ops.run_ledger) a model's window starts at the earliest raw partition that
+    # changed upstream of it since the last run that passed, bounded by the lookback and the day after its newest.
+    project = daily.project("changed_window", db_from=daily.day1_db)
+    compile_test = ["compile", "--select", "column_values_stg_ml__model_scores"]
+    newest, anchor = date(2026, 10, 19), date(2026, 10, 20)  # the lookback: 10-17 on
+    expected = {
+        None: "2026-10-20",  # nothing upstream changed: only what lands after the newest it holds
+        date(2026, 10, 18): "2026-10-18",  # a late file in a partition already read: from it
+        date(2026, 10, 2): "2026-10-17",  # never before the lookback's first day
+        date(2026, 10, 25): "2026-10-20",  # never after the day after the newest it holds
+    }
+    for changed, start in expected.items():
+        window = window_env(
+            {"stg_ml__model_scores": newest, "fct_card_transactions": anchor}, {"stg_ml__model_scores": changed}
+        )
+        assert json.loads(window[RUN_CHANGES_ENV]) == {"stg_ml__model_scores": changed and changed.isoformat()}
+        assert run_dbt(project, compile_test, target="local", check=False, quiet=True, extra_env=window) == 0
+        raw = json.loads((project.target_path / "run_results.json").read_text(encoding="utf-8"))
+        (compiled,) = [r.get("compiled_code") or "" for r in raw["results"]]
+        assert re.findall(r"cast\('([0-9-]+)' as date\)", compiled) == [start], changed
+    # not a date: one line naming the variable and the model
+    window = window_env({"stg_ml__model_scores": newest}, {"stg_ml__model_scores": date(2026, 10, 18)})
+    window[RUN_CHANGES_ENV] = '{"stg_ml__model_scores": "yesterday"}'
+    assert run_dbt(project, compile_test, target="local", check=False, quiet=True, extra_env=window) != 0
+    log = (project.log_path / "dbt.log").read_text(encoding="utf-8")
+    assert "TAGLAKE_RUN_CHANGES: stg_ml__model_scores is not a date (YYYY-MM-DD) or null" in log
+
+
+@dataclass
+class LedgerRuns:
+    appended: date  # the second appended day
+    narrowed: Project  # run_daily from the first daily run's database, which holds its ledger
+    lookback: Project  # the same run from the same database without the ledger
+    details: tuple[str, str]
+
+
+def _rewrite_csv(path: Path, *, split_to: Path | None = None) -> None:
+    """Rewrite a CSV extract with its last row delivered twice (a re-delivery: base keeps both, staging collapses
+    them), or with its last row moved to a new file of the same partition (a late file)."""
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    assert len(lines) >= 2 and lines[-1].endswith("\n"), path.name  # a header and a row at least
+    if split_to is None:
+        path.write_text("".join(lines) + lines[-1], encoding="utf-8")
+    else:
+        path.write_text("".join(lines[:-1]), encoding="utf-8")
+        split_to.write_text(lines[0] + lines[-1], encoding="utf-8")
+
+
+def _partition(lake: Path, prefix: str, day: date) -> Path:
+    return lake / "raw" / prefix / f"year={day.year}" / f"month={day.month:02d}" / f"day={day.day:02d}"
+
+
+def _late_file_name(appended: date) -> str:
+    return f"accounts_{appended:%Y%m%d}.csv"
+
+
+def _late_file_path(appended: date) -> str:
+    """The late accounts file under its table's folder: in the partition of the day before it was written."""
+    day = appended - timedelta(days=1)
+    return f"year={day.year}/month={day.month:02d}/day={day.day:02d}/{_late_file_name(appended)}"
+
+
+@pytest.fixture(scope="module")
+def ledger_runs(daily: DailyLake) -> LedgerRuns:
+    lake = daily.work / "lake_ledger"
+    shutil.copytree(daily.lake, lake)
+    appended = date.fromisoformat(append_days(lake, count=1, progress=False)["params"]["last_date"])
+    # after the last run that passed: a CRM file two days back rewritten (a row delivered again), and a late
+    # accounts file in yesterday's partition (its last row moved out of the day's extract)
+    (crm,) = _partition(lake, "crm/customers", appended - timedelta(days=2)).glob("*.csv")
+    _rewrite_csv(crm)
+    (accounts,) = _partition(lake, "core_banking/accounts", appended - timedelta(days=1)).glob("*.csv")
+    # named in the declared form for the day it was written (any other name is kept as a marker, not a name)
+    _rewrite_csv(accounts, split_to=accounts.with_name(_late_file_name(appended)))
+    runs = []
+    for name, keep_ledger in (("ledger_narrowed", True), ("ledger_lookback", False)):
+        project = _project(daily.work / name, lake, daily.key_file, daily.incremental.duckdb_path)
+        if not keep_ledger:
+            with duckdb.connect(str(project.duckdb_path)) as con:
+                con.execute(f"drop schema {LEDGER_SCHEMA} cascade")
+        result = run_daily(project, target="local", allow_stale=True, scan=False)
+        assert result.ok, result.rows()
+        runs.append((project, result.steps[-1].detail))
+    return LedgerRuns(appended, runs[0][0], runs[1][0], (runs[0][1], runs[1][1]))
+
+
+def test_a_daily_run_after_one_that_passed_reads_only_the_partitions_that_changed(ledger_runs: LedgerRuns) -> None:
+    day = ledger_runs.appended
+    assert "narrowed to changed partitions" in ledger_runs.details[0]
+    assert "narrowed" not in ledger_runs.details[1]
+    for project, starts in (
+        # the new day for the feeds nothing landed late in; the rewritten and the late file's partitions
+        (ledger_runs.narrowed, {"cards": day, "crm": day - timedelta(days=2), "core_banking": day - timedelta(days=1)}),
+        (ledger_runs.lookback, dict.fromkeys(("cards", "crm", "core_banking"), day - timedelta(days=4))),
+    ):
+        staging = project.target_path / "compiled" / "taglake" / "models" / "staging"
+        cards = (staging / "cards/base/base_cards__transactions.sql").read_text(encoding="utf-8")
+        assert _raw_partitions_since(starts["cards"]) in cards
+        for prefix, base in (
+            ("crm/customers", "crm/base/base_crm__customers.sql"),
+            ("core_banking/accounts", "core_banking/base/base_core_banking__accounts.sql"),
+        ):
+            sql = (staging / base).read_text(encoding="utf-8")
+            assert _raw_partitions_since(starts[prefix.split("/")[0]]) in sql, base
+            listed = re.search(r"read_csv\(\[([^\]]*)\]", sql)
+            assert listed is not None, base
+            days = [
+                date(*(int(part) for part in re.findall(r"(?:year|month|day)=(\d+)", path)))
+                for path in re.findall(r"'([^']*)'", listed.group(1))
+            ]
+            assert min(days) == starts[prefix.split("/")[0]], base
+    # the scoring feed, unchanged, is not read at all (its window starts after the newest it holds)
+    ((newest,),) = _query(
+        ledger_runs.narrowed.duckdb_path, "select max(landing_date) from taglake_staging.base_ml__model_scores"
+    )
+    scores = ledger_runs.narrowed.target_path / "compiled/taglake/models/staging/ml/base/base_ml__model_scores.sql"
+    assert _raw_partitions_since(newest + timedelta(days=1)) in scores.read_text(encoding="utf-8")
+
+
+def test_a_run_narrowed_by_the_ledger_ends_as_the_lookback_run_does(ledger_runs: LedgerRuns) -> None:
+    # the late file's row and the rewritten file's second row are in both (the base tables hold each row's file)
+    tables = _lake_tables(ledger_runs.lookback.duckdb_path)
+    assert "taglake_staging.base_core_banking__accounts" in tables
+    assert (
+        differing_tables(
+            ledger_runs.lookback.duckdb_path, ledger_runs.narrowed.duckdb_path, only=tables, run_time_free=True
+        )
+        == {}
+    )
+    ((late,),) = _query(
+        ledger_runs.narrowed.duckdb_path,
+        "select count(*) from taglake_staging.base_core_banking__accounts where source_file = ?",
+        [f"core_banking/accounts/{_late_file_path(ledger_runs.appended)}"],
+    )
+    assert late == 1
+
+
+def test_a_passing_run_records_the_files_it_listed_and_a_failing_one_leaves_the_ledger(
+    ledger_runs: LedgerRuns, daily: DailyLake
+) -> None:
+    db = ledger_runs.narrowed.duckdb_path
+    recorded = _query(db, f"select source_table, landing_date, files from {LEDGER_SCHEMA}.raw_partitions")
+    # yesterday's accounts partition with its late file: two files now
+    assert ("core_banking.accounts", ledger_runs.appended - timedelta(days=1), 2) in recorded
+    assert max(d for _, d, _ in recorded) == ledger_runs.appended
+    failing = daily.project("ledger_failing", db_from=db)
+    before = _query(failing.duckdb_path, f"select * from {LEDGER_SCHEMA}.raw_partitions order by all")
+    # its lake is the first daily run's (a day fewer than the ledger's): a ledger written now would differ
+    result = run_daily(failing, target="local", allow_stale=True, scan=False, build_args=["--vars", "{not yaml"])
+    assert not result.ok and result.steps[-1].name == "build"
+    assert _query(failing.duckdb_path, f"select * from {LEDGER_SCHEMA}.raw_partitions order by all") == before
