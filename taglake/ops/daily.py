@@ -25,7 +25,7 @@ from taglake.core.artifacts import (
 )
 from taglake.core.project import Project
 from taglake.ops.local_build import declares_packages
-from taglake.ops.run_ledger import LedgerPlan, plan_daily, record_ledger
+from taglake.ops.run_ledger import LedgerPlan, builds_everything, plan_daily, record_ledger
 from taglake.ops.run_window import newest_landings, window_detail, window_env
 from taglake.privacy.dbt_runner import run_dbt
 
@@ -156,7 +156,7 @@ def run_daily(
         )
         detail = build_detail(run_results_if_written(project.target_path / "run_results.json"))
         detail = f"{detail}; {window_detail(landings, ledger.changes)}"
-        if code == 0 and not record_ledger(project, target, ledger):
+        if code == 0 and builds_everything(build_args) and not record_ledger(project, target, ledger):
             # the build stands; the next run compares with the older ledger, so its windows are wider
             detail += "; raw file ledger not recorded (the next run re-reads its lookback)"
         return code == 0, detail

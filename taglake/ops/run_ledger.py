@@ -93,10 +93,16 @@ def _partition_date(folder: Path) -> date | None:
 
 
 def list_raw_files(lake_dir: Path, tables: Mapping[str, SourceTable], since: date) -> Listing:
-    """Every file of every raw table's landing partitions on or after `since`, under `lake_dir`/raw."""
+    """Every file of every raw table's landing partitions on or after `since`, under `lake_dir`/raw. Only the
+    tables whose folder is there are listed: a table not listed is never taken as unchanged (a lake that is not a
+    local folder, a table not delivered yet: the lookback rule)."""
     found: set[RawFile] = set()
+    listed: list[str] = []
     for name, table in sorted(tables.items()):
         root = table.folder(lake_dir)
+        if not root.is_dir():
+            continue
+        listed.append(name)
         for day_dir in root.glob("year=*/month=*/day=*"):
             landing = _partition_date(day_dir)
             if landing is None or landing < since or not day_dir.is_dir():
@@ -106,7 +112,7 @@ def list_raw_files(lake_dir: Path, tables: Mapping[str, SourceTable], since: dat
                     stat = file.stat()
                     relative = file.relative_to(root).as_posix()
                     found.add(RawFile(name, landing, relative, stat.st_size, stat.st_mtime_ns))
-    return Listing(since, tuple(sorted(tables)), frozenset(found))
+    return Listing(since, tuple(listed), frozenset(found))
 
 
 def read_ledger(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, date], set[Partition]]:
@@ -199,7 +205,8 @@ def write_ledger(db: Path, listing: Listing) -> None:
                 f"insert into {PARTITIONS_TABLE} values (?, ?, ?, ?)",
                 [(p.table, p.landing_date, p.files, p.fingerprint) for p in rows],
             )
-        con.executemany(f"insert into {LISTED_TABLE} values (?, ?)", [(t, listing.since) for t in listing.tables])
+        if listing.tables:
+            con.executemany(f"insert into {LISTED_TABLE} values (?, ?)", [(t, listing.since) for t in listing.tables])
         con.execute("commit")
 
 
@@ -250,8 +257,31 @@ def plan_daily(project: Project, target: str | None, landings: Mapping[str, date
     )
 
 
+# dbt arguments that build part of the project: a partial build that passed did not bring every model up to the
+# files it listed, so it records no ledger (the next run compares with the older one: a wider window)
+SELECTION_FLAGS = (
+    "--select",
+    "-s",
+    "--models",
+    "-m",
+    "--exclude",
+    "--selector",
+    "--resource-type",
+    "--resource-types",
+    "--exclude-resource-type",
+    "--exclude-resource-types",
+    "--inline",
+)
+
+
+def builds_everything(build_args: Iterable[str]) -> bool:
+    """Whether `dbt build` with these arguments builds the whole project (no selection of any kind)."""
+    return not any(arg == flag or arg.startswith(flag + "=") for arg in build_args for flag in SELECTION_FLAGS)
+
+
 def record_ledger(project: Project, target: str | None, plan: LedgerPlan) -> bool:
-    """After a build that passed: the plan's listing becomes the ledger (False: it could not be written)."""
+    """After a build of the whole project that passed: the plan's listing becomes the ledger (False: it could not
+    be written)."""
     if plan.listing is None:
         return True
     try:

@@ -1382,7 +1382,7 @@ def test_a_run_narrowed_by_the_ledger_ends_as_the_lookback_run_does(ledger_runs:
     assert late == 1
 
 
-def test_a_passing_run_records_the_files_it_listed_and_a_failing_one_leaves_the_ledger(
+def test_a_passing_run_records_the_files_it_listed_and_a_failing_or_partial_one_leaves_the_ledger(
     ledger_runs: LedgerRuns, daily: DailyLake
 ) -> None:
     db = ledger_runs.narrowed.duckdb_path
@@ -1395,4 +1395,8 @@ def test_a_passing_run_records_the_files_it_listed_and_a_failing_one_leaves_the_
     # its lake is the first daily run's (a day fewer than the ledger's): a ledger written now would differ
     result = run_daily(failing, target="local", allow_stale=True, scan=False, build_args=["--vars", "{not yaml"])
     assert not result.ok and result.steps[-1].name == "build"
+    assert _query(failing.duckdb_path, f"select * from {LEDGER_SCHEMA}.raw_partitions order by all") == before
+    # a build of part of the project passes, but did not bring every model up to the files it listed
+    result = run_daily(failing, target="local", allow_stale=True, scan=False, build_args=["--select", "ref_currencies"])
+    assert result.ok, result.rows()
     assert _query(failing.duckdb_path, f"select * from {LEDGER_SCHEMA}.raw_partitions order by all") == before

@@ -17,6 +17,7 @@ from taglake.core.sources import source_tables
 from taglake.ops.run_ledger import (
     PARTITIONS_TABLE,
     Listing,
+    builds_everything,
     changed_from,
     list_raw_files,
     model_changes,
@@ -64,9 +65,10 @@ def test_the_listing_holds_the_partitions_from_the_lookback_on_and_round_trips_t
 ) -> None:
     listing = list_raw_files(lake, TABLES, date(2026, 11, 2))
     assert {(f.table, f.landing_date.day) for f in listing.files} == {(t, d) for t in (CARDS, CRM) for d in (2, 3, 4)}
-    assert set(listing.tables) == set(TABLES)  # every raw table is listed, with or without files in the window
+    # every raw table whose folder is there is listed, with or without files in the window
+    assert set(listing.tables) == {CARDS, CRM}
     listed, files = _recorded(tmp_path, listing)
-    assert files == listing.partitions() and listed == dict.fromkeys(TABLES, date(2026, 11, 2))
+    assert files == listing.partitions() and listed == dict.fromkeys((CARDS, CRM), date(2026, 11, 2))
     # written again, the ledger is replaced, not appended to
     write_ledger(tmp_path / "ledger.duckdb", list_raw_files(lake, TABLES, date(2026, 11, 4)))
     with duckdb.connect(str(tmp_path / "ledger.duckdb"), read_only=True) as con:
@@ -90,7 +92,7 @@ def test_no_file_changed_nothing_is_read_again(lake: Path, tmp_path: Path) -> No
     before = list_raw_files(lake, TABLES, date(2026, 11, 1))
     listed, files = _recorded(tmp_path, before)
     changes = changed_from(list_raw_files(lake, TABLES, date(2026, 11, 2)), listed, files)
-    assert changes == dict.fromkeys(TABLES, None)
+    assert changes == dict.fromkeys((CARDS, CRM), None)
 
 
 @pytest.mark.parametrize(
@@ -131,7 +133,7 @@ def test_a_change_before_the_lookback_or_a_table_the_ledger_did_not_list_keeps_t
     # a ledger listed from the 3rd cannot tell what changed on the 2nd: the whole lookback is read
     listed, files = _recorded(tmp_path, list_raw_files(lake, TABLES, date(2026, 11, 3)))
     changes = changed_from(list_raw_files(lake, TABLES, date(2026, 11, 2)), listed, files)
-    assert changes == dict.fromkeys(TABLES, date(2026, 11, 2))
+    assert changes == dict.fromkeys((CARDS, CRM), date(2026, 11, 2))
     # a raw table the ledger never listed (a new source) likewise
     del listed[CRM]
     changes = changed_from(list_raw_files(lake, TABLES, date(2026, 11, 3)), listed, files)
@@ -174,3 +176,24 @@ def test_without_a_window_or_a_ledger_nothing_is_narrowed_but_the_listing_is_mad
     assert planned.listing is not None and planned.listing.since == date(2026, 11, 1)
     assert planned.changes == {"base_cards__transactions": date(2026, 11, 5)}
     assert json.dumps(planned.changes, default=str) == '{"base_cards__transactions": "2026-11-05"}'
+
+
+def test_a_table_whose_folder_is_not_there_is_never_taken_as_unchanged(lake: Path, tmp_path: Path) -> None:
+    # a lake that is not a local folder (or a table not delivered yet) lists nothing, before and after: that must
+    # not read as "nothing changed", which would leave the day's files unread
+    listed, files = _recorded(tmp_path, list_raw_files(tmp_path / "elsewhere", TABLES, date(2026, 11, 1)))
+    assert listed == {} and files == set()
+    later = list_raw_files(tmp_path / "elsewhere", TABLES, date(2026, 11, 2))
+    assert later.tables == () and changed_from(later, listed, files) == {}
+    upstream = {"base_cards__transactions": {CARDS}}
+    assert model_changes(upstream, changed_from(later, listed, files)) == {}  # not named: the lookback rule
+    # a table that appears later is read by the lookback rule until a ledger has listed it
+    changes = changed_from(list_raw_files(lake, TABLES, date(2026, 11, 2)), listed, files)
+    assert changes == dict.fromkeys((CARDS, CRM), date(2026, 11, 2))
+
+
+def test_only_a_build_of_the_whole_project_records_the_ledger() -> None:
+    assert builds_everything([]) and builds_everything(["--full-refresh", "--vars", "{a: 1}", "--threads", "2"])
+    for args in (["--select", "fct_app_events"], ["-s", "x"], ["--exclude=y"], ["-m", "x"], ["--selector", "daily"]):
+        assert not builds_everything(args), args
+    assert not builds_everything(["--exclude-resource-type", "test"])
