@@ -147,18 +147,34 @@
             {#- The window's keys as a distinct set joined to the table (a semi-join: each tested row matches at
                 most one key), not a correlated `exists`: DuckDB decorrelates that into a grouping of every key of
                 the table, several times slower on a big table than this join, whose hash table holds the window's
-                keys only. -#}
+                keys only. The join is on `=`: DuckDB then filters the table's scan by the window's keys (a join
+                filter, which `is not distinct from` does not get: a windowed key test 0.4-2.3 s -> 0.1-0.4 s on
+                the large build). A key with a null part, which `=` never matches, is joined null-safely in a
+                second branch over such keys only; `unique` ignores null values, so it has none. -#}
             {%- set columns = key_kinds[kind] -%}
-            {%- set matched = [] -%}
-            {%- for column in columns -%}
-                {%- do matched.append(null_safe_equals('landed.' ~ column, 'tested.' ~ column)) -%}
+            {%- set equal, null_safe, has_null, tested_null = [], [], [], [] -%}
+            {%- for key in columns -%}
+                {%- do equal.append('landed.' ~ key ~ ' = tested.' ~ key) -%}
+                {%- do null_safe.append(null_safe_equals('landed.' ~ key, 'tested.' ~ key)) -%}
+                {%- do has_null.append(key ~ ' is null') -%}
+                {%- do tested_null.append('tested.' ~ key ~ ' is null') -%}
             {%- endfor -%}
+            {%- set rest = where | replace(keys_marker, '1=1') -%}
             {%- set filtered -%}
                 (select tested.* from {{ relation }} as tested
                 inner join (
                     select distinct {{ columns | join(', ') }} from {{ relation }} where {{ in_run_window(since, column) }}
-                ) as landed on {{ matched | join(' and ') }}
-                where {{ where | replace(keys_marker, '1=1') }}) dbt_subquery
+                ) as landed on {{ equal | join(' and ') }}
+                where {{ rest }}
+                {%- if kind != 'unique' %}
+                union all
+                select tested.* from {{ relation }} as tested
+                inner join (
+                    select distinct {{ columns | join(', ') }} from {{ relation }}
+                    where {{ in_run_window(since, column) }} and ({{ has_null | join(' or ') }})
+                ) as landed on {{ null_safe | join(' and ') }}
+                where ({{ tested_null | join(' or ') }}) and {{ rest }}
+                {%- endif %}) dbt_subquery
             {%- endset -%}
             {{ return(filtered) }}
         {%- endif -%}

@@ -1009,6 +1009,38 @@ def test_windowed_tests_catch_an_old_key_repeated_and_a_null_on_the_new_day(dail
     assert nulls >= 1 and checks["not_null_stg_cards__transactions_amount_twd"] == ("fail", nulls)
 
 
+def test_a_windowed_key_test_catches_a_repeated_key_with_a_null_part(daily: DailyLake) -> None:
+    # The window's keys are joined to the table on `=` (DuckDB then filters the table's scan by them), and a key
+    # with a null part, which `=` never matches, null-safely: a composite key repeated with a null in it still fails.
+    project = daily.project("planted_null_key", db_from=daily.incremental.duckdb_path)
+    table = "taglake_intermediate.int_card_spend_aggregated_monthly"
+    key = "customer_token, spend_month, spend_category, channel"
+    with duckdb.connect(str(project.duckdb_path)) as con:
+        ((before,),) = con.execute(f"select max(landed_through) from {table}").fetchall()
+        # an old row's country lost, and the same key (with its null) again on the newest landing day
+        con.execute(
+            f"create temp table old_row as select * from {table} where landed_through < ? "
+            f"order by {key}, merchant_country_code limit 1",
+            [before - timedelta(days=10)],
+        )
+        assert con.execute("select count(*) from old_row").fetchone() == (1,)
+        con.execute(
+            f"update {table} set merchant_country_code = null where ({key}, merchant_country_code) in "
+            f"(select {key}, merchant_country_code from old_row)"
+        )
+        con.execute(
+            f"insert into {table} select * replace (null as merchant_country_code, cast(? as date) as landed_through)"
+            " from old_row",
+            [before],
+        )
+    select = ["--select", "int_card_spend_aggregated_monthly", "--exclude-resource-type", "unit_test"]
+    window = window_env({"int_card_spend_aggregated_monthly": before})
+    run_dbt(project, ["test", *select], target="local", check=False, quiet=True, extra_env=window)
+    statuses = {name: status for name, status in _statuses(project).items() if name.startswith("unique_combination")}
+    assert list(statuses.values()) == ["fail"], statuses
+    assert "union all" in _compiled_test(project, "unique_combination_of_columns_")
+
+
 def _checks_recorded(project: Project) -> dict[str, tuple[str, int | None]]:
     """The quality history's rows of the last run (its invocation id): status and failing rows by check name."""
     run_id = read_run_results(project.target_path / "run_results.json").metadata.invocation_id
