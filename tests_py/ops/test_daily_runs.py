@@ -1186,7 +1186,9 @@ def test_only_the_runner_sets_the_window(daily: DailyLake, monkeypatch: pytest.M
     assert RUN_WINDOW_ENV not in window_env({})  # no window: whole tables
     # a window in the caller's environment never reaches dbt through taglake: only the runner sets it
     monkeypatch.setenv(RUN_WINDOW_ENV, '{"base_cards__transactions": "2999-01-01"}')
-    assert RUN_WINDOW_ENV not in daily.project("env_window", db_from=None).dbt_env("local")
+    monkeypatch.setenv(RUN_CHANGES_ENV, '{"base_cards__transactions": null}')
+    env = daily.project("env_window", db_from=None).dbt_env("local")
+    assert RUN_WINDOW_ENV not in env and RUN_CHANGES_ENV not in env
 
 
 def test_run_window_prints_the_window_run_daily_gives_its_build(

@@ -47,6 +47,11 @@ ALLOWED_ENV = {
         "the guard checks every row of an incremental model's window instead of a sample, and a window that is not "
         "the one the model rewrites stops the model before it writes (landing_window_start)"
     ),
+    "TAGLAKE_RUN_CHANGES": (
+        "a daily run's changed raw partitions, set by taglake run-daily only (never inherited either): it moves the "
+        "start of a model's window, which the model's rewrite and its guard read from the same macro "
+        "(window_from_newest), so the guard still checks every row the model writes"
+    ),
 }
 # Vars that switched privacy machinery in earlier versions: each must now be ignored.
 OLD_SWITCHES = {"masking_benchmark": "identity", "offline_compile": True, "offline_incremental": True}
