@@ -48,7 +48,7 @@
     lookback has passed it, so a daily run does not re-read the last scoring day's partition until the next one.
 
     In a daily run the runner also passes, per model, the earliest landing date whose raw files changed since the
-    last run that passed (run_window_changed, from the runner's ledger: taglake.ops.run_ledger). The lookback is
+    last run that passed (run_window_changes, from the runner's ledger: taglake.ops.run_ledger). The lookback is
     then read from that date on instead of its first day, never earlier than the lookback's first day nor later
     than the day after `newest`; nothing changed upstream: the day after `newest`. A model the runner names no
     change for keeps the lookback rule. -#}

@@ -21,20 +21,7 @@
     {%- if not passed -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set landings = fromjson(passed) -%}
-    {%- if landings is not mapping -%}
-        {{ exceptions.raise_compiler_error(
-            "TAGLAKE_RUN_WINDOW: a JSON mapping of model name to date (set by taglake run-daily)") }}
-    {%- endif -%}
-    {%- set dates = {} -%}
-    {%- for name, newest in landings.items() -%}
-        {%- if not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', newest | string) -%}
-            {{ exceptions.raise_compiler_error(
-                "TAGLAKE_RUN_WINDOW: " ~ name ~ " is not a date (YYYY-MM-DD)") }}
-        {%- endif -%}
-        {%- do dates.update({name: modules.datetime.date.fromisoformat(newest | string)}) -%}
-    {%- endfor -%}
-    {{ return(dates) }}
+    {{ return(run_env_dates('TAGLAKE_RUN_WINDOW', passed)) }}
 {% endmacro %}
 
 {#- Per model, the earliest landing date whose raw files changed since the last daily run that passed, or none
@@ -49,20 +36,29 @@
     {%- if not passed -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set changes = fromjson(passed) -%}
-    {%- if changes is not mapping -%}
+    {{ return(run_env_dates('TAGLAKE_RUN_CHANGES', passed, nullable=true)) }}
+{% endmacro %}
+
+{#- A runner variable's JSON value (`passed`) read as {model name: date} (`nullable`: a date or null), for
+    run_window_landings and run_window_changes; anything else stops the node with one line naming `variable` (and
+    the model). Each caller reads its variable by its literal name (tests_py/privacy/test_no_off_switch.py lists
+    every variable the SQL reads). -#}
+{% macro run_env_dates(variable, passed, nullable=false) %}
+    {%- set what = 'date or null' if nullable else 'date' -%}
+    {%- set values = fromjson(passed) -%}
+    {%- if values is not mapping -%}
         {{ exceptions.raise_compiler_error(
-            "TAGLAKE_RUN_CHANGES: a JSON mapping of model name to date or null (set by taglake run-daily)") }}
+            variable ~ ": a JSON mapping of model name to " ~ what ~ " (set by taglake run-daily)") }}
     {%- endif -%}
     {%- set dates = {} -%}
-    {%- for name, changed in changes.items() -%}
-        {%- if changed is none -%}
+    {%- for name, value in values.items() -%}
+        {%- if nullable and value is none -%}
             {%- do dates.update({name: none}) -%}
-        {%- elif modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', changed | string) -%}
-            {%- do dates.update({name: modules.datetime.date.fromisoformat(changed | string)}) -%}
+        {%- elif modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', value | string) -%}
+            {%- do dates.update({name: modules.datetime.date.fromisoformat(value | string)}) -%}
         {%- else -%}
             {{ exceptions.raise_compiler_error(
-                "TAGLAKE_RUN_CHANGES: " ~ name ~ " is not a date (YYYY-MM-DD) or null") }}
+                variable ~ ": " ~ name ~ " is not a date (YYYY-MM-DD)" ~ (" or null" if nullable else "")) }}
         {%- endif -%}
     {%- endfor -%}
     {{ return(dates) }}

@@ -76,13 +76,9 @@ def _table(name: str, project_dir: Path | None) -> SourceTable:
     return tables[name]
 
 
-def table_folder(lake_dir: Path, table: SourceTable) -> Path:
-    return table.folder(lake_dir)
-
-
 def table_files(lake_dir: Path, table: SourceTable) -> list[tuple[date, Path]]:
     """(landing date, file) of every data file of the table in a well-formed partition, in date order."""
-    folder = table_folder(lake_dir, table)
+    folder = table.folder(lake_dir)
     found = []
     for path in sorted(folder.rglob(f"*.{table.format}")):
         m = PARTITION.search(path.parent.relative_to(folder).as_posix())
@@ -261,7 +257,7 @@ def out_of_range_partition(
         raise ValueError(f"partition kind {kind!r}: one of {', '.join(BAD_PARTITIONS)}")
     spec = _table(table, project_dir)
     _, last = table_files(lake_dir, spec)[-1]
-    folder = table_folder(lake_dir, spec) / BAD_PARTITIONS[kind]
+    folder = spec.folder(lake_dir) / BAD_PARTITIONS[kind]
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / last.name
     shutil.copy2(last, path)
