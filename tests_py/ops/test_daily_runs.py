@@ -465,6 +465,50 @@ def test_the_model_score_snapshot_records_new_runs_and_retired_versions(daily: D
             assert versions, f"{model}: a second run of the same version made no new snapshot rows"
 
 
+def test_the_latest_score_keeps_the_held_row_where_it_is_later_than_the_windows(daily: DailyLake) -> None:
+    # A daily run ranks the window's scores per customer and model and keeps the row the table holds where that is
+    # later: a later scoring run, or the same run of a higher version. Four held rows are moved to a landing day
+    # before the window (in staging too), and a score of each pair planted in staging on the newest landing day; the
+    # run then equals a full refresh of the table from the same staging.
+    project = daily.project("latest_score", db_from=daily.incremental.duckdb_path)
+    db = project.duckdb_path
+    staged, latest = "taglake_staging.stg_ml__model_scores", "taglake_intermediate.int_model_scores_latest"
+    columns = "customer_token, model_name, model_version, scored_at"
+    held = _query(db, f"select {columns} from {latest} order by customer_token, model_name limit 4")
+    ((newest,),) = _query(db, f"select max(landing_date) from {staged}")
+    week = timedelta(days=7)
+    planted = [
+        (held[0], held[0][2], held[0][3] - week),  # an older run of the same version: the held row stays
+        (held[1], "0.0.0", held[1][3]),  # the same run, a lower version: the held row stays
+        (held[2], "99.0.0", held[2][3]),  # the same run, a higher version: the window's row
+        (held[3], held[3][2], held[3][3] + timedelta(hours=1)),  # a later run: the window's row
+    ]
+    key = "customer_token = ? and model_name = ? and model_version = ? and scored_at = ?"
+    with duckdb.connect(str(db)) as con:
+        for row in held:
+            for table in (staged, latest):
+                con.execute(f"update {table} set landing_date = ? where {key}", [newest - timedelta(days=40), *row])
+        for (token, model, _, _), version, scored_at in planted:
+            con.execute(
+                f"insert into {staged} by name select ? as customer_token, ? as model_name, ? as model_version,"
+                " ? as scored_at, 0.5 as score, ? as landing_date",
+                [token, model, version, scored_at, newest],
+            )
+    window = window_env(newest_landings(project, "local"))
+    select = ["--select", "int_model_scores_latest", *NO_TESTS]
+    run_dbt(project, ["build", *select], target="local", quiet=True, extra_env=window)
+    kept = {
+        (token, model): (version, scored_at)
+        for token, model, version, scored_at in _query(db, f"select {columns} from {latest}")
+    }
+    expected = [held[0][2:], held[1][2:], ("99.0.0", held[2][3]), (held[3][2], held[3][3] + timedelta(hours=1))]
+    assert [kept[row[:2]] for row in held] == expected
+
+    full = daily.project("latest_score_full", db_from=db)
+    run_dbt(full, ["build", "--full-refresh", *select], target="local", quiet=True)
+    assert differing_tables(db, full.duckdb_path, only={latest}) == {}
+
+
 # The quality history is a log of runs (each run adds its own rows under its run id: docs/operations.md), not a
 # function of the lake; like the snapshots it is left out of the comparisons of two builds.
 RUN_LOG = "taglake_marts.fct_quality_check_results"
