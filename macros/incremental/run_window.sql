@@ -140,13 +140,13 @@
         {%- elif rows_marker in where -%}
             {%- set where = where | replace(rows_marker, in_run_window(since, column)) -%}
         {%- else -%}
-            {#- The window's keys as a distinct set joined to the table (a semi-join: each tested row matches at
-                most one key), not a correlated `exists`: DuckDB decorrelates that into a grouping of every key of
-                the table, several times slower on a big table than this join, whose hash table holds the window's
-                keys only. The join is on `=`: DuckDB then filters the table's scan by the window's keys (a join
-                filter, which `is not distinct from` does not get: a windowed key test 0.4-2.3 s -> 0.1-0.4 s on
-                the large build). A key with a null part, which `=` never matches, is joined null-safely in a
-                second branch over such keys only; `unique` ignores null values, so it has none. -#}
+            {#- The window's keys joined to the table once per row (rows_with_keys: a semi join on DuckDB, the
+                distinct keys elsewhere), not a correlated `exists`: DuckDB decorrelates that into a grouping of
+                every key of the table, several times slower on a big table than this join, whose hash table holds
+                the window's keys only. The join is on `=`: DuckDB then filters the table's scan by the window's
+                keys (a join filter, which `is not distinct from` does not get: a windowed key test 0.4-2.3 s ->
+                0.1-0.4 s on the large build). A key with a null part, which `=` never matches, is joined
+                null-safely in a second branch over such keys only; `unique` ignores null values, so it has none. -#}
             {%- set columns = key_kinds[kind] -%}
             {%- set equal, null_safe, has_null, tested_null = [], [], [], [] -%}
             {%- for key in columns -%}
@@ -156,19 +156,14 @@
                 {%- do tested_null.append('tested.' ~ key ~ ' is null') -%}
             {%- endfor -%}
             {%- set rest = where | replace(keys_marker, '1=1') -%}
+            {%- set window = in_run_window(since, column) -%}
             {%- set filtered -%}
-                (select tested.* from {{ relation }} as tested
-                inner join (
-                    select distinct {{ columns | join(', ') }} from {{ relation }} where {{ in_run_window(since, column) }}
-                ) as landed on {{ equal | join(' and ') }}
+                ({{ rows_with_keys(relation, columns, window, equal | join(' and ')) }}
                 where {{ rest }}
                 {%- if kind != 'unique' %}
                 union all
-                select tested.* from {{ relation }} as tested
-                inner join (
-                    select distinct {{ columns | join(', ') }} from {{ relation }}
-                    where {{ in_run_window(since, column) }} and ({{ has_null | join(' or ') }})
-                ) as landed on {{ null_safe | join(' and ') }}
+                {{ rows_with_keys(relation, columns, window ~ ' and (' ~ has_null | join(' or ') ~ ')',
+                    null_safe | join(' and ')) }}
                 where ({{ tested_null | join(' or ') }}) and {{ rest }}
                 {%- endif %}) dbt_subquery
             {%- endset -%}
