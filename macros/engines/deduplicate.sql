@@ -62,27 +62,3 @@
     {{ first_by_window(relation, key_columns, order_by, key_hash(key_columns) ~ ' in ' ~ repeated_hashes) }}
     {%- endif %}
 {%- endmacro %}
-
-{#- The rows of `relation` (as `tested`) whose key, `columns`, is among the rows `keys_where` keeps of it (as
-    `landed`, joined `on`), each row once however many rows hold its key: a windowed key test's rows
-    (get_where_subquery). A join to the distinct keys on every engine. -#}
-{% macro rows_with_keys(relation, columns, keys_where, on) %}
-    {{- return(adapter.dispatch('rows_with_keys', 'taglake')(relation, columns, keys_where, on)) -}}
-{% endmacro %}
-
-{% macro default__rows_with_keys(relation, columns, keys_where, on) -%}
-    select tested.* from {{ relation }} as tested
-    inner join (
-        select distinct {{ columns | join(', ') }} from {{ relation }} where {{ keys_where }}
-    ) as landed on {{ on }}
-{%- endmacro %}
-
-{#- DuckDB: a semi join, whose hash table takes the window's keys as they come, without grouping them first (the
-    staged scores' key test on a scoring day at the large scale, 2.9 M keys against 34.8 M rows: 1.45 -> 1.2 s). It
-    keeps the join filter on the table's scan that an `=` join gets. -#}
-{% macro duckdb__rows_with_keys(relation, columns, keys_where, on) -%}
-    select tested.* from {{ relation }} as tested
-    semi join (
-        select {{ columns | join(', ') }} from {{ relation }} where {{ keys_where }}
-    ) as landed on {{ on }}
-{%- endmacro %}

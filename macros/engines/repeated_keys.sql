@@ -1,5 +1,5 @@
 {#- Keys that more than one row of a relation holds: the uniqueness tests' query (unique, unique_combination_of_columns)
-    and deduplicated's first step on DuckDB. -#}
+    and deduplicated's first step on DuckDB; and the rows a windowed key test reads (rows_with_keys). -#}
 
 {#- DuckDB: a 64-bit hash of the key, fixed width whatever the key's columns (64-character tokens, composite keys). -#}
 {% macro key_hash(key_columns) -%}
@@ -70,4 +70,28 @@
     from (
         {{ key_test_query(model, [column_name], column_name ~ ' is not null', 'n_records') }}
     ) as repeated
+{%- endmacro %}
+
+{#- The rows of `relation` (as `tested`) whose key, `columns`, is among the rows `keys_where` keeps of it (as
+    `landed`, joined `on`), each row once however many rows hold its key: a windowed key test's rows
+    (get_where_subquery). Dispatched: a join to the window's distinct keys, a semi join on DuckDB. -#}
+{% macro rows_with_keys(relation, columns, keys_where, on) %}
+    {{- return(adapter.dispatch('rows_with_keys', 'taglake')(relation, columns, keys_where, on)) -}}
+{% endmacro %}
+
+{% macro default__rows_with_keys(relation, columns, keys_where, on) -%}
+    select tested.* from {{ relation }} as tested
+    inner join (
+        select distinct {{ columns | join(', ') }} from {{ relation }} where {{ keys_where }}
+    ) as landed on {{ on }}
+{%- endmacro %}
+
+{#- DuckDB: a semi join, whose hash table takes the window's keys as they come, without grouping them first (the
+    staged scores' key test on a scoring day at the large scale, 2.9 M keys against 34.8 M rows: 1.45 -> 1.2 s). It
+    keeps the join filter on the table's scan that an `=` join gets. -#}
+{% macro duckdb__rows_with_keys(relation, columns, keys_where, on) -%}
+    select tested.* from {{ relation }} as tested
+    semi join (
+        select {{ columns | join(', ') }} from {{ relation }} where {{ keys_where }}
+    ) as landed on {{ on }}
 {%- endmacro %}
