@@ -22,6 +22,21 @@
     }) }}
 {% endmacro %}
 
+{#- DuckDB: the run's rows are written once, straight from the model's query into the table. A pre-hook deletes the
+    rows landed from the model's window start on (delete_landing_window: every partition the run reads again, and one
+    whose files are gone), then the rows are appended; the temporary relation dbt builds first is a view
+    (insert_from_query), not a table the rows are copied through. At the large scale a scoring day's 2.9 M score rows
+    took 4.7 s through a temporary table and 3.1 s straight (docs/performance.md). -#}
+{% macro duckdb__landing_partition_incremental() %}
+    {{ return({
+        'materialized': 'incremental',
+        'incremental_strategy': 'append',
+        'on_schema_change': 'append_new_columns',
+        'pre_hook': '{{ delete_landing_window() }}',
+        'meta': {'insert_from_query': true},
+    }) }}
+{% endmacro %}
+
 {#- Athena: a Hive table partitioned by landing date, whose re-read partitions are overwritten (insert_overwrite
     needs the partition column last in the select: base models keep landing_date last). -#}
 {% macro athena__landing_partition_incremental() %}

@@ -187,6 +187,18 @@ in_window as (
     {%- endif -%}
 {%- endmacro %}
 
+{#- The pre-hook of a raw-row model on DuckDB (duckdb__landing_partition_incremental): delete the rows landed from
+    the model's window start on (landing_window_start: the partitions the run reads again), every row without a
+    window, so that the append puts back exactly what those partitions hold now (a partition whose files are gone
+    loses its rows). Nothing on a first build or a full refresh (the table is created from the select). -#}
+{% macro delete_landing_window() %}
+    {%- if not is_incremental() -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set since = landing_window_start() -%}
+    delete from {{ this }}{% if since is not none %} where {{ landed_since(since) }}{% endif %}
+{% endmacro %}
+
 {#- The pre-hook of source_partition_replace_incremental: delete the rows a run reads again (each source's rows
     from its start on, a source without a start whole), so that the append puts back exactly what the sources hold
     now. Nothing on a first build or a full refresh (the table is created from the select). -#}

@@ -691,6 +691,35 @@ def test_the_quarantine_replaces_each_sources_window_and_drops_rejects_a_partiti
     assert f"where reject_reason is not null and landing_date >= cast('{start.isoformat()}' as date)" in sql
 
 
+def test_a_base_model_replaces_its_whole_window_and_writes_its_rows_once(daily: DailyLake) -> None:
+    # A raw-row table replaces every landing date of its window, not only the dates its new rows hold: a partition
+    # whose file is gone (re-delivered empty, withdrawn) loses its rows, as a full build would. Older rows are neither
+    # read nor touched. On DuckDB the rows go straight from the query into the table (a temporary view, an append),
+    # not through a temporary table.
+    project = daily.project("base_window", db_from=daily.day1_db)
+    table = "taglake_staging.base_ml__model_scores"
+    newest = _query(project.duckdb_path, f"select max(landing_date) from {table}")[0][0]
+    held = {d for (d,) in _query(project.duckdb_path, f"select distinct landing_date from {table}")}
+    gone = newest - timedelta(days=1)
+    assert gone not in held, "scores land on scoring days only: the day before the newest has no partition"
+    with duckdb.connect(str(project.duckdb_path)) as con:
+        (columns,) = con.execute(f"select count(*) from (describe {table})").fetchone()
+        row = con.execute(f"select * exclude (landing_date) from {table} limit 1").fetchone()
+        con.executemany(
+            f"insert into {table} values ({', '.join(['?'] * columns)})", [[*row, gone], [*row, date(2000, 1, 1)]]
+        )
+    run_dbt(project, ["build", "--select", "base_ml__model_scores", *NO_TESTS], target="local", quiet=True)
+    after = dict(_query(project.duckdb_path, f"select landing_date, count(*) from {table} group by 1"))
+    expected = dict(_query(daily.incremental.duckdb_path, f"select landing_date, count(*) from {table} group by 1"))
+    assert after == {**expected, date(2000, 1, 1): 1}, "the window's stale day went, the old row was not read"
+    log = (project.log_path / "dbt.log").read_text(encoding="utf-8", errors="replace")
+    assert 'create temporary view "base_ml__model_scores__dbt_tmp' in log
+    assert 'create temporary table "base_ml__model_scores__dbt_tmp' not in log
+    lookback = int(project_var("late_arrival_lookback_days", project.root))
+    start = newest - timedelta(days=lookback)
+    assert f"where landing_date >= cast('{start.isoformat()}' as date)" in log
+
+
 def test_the_lifecycle_recomputes_touched_customers_and_reads_all_rows_of_one_it_does_not_hold(
     daily: DailyLake,
 ) -> None:
