@@ -52,10 +52,9 @@
 {#- Keyed facts (stg_*, fct_*, int_model_scores_latest): upsert on the key. Redshift merges (rows matched on the
     key updated, new ones inserted); Athena merges into an Iceberg table.
 
-    `first_landed`: a key keeps the landing date of its first landing, so a key a run writes again is held with a
-    landing date in the run's window (the staged feeds: first landed wins, keys held from before the window are left
-    out; their facts read them from staging). On DuckDB the delete then looks only at the table's rows landed in the
-    run's window (duckdb__get_delete_insert_merge_sql), not at every row. -#}
+    `first_landed`: a key keeps the landing date of its first landing, so every row a run's key can replace was landed
+    in the run's window (the staged feeds: first landed wins, keys held from before the window are left out; their
+    facts read them from staging). On DuckDB such a model replaces its window like a raw-row model does (below). -#}
 {% macro keyed_incremental(unique_key, first_landed=false) %}
     {{ return(adapter.dispatch('keyed_incremental', 'taglake')(unique_key, first_landed)) }}
 {% endmacro %}
@@ -72,32 +71,22 @@
 {#- DuckDB: delete the key's rows, insert the run's rows, in one transaction: the same table as a merge (a key
     matched is replaced, a new one added). DuckDB's MERGE INTO (1.5.5) updates matched rows far more slowly: on a
     scoring day at the large scale int_model_scores_latest replaces 2.9 M of its 2.9 M rows, a 305 s merge against a
-    2.6 s delete and an insert (docs/performance.md). -#}
+    2.6 s delete and an insert (docs/performance.md).
+    A first_landed model instead replaces its window, as a raw-row model does (duckdb__landing_partition_incremental):
+    its pre-hook deletes the rows landed from its window start on and the run's rows are appended straight from the
+    query. The same table as the keyed delete: every held row a key of the run matches was landed in the window,
+    and a window row whose key the run no longer gives (its raw row withdrawn or now rejected) goes, as in a full
+    build. The query may read the model's own table only for the rows landed before the window
+    (landed_before_window), which the pre-hook leaves alone. -#}
 {% macro duckdb__keyed_incremental(unique_key, first_landed=false) %}
     {%- set config = default__keyed_incremental(unique_key) -%}
-    {%- do config.update({'incremental_strategy': 'delete+insert'}) -%}
     {%- if first_landed -%}
-        {%- do config.update({'meta': {'first_landed': true}}) -%}
+        {%- do config.update(duckdb__landing_partition_incremental()) -%}
+    {%- else -%}
+        {%- do config.update({'incremental_strategy': 'delete+insert'}) -%}
     {%- endif -%}
     {{ return(config) }}
 {% endmacro %}
-
-{#- DuckDB's delete+insert: dbt-duckdb's own (dbt.duckdb__get_delete_insert_merge_sql), with one more predicate
-    for a model configured first_landed (keyed_incremental): its delete keeps to the rows landed from the model's
-    window start on (landing_window_start, read again from the table, which the delete has not changed yet), where
-    every row a key of the run can match is. The older rows are filtered out as the table is scanned (or skipped by
-    its zone maps where they are stored in landing order) instead of having their keys probed. The config cannot
-    carry the date: dbt fixes a config when it parses, the window is known when the model runs. -#}
-{% macro duckdb__get_delete_insert_merge_sql(target, source, unique_key, dest_columns, incremental_predicates) -%}
-    {%- set predicates = (incremental_predicates or []) | list -%}
-    {%- set keyed = unique_key is sequence and unique_key is not string -%}
-    {%- set since = landing_window_start() if keyed and config.get('meta', {}).get('first_landed') else none -%}
-    {%- if since is not none -%}
-        {%- do predicates.append(landed_since(since, 'DBT_INCREMENTAL_TARGET.landing_date')) -%}
-    {%- endif -%}
-    {{ return(dbt.duckdb__get_delete_insert_merge_sql(
-        target, source, unique_key, dest_columns, predicates if predicates else incremental_predicates)) }}
-{%- endmacro %}
 
 {#- Athena: merge needs an Iceberg table. -#}
 {% macro athena__keyed_incremental(unique_key, first_landed=false) %}

@@ -4,8 +4,8 @@
     temporary view (duckdb__create_table_as, macros/engines/table_storage.sql, calls query_view_as), and the append
     inserts from it: the rows are computed once and written once, into the table, instead of into a temporary table
     first and copied from it (the copy cost about a third of such a model's run: docs/performance.md). Only for a
-    query that does not read its own table: the model's pre-hook has already deleted the window's rows when the view
-    is read. -#}
+    query that reads its own table through not_landed_before_window alone (the rows landed before the window): the
+    model's pre-hook has already deleted the window's rows when the view is read. -#}
 
 {#- Whether the model being built writes an incremental run's rows from its query (a boolean). -#}
 {% macro inserts_from_query() %}
@@ -13,12 +13,13 @@
 {% endmacro %}
 
 {#- The temporary view of the model's query that stands for dbt-duckdb's temporary table; a query that reads the
-    model's own table stops the build with the model named. -#}
+    model's own table other than through not_landed_before_window stops the build with the model named. -#}
 {% macro query_view_as(relation, compiled_code) -%}
-    {%- if (this | string) in compiled_code -%}
+    {%- set own_table = this | string -%}
+    {%- if compiled_code.count(own_table) != compiled_code.count(own_table ~ ' as landed_before_window') -%}
         {{ exceptions.raise_compiler_error(
-            model.name ~ ' is configured insert_from_query but its query reads its own table: its pre-hook has '
-            ~ 'deleted rows the query would read') }}
+            model.name ~ ' is configured insert_from_query but its query reads its own table other than through '
+            ~ 'not_landed_before_window: its pre-hook has deleted the window rows the query would read') }}
     {%- endif -%}
     create temporary view {{ relation.include(database=false, schema=false) }} as (
         {{ compiled_code }}

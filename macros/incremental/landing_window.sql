@@ -187,6 +187,23 @@ in_window as (
     {%- endif -%}
 {%- endmacro %}
 
+{#- A predicate keeping the rows of `rows` (a CTE's name) whose key `key_columns` the model's own table does not
+    hold from a landing before the window's start `since` (first landed wins: a staged feed's key landed again in the
+    window stays with its first landing). The one way such a model reads its own table: on DuckDB its pre-hook has
+    deleted the window's rows when the query runs (delete_landing_window), and the rows this reads are older
+    (query_view_as checks that the table is read here only). -#}
+{% macro not_landed_before_window(rows, key_columns, since) -%}
+    not exists (
+        select 1
+        from {{ this }} as landed_before_window
+        where
+            {%- for column in key_columns %}
+            landed_before_window.{{ column }} = {{ rows }}.{{ column }} and
+            {%- endfor %}
+            landed_before_window.landing_date < cast('{{ since.isoformat() }}' as date)
+    )
+{%- endmacro %}
+
 {#- The pre-hook of a raw-row model on DuckDB (duckdb__landing_partition_incremental): delete the rows landed from
     the model's window start on (landing_window_start: the partitions the run reads again), every row without a
     window, so that the append puts back exactly what those partitions hold now (a partition whose files are gone

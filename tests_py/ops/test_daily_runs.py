@@ -1229,25 +1229,31 @@ FIRST_LANDED = {
 }
 
 
-def test_the_delete_of_a_first_landed_feed_keeps_to_its_window(daily: DailyLake) -> None:
+WINDOW = r"landing_date >= cast\('([0-9-]+)' as date\)"
+
+
+def test_a_first_landed_feed_replaces_its_window_and_writes_its_rows_once(daily: DailyLake) -> None:
     # A staged feed keeps each key's first landing (and its fact reads it from there), so every row a run's key can
-    # replace was landed in the model's window: the delete says so, and the older rows are filtered out before any
-    # key is probed.
+    # replace was landed in the model's window: on DuckDB a pre-hook deletes the window's rows and the run's rows are
+    # appended straight from the query (a temporary view, no temporary table they are copied through).
     # A model whose key can move to a newer landing (the latest score per customer) deletes on the key alone.
     # test_the_incremental_build_equals_a_full_refresh checks that the rows are still those of a full build.
     log = (daily.incremental.log_path / "dbt.log").read_text(encoding="utf-8", errors="replace")
-    delete = r"delete from \"taglake\"\.\"taglake_\w+\"\.\"(\w+)\" as DBT_INCREMENTAL_TARGET(.*?);"
-    deletes = dict(re.findall(delete, log, re.S))
+    window_delete = r"delete from \"taglake\"\.\"taglake_\w+\"\.\"(\w+)\" where " + WINDOW
+    deletes = dict(re.findall(window_delete, log))
     compiled = daily.incremental.target_path / "compiled" / "taglake" / "models"
     for name in FIRST_LANDED:
-        assert name in deletes, f"{name}: no delete in the daily run"
-        since = re.search(r"DBT_INCREMENTAL_TARGET\.landing_date >= cast\('([0-9-]+)' as date\)", deletes[name])
-        assert since is not None, f"{name}: the delete is not kept to the window"
+        assert name in deletes, f"{name}: its window is not deleted in the daily run"
         (model_sql,) = compiled.rglob(f"{name}.sql")
-        window = re.search(r"where landing_date >= cast\('([0-9-]+)' as date\)", model_sql.read_text(encoding="utf-8"))
-        assert window is not None and since.group(1) == window.group(1), f"{name}: the delete's window is the model's"
-    assert "int_model_scores_latest" in deletes
-    assert "landing_date >=" not in deletes["int_model_scores_latest"]
+        window = re.search(r"where " + WINDOW, model_sql.read_text(encoding="utf-8"))
+        assert window is not None and deletes[name] == window.group(1), f"{name}: the delete's window is the model's"
+        assert f'create temporary view "{name}__dbt_tmp' in log, name
+        assert f'create temporary table "{name}__dbt_tmp' not in log, name
+    keyed = r"delete from \"taglake\"\.\"taglake_\w+\"\.\"(\w+)\" as DBT_INCREMENTAL_TARGET(.*?);"
+    keyed_deletes = dict(re.findall(keyed, log, re.S))
+    assert not set(keyed_deletes) & FIRST_LANDED
+    assert "int_model_scores_latest" in keyed_deletes
+    assert "landing_date >=" not in keyed_deletes["int_model_scores_latest"]
 
 
 def test_only_the_runner_sets_the_window(daily: DailyLake, monkeypatch: pytest.MonkeyPatch) -> None:

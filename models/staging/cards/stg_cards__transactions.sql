@@ -38,12 +38,5 @@ select
     landing_date
 from first_landed
 {%- if since %}
-where
-    not exists (
-        select 1
-        from {{ this }} as landed_before
-        where
-            landed_before.transaction_id = first_landed.transaction_id
-            and landed_before.landing_date < cast('{{ since.isoformat() }}' as date)
-    )
+where {{ not_landed_before_window('first_landed', ['transaction_id'], since) }}
 {%- endif %}

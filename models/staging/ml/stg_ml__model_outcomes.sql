@@ -32,14 +32,5 @@ select
     landing_date
 from first_landed
 {%- if since %}
-where
-    not exists (
-        select 1
-        from {{ this }} as landed_before
-        where
-            landed_before.customer_token = first_landed.customer_token
-            and landed_before.model_name = first_landed.model_name
-            and landed_before.outcome_month = first_landed.outcome_month
-            and landed_before.landing_date < cast('{{ since.isoformat() }}' as date)
-    )
+where {{ not_landed_before_window('first_landed', ['customer_token', 'model_name', 'outcome_month'], since) }}
 {%- endif %}

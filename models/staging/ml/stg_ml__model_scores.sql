@@ -33,15 +33,7 @@ select
     landing_date
 from first_landed
 {%- if since %}
-where
-    not exists (
-        select 1
-        from {{ this }} as landed_before
-        where
-            landed_before.customer_token = first_landed.customer_token
-            and landed_before.model_name = first_landed.model_name
-            and landed_before.model_version = first_landed.model_version
-            and landed_before.scored_at = first_landed.scored_at
-            and landed_before.landing_date < cast('{{ since.isoformat() }}' as date)
-    )
+where {{ not_landed_before_window(
+    'first_landed', ['customer_token', 'model_name', 'model_version', 'scored_at'], since
+) }}
 {%- endif %}
