@@ -58,7 +58,8 @@ CONTRACT = """models:
 
 def _project(folder: Path, models: dict[str, str], schema_yml: str = "") -> Path:
     files = {"models/_models.yml": schema_yml} if schema_yml else {}
-    return tiny_project(folder, macros=["engines/table_storage.sql"], models=models, files=files)
+    macros = ["engines/table_storage.sql", "incremental/insert_from_query.sql"]  # the second: its temporary views
+    return tiny_project(folder, macros=macros, models=models, files=files)
 
 
 def _dbt(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
