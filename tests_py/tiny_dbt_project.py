@@ -13,6 +13,9 @@ from taglake.core.project import Project
 from taglake.privacy import dbt_runner
 
 DATABASE = "tiny.duckdb"
+# The macro files DuckDB's table writes need in a tiny project: the create statement (engines/table_storage.sql) and
+# the temporary view it gives a model that inserts from its query (incremental/insert_from_query.sql).
+TABLE_STORAGE_MACROS = ("engines/table_storage.sql", "incremental/insert_from_query.sql")
 
 
 def tiny_project(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from tiny_dbt_project import DATABASE, run_dbt, tiny_project
+from tiny_dbt_project import DATABASE, TABLE_STORAGE_MACROS, run_dbt, tiny_project
 
 pytestmark = pytest.mark.dbt
 
@@ -35,9 +35,7 @@ MODELS = {
 
 
 def _project(folder: Path, models: dict[str, str]) -> Path:
-    return tiny_project(
-        folder, macros=["engines/table_storage.sql", "incremental/insert_from_query.sql"], models=models
-    )
+    return tiny_project(folder, macros=TABLE_STORAGE_MACROS, models=models)
 
 
 def test_the_window_is_appended_from_a_view_once_per_run(tmp_path: Path) -> None:

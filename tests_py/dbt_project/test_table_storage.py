@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from tiny_dbt_project import DATABASE, run_dbt, tiny_project
+from tiny_dbt_project import DATABASE, TABLE_STORAGE_MACROS, run_dbt, tiny_project
 
 pytestmark = pytest.mark.dbt
 
@@ -58,8 +58,7 @@ CONTRACT = """models:
 
 def _project(folder: Path, models: dict[str, str], schema_yml: str = "") -> Path:
     files = {"models/_models.yml": schema_yml} if schema_yml else {}
-    macros = ["engines/table_storage.sql", "incremental/insert_from_query.sql"]  # the second: its temporary views
-    return tiny_project(folder, macros=macros, models=models, files=files)
+    return tiny_project(folder, macros=TABLE_STORAGE_MACROS, models=models, files=files)
 
 
 def _dbt(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
