@@ -14,8 +14,13 @@ from taglake.privacy import dbt_runner
 
 DATABASE = "tiny.duckdb"
 # The macro files DuckDB's table writes need in a tiny project: the create statement (engines/table_storage.sql) and
-# the temporary view it gives a model that inserts from its query (incremental/insert_from_query.sql).
-TABLE_STORAGE_MACROS = ("engines/table_storage.sql", "incremental/insert_from_query.sql")
+# the temporary views it gives a model that inserts from its query (incremental/insert_from_query.sql) and a
+# snapshot's staging (history/snapshot_staging.sql, with the merge that reads it).
+TABLE_STORAGE_MACROS = (
+    "engines/table_storage.sql",
+    "incremental/insert_from_query.sql",
+    "history/snapshot_staging.sql",
+)
 
 
 def tiny_project(

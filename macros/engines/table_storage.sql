@@ -37,12 +37,16 @@
 
 {#- dbt-duckdb's create_table_as (dbt.duckdb__create_table_as), but a table with declared high-cardinality columns
     is declared column by column (the types DuckDB binds for the model's select) and then filled, as dbt-duckdb
-    itself does for a contract; and the temporary relation of a model that inserts from its query is a view of it
-    (query_view_as, macros/incremental/insert_from_query.sql). -#}
+    itself does for a contract; the temporary relation of a model that inserts from its query is a view of it
+    (query_view_as, macros/incremental/insert_from_query.sql), and so is a snapshot's staging relation
+    (snapshot_staging_view, macros/history/snapshot_staging.sql). -#}
 {% macro duckdb__create_table_as(temporary, relation, compiled_code, language='sql', partitioned_by=none,
                                  sorted_by=none) -%}
     {%- if temporary and language == 'sql' and inserts_from_query() -%}
         {{- return(query_view_as(relation, compiled_code)) -}}
+    {%- endif -%}
+    {%- if temporary and language == 'sql' and snapshot_stages_through_view() -%}
+        {{- return(snapshot_staging_view(relation, compiled_code)) -}}
     {%- endif -%}
     {%- set contract_config = config.get('contract') -%}
     {%- if temporary or language != 'sql' or not high_cardinality_columns()

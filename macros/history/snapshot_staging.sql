@@ -16,11 +16,16 @@
       use: dbt's snapshot materialization drops them from the columns it adds and merges, and writing them into
       the staging table cost about a quarter of its create on a scoring day (6.6 -> 5.0 s for snap_model_scores at
       the large scale, 6.7 M staged rows; docs/performance.md).
+    - The staged rows are not written: the staging relation is a temporary view of this query
+      (snapshot_staging_view, through duckdb__create_table_as), and the merge reads it twice, inserting first and
+      closing second (duckdb__snapshot_merge_sql below). On a scoring day at the large scale the 5.8 M staged rows
+      of snap_model_scores cost more to write into a temporary table (3.1-3.5 s alone) than the second reading of
+      the query costs (docs/performance.md).
     Everything else is dbt's: the strategy's updated_at, scd_id, row_changed and valid_to expressions, the
     hard_deletes modes, the column names a project configures (snapshot_table_column_names). A snapshot configured
-    with dbt_valid_to_current takes dbt's default macro unchanged. tests_py/dbt_project/test_snapshot_staging.py runs
-    both macros over the same versions (insert, change, no change, leave, stay gone, come back) and compares
-    the snapshot tables. -#}
+    with dbt_valid_to_current takes dbt's default macros unchanged (staging, its temporary table and dbt-duckdb's
+    merge). tests_py/dbt_project/test_snapshot_staging.py runs both over the same versions (insert, change, no
+    change, leave, stay gone, come back) and compares the snapshot tables. -#}
 {% macro duckdb__snapshot_staging_table(strategy, source_sql, target_relation) -%}
     {%- if config.get('dbt_valid_to_current') -%}
         {{ return(default__snapshot_staging_table(strategy, source_sql, target_relation)) }}
@@ -161,3 +166,56 @@
     select * from deletion_records
     {%- endif %}
 {%- endmacro %}
+
+{#- Whether the snapshot being built stages through a view of the query above (a boolean): every snapshot but one
+    configured with dbt_valid_to_current, which dbt's default staging and dbt-duckdb's merge handle. -#}
+{% macro snapshot_stages_through_view() %}
+    {{- return(model.resource_type == 'snapshot' and not config.get('dbt_valid_to_current')) -}}
+{% endmacro %}
+
+{#- The staging relation dbt-duckdb asks for (a temporary table of the staging query), as a temporary view of it. -#}
+{% macro snapshot_staging_view(relation, compiled_code) -%}
+    create temporary view {{ relation.include(database=false, schema=false) }} as (
+        {{ compiled_code }}
+    )
+{%- endmacro %}
+
+{#- dbt-duckdb's snapshot merge (an update closing the replaced versions, then an insert of the new rows), in the
+    other order when the staging relation is a view: each statement reads the staging query again, against the
+    snapshot as the statements before it left it, and the insert first gives both statements the rows dbt's order
+    gives them from a table written before either ran.
+    - The insert reads the snapshot as it was: the same insertions and deletion records.
+    - The update then reads it with those rows added, each current. A new or changed key's inserted row holds the
+      source row's values and time, so the strategy finds no change against it and no closing row comes from it;
+      its replaced version is found changed as before and closed at the source row's time. A deletion record just
+      inserted is a current row recorded gone, which the staging query never closes again, and its key is not in
+      the source; the version it records as gone is closed at the run's time as before (the clock, now(), is the
+      transaction's, the same in both statements). -#}
+{% macro duckdb__snapshot_merge_sql(target, source, insert_cols) -%}
+    {%- if not snapshot_stages_through_view() -%}
+        {{- return(dbt.duckdb__snapshot_merge_sql(target, source, insert_cols)) -}}
+    {%- endif -%}
+    {%- set columns = config.get('snapshot_table_column_names') or get_snapshot_table_column_names() -%}
+    insert into {{ target }} ({{ insert_cols | join(', ') }})
+    select {% for column in insert_cols -%}
+        staged.{{ column }}{{ ', ' if not loop.last }}
+    {%- endfor %}
+    from {{ source }} as staged
+    where staged.dbt_change_type = 'insert';
+
+    update {{ target }} as snapshotted
+    set {{ columns.dbt_valid_to }} = staged.{{ columns.dbt_valid_to }}
+    from {{ source }} as staged
+    where staged.{{ columns.dbt_scd_id }} = snapshotted.{{ columns.dbt_scd_id }}
+        and staged.dbt_change_type in ('update', 'delete')
+        and snapshotted.{{ columns.dbt_valid_to }} is null;
+{%- endmacro %}
+
+{#- After the merge: the staging view dropped (dbt-duckdb drops a table). -#}
+{% macro duckdb__post_snapshot(staging_relation) %}
+    {%- if snapshot_stages_through_view() -%}
+        {%- do adapter.drop_relation(staging_relation.incorporate(type='view')) -%}
+    {%- else -%}
+        {%- do dbt.duckdb__post_snapshot(staging_relation) -%}
+    {%- endif -%}
+{% endmacro %}

@@ -5,7 +5,9 @@ with new_record, timestamp on one key with invalidate, check with new_record) an
 
 A tiny dbt project of its own: one source model whose rows each step sets (insert, change, no change, leave, stay
 gone, come back), four snapshots over it, and snapshot_get_time pinned to each step's clock so that the two runs
-hash the same dbt_scd_id. One copy holds the project's macro, the other does not (dbt's default then)."""
+hash the same dbt_scd_id. One copy holds the project's macros (its staging, through a temporary view that the
+merge reads twice, inserting first), the other does not (dbt's default staging into a temporary table, then
+dbt-duckdb's merge)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from tiny_dbt_project import DATABASE, run_dbt, tiny_project
+from tiny_dbt_project import DATABASE, TABLE_STORAGE_MACROS, run_dbt, tiny_project
 
 pytestmark = pytest.mark.dbt
 
@@ -55,7 +57,7 @@ def _project(folder: Path, *, with_macro: bool) -> Path:
     )
     return tiny_project(
         folder,
-        macros=["history/snapshot_staging.sql", "engines/cte_inlining.sql"] if with_macro else [],
+        macros=["engines/cte_inlining.sql", *TABLE_STORAGE_MACROS] if with_macro else [],
         models={"src": _source_sql()},
         files={
             "snapshots/snaps.yml": snapshots,
@@ -127,3 +129,9 @@ def test_the_project_macro_is_the_one_dbt_ran(both_runs: tuple[dict, dict, Path]
     _, _, ours = both_runs
     log = (ours / "logs" / "dbt.log").read_text(encoding="utf-8", errors="replace")
     assert "anti join" in log and "dbt_replaced_scd_id" in log
+    # the staging relation a view, read by an insert and then an update, and dropped as a view
+    assert 'create temporary view "snap_ts_list__dbt_tmp' in log
+    assert "create temporary table" not in log
+    insert = log.index('insert into "tiny"."main"."snap_ts_list"')
+    assert insert < log.index('update "tiny"."main"."snap_ts_list" as snapshotted', insert)
+    assert 'drop view if exists "snap_ts_list__dbt_tmp' in log
