@@ -190,7 +190,9 @@
       its replaced version is found changed as before and closed at the source row's time. A deletion record just
       inserted is a current row recorded gone, which the staging query never closes again, and its key is not in
       the source; the version it records as gone is closed at the run's time as before (the clock, now(), is the
-      transaction's, the same in both statements). -#}
+      transaction's, the same in both statements).
+    Like dbt's own merge, this needs one source row per key: each snapshot's relation has a uniqueness test on it,
+    which `dbt build` runs before the snapshot. -#}
 {% macro duckdb__snapshot_merge_sql(target, source, insert_cols) -%}
     {%- if not snapshot_stages_through_view() -%}
         {{- return(dbt.duckdb__snapshot_merge_sql(target, source, insert_cols)) -}}
