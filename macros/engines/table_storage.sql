@@ -35,18 +35,27 @@
     {%- endfor -%}
 {% endmacro %}
 
+{#- A temporary view of a query named as dbt-duckdb's temporary relation (no database or schema: DuckDB puts it in
+    the temporary catalog, where the materializations look for their temporary table): the query's rows are read
+    where the view is read, never written. -#}
+{% macro temporary_view_as(relation, compiled_code) -%}
+    create temporary view {{ relation.include(database=false, schema=false) }} as (
+        {{ compiled_code }}
+    )
+{%- endmacro %}
+
 {#- dbt-duckdb's create_table_as (dbt.duckdb__create_table_as), but a table with declared high-cardinality columns
     is declared column by column (the types DuckDB binds for the model's select) and then filled, as dbt-duckdb
     itself does for a contract; the temporary relation of a model that inserts from its query is a view of it
     (query_view_as, macros/incremental/insert_from_query.sql), and so is a snapshot's staging relation
-    (snapshot_staging_view, macros/history/snapshot_staging.sql). -#}
+    (snapshot_stages_through_view, macros/history/snapshot_staging.sql): both through temporary_view_as. -#}
 {% macro duckdb__create_table_as(temporary, relation, compiled_code, language='sql', partitioned_by=none,
                                  sorted_by=none) -%}
     {%- if temporary and language == 'sql' and inserts_from_query() -%}
         {{- return(query_view_as(relation, compiled_code)) -}}
     {%- endif -%}
     {%- if temporary and language == 'sql' and snapshot_stages_through_view() -%}
-        {{- return(snapshot_staging_view(relation, compiled_code)) -}}
+        {{- return(temporary_view_as(relation, compiled_code)) -}}
     {%- endif -%}
     {%- set contract_config = config.get('contract') -%}
     {%- if temporary or language != 'sql' or not high_cardinality_columns()

@@ -17,7 +17,7 @@
       the staging table cost about a quarter of its create on a scoring day (6.6 -> 5.0 s for snap_model_scores at
       the large scale, 6.7 M staged rows; docs/performance.md).
     - The staged rows are not written: the staging relation is a temporary view of this query
-      (snapshot_staging_view, through duckdb__create_table_as), and the merge reads it twice, inserting first and
+      (temporary_view_as, through duckdb__create_table_as), and the merge reads it twice, inserting first and
       closing second (duckdb__snapshot_merge_sql below). On a scoring day at the large scale the 5.8 M staged rows
       of snap_model_scores cost more to write into a temporary table (3.1-3.5 s alone) than the second reading of
       the query costs (docs/performance.md).
@@ -172,13 +172,6 @@
 {% macro snapshot_stages_through_view() %}
     {{- return(model.resource_type == 'snapshot' and not config.get('dbt_valid_to_current')) -}}
 {% endmacro %}
-
-{#- The staging relation dbt-duckdb asks for (a temporary table of the staging query), as a temporary view of it. -#}
-{% macro snapshot_staging_view(relation, compiled_code) -%}
-    create temporary view {{ relation.include(database=false, schema=false) }} as (
-        {{ compiled_code }}
-    )
-{%- endmacro %}
 
 {#- dbt-duckdb's snapshot merge (an update closing the replaced versions, then an insert of the new rows), in the
     other order when the staging relation is a view: each statement reads the staging query again, against the

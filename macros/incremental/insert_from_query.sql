@@ -21,7 +21,5 @@
             model.name ~ ' is configured insert_from_query but its query reads its own table other than through '
             ~ 'not_landed_before_window: its pre-hook has deleted the window rows the query would read') }}
     {%- endif -%}
-    create temporary view {{ relation.include(database=false, schema=false) }} as (
-        {{ compiled_code }}
-    )
+    {{ temporary_view_as(relation, compiled_code) }}
 {%- endmacro %}

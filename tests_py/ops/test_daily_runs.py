@@ -61,6 +61,8 @@ INCREMENTAL_MODELS = {
     "taglake_marts.fct_customer_monthly_metrics",
     # per customer, recomputed for the customers a landed CRM version, transaction or app event touches
     "taglake_intermediate.int_customer_lifecycle_dated",
+    # per token, recomputed for the tokens a landed transaction or app event touches
+    "taglake_intermediate.int_customer_usage_dated",
     # per model version and month of its scores, recomputed for the months a landed score falls in
     "taglake_intermediate.int_model_scores_aggregated_monthly",
     "taglake_intermediate.int_model_scores_binned_monthly",
@@ -720,12 +722,12 @@ def test_a_base_model_replaces_its_whole_window_and_writes_its_rows_once(daily: 
     assert f"where landing_date >= cast('{start.isoformat()}' as date)" in log
 
 
-def test_the_lifecycle_recomputes_touched_customers_and_reads_all_rows_of_one_it_does_not_hold(
+def test_the_lifecycle_recomputes_touched_customers_and_dates_one_it_does_not_hold_from_all_of_their_rows(
     daily: DailyLake,
 ) -> None:
-    # int_customer_lifecycle_dated merges the customers a row landed in the window touches: their dates from the
-    # row held and the window's rows; a touched customer the table does not hold (a new CRM record) from all of
-    # their rows; a customer nothing touched is not rewritten.
+    # int_customer_lifecycle_dated merges the customers a row landed in the window touches, their card and app dates
+    # read from int_customer_usage_dated (which holds every row's dates); a touched customer the table does not hold
+    # (a new CRM record) is dated from all of their rows, however early; a customer nothing touched is not rewritten.
     project = daily.project("lifecycle", db_from=daily.day1_db)
     table = "taglake_intermediate.int_customer_lifecycle_dated"
     ((newest,),) = _query(project.duckdb_path, f"select max(landed_through) from {table}")
@@ -749,7 +751,49 @@ def test_the_lifecycle_recomputes_touched_customers_and_reads_all_rows_of_one_it
     assert [r[4] for r in planted] == [date(2000, 1, 1)], "a customer nothing touched is left as it was"
     assert [r for r in after if r[0] != untouched] == [r for r in original if r[0] != untouched]
     (recomputed,) = [r for r in after if r[0] == unheld]
-    assert recomputed[2] < since, "the customer not held was read from all of their transactions"
+    assert recomputed[2] < since, "the customer not held was dated from all of their transactions"
+    compiled = project.target_path / "compiled" / "taglake" / "models" / "intermediate" / "customers"
+    sql = (compiled / "int_customer_lifecycle_dated.sql").read_text(encoding="utf-8")
+    assert "stg_cards__transactions" not in sql and "stg_digital__app_events" not in sql, "the feeds are not read"
+
+
+def test_usage_dates_merge_the_held_row_with_the_window_rows_of_each_touched_token(daily: DailyLake) -> None:
+    # int_customer_usage_dated recomputes the tokens a transaction or an event landed in the window touches, from
+    # the row the table holds and the window's rows only (staged rows are never withdrawn): an earlier first
+    # transaction planted in the held row of a touched token stays (no row of the window is that early, and the rows
+    # before the window are not read again); a token nothing touched is not rewritten; a touched token the table does
+    # not hold gets the window's rows alone.
+    project = daily.project("usage", db_from=daily.day1_db)
+    table = "taglake_intermediate.int_customer_usage_dated"
+    ((newest,),) = _query(project.duckdb_path, f"select max(landed_through) from {table}")
+    since = newest - timedelta(days=int(project_var("late_arrival_lookback_days", project.root)))
+    # tokens with card use landed both before and in the window, the earlier rows holding the earlier first date
+    tokens = _query(
+        project.duckdb_path,
+        "select customer_token, min(case when landing_date >= ? then transaction_date end)"
+        " from taglake_staging.stg_cards__transactions group by 1"
+        " having min(case when landing_date < ? then transaction_date end)"
+        " < min(case when landing_date >= ? then transaction_date end) order by 1 limit 2",
+        [since, since, since],
+    )
+    (touched, _), (unheld, window_first) = tokens
+    ((untouched,),) = _query(
+        project.duckdb_path, f"select customer_token from {table} where landed_through < ? order by 1 limit 1", [since]
+    )
+    original = {row[0]: row for row in _query(project.duckdb_path, f"select * from {table}")}
+    assert original[unheld][1] < window_first
+    planted = "update " + table + " set {} = date '{}' where customer_token = ?"
+    with duckdb.connect(str(project.duckdb_path)) as con:
+        con.execute(planted.format("first_transaction_date", "2000-01-01"), [touched])
+        con.execute(planted.format("last_app_event_date", "2000-01-02"), [untouched])
+        con.execute(f"delete from {table} where customer_token = ?", [unheld])
+    run_dbt(project, ["build", "--select", "int_customer_usage_dated", *NO_TESTS], target="local", quiet=True)
+    after = {row[0]: row for row in _query(project.duckdb_path, f"select * from {table}")}
+    assert after[touched][1] == date(2000, 1, 1), "the held row of a touched token is merged, not re-read"
+    assert after[untouched][3] == date(2000, 1, 2), "a token nothing touched is left as it was"
+    assert after[unheld][1] == window_first, "a token not held gets the window's rows alone"
+    others = set(original) - {touched, untouched, unheld}
+    assert {token: after[token] for token in others} == {token: original[token] for token in others}
 
 
 HISTORY_MARTS = ("taglake_marts.fct_tag_transitions", "taglake_marts.dim_customer_attribute_history")
