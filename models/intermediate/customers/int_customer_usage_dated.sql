@@ -10,10 +10,12 @@
 -- every token of both feeds on most days (docs/performance.md).
 {{ config(**keyed_incremental(['customer_token'])) }}
 {%- set since = landing_window_start('landed_through') %}
+{%- set in_window = ('where ' ~ landed_since(since)) if since else '' %}
 
 with
 
-transaction_dates as (
+-- each feed's rows (in a daily run, those landed in the window) in the columns the dates take
+landed as {{ not_materialized() if not since }} (
     select
         customer_token,
         transaction_date as first_transaction_date,
@@ -21,12 +23,8 @@ transaction_dates as (
         cast(null as date) as last_app_event_date,
         landing_date as landed_through
     from {{ ref('stg_cards__transactions') }}
-    {%- if since %}
-    where {{ landed_since(since) }}
-    {%- endif %}
-),
-
-event_dates as (
+    {{ in_window }}
+    union all
     select
         customer_token,
         cast(null as date) as first_transaction_date,
@@ -34,21 +32,14 @@ event_dates as (
         cast(event_at as date) as last_app_event_date,
         landing_date as landed_through
     from {{ ref('stg_digital__app_events') }}
+    {{ in_window }}
+),
+
+-- in a daily run, with the rows the table holds for the tokens the window touches
+dated as {{ not_materialized() }} (
+    select * from landed
     {%- if since %}
-    where {{ landed_since(since) }}
-    {%- endif %}
-),
-
-landed as {{ not_materialized() if not since }} (
-    select * from transaction_dates
     union all
-    select * from event_dates
-),
-
-{%- if since %}
-
--- the rows the table holds for the tokens the window touches
-held as (
     select
         held.customer_token,
         held.first_transaction_date,
@@ -57,19 +48,8 @@ held as (
         held.landed_through
     from {{ this }} as held
     where held.customer_token in (select landed.customer_token from landed)
-),
-
-dated as (
-    select * from landed
-    union all
-    select * from held
+    {%- endif %}
 )
-{%- else %}
-
-dated as {{ not_materialized() }} (
-    select * from landed
-)
-{%- endif %}
 
 select
     customer_token,
