@@ -17,9 +17,10 @@
       the staging table cost about a quarter of its create on a scoring day (6.6 -> 5.0 s for snap_model_scores at
       the large scale, 6.7 M staged rows; docs/performance.md).
     - The staged rows are not written: the staging relation is a temporary view of this query
-      (temporary_view_as, through duckdb__create_table_as), which one MERGE INTO reads once
-      (duckdb__snapshot_merge_sql below). On a scoring day at the large scale the 5.8 M staged rows of
-      snap_model_scores cost 3.1-3.5 s alone to write into a temporary table (docs/performance.md).
+      (temporary_view_as, through duckdb__create_table_as), and the merge reads it twice, inserting first and
+      closing second (duckdb__snapshot_merge_sql below). On a scoring day at the large scale the 5.8 M staged rows
+      of snap_model_scores cost more to write into a temporary table (3.1-3.5 s alone) than the second reading of
+      the query costs (docs/performance.md).
     Everything else is dbt's: the strategy's updated_at, scd_id, row_changed and valid_to expressions, the
     hard_deletes modes, the column names a project configures (snapshot_table_column_names). A snapshot configured
     with dbt_valid_to_current takes dbt's default macros unchanged (staging, its temporary table and dbt-duckdb's
@@ -172,19 +173,17 @@
     {{- return(model.resource_type == 'snapshot' and not config.get('dbt_valid_to_current')) -}}
 {% endmacro %}
 
-{#- dbt-duckdb's snapshot merge (an update closing the replaced versions, then an insert of the new rows) as one
-    MERGE INTO when the staging relation is a view: the statement reads the staging query once, against the snapshot
-    as it was before the statement, which is what dbt's staging table holds when its update and insert run.
-    - A staged 'update' or 'delete' row matches the current version it closes by dbt_scd_id (the current version
-      only: `dbt_valid_to is null` is part of the match, as it is a condition of dbt-duckdb's update), which is
-      closed at the staged dbt_valid_to.
-    - A staged 'insert' row (a new or changed version, a deletion record) matches no current version (its
-      dbt_scd_id hashes the key with a time no current version of the key has), and is inserted.
-    Only the join's equality and the target's own condition are in the match: a condition on the staged rows there
-    (their change type) turns DuckDB's hash join into a nested-loop join; it is in the WHEN clauses instead. On a
-    scoring day at the large scale (2.9 M versions closed, 2.9 M inserted) the statement took 3.4 s alone where the
-    view read twice (insert, then update) took 4.7 s; with a year of closed versions in the table 4.8-5.6 s against
-    7.2-8.3 s (docs/performance.md).
+{#- dbt-duckdb's snapshot merge (an update closing the replaced versions, then an insert of the new rows), in the
+    other order when the staging relation is a view: each statement reads the staging query again, against the
+    snapshot as the statements before it left it, and the insert first gives both statements the rows dbt's order
+    gives them from a table written before either ran.
+    - The insert reads the snapshot as it was: the same insertions and deletion records.
+    - The update then reads it with those rows added, each current. A new or changed key's inserted row holds the
+      source row's values and time, so the strategy finds no change against it and no closing row comes from it;
+      its replaced version is found changed as before and closed at the source row's time. A deletion record just
+      inserted is a current row recorded gone, which the staging query never closes again, and its key is not in
+      the source; the version it records as gone is closed at the run's time as before (the clock, now(), is the
+      transaction's, the same in both statements).
     Like dbt's own merge, this needs one source row per key: each snapshot's relation has a uniqueness test on it,
     which `dbt build` runs before the snapshot. -#}
 {% macro duckdb__snapshot_merge_sql(target, source, insert_cols) -%}
@@ -192,17 +191,19 @@
         {{- return(dbt.duckdb__snapshot_merge_sql(target, source, insert_cols)) -}}
     {%- endif -%}
     {%- set columns = config.get('snapshot_table_column_names') or get_snapshot_table_column_names() -%}
-    merge into {{ target }} as snapshotted
-    using {{ source }} as staged
-    on staged.{{ columns.dbt_scd_id }} = snapshotted.{{ columns.dbt_scd_id }}
-        and snapshotted.{{ columns.dbt_valid_to }} is null
-    when matched and staged.dbt_change_type in ('update', 'delete') then
-        update set {{ columns.dbt_valid_to }} = staged.{{ columns.dbt_valid_to }}
-    when not matched and staged.dbt_change_type = 'insert' then
-        insert ({{ insert_cols | join(', ') }})
-        values ({% for column in insert_cols -%}
-            staged.{{ column }}{{ ', ' if not loop.last }}
-        {%- endfor %});
+    insert into {{ target }} ({{ insert_cols | join(', ') }})
+    select {% for column in insert_cols -%}
+        staged.{{ column }}{{ ', ' if not loop.last }}
+    {%- endfor %}
+    from {{ source }} as staged
+    where staged.dbt_change_type = 'insert';
+
+    update {{ target }} as snapshotted
+    set {{ columns.dbt_valid_to }} = staged.{{ columns.dbt_valid_to }}
+    from {{ source }} as staged
+    where staged.{{ columns.dbt_scd_id }} = snapshotted.{{ columns.dbt_scd_id }}
+        and staged.dbt_change_type in ('update', 'delete')
+        and snapshotted.{{ columns.dbt_valid_to }} is null;
 {%- endmacro %}
 
 {#- After the merge: the staging view dropped (dbt-duckdb drops a table). -#}
