@@ -9,11 +9,73 @@
     {%- if not execute or model.fqn[1] == 'vault' -%}
         {{- return('') -}}
     {%- endif -%}
+    {%- set screen = privacy_guard_screen() -%}
+    {%- set columns, classified, shapes = screen.columns, screen.classified, screen.shapes -%}
+    {%- set checked_rows, flagged = screen.checked_rows, screen.flagged -%}
+    {%- set findings = [] -%}
+    {#- Names: the classified source columns and JSON keys (privacy_guard_screen), and the name patterns. -#}
+    {%- for column in columns -%}
+        {%- set name = column.name | lower -%}
+        {%- if name in classified -%}
+            {%- do findings.append(name ~ ': a classified personal-data column, untreated') -%}
+        {%- else -%}
+            {%- for pattern in pii_name_patterns() if modules.re.search(pattern, name) -%}
+                {%- do findings.append(name ~ ': its name looks like personal data') -%}
+            {%- endfor -%}
+        {%- endif -%}
+    {%- endfor -%}
+
+
+    {#- Content: the columns the screen flagged, counted again shape by shape for the message. -#}
+    {%- if flagged -%}
+        {%- set checks = [] -%}
+        {%- for name, quoted, spared, hits in flagged -%}
+            {%- for kind, pattern in shapes.items() -%}
+                {%- do checks.append((name, kind,
+                    'sum(case when ' ~ regex_matches(quoted, pattern) ~ spared ~ ' then 1 else 0 end)')) -%}
+            {%- endfor -%}
+        {%- endfor -%}
+        {%- set sql -%}
+            select
+            {%- for name, kind, expr in checks %}
+                {{ expr }} as c{{ loop.index }}{{ ',' if not loop.last }}
+            {%- endfor %}
+            from {{ checked_rows }}
+        {%- endset -%}
+        {%- set row = run_query(sql).rows[0] -%}
+        {%- for name, quoted, spared, hits in flagged -%}
+            {%- set kinds = [] -%}
+            {%- for check in checks -%}
+                {%- set count = row[loop.index0] or 0 -%}
+                {%- if check[0] == name and count > 0 -%}
+                    {%- do kinds.append(check[1]) -%}
+                    {%- do findings.append(name ~ ': ' ~ count ~ ' sampled values look like a ' ~ check[1]) -%}
+                {%- endif -%}
+            {%- endfor -%}
+            {%- if not kinds -%}
+                {%- do findings.append(name ~ ': ' ~ hits ~ ' sampled values look like personal data') -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+
+    {%- if findings -%}
+        {%- do adapter.drop_relation(this.incorporate(type='table' if model.config.materialized != 'view' else 'view')) -%}
+        {{ exceptions.raise_compiler_error(
+            'privacy guard: ' ~ this ~ ' may not hold clear personal data outside the vault, and was dropped:\n  - '
+            ~ (findings | join('\n  - '))
+            ~ '\nTreat the column in staging (masked_columns), or classify it in the source YAML.') }}
+    {%- endif -%}
+    {{- return('') -}}
+{% endmacro %}
+
+{#- The guard's screen (privacy_guard, above): the model's columns, the classified source columns, and the text
+    columns whose checked rows hold a value of any personal-data shape, from one query. Returned as a mapping:
+    columns, classified, shapes (pii_content_patterns()), checked_rows (the rows' relation, aliased) and flagged
+    ((name, quoted, spared, hits) per flagged column). -#}
+{% macro privacy_guard_screen() %}
     {%- set policy = var('privacy_guard') -%}
     {%- set columns = adapter.get_columns_in_relation(this) -%}
-    {%- set findings = [] -%}
-
-    {#- Names: the classified source columns and JSON keys, and the name patterns; the declared identifiers. -#}
+    {#- The classified source columns and JSON keys, and the declared identifiers. -#}
     {%- set classified = [] -%}
     {%- set identifiers = [] -%}
     {%- for node in graph.sources.values() -%}
@@ -31,16 +93,6 @@
                 {%- do identifiers.append(key.name | lower) -%}
             {%- endif -%}
         {%- endfor -%}
-    {%- endfor -%}
-    {%- for column in columns -%}
-        {%- set name = column.name | lower -%}
-        {%- if name in classified -%}
-            {%- do findings.append(name ~ ': a classified personal-data column, untreated') -%}
-        {%- else -%}
-            {%- for pattern in pii_name_patterns() if modules.re.search(pattern, name) -%}
-                {%- do findings.append(name ~ ': its name looks like personal data') -%}
-            {%- endfor -%}
-        {%- endif -%}
     {%- endfor -%}
 
     {#- Content: text columns, on a sample. In a declared identifier column (not a classified one) a whole value
@@ -91,43 +143,6 @@
             {%- endif -%}
         {%- endfor -%}
     {%- endif -%}
-    {%- if flagged -%}
-        {%- set checks = [] -%}
-        {%- for name, quoted, spared, hits in flagged -%}
-            {%- for kind, pattern in shapes.items() -%}
-                {%- do checks.append((name, kind,
-                    'sum(case when ' ~ regex_matches(quoted, pattern) ~ spared ~ ' then 1 else 0 end)')) -%}
-            {%- endfor -%}
-        {%- endfor -%}
-        {%- set sql -%}
-            select
-            {%- for name, kind, expr in checks %}
-                {{ expr }} as c{{ loop.index }}{{ ',' if not loop.last }}
-            {%- endfor %}
-            from {{ checked_rows }}
-        {%- endset -%}
-        {%- set row = run_query(sql).rows[0] -%}
-        {%- for name, quoted, spared, hits in flagged -%}
-            {%- set kinds = [] -%}
-            {%- for check in checks -%}
-                {%- set count = row[loop.index0] or 0 -%}
-                {%- if check[0] == name and count > 0 -%}
-                    {%- do kinds.append(check[1]) -%}
-                    {%- do findings.append(name ~ ': ' ~ count ~ ' sampled values look like a ' ~ check[1]) -%}
-                {%- endif -%}
-            {%- endfor -%}
-            {%- if not kinds -%}
-                {%- do findings.append(name ~ ': ' ~ hits ~ ' sampled values look like personal data') -%}
-            {%- endif -%}
-        {%- endfor -%}
-    {%- endif -%}
-
-    {%- if findings -%}
-        {%- do adapter.drop_relation(this.incorporate(type='table' if model.config.materialized != 'view' else 'view')) -%}
-        {{ exceptions.raise_compiler_error(
-            'privacy guard: ' ~ this ~ ' may not hold clear personal data outside the vault, and was dropped:\n  - '
-            ~ (findings | join('\n  - '))
-            ~ '\nTreat the column in staging (masked_columns), or classify it in the source YAML.') }}
-    {%- endif -%}
-    {{- return('') -}}
+    {{- return({'columns': columns, 'classified': classified, 'shapes': shapes, 'checked_rows': checked_rows,
+                'flagged': flagged}) -}}
 {% endmacro %}

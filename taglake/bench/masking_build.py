@@ -1,9 +1,10 @@
 """The masking benchmark's build comparison: the full `dbt build` with masking, against the same build with the
 identity treatment, which leaves tokenize's hashing out and so writes clear personal data. The identity build is
 a throwaway copy of the project (taglake.core.scratch) with `keyed_hash` replaced by the identity and the privacy
-guard's post-hook removed: the checkout has no switch for either. Every identity build (project copy, database,
-target/, logs/) lives in a throwaway folder that is deleted as soon as its figures are read, whether the build
-succeeded or not.
+guard replaced by its screen alone (the same query per model, so that both builds pay for it, without the refusal
+that would stop a build holding clear values): the checkout has no switch for either. Every identity build
+(project copy, database, target/, logs/) lives in a throwaway folder that is deleted as soon as its figures are
+read, whether the build succeeded or not.
 """
 
 from __future__ import annotations
@@ -31,8 +32,21 @@ IDENTITY_MACRO = """{#- Added by taglake.bench.masking_build to a throwaway copy
     {{ value }}
 {%- endmacro %}
 """
-# The identity build holds clear values by design, so the copy runs without the guard that would refuse them.
-GUARD_HOOK = '"{{ privacy_guard() }}"'
+# The identity build holds clear values by design, so the copy's guard screens each model as the project's does
+# (privacy_guard_screen: its one query per model, which a clean build's guard runs too) and refuses nothing: the
+# project's privacy_guard is dropped from the copy and this stands in for it. Without the screen the identity build
+# would also leave out the guard's cost, and the ratio would count it as masking's.
+GUARD_STANDIN = """{#- Added by taglake.bench.masking_build to a throwaway copy of the project: the privacy guard's
+    screen, without the refusal. -#}
+{% macro privacy_guard() %}
+    {%- if execute and model.fqn[1] != 'vault' -%}
+        {%- do privacy_guard_screen() -%}
+    {%- endif -%}
+    {{- return('') -}}
+{% endmacro %}
+"""
+IDENTITY_MACROS = {"benchmark_identity.sql": IDENTITY_MACRO, "benchmark_guard.sql": GUARD_STANDIN}
+IDENTITY_DROPPED_MACROS = ("privacy_guard",)
 
 
 def build_order(runs: int, first_run: int = 1) -> list[tuple[int, str]]:
@@ -199,9 +213,7 @@ def run_build(project: Project, lake_dir: Path, folder: Path, mode: str) -> dict
     folder.mkdir(parents=True, exist_ok=False)
     bp = build_project(project, lake_dir, folder)
     if mode == "identity":
-        bp = scratch_project(
-            bp, folder, macros={"benchmark_identity.sql": IDENTITY_MACRO}, drop_post_hooks=(GUARD_HOOK,)
-        )
+        bp = scratch_project(bp, folder, macros=IDENTITY_MACROS, drop_macros=IDENTITY_DROPPED_MACROS)
     prepare_local(bp, "local")
     measured = measure_dbt(bp, ["build"], folder / "dbt_build.log")
     wall, peak, nodes = measured.wall_seconds, measured.peak_rss_bytes, measured.nodes

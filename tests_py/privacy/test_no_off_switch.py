@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from project_copy import dbt
 
-from taglake.bench.masking_build import GUARD_HOOK, IDENTITY_MACRO
+from taglake.bench.masking_build import IDENTITY_DROPPED_MACROS, IDENTITY_MACROS
 from taglake.core.project import Project
 from taglake.core.scratch import ScratchError, scratch_project
 from taglake.privacy.keys import init_key
@@ -106,12 +106,15 @@ def test_the_old_switches_leave_tokenisation_and_the_guard_on(tmp_path: Path) ->
 def test_the_identity_treatment_exists_only_in_a_throwaway_copy(tmp_path: Path) -> None:
     real = Project.locate(duckdb_path=tmp_path / "t.duckdb", artifacts_dir=tmp_path, key_file=tmp_path / "k.csv")
     init_key(real.key_file)
-    copy = scratch_project(
-        real, tmp_path / "scratch", macros={"benchmark_identity.sql": IDENTITY_MACRO}, drop_post_hooks=(GUARD_HOOK,)
-    )
+    copy = scratch_project(real, tmp_path / "scratch", macros=IDENTITY_MACROS, drop_macros=IDENTITY_DROPPED_MACROS)
     # The copy's tokens are the identity; only the quarantine's keyed hash (not a token) still hashes there.
     hashed_in_copy = _compiled(copy, "base_crm__customers").count("sha256(")
-    assert GUARD_HOOK not in (copy.root / "dbt_project.yml").read_text(encoding="utf-8")
+    # The copy's guard screens but refuses nothing; the checkout's guard is the one that refuses.
+    guard = "macros/privacy/guard.sql"
+    assert "macro privacy_guard()" not in (copy.root / guard).read_text(encoding="utf-8")
+    assert "macro privacy_guard_screen()" in (copy.root / guard).read_text(encoding="utf-8")
+    refusing = (real.root / guard).read_text(encoding="utf-8").split("macro privacy_guard_screen")[0]
+    assert "raise_compiler_error" in refusing
     # … and the checkout is as it was: every token hashed.
     hashed_in_checkout = _compiled(real, "base_crm__customers").count("sha256(")
     assert hashed_in_checkout - hashed_in_copy >= 6  # three tokens (national ID, mobile, e-mail), two hashes each
