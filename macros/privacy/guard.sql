@@ -25,7 +25,6 @@
         {%- endif -%}
     {%- endfor -%}
 
-
     {#- Content: the columns the screen flagged, counted again shape by shape for the message. -#}
     {%- if flagged -%}
         {%- set checks = [] -%}
