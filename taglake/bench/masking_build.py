@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from taglake.bench.dbt_log import logged_statements
 from taglake.core.artifacts import read_run_results
 from taglake.core.project import Project, colour_env
 from taglake.core.scratch import scratch_project
@@ -82,7 +83,7 @@ def _vm_hwm(pid: int) -> int | None:
     return None
 
 
-def _run_measured(cmd: list[str], *, cwd: Path, env: dict[str, str], log_file: Path) -> tuple[int, float, int, float]:
+def run_measured(cmd: list[str], *, cwd: Path, env: dict[str, str], log_file: Path) -> tuple[int, float, int, float]:
     """Run `cmd`; its exit code, wall seconds, peak RSS in bytes and CPU seconds (user + system). dbt-duckdb runs
     DuckDB inside the dbt process, so that process's peak is the build's. It is read from /proc (VmHWM, a
     high-water mark, polled while the build runs), because wait4's ru_maxrss also counts the forked copy of this
@@ -125,12 +126,9 @@ def _node_timings(target_path: Path) -> list[dict]:
     return nodes
 
 
-_LOG_MESSAGE = re.compile(r"^(?:\x1b\[0m)?\d\d:\d\d:\d\d\.\d+ \[\w+ *\] \[([^\]]+)\]: (.*)$")
-_ON_MODEL = re.compile(r"^On (?:model|snapshot)\.[^.]+\.(\w+): ")
 # A model's own select: `create table … as` in a full build, `create temporary table … as` where an incremental
 # model builds the rows it then deletes and inserts or merges (those statements are `other`).
 _CREATE = re.compile(r"\bcreate\s+(?:temp(?:orary)?\s+)?table\b", re.IGNORECASE)
-_SQL_STATUS = re.compile(r"^SQL status: \S+ in ([0-9.]+) seconds")
 
 
 def statement_seconds(log_file: Path) -> dict[str, dict[str, float]]:
@@ -139,35 +137,13 @@ def statement_seconds(log_file: Path) -> dict[str, dict[str, float]]:
     `guard` (the privacy guard's content sample, masked builds only) and `other` (an incremental model's delete and
     insert or merge, a snapshot's staging and updates, introspection, renames, comments)."""
     out: dict[str, dict[str, float]] = {}
-    pending: dict[str, tuple[str, str]] = {}  # thread → (model, kind) of the statement it is running
-    current: tuple[str, list[str]] | None = None  # the message being read: thread, lines
-
-    def close(message: tuple[str, list[str]] | None) -> None:
-        if message is None:
-            return
-        thread, lines = message
-        text = "\n".join(lines)
-        on = _ON_MODEL.match(text)
-        if on:
-            kind = "guard" if " as sampled" in text else "create" if _CREATE.search(text) else "other"
-            pending[thread] = (on.group(1), kind)
-            return
-        status = _SQL_STATUS.match(text)
-        if status and thread in pending:
-            model, kind = pending.pop(thread)
-            times = out.setdefault(model, {"create": 0.0, "guard": 0.0, "other": 0.0})
-            times[kind] += float(status.group(1))
-
-    with log_file.open(encoding="utf-8", errors="replace") as fh:
-        for raw in fh:
-            line = raw.rstrip("\n")
-            match = _LOG_MESSAGE.match(line)
-            if match:
-                close(current)
-                current = (match.group(1), [match.group(2)])
-            elif current is not None:
-                current[1].append(line)
-    close(current)
+    for statement in logged_statements(log_file):
+        if statement.resource_type not in ("model", "snapshot"):
+            continue
+        text = statement.sql
+        kind = "guard" if " as sampled" in text else "create" if _CREATE.search(text) else "other"
+        times = out.setdefault(statement.node_name, {"create": 0.0, "guard": 0.0, "other": 0.0})
+        times[kind] += statement.seconds
     return out
 
 
@@ -199,7 +175,7 @@ def measure_dbt(
     `log_file`, measured. Raises DbtError with the log's tail when dbt fails."""
     cmd = dbt_command(*args)
     env = {**project.dbt_env("local"), **colour_env(on_terminal=False), **(extra_env or {})}  # output to a file
-    code, wall, peak, cpu = _run_measured(cmd, cwd=project.root, env=env, log_file=log_file)
+    code, wall, peak, cpu = run_measured(cmd, cwd=project.root, env=env, log_file=log_file)
     if code != 0:
         tail = log_file.read_text(encoding="utf-8", errors="replace")[-4000:]
         raise DbtError(f"benchmark `dbt {' '.join(args)}` failed with exit code {code}:\n{tail}")

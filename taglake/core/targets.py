@@ -2,8 +2,9 @@
 
 profiles.yml is the one declaration of the targets. Every output's `type` is its engine (duckdb, athena,
 redshift); a DuckDB output's `path` names its environment variable and default
-(`{{ env_var('TAGLAKE_DUCKDB_PATH', 'build/taglake.duckdb') }}`), and its `settings.memory_limit` the same way
-(`{{ env_var('TAGLAKE_DUCKDB_MEMORY_LIMIT', '4GB') }}`). Python reads them from here and never keeps a copy.
+(`{{ env_var('TAGLAKE_DUCKDB_PATH', 'build/taglake.duckdb') }}`), and its `settings` are DuckDB's, each a literal or
+named the same way (`memory_limit: {{ env_var('TAGLAKE_DUCKDB_MEMORY_LIMIT', '4GB') }}`). Python reads them from here
+and never keeps a copy.
 Read on first use and cached, never at import.
 """
 
@@ -25,7 +26,7 @@ ENGINES = ("duckdb", "athena", "redshift")
 AWS_ENGINES = ("athena", "redshift")
 SYSTEM_SUFFIX = "_system"
 # `{{ env_var('NAME', 'default') }}` in a DuckDB output's path (the system output wraps it in `identity and …`) or
-# its settings.memory_limit.
+# one of its settings.
 _PATH_VAR = re.compile(r"env_var\(\s*'(?P<name>[A-Z0-9_]+)'\s*,\s*'(?P<default>[^']+)'\s*\)\s*}}")
 # `{{ env_var('NAME') }}` with no default: the output cannot be rendered without NAME in the environment.
 _REQUIRED_VAR = re.compile(r"env_var\(\s*'(?P<name>[A-Za-z0-9_]+)'\s*\)")
@@ -41,8 +42,7 @@ class Target:
     engine: str  # duckdb | athena | redshift (the output's adapter type)
     path_var: str | None = None  # DuckDB only: the environment variable that moves the database file …
     default_path: str | None = None  # … and its default, relative to the project folder
-    memory_var: str | None = None  # DuckDB only: the environment variable of DuckDB's memory_limit …
-    default_memory: str | None = None  # … and its default (e.g. 4GB)
+    settings: tuple[tuple[str, str], ...] = ()  # DuckDB only: its settings as written (name, value)
     required_env: tuple[str, ...] = ()  # the environment variables its settings read with no default
 
     def missing_env(self, env: Mapping[str, str] | None = None) -> list[str]:
@@ -68,17 +68,16 @@ def _targets(project_dir: Path) -> dict[str, Target]:
         engine = str(output["type"])
         if engine not in ENGINES:
             raise ValueError(f"profiles.yml: output {name!r} has type {engine!r}; taglake knows {', '.join(ENGINES)}")
-        path_var = default_path = memory_var = default_memory = None
+        path_var = default_path = None
+        settings: tuple[tuple[str, str], ...] = ()
         if engine == "duckdb":
             match = _PATH_VAR.search(str(output.get("path", "")))
             if not match:
                 raise ValueError(f"profiles.yml: output {name!r}: path must be {{{{ env_var('NAME', 'default') }}}}")
             path_var, default_path = match["name"], match["default"]
-            memory = _PATH_VAR.search(str((output.get("settings") or {}).get("memory_limit", "")))
-            if memory:
-                memory_var, default_memory = memory["name"], memory["default"]
+            settings = tuple((str(k), str(v)) for k, v in (output.get("settings") or {}).items())
         required = tuple(dict.fromkeys(m["name"] for v in output.values() for m in _REQUIRED_VAR.finditer(str(v))))
-        found[name] = Target(name, engine, path_var, default_path, memory_var, default_memory, required)
+        found[name] = Target(name, engine, path_var, default_path, settings, required)
     return found
 
 
@@ -124,11 +123,27 @@ def duckdb_file(target: str | None, root: Path) -> Path:
     return (root / os.environ.get(declared.path_var, declared.default_path)).resolve()
 
 
-def duckdb_memory_limit(target: str | None, root: Path) -> str | None:
-    """DuckDB's memory_limit for a local target's database, as its dbt builds use it (its variable if set, else its
-    default; None when the output sets none): for a process that opens the build itself (the Athena estimate of
-    `taglake bench`), so that reading a large build does not take DuckDB's default of 80 % of the machine's memory."""
+def duckdb_settings(target: str | None, root: Path) -> dict[str, str]:
+    """DuckDB's settings for a local target's database, as its dbt builds use them: each literal as written, each
+    `{{ env_var('NAME', 'default') }}` its variable if set, else its default (empty for a target that is not DuckDB).
+    For a process that opens the build itself, or builds the same tables without dbt (taglake.bench)."""
     declared = target_of(target, root)
-    if declared.memory_var is None:
-        return None
-    return os.environ.get(declared.memory_var, declared.default_memory)
+    out: dict[str, str] = {}
+    for name, value in declared.settings:
+        if "{{" in value:
+            var = _PATH_VAR.search(value)
+            if not var:
+                raise ValueError(
+                    f"profiles.yml: output {declared.name!r}: setting {name!r} must be a literal or "
+                    "{{ env_var('NAME', 'default') }}"
+                )
+            value = os.environ.get(var["name"], var["default"])
+        out[name] = value
+    return out
+
+
+def duckdb_memory_limit(target: str | None, root: Path) -> str | None:
+    """DuckDB's memory_limit for a local target's database, as its dbt builds use it (None when the output sets
+    none): for a process that opens the build itself (the Athena estimate of `taglake bench`), so that reading a
+    large build does not take DuckDB's default of 80 % of the machine's memory."""
+    return duckdb_settings(target, root).get("memory_limit")

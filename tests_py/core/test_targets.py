@@ -68,6 +68,30 @@ def test_the_memory_limit_is_the_one_profiles_yml_gives_the_local_build(monkeypa
     assert targets.duckdb_memory_limit("local", ROOT) == "6GB"
 
 
+def test_duckdb_settings_are_profiles_yml_s_literals_and_variables_resolved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # what a process that writes the build's tables without dbt (the plain script of taglake bench build) opens
+    # its database with
+    monkeypatch.delenv("TAGLAKE_DUCKDB_MEMORY_LIMIT", raising=False)
+    local = _profile_outputs()["local"]["settings"]
+    got = targets.duckdb_settings("local", ROOT)
+    assert set(got) == set(local)
+    for name, value in local.items():
+        if "{{" not in str(value):
+            assert got[name] == str(value)
+    assert got["memory_limit"] == targets.duckdb_memory_limit("local", ROOT)
+    assert targets.duckdb_settings("athena", ROOT) == {}
+    (tmp_path / "profiles.yml").write_text(
+        "taglake:\n  outputs:\n    local:\n      type: duckdb\n"
+        "      path: \"{{ env_var('TAGLAKE_DUCKDB_PATH', 'x.duckdb') }}\"\n"
+        "      settings: {threads: \"{{ env_var('THREADS') }}\"}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ValueError, match="setting 'threads' must be a literal or"):
+        targets.duckdb_settings("local", tmp_path)
+
+
 def test_no_module_guesses_the_engine_from_the_target_name() -> None:
     guesses = re.compile(r"startswith\(\"(local|athena|redshift)\"\)|\"build/taglake(_system)?\.duckdb\"")
     for path in Path(ROOT / "taglake").rglob("*.py"):
