@@ -28,7 +28,15 @@ from pathlib import Path
 import duckdb
 
 from taglake.bench.dbt_log import LoggedStatement, logged_statements
+from taglake.core.errors import TaglakeError
 
+
+class PlainScriptError(TaglakeError):
+    """The plain script did not run through (a statement failed, named by its node and error class)."""
+
+
+# The one line run_script writes when a statement fails.
+_FAILED = re.compile(r"plain script: statement (?P<index>\d+) of (?P<node>\S+) failed \((?P<cls>\w+)\)")
 # The nodes whose statements write the build's tables.
 WRITING_NODES = ("model", "snapshot", "seed")
 _LEADING_NOISE = re.compile(r"^(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.DOTALL)
@@ -146,8 +154,8 @@ def measure_plain_script(
     full_build_log: Path, build_db: Path, folder: Path, settings: dict[str, str], *, env: dict[str, str]
 ) -> dict:
     """Write the full build's plain script under `folder`, run it in a new process (wall and CPU seconds, peak
-    memory), compare its tables with the build's, then delete its database. Raises RuntimeError with the script's
-    one-line error when a statement fails."""
+    memory), compare its tables with the build's, then delete its database. Raises PlainScriptError naming the
+    statement's node and error class when one fails (never its values)."""
     from taglake.bench.masking_build import run_measured  # the dbt builds' own measure
 
     folder.mkdir(parents=True, exist_ok=False)
@@ -160,8 +168,14 @@ def measure_plain_script(
     cmd = [sys.executable, "-m", "taglake.bench.plain_script", str(script)]
     code, wall, peak, cpu = run_measured(cmd, cwd=folder, env=env, log_file=out)
     if code != 0:
-        lines = out.read_text(encoding="utf-8", errors="replace").strip().splitlines()
-        raise RuntimeError(lines[-1] if lines else f"plain script failed with exit code {code}")
+        said = out.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+        failed = _FAILED.fullmatch(said[-1]) if said else None
+        if failed:
+            raise PlainScriptError(
+                f"plain script: statement {failed['index']} of {failed['node']} failed ({failed['cls']}); "
+                f"its script: {script}"
+            )
+        raise PlainScriptError(f"plain script failed with exit code {code}; its output: {out}")
     started = time.perf_counter()
     tables = compare_tables(build_db, database, hook_written_tables(statements))
     compare_seconds = time.perf_counter() - started

@@ -11,7 +11,12 @@ import duckdb
 import pytest
 
 from taglake.bench.dbt_log import LoggedStatement
-from taglake.bench.plain_script import hook_written_tables, measure_plain_script, writing_statements
+from taglake.bench.plain_script import (
+    PlainScriptError,
+    hook_written_tables,
+    measure_plain_script,
+    writing_statements,
+)
 
 
 def _s(connection: str, sql: str) -> LoggedStatement:
@@ -109,8 +114,11 @@ def test_a_failing_statement_is_named_by_its_node_and_its_values_are_not_echoed(
         + "\x1b[0m10:01:00.500000 [debug] [Thread-1 (]: SQL status: OK in 0.100 seconds\n",
         encoding="utf-8",
     )
-    with pytest.raises(RuntimeError) as failed:
+    with pytest.raises(PlainScriptError) as failed:
         measure_plain_script(log, db, tmp_path / "plain", SETTINGS, env=dict(os.environ))
     message = str(failed.value)
-    assert message == "plain script: statement 2 of model.taglake.bad failed (ConversionException)"
+    script = tmp_path / "plain" / "plain_script.json"
+    assert message == (
+        f"plain script: statement 2 of model.taglake.bad failed (ConversionException); its script: {script}"
+    )
     assert "A123456789" not in (tmp_path / "plain" / "plain_script.out").read_text(encoding="utf-8")
