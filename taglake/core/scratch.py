@@ -41,18 +41,16 @@ def scratch_project(
     work: Path,
     *,
     macros: Mapping[str, str] | None = None,
-    drop_post_hooks: tuple[str, ...] = (),
     drop_macros: tuple[str, ...] = (),
 ) -> Project:
     """A copy of `project`'s dbt project under `work/project`, reading the same lake and key, with its database,
     target/ and logs/ under `work`.
 
     `macros` adds macro files (name → Jinja text) under macros/scratch/ of the copy: a dispatched macro such as
-    `duckdb__keyed_hash` there takes precedence over the project's `default__` one. `drop_post_hooks` removes those
-    exact post-hook lines (e.g. `"{{ privacy_guard() }}"`) from the copy's dbt_project.yml; it is an error when a
-    line is not there, so a renamed hook cannot make the copy silently differ from what the caller expects.
-    `drop_macros` removes those project macros' definitions from the copy's macros/ (so that one in `macros` can
-    stand in for it, e.g. the daily window's start fixed for an offline compile); an error when one is not defined.
+    `duckdb__keyed_hash` there takes precedence over the project's `default__` one. `drop_macros` removes those
+    project macros' definitions from the copy's macros/ (so that one in `macros` can stand in for it, e.g. the daily
+    window's start fixed for an offline compile, or the guard's stand-in of the masking benchmark's identity build);
+    an error when one is not defined.
     """
     root = (work / "project").resolve()
     if root.exists():
@@ -62,15 +60,6 @@ def scratch_project(
         path = root / SCRATCH_MACROS / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-    if drop_post_hooks:
-        config = root / "dbt_project.yml"
-        text = config.read_text(encoding="utf-8")
-        for hook in drop_post_hooks:
-            line = f"      - {hook}\n"
-            if line not in text:
-                raise ScratchError(f"dbt_project.yml has no post-hook line {hook!r} to drop in the throwaway copy")
-            text = text.replace(line, "")
-        config.write_text(text, encoding="utf-8")
     for name in drop_macros:
         _drop_macro(root / "macros", name)
     return replace(

@@ -121,11 +121,6 @@ def test_the_identity_treatment_exists_only_in_a_throwaway_copy(tmp_path: Path) 
     assert not (real.root / "macros" / "scratch").exists()
 
 
-def test_a_throwaway_copy_refuses_to_drop_a_hook_it_cannot_find(tmp_path: Path) -> None:
-    with pytest.raises(ScratchError, match="no post-hook line"):
-        scratch_project(Project.locate(), tmp_path, drop_post_hooks=('"{{ no_such_hook() }}"',))
-
-
 def test_a_throwaway_copy_drops_a_macro_only_in_the_copy_and_refuses_one_it_cannot_find(tmp_path: Path) -> None:
     real = Project.locate()
     copy = scratch_project(real, tmp_path / "drop", drop_macros=("landing_window_start",))
