@@ -155,24 +155,30 @@ def bench_run(
     copy: bool = True,
     athena_scales: list[str] | None = None,
     days: int = 1,
+    plain: bool = True,
 ) -> dict:
     """One run: full build, read everything, append a day, incremental build; with `days` > 1 the later days are
     appended and built one after another on the same database (`daily_runs`: each day's date, kind, figures, node
     breakdown and share of the full build; the first is the one-day run). With `copy` the run works on a
     hard-linked copy of the lake under `folder`; without, the lake itself gains the days (`taglake bench daily`).
     With `athena_scales`, the one-day run's Athena scan and cost at those scales, from the full build
-    (taglake.bench.athena_scan; not timed)."""
+    (taglake.bench.athena_scan; not timed). With `plain` (the default), the full build's own statements are also
+    run as a plain DuckDB script after it (taglake.bench.plain_script); `taglake bench daily` leaves it out."""
     folder.mkdir(parents=True, exist_ok=False)
     lake = copy_lake(lake_dir, folder / "lake") if copy else lake_dir
     bp = build_project(project, lake, folder)
     prepare_local(bp, "local")
     full, full_nodes = _measured(bp, folder, "full_build")
-    plain = measure_plain_script(
-        folder / "full_build.dbt.log",
-        bp.duckdb_path,
-        folder / "plain",
-        targets.duckdb_settings(targets.DEFAULT_TARGET, project.root),
-        env=bp.dbt_env(targets.DEFAULT_TARGET),
+    script = (
+        measure_plain_script(
+            folder / "full_build.dbt.log",
+            bp.duckdb_path,
+            folder / "plain",
+            targets.duckdb_settings(targets.DEFAULT_TARGET, project.root),
+            env=bp.dbt_env(targets.DEFAULT_TARGET),
+        )
+        if plain
+        else None
     )
     # as `taglake run-daily` after a first build: the raw files it read become the ledger the days compare with
     record_ledger(bp, "local", plan_daily(bp, "local", {}))
@@ -215,13 +221,13 @@ def bench_run(
     return {
         "full_build": {**_figures(full), "breakdown": full_nodes},
         "read_everything": read,
-        "plain_script": plain,
+        **({"plain_script": script} if script is not None else {}),
         "appended_day": first["date"],
         "append_day_seconds": first["append_day_seconds"],
         "incremental_build": {key: first[key] for key in ("wall_seconds", "cpu_seconds", "peak_rss_bytes", "nodes")}
         | {"breakdown": first["breakdown"]},
         "full_over_read": full.wall_seconds / read["seconds"] if read["seconds"] else None,
-        "full_over_plain": full.wall_seconds / plain["wall_seconds"] if plain["wall_seconds"] else None,
+        "full_over_plain": full.wall_seconds / script["wall_seconds"] if script and script["wall_seconds"] else None,
         "incremental_share_of_full": first["share_of_full"],
         "daily_runs": daily_runs,
         **({"athena": athena} if athena is not None else {}),

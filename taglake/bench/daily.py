@@ -32,7 +32,7 @@ def bench_lake(project: Project, lake_dir: Path, folder: Path) -> dict:
     """Full build of `lake_dir` into a new database under `folder`, append a day to it, then the incremental build
     (taglake.bench.build's run, on the lake itself)."""
     described = lake_description(lake_dir)
-    run = bench_run(project, lake_dir, folder, copy=False)
+    run = bench_run(project, lake_dir, folder, copy=False, plain=False)  # the days' cost only
     return {
         **run,
         "lake": described,

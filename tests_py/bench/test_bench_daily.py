@@ -52,6 +52,7 @@ def test_the_daily_benchmark_builds_appends_a_day_and_builds_incrementally(tmp_p
         assert parts["creates"] > 0 and parts["tests"] > 0 and parts["guard"] > 0
         assert sum(parts.values()) == pytest.approx(run[build]["breakdown"]["node_seconds"])
     assert set(run["read_everything"]["tables"]) >= {"cards.transactions", "crm.customers"}
+    assert "plain_script" not in run and run["full_over_plain"] is None  # the days' cost only: no plain script
     assert json.loads(out.read_text(encoding="utf-8"))["runs"][0]["history_days"] == 4
     report = format_daily_report(result)
     assert "4 days" in report and "full build ≤ 300 s" in report
