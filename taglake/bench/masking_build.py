@@ -9,17 +9,16 @@ read, whether the build succeeded or not.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import statistics
-import subprocess
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from taglake.bench.dbt_log import logged_statements
+from taglake.bench.process_measure import run_measured
 from taglake.core.artifacts import read_run_results
 from taglake.core.project import Project, colour_env
 from taglake.core.scratch import scratch_project
@@ -69,43 +68,6 @@ def build_project(project: Project, lake_dir: Path, folder: Path) -> Project:
         target_path=(folder / "target").resolve(),
         log_path=(folder / "logs").resolve(),
     )
-
-
-def _vm_hwm(pid: int) -> int | None:
-    """The peak RSS (VmHWM, bytes) of a live process since its exec, or None when it cannot be read."""
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass
-    return None
-
-
-def run_measured(cmd: list[str], *, cwd: Path, env: dict[str, str], log_file: Path) -> tuple[int, float, int, float]:
-    """Run `cmd`; its exit code, wall seconds, peak RSS in bytes and CPU seconds (user + system). dbt-duckdb runs
-    DuckDB inside the dbt process, so that process's peak is the build's. It is read from /proc (VmHWM, a
-    high-water mark, polled while the build runs), because wait4's ru_maxrss also counts the forked copy of this
-    process before exec; that is the fallback where /proc is missing."""
-    hwm = 0
-    with log_file.open("wb") as log:
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            while True:
-                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-                if pid:
-                    break
-                hwm = max(hwm, _vm_hwm(proc.pid) or 0)
-                time.sleep(0.1)
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            raise
-        wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, wall, hwm or usage.ru_maxrss * 1024, usage.ru_utime + usage.ru_stime
 
 
 def _node_timings(target_path: Path) -> list[dict]:

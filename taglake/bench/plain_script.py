@@ -28,6 +28,7 @@ from pathlib import Path
 import duckdb
 
 from taglake.bench.dbt_log import LoggedStatement, logged_statements
+from taglake.bench.process_measure import run_measured
 from taglake.core.errors import TaglakeError
 
 
@@ -45,12 +46,16 @@ _WRITES = re.compile(
     r"|drop\s+(?:table|view)|alter\s+(?:table|view)\s+\S+\s+rename)\b",
     re.IGNORECASE,
 )
+# One part of a relation's name, quoted or not.
+_NAME = r"(?:\"[^\"]+\"|\w+)"
 # The relation a hook's statement writes: insert into / delete from / update / create table <relation>.
 _HOOK_TARGET = re.compile(
     r"^(?:insert\s+into|delete\s+from|update|create\s+(?:or\s+replace\s+)?table(?:\s+if\s+not\s+exists)?)\s+"
-    r"((?:\"[^\"]+\"|\w+)(?:\s*\.\s*(?:\"[^\"]+\"|\w+))*)",
+    rf"({_NAME}(?:\s*\.\s*{_NAME})*)",
     re.IGNORECASE,
 )
+# A three-part relation (database.schema.table), its schema captured.
+_SCHEMA_OF_RELATION = re.compile(rf"{_NAME}\s*\.\s*({_NAME})\s*\.\s*{_NAME}")
 
 
 def _statement_start(sql: str) -> str:
@@ -63,7 +68,7 @@ def writing_statements(statements: Iterable[LoggedStatement]) -> list[LoggedStat
 
 
 def _schema_and_table(relation: str) -> tuple[str, str]:
-    parts = [p.strip().strip('"') for p in re.findall(r"\"[^\"]+\"|\w+", relation)]
+    parts = [p.strip('"') for p in re.findall(_NAME, relation)]
     return (parts[-2] if len(parts) > 1 else "main").lower(), parts[-1].lower()
 
 
@@ -84,8 +89,8 @@ def write_script(statements: list[LoggedStatement], database: Path, settings: di
     the statements with their nodes."""
     schemas: dict[str, None] = {}
     for s in statements:
-        for relation in re.findall(r"(?:\"[^\"]+\"|\w+)\s*\.\s*(\"[^\"]+\"|\w+)\s*\.\s*(?:\"[^\"]+\"|\w+)", s.sql):
-            schemas.setdefault(relation.strip('"'), None)
+        for schema in _SCHEMA_OF_RELATION.findall(s.sql):
+            schemas.setdefault(schema.strip('"'), None)
     body = {
         "database": str(database),
         "settings": settings,
@@ -156,8 +161,6 @@ def measure_plain_script(
     """Write the full build's plain script under `folder`, run it in a new process (wall and CPU seconds, peak
     memory), compare its tables with the build's, then delete its database. Raises PlainScriptError naming the
     statement's node and error class when one fails (never its values)."""
-    from taglake.bench.masking_build import run_measured  # the dbt builds' own measure
-
     folder.mkdir(parents=True, exist_ok=False)
     statements = logged_statements(full_build_log)
     writes = writing_statements(statements)
