@@ -78,12 +78,28 @@
 {% macro landed_since(start, column='landing_date') -%}
     {{ column }} >= cast('{{ start.isoformat() }}' as date)
 {%- endmacro %}
+{#- `column` within the constant bounds `first` and `last` (dates; either may be none: no bound on that side), as one
+    predicate, `true` when there is neither: built_as_of_date's bounds in a model's `where` without a template block
+    around them (a block there lints differently with and without the bounds). `cast_as`: the bounds' SQL type. -#}
+{% macro constant_bounds(column, first, last=none, cast_as='date') -%}
+    {%- set parts = [] -%}
+    {%- if first -%}
+        {%- do parts.append(column ~ " >= cast('" ~ first.isoformat() ~ "' as " ~ cast_as ~ ")") -%}
+    {%- endif -%}
+    {%- if last -%}
+        {%- do parts.append(column ~ " <= cast('" ~ last.isoformat() ~ "' as " ~ cast_as ~ ")") -%}
+    {%- endif -%}
+    {{ parts | join(' and ') if parts else 'true' }}
+{%- endmacro %}
+
 {#- The lake's as-of date as `calendar` (int_landing_days_summarized, which the calling model refs: built before it)
     holds it, for constant bounds a model adds to a date window it otherwise takes from a join to the calendar: the
     engine skips storage by constants (DuckDB's zone maps), never by a join's values. One introspective query;
-    none while parsing, offline (no introspection) or when the calendar is empty (the join's bounds alone). -#}
+    none while parsing, offline (no introspection), when the calendar is not built yet (`dbt compile`, `dbt docs
+    generate` or sqlfluff's templater on a fresh database: the model's SQL is the same without the bounds) or empty
+    (the join's bounds alone). -#}
 {% macro built_as_of_date(calendar) %}
-    {%- if not execute or not flags.INTROSPECT -%}
+    {%- if not execute or not flags.INTROSPECT or load_relation(calendar) is none -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set value = run_query('select max(as_of_date) from ' ~ calendar).columns[0].values()[0] -%}

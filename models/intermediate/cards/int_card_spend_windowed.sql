@@ -29,10 +29,7 @@ recent as (
     where
         transactions.transaction_date > {{ dbt.dateadd('day', -window_days, 'as_of.as_of_date') }}
         and transactions.transaction_date <= as_of.as_of_date
-        {%- if as_of_date %}
-        and transactions.transaction_date >= cast('{{ first_day.isoformat() }}' as date)
-        and transactions.transaction_date <= cast('{{ as_of_date.isoformat() }}' as date)
-        {%- endif %}
+        and {{ constant_bounds('transactions.transaction_date', first_day, as_of_date) }}
 ),
 
 windowed as (

@@ -38,9 +38,7 @@ recent as (
     cross join as_of
     where
         cast(events.event_at as date) > {{ dbt.dateadd('day', -window_days, 'as_of.as_of_date') }}
-        {%- if as_of_date %}
-        and events.event_at >= cast('{{ first_day.isoformat() }}' as timestamp)
-        {%- endif %}
+        and {{ constant_bounds('events.event_at', first_day, cast_as='timestamp') }}
     group by events.customer_token
 )
 
