@@ -66,8 +66,9 @@ lint-python: setup
 # the size limit) and lints the rest: such a skip fails the target. A model disabled on this target is skipped as usual.
 lint-sql: setup
 	mkdir -p build
-	status=0; $(BIN)/sqlfluff lint models analyses tests snapshots > build/sqlfluff-lint.log 2>&1 || status=$$?; \
-	cat build/sqlfluff-lint.log; \
+	{ $(BIN)/sqlfluff lint models analyses tests snapshots 2>&1; echo $$? > build/sqlfluff-lint.status; } \
+	  | tee build/sqlfluff-lint.log; \
+	status=$$(cat build/sqlfluff-lint.status); \
 	if grep -qE 'because dbt raised|not found in dbt project|to avoid parser lock' build/sqlfluff-lint.log; then \
 	  echo "lint-sql: sqlfluff skipped a file it could not template (build/sqlfluff-lint.log)" >&2; exit 1; fi; \
 	exit $$status
