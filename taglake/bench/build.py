@@ -28,7 +28,7 @@ from typing import Any
 import duckdb
 
 from taglake.bench.day_kinds import ORDINARY, day_kind
-from taglake.bench.dbt_log import seconds_from_first_node
+from taglake.bench.dbt_log import seconds_from_first_node, statements_at_once
 from taglake.bench.masking import _num, _table, lake_description, machine_description
 from taglake.bench.masking_build import DbtMeasure, build_project, measure_dbt, statement_seconds
 from taglake.bench.plain_script import measure_plain_script
@@ -95,7 +95,8 @@ def node_breakdown(measure: DbtMeasure, log_file: Path | None) -> dict:
     """Where the build's node time went (seconds summed over dbt's threads, from run_results.json and dbt's debug
     log): models' creates, guard sample queries and other statements, tests (whole nodes), and dbt's own overhead
     inside nodes (compiling, materialization logic: node time not spent in a statement); with the slowest models,
-    and the wall time before the first node started (start-up and parse)."""
+    the wall time before the first node started (start-up and parse), and from the first node on, the seconds
+    during which 0, 1, 2 … statements ran at once (statements_at_once: whether dbt's threads kept the engine busy)."""
     statements = statement_seconds(log_file) if log_file and log_file.is_file() else {}
     creates = sum(s["create"] for s in statements.values())
     guard = sum(s["guard"] for s in statements.values())
@@ -105,6 +106,7 @@ def node_breakdown(measure: DbtMeasure, log_file: Path | None) -> dict:
     models = sorted(statements.items(), key=lambda item: sum(item[1].values()), reverse=True)
     slow_tests = sorted((n for n in measure.nodes if n["resource_type"] == "test"), key=lambda n: -n["seconds"])
     from_first_node = seconds_from_first_node(log_file) if log_file and log_file.is_file() else None
+    at_once = statements_at_once(log_file) if log_file and log_file.is_file() else None
     return {
         "node_seconds": node_seconds,
         # the wall time before the first node: Python's start-up, dbt's parse of the project and its set-up
@@ -123,6 +125,8 @@ def node_breakdown(measure: DbtMeasure, log_file: Path | None) -> dict:
             for name, s in models[:8]
         ],
         "top_tests": [{"test": n["name"], "seconds": n["seconds"]} for n in slow_tests[:5]],
+        # from the first node on: statements running at once (as JSON keys: "0", "1", "2" …) → seconds
+        "statements_at_once": {str(count): seconds for count, seconds in at_once.items()} if at_once else None,
     }
 
 
@@ -379,7 +383,17 @@ def _breakdown_report(title: str, medians: Mapping[str, float | None], last: Map
     if last.get("top_tests"):
         tests = ", ".join(f"{t['test']} {t['seconds']:.1f} s" for t in last["top_tests"])
         out.append(f"{title}, slowest tests (last run): {tests}")
+    if last.get("statements_at_once"):
+        out.append(_at_once_line(title, last["statements_at_once"]))
     return [*out, ""]
+
+
+def _at_once_line(title: str, at_once: Mapping[str, float]) -> str:
+    """How many statements ran at once from the first node on (last run), most first."""
+    spans = sorted(((int(count), seconds) for count, seconds in at_once.items()), reverse=True)
+    parts = ", ".join(f"{f'{count} at once' if count else 'none'} {seconds:.1f} s" for count, seconds in spans)
+    total = sum(seconds for _, seconds in spans)
+    return f"{title}, statements running from its first node on (last run, {total:.1f} s): {parts}"
 
 
 def _plain_tables_line(plain: Mapping[str, Any]) -> str:

@@ -5,8 +5,8 @@ dbt 1.11 writes a statement as `On <connection>: <sql>` (the SQL may go on over 
 run, `SQL status: <status> in <seconds> seconds` on the same thread. A node's connection is named by its unique id
 (`model.taglake.stg_x`, `test.taglake.…`, `snapshot.…`, `seed.…`); the run's hooks and introspection run on
 connections named otherwise (`master`, `list_…`, `create_…`). The benchmarks read it to say where a build's time
-went (taglake.bench.masking_build.statement_seconds) and to replay the statements that wrote the build's tables
-as a plain DuckDB script (taglake.bench.plain_script).
+went (taglake.bench.masking_build.statement_seconds), how many statements ran at once (statements_at_once), and to
+replay the statements that wrote the build's tables as a plain DuckDB script (taglake.bench.plain_script).
 """
 
 from __future__ import annotations
@@ -94,16 +94,51 @@ def seconds_from_first_node(log_file: Path) -> float | None:
     None when the log shows no node started. A run that crosses midnight is counted across it."""
     first: float | None = None
     last: float | None = None
-    with log_file.open(encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            stamp = _TIMESTAMP.match(line)
-            if not stamp:
-                continue
-            seconds = int(stamp.group(1)) * 3600 + int(stamp.group(2)) * 60 + float(stamp.group(3))
-            if first is None and _FIRST_NODE.search(line):
-                first = seconds
-            if first is not None:
-                last = seconds
+    for seconds, line in _stamped_lines(log_file):
+        if first is None and _FIRST_NODE.search(line):
+            first = seconds
+        if first is not None:
+            last = seconds
     if first is None or last is None:
         return None
     return (last - first) % 86400
+
+
+def _stamped_lines(log_file: Path) -> Iterator[tuple[float, str]]:
+    """(seconds of the day, line) of each line of the log that starts a message."""
+    with log_file.open(encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            stamp = _TIMESTAMP.match(line)
+            if stamp:
+                yield int(stamp.group(1)) * 3600 + int(stamp.group(2)) * 60 + float(stamp.group(3)), line
+
+
+def statements_at_once(log_file: Path) -> dict[int, float] | None:
+    """From the first node to the log's last message, the seconds during which 0, 1, 2 … statements were running
+    (a statement ran for the seconds its `SQL status` line gives, up to that line), whatever their connection: with
+    two threads, {2: …} is the time both had a query in the engine, {0: …} the time neither had (dbt's own work,
+    Python). The values add up to seconds_from_first_node. None when the log shows no node started."""
+    first: float | None = None
+    last = 0.0
+    intervals: list[tuple[float, float]] = []
+    for seconds, line in _stamped_lines(log_file):
+        if first is None:
+            if not _FIRST_NODE.search(line):
+                continue
+            first = seconds
+        at = (seconds - first) % 86400  # a run that crosses midnight is counted across it
+        last = at
+        message = _LOG_MESSAGE.match(line.rstrip("\n"))
+        status = _SQL_STATUS.match(message.group(2)) if message else None
+        if status:
+            intervals.append((max(at - float(status.group(1)), 0.0), at))
+    if first is None:
+        return None
+    events = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals])
+    spans: dict[int, float] = {}
+    running, since = 0, 0.0
+    for at, change in events:
+        spans[running] = spans.get(running, 0.0) + (at - since)
+        running, since = running + change, at
+    spans[running] = spans.get(running, 0.0) + (last - since)
+    return {count: spans[count] for count in sorted(spans) if spans[count] > 0}

@@ -66,6 +66,7 @@ def _run(full: float, read: float, incremental: float, creates: float) -> dict:
                 "parts": parts,
                 "top_models": top,
                 "top_tests": [{"test": "unique_stg_x_id", "seconds": 3.25}],
+                "statements_at_once": {"0": 1.25, "1": 2.5, "2": 10.0},
             },
         }
 
@@ -150,6 +151,10 @@ def test_goals_are_judged_on_the_medians_of_the_runs() -> None:
     assert "one-day run, where node time went" in report and "full build, where node time went" in report
     assert "one-day run, slowest models (last run; create + guard + other statements): stg_x 6.5 s" in report
     assert "one-day run, slowest tests (last run): unique_stg_x_id 3.2 s" in report
+    assert (
+        "full build, statements running from its first node on (last run, 13.8 s): 2 at once 10.0 s, "
+        "1 at once 2.5 s, none 1.2 s" in report
+    )
 
 
 # dbt's debug log as dbt 1.11 writes it: a statement announced on a thread, then its status on the same thread.
@@ -204,6 +209,11 @@ def test_the_build_benchmark_builds_appended_days_one_after_another_and_says_wha
     assert plain["tables"]["left_out"] == ["taglake_marts.fct_quality_check_results"]
     assert run["full_over_plain"] == pytest.approx(run["full_build"]["wall_seconds"] / plain["wall_seconds"])
     assert 0 < run["full_build"]["breakdown"]["before_first_node_seconds"] < run["full_build"]["wall_seconds"]
+    # from the first node on, the statements running at once: the two threads' spans add up to that time
+    at_once = run["full_build"]["breakdown"]["statements_at_once"]
+    assert set(at_once) <= {"0", "1", "2"} and at_once.get("1", 0) > 0
+    from_first_node = run["full_build"]["wall_seconds"] - run["full_build"]["breakdown"]["before_first_node_seconds"]
+    assert sum(at_once.values()) == pytest.approx(from_first_node, abs=1.0)
     # --keep: the run's folder stays for profiling, with its database and each build's dbt log and output
     kept = tmp_path / "work" / "build-run1"
     assert result["kept_folder"] == str(kept.resolve())

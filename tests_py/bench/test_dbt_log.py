@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from taglake.bench.dbt_log import logged_statements, seconds_from_first_node
+import pytest
+
+from taglake.bench.dbt_log import logged_statements, seconds_from_first_node, statements_at_once
 
 # dbt 1.11's debug log: statements on two threads, a SQL text over several lines, a node's Close without a status
 # followed on the same thread by a test's statements, a versioned model, a seed's COPY ended by "...", a hook.
@@ -54,3 +56,16 @@ def test_the_time_from_the_first_node_runs_to_the_last_message_across_midnight(t
     assert seconds_from_first_node(log) == 2.75  # 23:59:59.5 to 00:00:02.25
     log.write_text(LOG.split("1 of 1 START")[0] + "\n", encoding="utf-8")
     assert seconds_from_first_node(log) is None
+
+
+def test_the_statements_running_at_once_add_up_to_the_time_from_the_first_node(tmp_path: Path) -> None:
+    log = tmp_path / "dbt.log"
+    log.write_text(LOG, encoding="utf-8")
+    # from 23:59:59.5 on: stg_x 23:59:59.6-00:00:01.0, p_v1 23:59:59.7-00:00:01.3, the test 00:00:01.2-01.4, the
+    # seed 01.55-01.6, the hook's insert 01.99-02.0, the end 02.25
+    at_once = statements_at_once(log)
+    assert at_once is not None
+    assert at_once == pytest.approx({0: 0.1 + 0.15 + 0.39 + 0.25, 1: 0.1 + 0.2 + 0.1 + 0.05 + 0.01, 2: 1.3 + 0.1})
+    assert sum(at_once.values()) == pytest.approx(seconds_from_first_node(log))
+    log.write_text(LOG.split("1 of 1 START")[0] + "\n", encoding="utf-8")
+    assert statements_at_once(log) is None
