@@ -823,7 +823,8 @@ def test_the_history_marts_recompute_the_customers_whose_history_changed_as_a_fu
     # whose snapshot history changed since the table was built, and leave every other customer as it was. The
     # changes planted are the awkward ones: a deletion record dated by the run's clock, later than the next as-of
     # date (whose versions must still be picked up), a CRM version closed without a successor (a record withdrawn),
-    # and a customer first seen with a version older than any the table holds.
+    # and a customer first seen with a version older than any the table holds; then a re-run on an unchanged as-of
+    # date that records versions dated on it, and a run that must not re-read the versions it was built from.
     project = daily.project("history_marts", db_from=daily.incremental.duckdb_path)
     db = project.duckdb_path
     tags, attributes = "taglake_snapshots.snap_customer_tags", "taglake_snapshots.snap_customer_attributes"
@@ -918,12 +919,57 @@ def test_the_history_marts_recompute_the_customers_whose_history_changed_as_a_fu
     assert _query(db, last_period, [closed])[0] == (closed_at, False)
     assert len(_query(db, last_period, [new_customer])) == 1
 
+    # A re-run on the same as-of date (next_day, now the newest transition date the table holds): a customer's tags
+    # change again, dated that day (their version dated before it closed on it), and a customer first seen in the
+    # re-run holds a tag. Both are recomputed.
+    ((regained, template),) = _query(
+        db,
+        f"select min(customer_token), max(customer_token) from {tags} where dbt_valid_to is null and {column}"
+        " and customer_token not in (?, ?, ?) and dbt_valid_from < ?",
+        [withdrawn, moved, untouched, as_of],
+    )
+    newcomer = hashlib.sha256(b"a customer first seen in a re-run").hexdigest()
+    with duckdb.connect(str(db)) as con:
+        _close_and_add_version(
+            con,
+            tags,
+            regained,
+            next_day,
+            dbt_valid_from=next_day,
+            dbt_updated_at=next_day,
+            as_of_date=next_day,
+            dbt_scd_id="planted-rerun",
+            **{column: False},
+        )
+        con.execute(
+            f"insert into {tags} by name select * replace (? as customer_token, ? as dbt_valid_from,"
+            " ? as dbt_updated_at, ? as as_of_date, 'planted-newcomer' as dbt_scd_id)"
+            f" from {tags} where customer_token = ? and dbt_valid_to is null",
+            [newcomer, next_day, next_day, next_day, template],
+        )
+    run_dbt(project, ["build", *select], target="local", quiet=True)
+    assert _query(db, left, [regained]) == [(next_day,)], "a version a re-run dated on the newest date is read"
+    entered = f"select transition_date, is_first_observation from {transitions} where customer_token = ?"
+    assert (next_day, True) in _query(db, entered, [newcomer]), "a customer first seen in a re-run is read"
+    # A version dated on the newest date that the table was built from is not read again: the newcomer's rows,
+    # rewritten, stay as they are in the next run (on the first run after a full build, every first version is
+    # dated on the newest date: only the customers whose tags changed are recomputed).
+    with duckdb.connect(str(db)) as con:
+        con.execute(f"update {transitions} set is_first_observation = null where customer_token = ?", [newcomer])
+    run_dbt(project, ["build", *select], target="local", quiet=True)
+    assert _query(
+        db, f"select distinct is_first_observation from {transitions} where customer_token = ?", [newcomer]
+    ) == [(None,)], "a customer first seen on the newest date, already held, is left as it was"
+    assert _query(
+        db, f"select distinct is_first_observation from {transitions} where customer_token = ?", [untouched]
+    ) == [(None,)]
+
     # Everything else is what a full refresh of the two marts gives from the same histories.
     full = daily.project("history_marts_full", db_from=db)
     run_dbt(full, ["build", "--full-refresh", *select], target="local", quiet=True)
     for build in (db, full.duckdb_path):
         with duckdb.connect(str(build)) as con:
-            con.execute(f"delete from {transitions} where customer_token = ?", [untouched])
+            con.execute(f"delete from {transitions} where customer_token in (?, ?)", [untouched, newcomer])
             con.execute(f"delete from {periods} where customer_token = ?", [crm_untouched])
     assert differing_tables(db, full.duckdb_path, only=set(HISTORY_MARTS)) == {}
 

@@ -2,8 +2,13 @@
 -- holding of the tag changed, from the tag history (snap_customer_tags). The first version of a customer counts
 -- as entering every tag it holds (`is_first_observation`).
 -- Incremental per customer (docs/daily-runs.md): a run recomputes whole, from every version of their history, the
--- customers whose history gained a version since the table was built (tag_history_recorded_since), and replaces
--- their rows (group_replace_incremental on customer_token); about 2% of customers a day at the large scale.
+-- customers whose history gained a version since the table was built, and replaces their rows
+-- (group_replace_incremental on customer_token); about 2% of customers a day at the large scale. With D the newest
+-- transition date the table holds (tag_history_recorded_since): a version dated after D; a version closed on or
+-- after D (a version dated D that a re-run on an unchanged as-of date recorded closes its predecessor on D); a
+-- deletion record; and a version dated D that holds a tag of a customer the table holds no row of (one first seen
+-- in such a re-run). A version dated D without any of these is one the table was built from: on the first run
+-- after a full build every first version is dated D, and only the customers whose tags changed are recomputed.
 {{ config(**group_replace_incremental(['customer_token'])) }}
 {%- set tag_columns = tag_profile_columns() %}
 {%- set since = tag_history_recorded_since(ref('snap_customer_tags')) %}
@@ -24,7 +29,19 @@ versions_all as {{ not_materialized() }} (
 touched as (
     select distinct customer_token
     from versions_all
-    where {{ landed_since(since, 'dbt_valid_from') }} or dbt_is_deleted = 'True'
+    where
+        dbt_valid_from > cast('{{ since.isoformat() }}' as date)
+        or dbt_valid_to >= cast('{{ since.isoformat() }}' as date)
+        or dbt_is_deleted = 'True'
+        or (
+            dbt_valid_from = cast('{{ since.isoformat() }}' as date)
+            and (
+                {%- for column, _ in tag_columns %}
+                {{ 'or ' if not loop.first }}{{ column }}
+                {%- endfor %}
+            )
+            and customer_token not in (select held.customer_token from {{ this }} as held)
+        )
 ),
 
 history as (
