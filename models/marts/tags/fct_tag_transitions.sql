@@ -26,15 +26,17 @@ versions_all as {{ not_materialized() }} (
     select * from {{ ref('snap_customer_tags') }}
 ),
 
+{%- set newest = "cast('" ~ since.isoformat() ~ "' as date)" %}
+
 touched as (
     select distinct customer_token
     from versions_all
     where
-        dbt_valid_from > cast('{{ since.isoformat() }}' as date)
-        or dbt_valid_to >= cast('{{ since.isoformat() }}' as date)
+        dbt_valid_from > {{ newest }}
+        or dbt_valid_to >= {{ newest }}
         or dbt_is_deleted = 'True'
         or (
-            dbt_valid_from = cast('{{ since.isoformat() }}' as date)
+            dbt_valid_from = {{ newest }}
             and (
                 {%- for column, _ in tag_columns %}
                 {{ 'or ' if not loop.first }}{{ column }}
