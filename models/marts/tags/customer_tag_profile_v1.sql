@@ -19,7 +19,7 @@ as_of as (
 pivoted as (
     select
         customer_token,
-        {{ dbt.listagg('tag_code', "','", 'order by tag_code') }} as tag_codes,
+        {{ sorted_listagg('tag_code', "','") }} as tag_codes,
         {%- for column, tag_code in tag_columns %}
         max(case when tag_code = '{{ tag_code }}' then 1 else 0 end) = 1 as {{ column }},
         {%- endfor %}
