@@ -2,6 +2,8 @@
 -- features read, counted back from the lake's as-of date (the newest landing day of any raw table). The 90 days are
 -- also given as constants when the calendar is built (built_as_of_date): DuckDB then reads only the storage blocks
 -- that hold them (2.3 s less of 46 M rows at the large scale), where the join's bounds make it read every row.
+-- Amounts are decimal(18, 2), the marts' type: a sum is decimal(38, 2) on DuckDB (128 bits a value), which costs
+-- about three times as much to write (docs/performance.md).
 {%- set window_days = 90 %}
 {%- set as_of_date = built_as_of_date(ref('int_landing_days_summarized')) %}
 {%- set first_day = as_of_date - modules.datetime.timedelta(days=window_days - 1) if as_of_date else none %}
@@ -50,4 +52,17 @@ windowed as (
     group by customer_token
 )
 
-select * from windowed
+select
+    customer_token,
+    as_of_date,
+    transaction_count_30d,
+    cast(spend_30d_twd as decimal(18, 2)) as spend_30d_twd,
+    transaction_count_90d,
+    cast(spend_90d_twd as decimal(18, 2)) as spend_90d_twd,
+    foreign_transaction_count_90d,
+    cast(foreign_spend_90d_twd as decimal(18, 2)) as foreign_spend_90d_twd,
+    cast(travel_spend_90d_twd as decimal(18, 2)) as travel_spend_90d_twd,
+    online_transaction_count_90d,
+    cast(online_spend_90d_twd as decimal(18, 2)) as online_spend_90d_twd,
+    dining_transaction_count_90d
+from windowed
