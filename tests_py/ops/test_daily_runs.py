@@ -957,12 +957,11 @@ def test_the_history_marts_recompute_the_customers_whose_history_changed_as_a_fu
     with duckdb.connect(str(db)) as con:
         con.execute(f"update {transitions} set is_first_observation = null where customer_token = ?", [newcomer])
     run_dbt(project, ["build", *select], target="local", quiet=True)
-    assert _query(
-        db, f"select distinct is_first_observation from {transitions} where customer_token = ?", [newcomer]
-    ) == [(None,)], "a customer first seen on the newest date, already held, is left as it was"
-    assert _query(
-        db, f"select distinct is_first_observation from {transitions} where customer_token = ?", [untouched]
-    ) == [(None,)]
+    first_observations = f"select distinct is_first_observation from {transitions} where customer_token = ?"
+    assert _query(db, first_observations, [newcomer]) == [(None,)], (
+        "a customer first seen on the newest date, already held, is left as it was"
+    )
+    assert _query(db, first_observations, [untouched]) == [(None,)]
 
     # Everything else is what a full refresh of the two marts gives from the same histories.
     full = daily.project("history_marts_full", db_from=db)
