@@ -17,14 +17,17 @@ first_landing as (
 ),
 
 daily_feeds as (
-    {%- for table in daily_feeds() %}
+    {%- set feeds = daily_feeds() %}
+    {%- if feeds %}
+    {%- for table in feeds %}
     select '{{ table }}' as source_table
     {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
     {%- else %}
     select cast(null as varchar) as source_table
     from first_landing
     where 1 = 0
-    {%- endfor %}
+    {%- endif %}
 ),
 
 digits as (
@@ -51,8 +54,8 @@ calendar as (
     cross join first_landing
     cross join day_offsets
     cross join as_of
-    where cast({{ dbt.dateadd('day', 'day_offsets.day_offset', 'first_landing.first_date') }} as date)
-        <= as_of.as_of_date
+    where
+        cast({{ dbt.dateadd('day', 'day_offsets.day_offset', 'first_landing.first_date') }} as date) <= as_of.as_of_date
 ),
 
 counted as (
