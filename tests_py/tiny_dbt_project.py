@@ -13,11 +13,13 @@ from taglake.core.project import Project
 from taglake.privacy import dbt_runner
 
 DATABASE = "tiny.duckdb"
-# The macro files DuckDB's table writes need in a tiny project: the create statement (engines/table_storage.sql) and
-# the temporary views it gives a model that inserts from its query (incremental/insert_from_query.sql) and a
-# snapshot's staging (history/snapshot_staging.sql, with the merge that reads it).
+# The macro files DuckDB's table writes need in a tiny project: the create statement (engines/table_storage.sql), the
+# months it fills a marked table by (engines/month_parts.sql) and the temporary views it gives a model that inserts
+# from its query (incremental/insert_from_query.sql) and a snapshot's staging (history/snapshot_staging.sql, with the
+# merge that reads it).
 TABLE_STORAGE_MACROS = (
     "engines/table_storage.sql",
+    "engines/month_parts.sql",
     "incremental/insert_from_query.sql",
     "history/snapshot_staging.sql",
 )

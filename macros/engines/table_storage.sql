@@ -46,9 +46,10 @@
 
 {#- dbt-duckdb's create_table_as (dbt.duckdb__create_table_as), but a table with declared high-cardinality columns
     is declared column by column (the types DuckDB binds for the model's select) and then filled, as dbt-duckdb
-    itself does for a contract; the temporary relation of a model that inserts from its query is a view of it
-    (query_view_as, macros/incremental/insert_from_query.sql), and so is a snapshot's staging relation
-    (snapshot_stages_through_view, macros/history/snapshot_staging.sql): both through temporary_view_as. -#}
+    itself does for a contract; a table marked with month_part (macros/engines/month_parts.sql) is declared (by its
+    contract, or as above) and filled one month at a time; the temporary relation of a model that inserts from its
+    query (query_view_as, macros/incremental/insert_from_query.sql) is a view of it, and so is a snapshot's staging
+    relation (snapshot_stages_through_view, macros/history/snapshot_staging.sql): both through temporary_view_as. -#}
 {% macro duckdb__create_table_as(temporary, relation, compiled_code, language='sql', partitioned_by=none,
                                  sorted_by=none) -%}
     {%- if temporary and language == 'sql' and inserts_from_query() -%}
@@ -58,12 +59,22 @@
         {{- return(temporary_view_as(relation, compiled_code)) -}}
     {%- endif -%}
     {%- set contract_config = config.get('contract') -%}
-    {%- if temporary or language != 'sql' or not high_cardinality_columns()
-        or (contract_config and contract_config.enforced) or partitioned_by or sorted_by
-        or config.get('sql_header') -%}
+    {%- set contracted = contract_config and contract_config.enforced -%}
+    {%- set dbt_duckdbs = temporary or language != 'sql' or partitioned_by or sorted_by or config.get('sql_header') -%}
+    {%- set parts = [] if dbt_duckdbs else month_parts(compiled_code) -%}
+    {%- if dbt_duckdbs or (not parts and (contracted or not high_cardinality_columns())) -%}
         {{- return(dbt.duckdb__create_table_as(temporary, relation, compiled_code, language, partitioned_by,
                                                 sorted_by)) -}}
     {%- endif -%}
+    {%- if contracted -%}
+    {{ get_assert_columns_equivalent(compiled_code) }}
+    create table {{ relation }} {{ get_table_columns_and_constraints() }};
+    {%- for part in parts %}
+    insert into {{ relation }} {{ get_column_names() }} (
+        {{ get_select_subquery(part) }}
+    );
+    {%- endfor %}
+    {%- else -%}
     {%- set described = run_query('describe select * from (' ~ compiled_code ~ ') as model_subq') -%}
     {%- do check_high_cardinality_columns(described.columns['column_name'].values() | list) -%}
     create table {{ relation }} (
@@ -72,10 +83,13 @@
         {{- fsst_column_clause(row['column_name'], row['column_type']) }}{{ ',' if not loop.last }}
     {%- endfor %}
     );
+    {%- for part in parts or [compiled_code] %}
     insert into {{ relation }}
     select * from (
-        {{ compiled_code }}
+        {{ part }}
     ) as model_subq;
+    {%- endfor %}
+    {%- endif -%}
 {%- endmacro %}
 
 {#- A contract's columns as dbt renders them (name, type, constraints), with the declared columns' compression: what

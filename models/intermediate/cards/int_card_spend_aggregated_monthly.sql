@@ -4,6 +4,9 @@
 -- a transaction landed from landing_window_start('landed_through') on falls in (a late one may fall in an earlier
 -- month), and replaces those customer-months whole; it reads the transactions from the first of the earliest such
 -- month on (month_floor_landed_since), not the whole feed.
+-- Every row is computed from one month's transactions (the month is in the group key): on DuckDB a full build is one
+-- statement per month (month_part, macros/engines/month_parts.sql; the month's bounds read from staging, whose
+-- transaction_date the ephemeral model passes through), each holding one month's groups.
 -- depends_on: {{ ref('stg_cards__transactions') }} (read for the touched groups and their floor in an incremental run)
 {{ config(**group_replace_incremental(['customer_token', 'spend_month'])) }}
 {%- set since = landing_window_start('landed_through') %}
@@ -15,6 +18,7 @@ transactions as {{ not_materialized() }} (
         *,
         {{ dbt.date_trunc('month', 'transaction_date') }} as transaction_month
     from {{ ref('int_card_transactions_categorized') }}
+    where {{ month_part('transaction_date', ref('stg_cards__transactions')) }}
 ),
 
 {%- if since %}

@@ -2,6 +2,8 @@
 -- Incremental (docs/daily-runs.md): a run recomputes the customer-months whose monthly aggregate took a transaction
 -- landed from landing_window_start('landed_through') on, from all of the month's aggregates, and merges them; it reads
 -- the aggregates from the earliest such month on (month_floor_landed_since), not every month.
+-- Every row is one customer-month's: on DuckDB a full build is one statement per month (month_part,
+-- macros/engines/month_parts.sql), each grouping one month's aggregates.
 {{ config(**keyed_incremental(['customer_token', 'spend_month'])) }}
 {%- set since = landing_window_start('landed_through') %}
 
@@ -9,6 +11,7 @@ with
 
 monthly as {{ not_materialized() }} (
     select * from {{ ref('int_card_spend_aggregated_monthly') }}
+    where {{ month_part('spend_month', ref('int_card_spend_aggregated_monthly')) }}
 ),
 
 {%- if since %}

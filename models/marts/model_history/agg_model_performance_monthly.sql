@@ -11,6 +11,9 @@
 -- up to the newest month an outcome is held for: a month whose scores landed before any of its outcomes gives no row
 -- yet (a row needs both), so it is not recomputed until its outcomes land — the days between a scoring run and its
 -- outcomes read nothing.
+-- Every row is computed from one month's scores and outcomes (the month is in every key, join and partition below):
+-- on DuckDB a full build is one statement per month (month_part, macros/engines/month_parts.sql), each holding one
+-- month's rows, where one statement over all of them spills to disk at the large scale.
 {{ config(**group_replace_incremental(['model_name', 'outcome_month'])) }}
 {%- set since = landing_window_start('landed_through') %}
 {%- set score_floor = month_floor_landed_since(ref('stg_ml__model_scores'), 'scored_at', since) %}
@@ -44,10 +47,12 @@ scores_all as {{ not_materialized() }} (
         landing_date,
         cast({{ dbt.date_trunc('month', 'scored_at') }} as date) as outcome_month
     from {{ ref('stg_ml__model_scores') }}
+    where {{ month_part('scored_at', ref('stg_ml__model_scores')) }}
 ),
 
 outcomes_all as {{ not_materialized() }} (
     select * from {{ ref('stg_ml__model_outcomes') }}
+    where {{ month_part('outcome_month', ref('stg_ml__model_outcomes')) }}
 ),
 
 {%- if since %}
