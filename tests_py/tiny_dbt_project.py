@@ -65,3 +65,15 @@ def tiny_project(
 def run_dbt(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """`dbt ARGS` in the tiny project (its own profiles.yml), output captured."""
     return dbt_runner.capture(list(args), cwd=folder, env={**os.environ, "DBT_PROFILES_DIR": str(folder)})
+
+
+def declared_columns(folder: Path, table: str) -> list[tuple[str, str, str]]:
+    """(name, type, nullable) of each column of the tiny project's table `table`, in order."""
+    import duckdb
+
+    with duckdb.connect(str(folder / DATABASE), read_only=True) as con:
+        return con.execute(
+            "select column_name, data_type, is_nullable from information_schema.columns "
+            "where table_name = ? order by ordinal_position",
+            [table],
+        ).fetchall()

@@ -38,28 +38,29 @@
     {%- if not marks -%}
         {{- return([]) -}}
     {%- endif -%}
-    {%- set bounds = {'first': none, 'last': none} -%}
+    {%- set firsts, lasts = [], [] -%}
     {%- for column, relation in marks | unique -%}
         {%- set found = run_query('select min(' ~ column ~ '), max(' ~ column ~ ') from ' ~ relation).rows[0] -%}
         {%- if found[0] is not none -%}
-            {%- set first = modules.datetime.date(found[0].year, found[0].month, 1) -%}
-            {%- set last = modules.datetime.date(found[1].year, found[1].month, 1) -%}
-            {%- do bounds.update({'first': first if bounds.first is none else [bounds.first, first] | min}) -%}
-            {%- do bounds.update({'last': last if bounds.last is none else [bounds.last, last] | max}) -%}
+            {%- do firsts.append(modules.datetime.date(found[0].year, found[0].month, 1)) -%}
+            {%- do lasts.append(modules.datetime.date(found[1].year, found[1].month, 1)) -%}
         {%- endif -%}
     {%- endfor -%}
     {%- set parts = [modules.re.sub(pattern, '(\\1 is null)', compiled_code)] -%}
-    {%- set month = {'start': bounds.first} -%}
-    {%- for _ in range(1200) if month.start is not none and month.start <= bounds.last -%}
-        {%- set start = month.start -%}
-        {%- set stop = (start + modules.datetime.timedelta(days=32)).replace(day=1) -%}
-        {%- set bounded = "(\\1 >= '" ~ start.isoformat() ~ "' and \\1 < '" ~ stop.isoformat() ~ "')" -%}
-        {%- do parts.append(modules.re.sub(pattern, bounded, compiled_code)) -%}
-        {%- do month.update({'start': stop}) -%}
-    {%- endfor -%}
-    {%- if month.start is not none and month.start <= bounds.last -%}
+    {%- if not firsts -%}
+        {{- return(parts) -}}
+    {%- endif -%}
+    {%- set first, last = firsts | min, lasts | max -%}
+    {%- set months = (last.year - first.year) * 12 + last.month - first.month + 1 -%}
+    {%- if months > 1200 -%}
         {{ exceptions.raise_compiler_error(
             model.name ~ ": month_part's columns span more than 1,200 months: build it as one statement") }}
     {%- endif -%}
+    {%- for index in range(first.month - 1, first.month - 1 + months) -%}
+        {%- set start = modules.datetime.date(first.year + index // 12, index % 12 + 1, 1) -%}
+        {%- set stop = (start + modules.datetime.timedelta(days=32)).replace(day=1) -%}
+        {%- set bounded = "(\\1 >= '" ~ start.isoformat() ~ "' and \\1 < '" ~ stop.isoformat() ~ "')" -%}
+        {%- do parts.append(modules.re.sub(pattern, bounded, compiled_code)) -%}
+    {%- endfor -%}
     {{- return(parts) -}}
 {% endmacro %}

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from tiny_dbt_project import DATABASE, TABLE_STORAGE_MACROS, run_dbt, tiny_project
+from tiny_dbt_project import DATABASE, TABLE_STORAGE_MACROS, declared_columns, run_dbt, tiny_project
 
 pytestmark = pytest.mark.dbt
 
@@ -153,12 +153,7 @@ def test_the_months_are_those_of_any_marked_input(built: Path) -> None:
 
 
 def test_a_contracted_table_keeps_its_declaration(built: Path) -> None:
-    with duckdb.connect(str(built / DATABASE), read_only=True) as con:
-        columns = con.execute(
-            "select column_name, data_type, is_nullable from information_schema.columns "
-            "where table_name = 'contracted' order by ordinal_position"
-        ).fetchall()
-    assert columns == [
+    assert declared_columns(built, "contracted") == [
         ("event_month", "DATE", "YES"),
         ("events", "BIGINT", "NO"),
         ("customers", "BIGINT", "YES"),

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from tiny_dbt_project import DATABASE, TABLE_STORAGE_MACROS, run_dbt, tiny_project
+from tiny_dbt_project import DATABASE, TABLE_STORAGE_MACROS, declared_columns, run_dbt, tiny_project
 
 pytestmark = pytest.mark.dbt
 
@@ -111,11 +111,7 @@ def test_the_rows_are_the_models(built: Path) -> None:
                 count,
                 count,
             )
-        columns = con.execute(
-            "select column_name, data_type, is_nullable from information_schema.columns "
-            "where table_name = 'contracted' order by ordinal_position"
-        ).fetchall()
-    assert columns == [
+    assert declared_columns(built, "contracted") == [
         ("row_id", "VARCHAR", "NO"),
         ("channel", "VARCHAR", "YES"),
         ("channel_copy", "VARCHAR", "YES"),
