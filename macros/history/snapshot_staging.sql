@@ -17,10 +17,10 @@
       the staging table cost about a quarter of its create on a scoring day (6.6 -> 5.0 s for snap_model_scores at
       the large scale, 6.7 M staged rows; docs/performance.md).
     - The staged rows are not written: the staging relation is a temporary view of this query
-      (temporary_view_as, through duckdb__create_table_as), and the merge reads it twice, inserting first and
-      closing second (duckdb__snapshot_merge_sql below). On a scoring day at the large scale the 5.8 M staged rows
-      of snap_model_scores cost more to write into a temporary table (3.1-3.5 s alone) than the second reading of
-      the query costs (docs/performance.md).
+      (temporary_view_as, through duckdb__create_table_as), and the merge reads it twice: once for the ids of the
+      versions it closes, kept in a narrow temporary table, once for the rows it inserts (duckdb__snapshot_merge_sql
+      below). On a scoring day at the large scale the 5.8 M staged rows of snap_model_scores cost more to write
+      into a temporary table (3.1-3.5 s alone) than the second reading of the query costs (docs/performance.md).
     Everything else is dbt's: the strategy's updated_at, scd_id, row_changed and valid_to expressions, the
     hard_deletes modes, the column names a project configures (snapshot_table_column_names). A snapshot configured
     with dbt_valid_to_current takes dbt's default macros unchanged (staging, its temporary table and dbt-duckdb's
@@ -173,17 +173,18 @@
     {{- return(model.resource_type == 'snapshot' and not config.get('dbt_valid_to_current')) -}}
 {% endmacro %}
 
-{#- dbt-duckdb's snapshot merge (an update closing the replaced versions, then an insert of the new rows), in the
-    other order when the staging relation is a view: each statement reads the staging query again, against the
-    snapshot as the statements before it left it, and the insert first gives both statements the rows dbt's order
-    gives them from a table written before either ran.
-    - The insert reads the snapshot as it was: the same insertions and deletion records.
-    - The update then reads it with those rows added, each current. A new or changed key's inserted row holds the
-      source row's values and time, so the strategy finds no change against it and no closing row comes from it;
-      its replaced version is found changed as before and closed at the source row's time. A deletion record just
-      inserted is a current row recorded gone, which the staging query never closes again, and its key is not in
-      the source; the version it records as gone is closed at the run's time as before (the clock, now(), is the
-      transaction's, the same in both statements).
+{#- dbt-duckdb's snapshot merge (an update closing the replaced versions, then an insert of the new rows), in three
+    statements when the staging relation is a view, so that the staging query runs against the snapshot as it was
+    before the merge, as dbt's staging table is written before either of dbt's statements:
+    - the versions to close (dbt_scd_id and dbt_valid_to of the staged updates and deletes) are kept first in a
+      temporary table: two narrow columns, not the staged rows (on a scoring day at the large scale 2.8 M ids, 1.1 s
+      alone, against 2.3 s for an update that read the staging query again after the insert: docs/performance.md);
+    - the insert then reads the staging query, the snapshot unchanged yet: dbt's insertions and deletion records;
+    - the update closes the kept versions that are current. Insert before update, which is not dbt-duckdb's order,
+      leaves what dbt's order leaves: the update closes only the versions the staging query named, and no row just
+      inserted holds such an id (a version closed by the timestamp strategy is older than its key's new row, whose
+      id hashes the key with its newer updated_at; the check strategy's new ids hash this run's clock; a deletion
+      record's id hashes the id it records with this run's clock), so a row inserted now stays current.
     Like dbt's own merge, this needs one source row per key: each snapshot's relation has a uniqueness test on it,
     which `dbt build` runs before the snapshot. -#}
 {% macro duckdb__snapshot_merge_sql(target, source, insert_cols) -%}
@@ -191,6 +192,12 @@
         {{- return(dbt.duckdb__snapshot_merge_sql(target, source, insert_cols)) -}}
     {%- endif -%}
     {%- set columns = config.get('snapshot_table_column_names') or get_snapshot_table_column_names() -%}
+    {%- set closing = adapter.quote(source.identifier ~ '__closing') -%}
+    create temporary table {{ closing }} as
+    select staged.{{ columns.dbt_scd_id }}, staged.{{ columns.dbt_valid_to }}
+    from {{ source }} as staged
+    where staged.dbt_change_type in ('update', 'delete');
+
     insert into {{ target }} ({{ insert_cols | join(', ') }})
     select {% for column in insert_cols -%}
         staged.{{ column }}{{ ', ' if not loop.last }}
@@ -199,11 +206,12 @@
     where staged.dbt_change_type = 'insert';
 
     update {{ target }} as snapshotted
-    set {{ columns.dbt_valid_to }} = staged.{{ columns.dbt_valid_to }}
-    from {{ source }} as staged
-    where staged.{{ columns.dbt_scd_id }} = snapshotted.{{ columns.dbt_scd_id }}
-        and staged.dbt_change_type in ('update', 'delete')
+    set {{ columns.dbt_valid_to }} = closing.{{ columns.dbt_valid_to }}
+    from {{ closing }} as closing
+    where closing.{{ columns.dbt_scd_id }} = snapshotted.{{ columns.dbt_scd_id }}
         and snapshotted.{{ columns.dbt_valid_to }} is null;
+
+    drop table {{ closing }};
 {%- endmacro %}
 
 {#- After the merge: the staging view dropped (dbt-duckdb drops a table). -#}

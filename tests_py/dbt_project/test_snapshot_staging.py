@@ -6,11 +6,12 @@ with new_record, timestamp on one key with invalidate, check with new_record) an
 A tiny dbt project of its own: one source model whose rows each step sets (insert, change, no change, leave, stay
 gone, come back), four snapshots over it, and snapshot_get_time pinned to each step's clock so that the two runs
 hash the same dbt_scd_id. One copy holds the project's macros (its staging, through a temporary view that the
-merge reads twice, inserting first), the other does not (dbt's default staging into a temporary table, then
-dbt-duckdb's merge)."""
+merge reads twice: the versions to close, kept first, then the rows to insert), the other does not (dbt's default
+staging into a temporary table, then dbt-duckdb's merge)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
@@ -137,9 +138,13 @@ def test_the_project_macro_is_the_one_dbt_ran(both_runs: tuple[dict, dict, Path]
     _, _, ours = both_runs
     log = (ours / "logs" / "dbt.log").read_text(encoding="utf-8", errors="replace")
     assert "anti join" in log and "dbt_replaced_scd_id" in log
-    # the staging relation a view, read by an insert and then an update, and dropped as a view
+    # the staging relation a view, dropped as a view; the only temporary table the versions to close, kept before
+    # the insert, read by the update after it, and dropped
     assert 'create temporary view "snap_ts_list__dbt_tmp' in log
-    assert "create temporary table" not in log
-    insert = log.index('insert into "tiny"."main"."snap_ts_list"')
-    assert insert < log.index('update "tiny"."main"."snap_ts_list" as snapshotted', insert)
+    tables = re.findall(r'create temporary table "([^"]+)"', log)
+    assert tables and all(name.startswith("snap_") and name.endswith("__closing") for name in tables)
+    closing = log.index('create temporary table "snap_ts_list__dbt_tmp')
+    insert = log.index('insert into "tiny"."main"."snap_ts_list"', closing)
+    update = log.index('update "tiny"."main"."snap_ts_list" as snapshotted', insert)
+    assert log.index('__closing" as closing', update) < log.index('drop table "snap_ts_list__dbt_tmp', update)
     assert 'drop view if exists "snap_ts_list__dbt_tmp' in log
