@@ -693,6 +693,31 @@ def test_the_quarantine_replaces_each_sources_window_and_drops_rejects_a_partiti
     assert f"where reject_reason is not null and landing_date >= cast('{start.isoformat()}' as date)" in sql
 
 
+def test_the_raw_row_counts_replace_each_sources_window_and_leave_older_partitions_unread(daily: DailyLake) -> None:
+    # int_raw_rows_classified is replaced per source and landing partition as the quarantine is: each source's counts
+    # from its window start on are deleted and counted again from its base table (a count the partition no longer
+    # gives goes); older counts are neither read nor touched.
+    project = daily.project("raw_counts", db_from=daily.day1_db)
+    table = "taglake_intermediate.int_raw_rows_classified"
+    original = _query(project.duckdb_path, f"select * from {table} order by all")
+    newest = dict(_query(project.duckdb_path, f"select source_table, max(landing_date) from {table} group by 1"))
+    stale = ("crm.customers", newest["crm.customers"], "missing_required", 7)
+    old = ("cards.transactions", date(2000, 1, 1), None, 3)
+    with duckdb.connect(str(project.duckdb_path)) as con:
+        con.executemany(f"insert into {table} values (?, ?, ?, ?)", [stale, old])
+    run_dbt(project, ["build", "--select", "int_raw_rows_classified", *NO_TESTS], target="local", quiet=True)
+    after = _query(project.duckdb_path, f"select * from {table} order by all")
+    assert sorted(after, key=repr) == sorted([*original, old], key=repr), (
+        "the window's stale count went, the old count was not read"
+    )
+    compiled = project.target_path / "compiled" / "taglake" / "models" / "intermediate" / "quality"
+    sql = (compiled / "int_raw_rows_classified.sql").read_text(encoding="utf-8")
+    lookback = int(project_var("late_arrival_lookback_days", project.root))
+    start = newest["crm.customers"] - timedelta(days=lookback)
+    assert f"where landing_date >= cast('{start.isoformat()}' as date)" in sql
+    assert sql.count("where landing_date >= cast(") == len(newest), "every source is read from its window start"
+
+
 def test_a_base_model_replaces_its_whole_window_and_writes_its_rows_once(daily: DailyLake) -> None:
     # A raw-row table replaces every landing date of its window, not only the dates its new rows hold: a partition
     # whose file is gone (re-delivered empty, withdrawn) loses its rows, as a full build would. Older rows are neither
