@@ -91,19 +91,24 @@ def _node_timings(target_path: Path) -> list[dict]:
 # A model's own select: `create table … as` in a full build, `create temporary table … as` where an incremental
 # model builds the rows it then deletes and inserts or merges (those statements are `other`).
 _CREATE = re.compile(r"\bcreate\s+(?:temp(?:orary)?\s+)?table\b", re.IGNORECASE)
+# A snapshot's own select: its table's first build only; its merge, which keeps the versions it closes in a
+# temporary table (macros/history/snapshot_staging.sql), is `other`.
+_SNAPSHOT_CREATE = re.compile(r"\bcreate\s+table\b", re.IGNORECASE)
 
 
 def statement_seconds(log_file: Path) -> dict[str, dict[str, float]]:
     """Per model (and snapshot), the seconds its SQL statements took by kind, from dbt's debug log: `create` (the
-    model's own select into a table or, in an incremental run, a temporary table: where masking's hashing runs),
-    `guard` (the privacy guard's content sample, masked builds only) and `other` (an incremental model's delete and
-    insert or merge, a snapshot's staging and updates, introspection, renames, comments)."""
+    model's own select into a table or, in an incremental run, a temporary table: where masking's hashing runs; a
+    snapshot's first build), `guard` (the privacy guard's content sample, masked builds only) and `other` (an
+    incremental model's delete and insert or merge, a snapshot's staging and merge, introspection, renames,
+    comments)."""
     out: dict[str, dict[str, float]] = {}
     for statement in logged_statements(log_file):
         if statement.resource_type not in ("model", "snapshot"):
             continue
         text = statement.sql
-        kind = "guard" if " as sampled" in text else "create" if _CREATE.search(text) else "other"
+        creates = _SNAPSHOT_CREATE if statement.resource_type == "snapshot" else _CREATE
+        kind = "guard" if " as sampled" in text else "create" if creates.search(text) else "other"
         times = out.setdefault(statement.node_name, {"create": 0.0, "guard": 0.0, "other": 0.0})
         times[kind] += statement.seconds
     return out

@@ -167,8 +167,14 @@ create table "db"."s"."stg_x__dbt_tmp" as (select 1)
 \x1b[0m11:00:05.100000 [debug] [Thread-2 (]: SQL status: OK in 2.250 seconds
 \x1b[0m11:00:05.200000 [debug] [Thread-2 (]: On model.taglake.stg_y: delete from "db"."s"."stg_y" where id in (1)
 \x1b[0m11:00:05.300000 [debug] [Thread-2 (]: SQL status: OK in 0.750 seconds
-\x1b[0m11:00:05.400000 [debug] [Thread-1 (]: On snapshot.taglake.snap_z: update "db"."snapshots"."snap_z" set x = 1
+\x1b[0m11:00:05.400000 [debug] [Thread-1 (]: On snapshot.taglake.snap_z: /* {"app": "dbt"} */
+    create temporary table "snap_z__dbt_tmp2026__closing" as select 1;
+    insert into "db"."snapshots"."snap_z" select 1;
+    update "db"."snapshots"."snap_z" set x = 1
 \x1b[0m11:00:05.500000 [debug] [Thread-1 (]: SQL status: OK in 4.000 seconds
+\x1b[0m11:00:05.510000 [debug] [Thread-2 (]: On snapshot.taglake.snap_w: /* {"app": "dbt"} */
+    create table "db"."snapshots"."snap_w" as (select 1)
+\x1b[0m11:00:05.520000 [debug] [Thread-2 (]: SQL status: OK in 0.500 seconds
 \x1b[0m11:00:05.600000 [debug] [Thread-1 (]: On model.taglake.stg_x: select count(*) from (select 1) as sampled
 \x1b[0m11:00:05.700000 [debug] [Thread-1 (]: SQL status: OK in 0.125 seconds
 """
@@ -183,6 +189,7 @@ def test_statements_are_counted_per_model_and_snapshot_with_an_incremental_runs_
         "stg_x": {"create": 1.5, "guard": 0.125, "other": 0.0},
         "stg_y": {"create": 2.25, "guard": 0.0, "other": 0.75},
         "snap_z": {"create": 0.0, "guard": 0.0, "other": 4.0},
+        "snap_w": {"create": 0.5, "guard": 0.0, "other": 0.0},
     }
 
 
