@@ -499,6 +499,7 @@ def test_the_latest_score_keeps_the_held_row_where_it_is_later_than_the_windows(
     window = window_env(newest_landings(project, "local"))
     select = ["--select", "int_model_scores_latest", *NO_TESTS]
     run_dbt(project, ["build", *select], target="local", quiet=True, extra_env=window)
+    assert "as held" in _compiled_model(project, "int_model_scores_latest"), "held rows as late as the window's"
     kept = {
         (token, model): (version, scored_at)
         for token, model, version, scored_at in _query(db, f"select {columns} from {latest}")
@@ -509,6 +510,56 @@ def test_the_latest_score_keeps_the_held_row_where_it_is_later_than_the_windows(
     full = daily.project("latest_score_full", db_from=db)
     run_dbt(full, ["build", "--full-refresh", *select], target="local", quiet=True)
     assert differing_tables(db, full.duckdb_path, only={latest}) == {}
+
+
+def _compiled_model(project: Project, name: str) -> str:
+    (path,) = (project.target_path / "compiled" / "taglake" / "models").rglob(f"{name}.sql")
+    return path.read_text(encoding="utf-8")
+
+
+def test_a_scoring_day_leaves_out_the_score_checks_no_held_row_can_match(daily: DailyLake) -> None:
+    # On a scoring day every score the tables hold was scored a month before the window's: the staged scores' check
+    # that a key was not landed before the window, and the latest score's check that no held row is later, can match
+    # nothing, and are left out (held_rows_may_match). The day still equals a full refresh
+    # (test_the_incremental_build_equals_a_full_refresh); the two tests below keep each check where it can match.
+    db = daily.incremental.duckdb_path
+    ((window_first,),) = _query(
+        db, "select min(scored_at) from taglake_staging.stg_ml__model_scores where landing_date = ?", [daily.appended]
+    )
+    ((held_last,),) = _query(
+        db, "select max(scored_at) from taglake_staging.stg_ml__model_scores where landing_date < ?", [daily.appended]
+    )
+    assert held_last < window_first, "the appended day's scores are all later than any score held before it"
+    assert "landed_before_window" not in _compiled_model(daily.incremental, "stg_ml__model_scores")
+    assert "as held" not in _compiled_model(daily.incremental, "int_model_scores_latest")
+    # the other staged feeds, whose keys hold no time, keep their check
+    assert "landed_before_window" in _compiled_model(daily.incremental, "stg_cards__transactions")
+
+
+def test_a_staged_score_landed_before_the_window_and_again_in_it_keeps_its_first_landing(daily: DailyLake) -> None:
+    # A score of the appended day that staging already held from a landing before the window (moved there by hand):
+    # the run must keep that first landing and not stage the key again, so the first-landed check stays.
+    project = daily.project("relanded_score", db_from=daily.incremental.duckdb_path)
+    db = project.duckdb_path
+    staged = "taglake_staging.stg_ml__model_scores"
+    key = "customer_token, model_name, model_version, scored_at"
+    ((token, model, version, scored_at),) = _query(
+        db, f"select {key} from {staged} where landing_date = ? order by all limit 1", [daily.appended]
+    )
+    earlier = daily.appended - timedelta(days=40)
+    where = "customer_token = ? and model_name = ? and model_version = ? and scored_at = ?"
+    with duckdb.connect(str(db)) as con:
+        con.execute(f"update {staged} set landing_date = ? where {where}", [earlier, token, model, version, scored_at])
+    window = window_env(newest_landings(project, "local"))
+    run_dbt(
+        project, ["build", "--select", "stg_ml__model_scores", *NO_TESTS], target="local", quiet=True, extra_env=window
+    )
+    assert "landed_before_window" in _compiled_model(project, "stg_ml__model_scores")
+    rows = _query(db, f"select landing_date from {staged} where {where}", [token, model, version, scored_at])
+    assert rows == [(earlier,)]
+    ((staged_rows,),) = _query(db, f"select count(*) from {staged}")
+    ((before,),) = _query(daily.incremental.duckdb_path, f"select count(*) from {staged}")
+    assert staged_rows == before
 
 
 # The quality history is a log of runs (each run adds its own rows under its run id: docs/operations.md), not a

@@ -1,6 +1,8 @@
 -- One row per customer, model, version and scoring run, accepted and masked.
 -- Incremental: a run dedups the accepted rows landed from landing_window_start() on and merges them on the key,
--- leaving out keys this table already holds from an earlier landing (first landed wins, as in a full build).
+-- leaving out keys this table already holds from an earlier landing (first landed wins, as in a full build). A key
+-- holds its scoring run's time, so that check is left out when the table holds no row landed before the window
+-- scored within the range the window's scores span (held_rows_may_match): nearly always, at one scoring run a month.
 {{ config(**keyed_incremental(['customer_token', 'model_name', 'model_version', 'scored_at'], first_landed=true)) }}
 {%- set since = landing_window_start() %}
 
@@ -34,6 +36,7 @@ select
 from first_landed
 {%- if since %}
 where {{ not_landed_before_window(
-    'first_landed', ['customer_token', 'model_name', 'model_version', 'scored_at'], since
+    'first_landed', ['customer_token', 'model_name', 'model_version', 'scored_at'], since,
+    bounded_by=('scored_at', ref('base_ml__model_scores'))
 ) }}
 {%- endif %}
