@@ -238,18 +238,22 @@ in_window as (
     {%- if since is none or not execute or not flags.INTROSPECT -%}
         {{ return(true) }}
     {%- endif -%}
-    {%- set window_rows = 'from ' ~ relation ~ ' where ' ~ landed_since(since) -%}
     {%- set sql -%}
         select count(*) from (
             select 1
-            from {{ this }}
+            from {{ this }} as held_row
+            cross join (
+                select min({{ column }}) as low, max({{ column }}) as high
+                from {{ relation }}
+                where {{ landed_since(since) }}
+            ) as window_range
             where
-                {{ column }} >= (select min({{ column }}) {{ window_rows }})
+                held_row.{{ column }} >= window_range.low
                 {%- if up_to_most %}
-                and {{ column }} <= (select max({{ column }}) {{ window_rows }})
+                and held_row.{{ column }} <= window_range.high
                 {%- endif %}
                 {%- if before_window %}
-                and landing_date < cast('{{ since.isoformat() }}' as date)
+                and not ({{ landed_since(since, 'held_row.landing_date') }})
                 {%- endif %}
             limit 1
         ) as held

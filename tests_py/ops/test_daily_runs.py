@@ -131,6 +131,11 @@ def _query(db: Path, sql: str, params: list | None = None) -> list[tuple]:
         return con.execute(sql, params or []).fetchall()
 
 
+def _compiled_model(project: Project, name: str) -> str:
+    (path,) = (project.target_path / "compiled" / "taglake" / "models").rglob(f"{name}.sql")
+    return path.read_text(encoding="utf-8")
+
+
 def _raw_partitions_since(day: date) -> str:
     """The raw partition predicate macros/incremental/landing_window.sql (raw_partitions_since) writes for `day`."""
     y, m, d = day.year, day.month, day.day
@@ -510,11 +515,6 @@ def test_the_latest_score_keeps_the_held_row_where_it_is_later_than_the_windows(
     full = daily.project("latest_score_full", db_from=db)
     run_dbt(full, ["build", "--full-refresh", *select], target="local", quiet=True)
     assert differing_tables(db, full.duckdb_path, only={latest}) == {}
-
-
-def _compiled_model(project: Project, name: str) -> str:
-    (path,) = (project.target_path / "compiled" / "taglake" / "models").rglob(f"{name}.sql")
-    return path.read_text(encoding="utf-8")
 
 
 def test_a_scoring_day_leaves_out_the_score_checks_no_held_row_can_match(daily: DailyLake) -> None:
@@ -1406,11 +1406,9 @@ def test_a_first_landed_feed_replaces_its_window_and_writes_its_rows_once(daily:
     log = (daily.incremental.log_path / "dbt.log").read_text(encoding="utf-8", errors="replace")
     window_delete = r"delete from \"taglake\"\.\"taglake_\w+\"\.\"(\w+)\" where " + WINDOW
     deletes = dict(re.findall(window_delete, log))
-    compiled = daily.incremental.target_path / "compiled" / "taglake" / "models"
     for name in FIRST_LANDED:
         assert name in deletes, f"{name}: its window is not deleted in the daily run"
-        (model_sql,) = compiled.rglob(f"{name}.sql")
-        window = re.search(r"where " + WINDOW, model_sql.read_text(encoding="utf-8"))
+        window = re.search(r"where " + WINDOW, _compiled_model(daily.incremental, name))
         assert window is not None and deletes[name] == window.group(1), f"{name}: the delete's window is the model's"
         assert f'create temporary view "{name}__dbt_tmp' in log, name
         assert f'create temporary table "{name}__dbt_tmp' not in log, name
