@@ -322,12 +322,14 @@ def run_build_benchmark(
     athena_scales: list[str] | None = None,
     days: int = 1,
     keep: bool = False,
+    plain: bool = True,
 ) -> dict:
     """`runs` runs over `lake_dir` (left as it is), each under `work_dir` (deleted after it is measured, kept
     when dbt fails; with `keep`, the last run's folder stays: its database, lake copy and each build's dbt log and
     output, for profiling); the result is written to `out_json` after each run. With `athena_scales`, each run also
     estimates the one-day run's Athena cost at those scales (taglake.bench.athena_scan). Each run appends and
-    builds `days` days one after another (bench_run)."""
+    builds `days` days one after another (bench_run). Without `plain`, the plain script is left out (at the large
+    scale it takes about as long as the build, and its ratio is a goal at the medium scale only)."""
     if runs < 1:
         raise ValueError("--runs: at least 1")
     if days < 1:
@@ -350,7 +352,9 @@ def run_build_benchmark(
         if folder.exists():
             shutil.rmtree(folder)
         try:
-            result["runs"].append(bench_run(project, lake_dir, folder, athena_scales=athena_scales, days=days))
+            result["runs"].append(
+                bench_run(project, lake_dir, folder, athena_scales=athena_scales, days=days, plain=plain)
+            )
         except DbtError as failed:
             # The folder stays for a look: dbt's output is in its <run>.out files (the lake is synthetic).
             first = str(failed).splitlines()[0].rstrip(":")

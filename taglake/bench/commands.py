@@ -24,7 +24,8 @@ def _add_bench(sub: Subparsers) -> None:
         "every column of every raw file once, one appended day and the incremental run (--days more, one after "
         "another, each with what its window reads: ordinary, or a sparse feed such as the monthly scores landing or "
         "re-read within the lookback), and the full build's own writing statements replayed as a plain DuckDB "
-        "script (no dbt, no tests, no guard; its tables compared with the build's); wall and CPU seconds, peak "
+        "script (no dbt, no tests, no guard; its tables compared with the build's; --no-plain leaves it out, "
+        "--no-athena the Athena estimate); wall and CPU seconds, peak "
         "memory, the ratios full/read, full/plain script and one-day/full against the goals (≤ 27×, ≤ 1.5×, "
         "≤ 10 %, and the ordinary days' median share), the time before the first node (start-up, parse), and where "
         "the full build's node time goes (creates, tests, guard, other statements, dbt overhead, slowest models) "
@@ -88,14 +89,24 @@ def _add_bench(sub: Subparsers) -> None:
         help="build: leave the last run's folder under --work-dir (its database, lake copy, and each build's dbt "
         "log <build>.dbt.log and output <build>.out) to profile its statements; deleted by default",
     )
+    p.add_argument(
+        "--no-plain",
+        action="store_true",
+        help="build: leave out the plain DuckDB script (at the large scale it takes about as long as the build; "
+        "its ratio is a goal at the medium scale)",
+    )
+    p.add_argument(
+        "--no-athena", action="store_true", help="build: leave out the Athena estimate (bench athena-cost makes it)"
+    )
     p.add_argument("--out", type=Path, default=None, help="JSON results (default: bench/results/<what>.json)")
     p.set_defaults(func=cmd_bench)
 
 
 def cmd_bench(ns: argparse.Namespace, project: Project, target: str | None) -> int:
     lakes = [lake.resolve() for lake in (ns.lake or [project.lake_dir])]
-    if ns.keep and ns.what != "build":
-        raise ValueError(f"--keep: only for bench build (not {ns.what})")
+    for flag, given in (("--keep", ns.keep), ("--no-plain", ns.no_plain), ("--no-athena", ns.no_athena)):
+        if given and ns.what != "build":
+            raise ValueError(f"{flag}: only for bench build (not {ns.what})")
     out = ns.out or project.root / "bench" / "results" / f"{ns.what}.json"
     if ns.what == "retrieval":
         from taglake.bench.retrieval import format_retrieval_report, run_retrieval_benchmark
@@ -139,9 +150,10 @@ def cmd_bench(ns: argparse.Namespace, project: Project, target: str | None) -> i
             runs=ns.runs,
             work_dir=work,
             out_json=out,
-            athena_scales=scales,
+            athena_scales=None if ns.no_athena else scales,
             days=ns.days,
             keep=ns.keep,
+            plain=not ns.no_plain,
         )
         print(format_build_report(result))
         return 0

@@ -284,3 +284,33 @@ def test_keep_is_refused_for_a_benchmark_without_a_build_folder(capsys: pytest.C
     out = capsys.readouterr()
     assert "--keep: only for bench build (not masking)" in out.err
     assert "Traceback" not in out.err + out.out
+
+
+def test_no_plain_and_no_athena_leave_the_plain_script_and_the_athena_estimate_out_of_each_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What `taglake bench build --no-plain --no-athena` asks of each run (the real run is measured in the dbt test
+    above, where both are in), and a report without the plain script's row and ratio."""
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    (lake / "manifest.json").write_text("{}", encoding="utf-8")
+    monkeypatch.setattr("taglake.bench.build.lake_description", lambda _lake: {"path": str(_lake)})
+    asked: list[dict] = []
+
+    def fake_run(_project: Project, _lake: Path, folder: Path, **kw: object) -> dict:
+        asked.append(kw)
+        run = _run(100.0, 5.0, 9.0, 50.0)
+        if not kw["plain"]:
+            del run["plain_script"], run["full_over_plain"]
+        return run
+
+    monkeypatch.setattr("taglake.bench.build.bench_run", fake_run)
+    base = ["bench", "build", "--lake", str(lake), "--runs", "1", "--work-dir", str(tmp_path / "w")]
+    assert main([*base, "--out", str(tmp_path / "a.json")]) == 0
+    assert main([*base, "--no-plain", "--no-athena", "--out", str(tmp_path / "b.json")]) == 0
+    assert [(kw["plain"], kw["athena_scales"]) for kw in asked] == [(True, ["lake", "large"]), (False, None)]
+    with_plain, without = capsys.readouterr().out.split("1 run(s), medians")[1:]
+    assert "plain script" in with_plain and "the plain script:" in with_plain
+    assert "plain script" not in without and "read-everything: 20" in without
+    assert main(["bench", "retrieval", "--no-plain"]) != 0
+    assert "--no-plain: only for bench build (not retrieval)" in capsys.readouterr().err
