@@ -93,11 +93,14 @@ def test_declared_columns_are_fsst_and_the_rest_is_duckdbs_choice(built: Path, t
     # a high-entropy ID held to FSST: stored FSST, or uncompressed where DuckDB finds FSST does not pay on its segment
     # (which varies from run to run for these random hex strings), never a dictionary
     assert storage["row_id"] and storage["row_id"] <= {"FSST", "Uncompressed"}
-    assert storage["channel_copy"] == {"Dictionary"}  # not declared: DuckDB's analysis still picks
+    # not declared: DuckDB's analysis still picks, per segment, and picks a dictionary for these few values (on a
+    # busy machine a parallel write can leave a small segment where FSST wins: seen once in a full `make test`)
+    assert "Dictionary" in storage["channel_copy"]
     undeclared = _compression(built, "undeclared")  # DuckDB's own choice throughout
     row_id = undeclared.pop("row_id")
     assert row_id and row_id <= {"FSST", "Uncompressed"}  # chosen per segment, as above: it varies from run to run
-    assert undeclared == {"channel": {"Dictionary"}, "channel_copy": {"Dictionary"}}
+    assert set(undeclared) == {"channel", "channel_copy"}
+    assert all("Dictionary" in chosen for chosen in undeclared.values())
 
 
 def test_the_rows_are_the_models(built: Path) -> None:
