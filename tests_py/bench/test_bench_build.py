@@ -253,15 +253,21 @@ def test_the_build_benchmark_builds_appended_days_one_after_another_and_says_wha
         )
 
 
+def _stub_lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder the build benchmark takes for a generated lake (its manifest), for tests that replace the build."""
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    (lake / "manifest.json").write_text("{}", encoding="utf-8")
+    monkeypatch.setattr("taglake.bench.build.lake_description", lambda _lake: {"path": str(_lake)})
+    return lake
+
+
 def test_run_folders_are_deleted_after_measuring_unless_the_last_is_kept(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The folder policy alone: the build step is replaced by one that leaves a file in its folder and returns the
     figures of a run (the real build is measured in the test above)."""
-    lake = tmp_path / "lake"
-    lake.mkdir()
-    (lake / "manifest.json").write_text("{}", encoding="utf-8")
-    monkeypatch.setattr("taglake.bench.build.lake_description", lambda _lake: {"path": str(_lake)})
+    lake = _stub_lake(tmp_path, monkeypatch)
 
     def fake_run(_project: Project, _lake: Path, folder: Path, **_kw: object) -> dict:
         folder.mkdir(parents=True)
@@ -291,10 +297,7 @@ def test_no_plain_and_no_athena_leave_the_plain_script_and_the_athena_estimate_o
 ) -> None:
     """What `taglake bench build --no-plain --no-athena` asks of each run (the real run is measured in the dbt test
     above, where both are in), and a report without the plain script's row and ratio."""
-    lake = tmp_path / "lake"
-    lake.mkdir()
-    (lake / "manifest.json").write_text("{}", encoding="utf-8")
-    monkeypatch.setattr("taglake.bench.build.lake_description", lambda _lake: {"path": str(_lake)})
+    lake = _stub_lake(tmp_path, monkeypatch)
     asked: list[dict] = []
 
     def fake_run(_project: Project, _lake: Path, folder: Path, **kw: object) -> dict:
