@@ -8,6 +8,7 @@ A tiny dbt project of its own holding the project's macro file; one run per scen
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -17,9 +18,9 @@ from tiny_dbt_project import DATABASE, TABLE_STORAGE_MACROS, declared_columns, r
 
 pytestmark = pytest.mark.dbt
 
-# 40,000 rows: a unique hex ID, a three-value code twice, a number. DuckDB's own choice for the code is a dictionary
-# and for the ID FSST, so the models declare the ID and the first code: the code stored FSST is the declaration's
-# doing, its undeclared copy shows DuckDB's choice.
+# 40,000 rows: a unique hex ID, a three-value code twice, a number. DuckDB's own choice for the code is mostly a
+# dictionary and for the ID FSST, so the models declare the ID and the first code: the code stored FSST throughout is
+# the declaration's doing; its undeclared copy is created without a declaration and left to DuckDB.
 ROWS = "select md5(cast(i as varchar)) as row_id, ['pos', 'online', 'atm'][i % 3 + 1] as channel,"
 ROWS += " ['pos', 'online', 'atm'][i % 3 + 1] as channel_copy, i as n"
 ROWS += " from range({start}, {stop}) as r(i)"
@@ -86,21 +87,29 @@ def _compression(folder: Path, table: str) -> dict[str, set[str]]:
     return out
 
 
+def _declared_clauses(folder: Path, table: str) -> dict[str, str]:
+    """The column clauses of the statement that created the table (the model's own or its `__dbt_tmp`), as dbt
+    logged it: column name → the rest of its clause."""
+    log = (folder / "logs" / "dbt.log").read_text(encoding="utf-8")
+    found = re.search(rf'create\s+table\s+"tiny"\."main"\."{table}(?:__dbt_tmp)?"\s*\((.*?)\)\s*;', log, re.S)
+    assert found, f"no create statement of {table} in dbt.log"
+    clauses = [clause.strip() for clause in found.group(1).split(",") if clause.strip()]
+    return {clause.split()[0].strip('"'): " ".join(clause.split()[1:]).lower() for clause in clauses}
+
+
 @pytest.mark.parametrize("table", ["plain", "contracted", "growing"])
 def test_declared_columns_are_fsst_and_the_rest_is_duckdbs_choice(built: Path, table: str) -> None:
+    clauses = _declared_clauses(built, table)
+    assert list(clauses) == ["row_id", "channel", "channel_copy", "n"]
+    declared = {column for column, clause in clauses.items() if clause.endswith("using compression fsst")}
+    assert declared == {"row_id", "channel"}  # the undeclared copy and the number are left to DuckDB
     storage = _compression(built, table)
-    assert storage["channel"] == {"FSST"}  # the declaration's doing: DuckDB's own choice is a dictionary (below)
+    assert storage["channel"] == {"FSST"}  # the declaration's doing: DuckDB's own choice here is mostly a dictionary
     # a high-entropy ID held to FSST: stored FSST, or uncompressed where DuckDB finds FSST does not pay on its segment
     # (which varies from run to run for these random hex strings), never a dictionary
     assert storage["row_id"] and storage["row_id"] <= {"FSST", "Uncompressed"}
-    # not declared: DuckDB's analysis still picks, per segment, and picks a dictionary for these few values (on a
-    # busy machine a parallel write can leave a small segment where FSST wins: seen once in a full `make test`)
-    assert "Dictionary" in storage["channel_copy"]
-    undeclared = _compression(built, "undeclared")  # DuckDB's own choice throughout
-    row_id = undeclared.pop("row_id")
-    assert row_id and row_id <= {"FSST", "Uncompressed"}  # chosen per segment, as above: it varies from run to run
-    assert set(undeclared) == {"channel", "channel_copy"}
-    assert all("Dictionary" in chosen for chosen in undeclared.values())
+    # DuckDB's own choice for the undeclared copy is not asserted: it is DuckDB's, per segment, and a parallel write on
+    # a busy machine has stored the whole copy FSST (CI, 2026-12-07)
 
 
 def test_the_rows_are_the_models(built: Path) -> None:
