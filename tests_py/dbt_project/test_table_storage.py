@@ -16,6 +16,8 @@ import duckdb
 import pytest
 from tiny_dbt_project import DATABASE, TABLE_STORAGE_MACROS, declared_columns, run_dbt, tiny_project
 
+from taglake.bench.dbt_log import logged_statements
+
 pytestmark = pytest.mark.dbt
 
 # 40,000 rows: a unique hex ID, a three-value code twice, a number. DuckDB's own choice for the code is mostly a
@@ -88,10 +90,10 @@ def _compression(folder: Path, table: str) -> dict[str, set[str]]:
 
 
 def _declared_clauses(folder: Path, table: str) -> dict[str, str]:
-    """The column clauses of the statement that created the table (the model's own or its `__dbt_tmp`), as dbt
-    logged it: column name → the rest of its clause."""
-    log = (folder / "logs" / "dbt.log").read_text(encoding="utf-8")
-    found = re.search(rf'create\s+table\s+"tiny"\."main"\."{table}(?:__dbt_tmp)?"\s*\((.*?)\)\s*;', log, re.S)
+    """The column clauses of the first statement that created the table (the model's own or its `__dbt_tmp`), read
+    from dbt's log by the benchmarks' reader: column name → the rest of its clause."""
+    created = re.compile(rf'create\s+table\s+"tiny"\."main"\."{table}(?:__dbt_tmp)?"\s*\((.*?)\)\s*;', re.S)
+    found = next(filter(None, (created.search(s.sql) for s in logged_statements(folder / "logs" / "dbt.log"))), None)
     assert found, f"no create statement of {table} in dbt.log"
     clauses = [clause.strip() for clause in found.group(1).split(",") if clause.strip()]
     return {clause.split()[0].strip('"'): " ".join(clause.split()[1:]).lower() for clause in clauses}
