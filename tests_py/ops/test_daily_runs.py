@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -716,6 +717,30 @@ def test_the_score_months_aggregates_replace_whole_each_version_month_a_landing_
     assert f"where scores.scored_at >= cast('{floor.isoformat()}' as date)" in sql
 
 
+def _replaced_per_source_window(
+    daily: DailyLake, model: str, table: str, rows: Callable[[dict[str, date]], list[tuple]], why: str
+) -> tuple[dict[str, date], str, date]:
+    """A model replaced per source and landing partition (its window's rows deleted by a pre-hook and read again from
+    the base tables), on a copy of the first day's build: a planted row in crm.customers's window must go (the
+    partition no longer gives it) and a planted row landed in 2000 must stay (older partitions are neither read nor
+    touched). `rows(newest)` gives the two rows, the stale one first. Returns each source's newest landing date, the
+    model's compiled SQL and crm.customers's window start."""
+    project = daily.project(model, db_from=daily.day1_db)
+    original = _query(project.duckdb_path, f"select * from {table} order by all")
+    newest = dict(_query(project.duckdb_path, f"select source_table, max(landing_date) from {table} group by 1"))
+    assert {"cards.transactions", "crm.customers"} <= set(newest), "the test lake gives rows of both sources"
+    stale, old = rows(newest)
+    marks = ", ".join("?" * len(stale))
+    with duckdb.connect(str(project.duckdb_path)) as con:
+        con.executemany(f"insert into {table} values ({marks})", [stale, old])
+    run_dbt(project, ["build", "--select", model, *NO_TESTS], target="local", quiet=True)
+    after = _query(project.duckdb_path, f"select * from {table} order by all")
+    assert sorted(after, key=repr) == sorted([*original, old], key=repr), why
+    [compiled] = (project.target_path / "compiled" / "taglake" / "models").rglob(f"{model}.sql")
+    lookback = int(project_var("late_arrival_lookback_days", project.root))
+    return newest, compiled.read_text(encoding="utf-8"), newest["crm.customers"] - timedelta(days=lookback)
+
+
 def test_the_quarantine_replaces_each_sources_window_and_drops_rejects_a_partition_no_longer_has(
     daily: DailyLake,
 ) -> None:
@@ -723,24 +748,16 @@ def test_the_quarantine_replaces_each_sources_window_and_drops_rejects_a_partiti
     # are deleted (a pre-hook) and read again from its base table; older ones are neither read nor touched. A
     # partition landed again without rejects (a corrected file) must lose the ones it had: a delete+insert on the
     # partitions the new rows hold would keep them.
-    project = daily.project("quarantine", db_from=daily.day1_db)
-    table = "taglake_marts.fct_quarantined_rows"
-    original = _query(project.duckdb_path, f"select * from {table} order by all")
-    newest = dict(_query(project.duckdb_path, f"select source_table, max(landing_date) from {table} group by 1"))
-    assert set(newest) >= {"cards.transactions", "crm.customers"}, "the test lake quarantines rows of both"
-    stale = ("crm.customers", newest["crm.customers"], "crm/customers/stale.csv", "missing_required", None, "{}")
-    old = ("cards.transactions", date(2000, 1, 1), "cards/transactions/old.parquet", "missing_required", None, "{}")
-    with duckdb.connect(str(project.duckdb_path)) as con:
-        con.executemany(f"insert into {table} values (?, ?, ?, ?, ?, ?)", [stale, old])
-    run_dbt(project, ["build", "--select", "fct_quarantined_rows", *NO_TESTS], target="local", quiet=True)
-    after = _query(project.duckdb_path, f"select * from {table} order by all")
-    assert sorted(after, key=repr) == sorted([*original, old], key=repr), (
-        "the window's stale reject went, the old row was not read"
+    _, sql, start = _replaced_per_source_window(
+        daily,
+        "fct_quarantined_rows",
+        "taglake_marts.fct_quarantined_rows",
+        lambda newest: [
+            ("crm.customers", newest["crm.customers"], "crm/customers/stale.csv", "missing_required", None, "{}"),
+            ("cards.transactions", date(2000, 1, 1), "cards/transactions/old.parquet", "missing_required", None, "{}"),
+        ],
+        "the window's stale reject went, the old row was not read",
     )
-    compiled = project.target_path / "compiled" / "taglake" / "models" / "marts" / "quality"
-    sql = (compiled / "fct_quarantined_rows.sql").read_text(encoding="utf-8")
-    lookback = int(project_var("late_arrival_lookback_days", project.root))
-    start = newest["crm.customers"] - timedelta(days=lookback)
     assert f"where reject_reason is not null and landing_date >= cast('{start.isoformat()}' as date)" in sql
 
 
@@ -748,23 +765,16 @@ def test_the_raw_row_counts_replace_each_sources_window_and_leave_older_partitio
     # int_raw_rows_classified is replaced per source and landing partition as the quarantine is: each source's counts
     # from its window start on are deleted and counted again from its base table (a count the partition no longer
     # gives goes); older counts are neither read nor touched.
-    project = daily.project("raw_counts", db_from=daily.day1_db)
-    table = "taglake_intermediate.int_raw_rows_classified"
-    original = _query(project.duckdb_path, f"select * from {table} order by all")
-    newest = dict(_query(project.duckdb_path, f"select source_table, max(landing_date) from {table} group by 1"))
-    stale = ("crm.customers", newest["crm.customers"], "missing_required", 7)
-    old = ("cards.transactions", date(2000, 1, 1), None, 3)
-    with duckdb.connect(str(project.duckdb_path)) as con:
-        con.executemany(f"insert into {table} values (?, ?, ?, ?)", [stale, old])
-    run_dbt(project, ["build", "--select", "int_raw_rows_classified", *NO_TESTS], target="local", quiet=True)
-    after = _query(project.duckdb_path, f"select * from {table} order by all")
-    assert sorted(after, key=repr) == sorted([*original, old], key=repr), (
-        "the window's stale count went, the old count was not read"
+    newest, sql, start = _replaced_per_source_window(
+        daily,
+        "int_raw_rows_classified",
+        "taglake_intermediate.int_raw_rows_classified",
+        lambda newest: [
+            ("crm.customers", newest["crm.customers"], "missing_required", 7),
+            ("cards.transactions", date(2000, 1, 1), None, 3),
+        ],
+        "the window's stale count went, the old count was not read",
     )
-    compiled = project.target_path / "compiled" / "taglake" / "models" / "intermediate" / "quality"
-    sql = (compiled / "int_raw_rows_classified.sql").read_text(encoding="utf-8")
-    lookback = int(project_var("late_arrival_lookback_days", project.root))
-    start = newest["crm.customers"] - timedelta(days=lookback)
     assert f"where landing_date >= cast('{start.isoformat()}' as date)" in sql
     assert sql.count("where landing_date >= cast(") == len(newest), "every source is read from its window start"
 
